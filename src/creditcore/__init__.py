@@ -1,0 +1,61 @@
+"""creditcore: an embeddable prepaid-credit ledger.
+
+Grants become blocks with a priority and an expiry, usage burns them down in a documented
+order, holds reserve credit before work starts, and every change is an immutable entry.
+
+>>> from creditcore import Ledger
+>>> ledger = Ledger.memory()
+"""
+
+from creditcore.errors import (
+    Conflict,
+    CreditError,
+    HoldNotActive,
+    IdempotencyConflict,
+    InsufficientCredits,
+    NotFound,
+    StorageError,
+    ValidationError,
+)
+from creditcore.ledger import Ledger
+from creditcore.model import (
+    Balance,
+    Block,
+    BurnPreview,
+    BurnResult,
+    CaptureResult,
+    Entry,
+    EntryPage,
+    GrantResult,
+    Hold,
+    HoldResult,
+    ReleaseResult,
+    Result,
+)
+from creditcore.order import BurnOrder
+
+__all__ = [
+    "Balance",
+    "Block",
+    "BurnOrder",
+    "BurnPreview",
+    "BurnResult",
+    "CaptureResult",
+    "Conflict",
+    "CreditError",
+    "Entry",
+    "EntryPage",
+    "GrantResult",
+    "Hold",
+    "HoldNotActive",
+    "HoldResult",
+    "IdempotencyConflict",
+    "InsufficientCredits",
+    "Ledger",
+    "NotFound",
+    "ReleaseResult",
+    "Result",
+    "StorageError",
+    "ValidationError",
+]
+__version__ = "0.1.0"

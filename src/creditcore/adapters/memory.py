@@ -1,0 +1,187 @@
+"""The in-memory adapter: a real, thread-safe repository that lives as long as the process.
+
+Writers are serialised by one re-entrant lock held for the whole transaction; a write
+changes the store in place and keeps an undo log, so a transaction that fails is rolled back
+to exactly what was there before.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from creditcore.repository import EntryQuery, OperationRecord
+from creditcore.state import AccountState, BlockState, EntryState, HoldState
+
+_MISSING = object()
+
+
+class MemoryRepository:
+    """Keeps a ledger in dictionaries. Safe to share between threads.
+
+    >>> from creditcore import Ledger
+    >>> ledger = Ledger(MemoryRepository())
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._units: dict[str, int] = {}
+        # customer -> state with only the blocks that hold credit and the active holds, so a
+        # load costs the same however long the customer's history is
+        self._accounts: dict[str, AccountState] = {}
+        self._blocks: dict[str, BlockState] = {}
+        self._holds: dict[str, HoldState] = {}
+        self._entries: list[EntryState] = []
+        self._customer_blocks: dict[str, list[str]] = {}
+        self._customer_holds: dict[str, list[str]] = {}
+        self._customer_entries: dict[str, list[int]] = {}
+        self._op_entries: dict[str, list[int]] = {}
+        self._block_entries: dict[str, list[int]] = {}
+        self._operations: dict[tuple[str, str], OperationRecord] = {}
+        self._undo: list[Callable[[], None]] | None = None
+
+    # -- the port ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryRepository]:
+        with self._lock:
+            if self._undo is not None:
+                raise RuntimeError("a transaction is already open on this repository")
+            self._undo = []
+            try:
+                yield self
+            except BaseException:
+                for undo in reversed(self._undo):
+                    undo()
+                raise
+            finally:
+                self._undo = None
+
+    @contextmanager
+    def reader(self) -> Iterator[MemoryRepository]:
+        with self._lock:
+            yield self
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def units(self) -> dict[str, int]:
+        return dict(self._units)
+
+    def load_account(self, customer: str) -> AccountState:
+        return self._accounts.get(customer) or AccountState(customer=customer)
+
+    def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
+        return (
+            [self._blocks[i] for i in self._customer_blocks.get(customer, ())],
+            [self._holds[i] for i in self._customer_holds.get(customer, ())],
+            [self._entries[i] for i in self._customer_entries.get(customer, ())],
+        )
+
+    def find_block(self, block_id: str) -> BlockState | None:
+        return self._blocks.get(block_id)
+
+    def find_hold(self, hold_id: str) -> HoldState | None:
+        return self._holds.get(hold_id)
+
+    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
+        return self._operations.get((namespace, key))
+
+    def customers(self) -> list[str]:
+        return list(self._customer_entries)
+
+    def list_entries(self, query: EntryQuery) -> list[EntryState]:
+        # pick the narrowest index, then filter; positions are seq - 1
+        if query.op_id is not None:
+            positions: Sequence[int] = self._op_entries.get(query.op_id, [])
+        elif query.block_id is not None:
+            positions = self._block_entries.get(query.block_id, [])
+        elif query.customer is not None:
+            positions = self._customer_entries.get(query.customer, [])
+        else:
+            positions = range(len(self._entries))
+        start = bisect.bisect_right(positions, query.after_seq - 1)
+        found: list[EntryState] = []
+        for position in positions[start:]:
+            entry = self._entries[position]
+            if (
+                (query.customer is None or entry.customer == query.customer)
+                and (query.unit is None or entry.unit == query.unit)
+                and (query.kinds is None or entry.kind in query.kinds)
+                and (query.block_id is None or entry.block_id == query.block_id)
+                and (query.since is None or entry.at >= query.since)
+                and (query.until is None or entry.at < query.until)
+            ):
+                found.append(entry)
+                if len(found) == query.limit:
+                    break
+        return found
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _log(self) -> list[Callable[[], None]]:
+        if self._undo is None:
+            raise RuntimeError("writes need a transaction: use `with repository.transaction()`")
+        return self._undo
+
+    def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        old = table.get(key, _MISSING)
+        table[key] = value
+        self._log().append(lambda: table.pop(key) if old is _MISSING else table.__setitem__(key, old))
+
+    def _append(self, table: dict[str, list[Any]], key: str, value: Any) -> None:
+        items = table.get(key)
+        if items is None:
+            items = table[key] = []
+            self._log().append(lambda: table.pop(key))
+        items.append(value)
+        self._log().append(items.pop)
+
+    def add_unit(self, name: str, scale: int) -> None:
+        self._put(self._units, name, scale)
+
+    def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
+        customer = after.customer
+        for block in after.blocks.values():
+            if before.blocks.get(block.id) is not block:
+                if block.id not in self._blocks:
+                    self._append(self._customer_blocks, customer, block.id)
+                self._put(self._blocks, block.id, block)
+        for found in after.holds.values():
+            if before.holds.get(found.id) is not found:
+                if found.id not in self._holds:
+                    self._append(self._customer_holds, customer, found.id)
+                self._put(self._holds, found.id, found)
+        # keep only what a later write can touch: blocks with credit left, active holds
+        live = AccountState(
+            customer=customer,
+            blocks={k: b for k, b in after.blocks.items() if b.remaining > 0},
+            holds={k: h for k, h in after.holds.items() if h.status == "active"},
+            totals=after.totals,
+            last_at=after.last_at,
+            next_number=after.next_number,
+        )
+        self._put(self._accounts, customer, live)
+        stored: list[EntryState] = []
+        log = self._log()
+        for entry in entries:
+            position = len(self._entries)
+            saved = attrs.evolve(entry, seq=position + 1)
+            self._entries.append(saved)
+            log.append(self._entries.pop)
+            self._append(self._customer_entries, entry.customer, position)
+            self._append(self._op_entries, entry.op_id, position)
+            if entry.block_id is not None:
+                self._append(self._block_entries, entry.block_id, position)
+            stored.append(saved)
+        return stored
+
+    def record_operation(self, record: OperationRecord) -> None:
+        self._put(self._operations, (record.namespace, record.key), record)

@@ -1,0 +1,66 @@
+"""The error family. Every error leaves the ledger unchanged and says what to do about it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+class CreditError(Exception):
+    """Base of every error creditcore raises."""
+
+
+class ValidationError(CreditError, ValueError):
+    """A bad argument: type, sign, range, precision, unit or time order.
+
+    ``field`` names the argument at fault.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InsufficientCredits(CreditError):
+    """Not enough credit is available for a burn or a hold."""
+
+    def __init__(self, requested: Decimal, available: Decimal, unit: str, detail: str = "") -> None:
+        text = f"requested {requested} {unit} but only {available} {unit} is available"
+        super().__init__(text + (f" ({detail})" if detail else ""))
+        self.requested = requested
+        self.available = available
+        self.unit = unit
+
+
+class NotFound(CreditError, LookupError):
+    """An unknown block, hold or operation."""
+
+    def __str__(self) -> str:  # LookupError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class Conflict(CreditError):
+    """The current state forbids the operation."""
+
+
+class IdempotencyConflict(Conflict):
+    """A known idempotency key (or hold id) was reused with different arguments."""
+
+    def __init__(self, key: str, field: str, detail: str) -> None:
+        super().__init__(f"key {key!r} was first used with a different {field}: {detail}")
+        self.key = key
+        self.field = field
+
+
+class HoldNotActive(Conflict):
+    """The hold has already ended (captured, released or expired)."""
+
+    def __init__(self, hold_id: str, status: str, detail: str = "") -> None:
+        text = f"hold {hold_id!r} is {status}, not active"
+        super().__init__(text + (f"; {detail}" if detail else ""))
+        self.hold_id = hold_id
+        self.status = status
+
+
+class StorageError(CreditError):
+    """The storage backend failed; nothing was written."""

@@ -1,0 +1,668 @@
+"""The Ledger: validation at the edge, the clock, idempotency, and load -> rule -> save
+through a repository. Every business rule lives in :mod:`creditcore.rules`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+
+from creditcore import rules
+from creditcore.adapters.memory import MemoryRepository
+from creditcore.errors import HoldNotActive, IdempotencyConflict, NotFound, ValidationError
+from creditcore.model import (
+    Balance,
+    Block,
+    BurnPreview,
+    BurnResult,
+    CaptureResult,
+    Entry,
+    EntryPage,
+    GrantResult,
+    Hold,
+    HoldResult,
+    ReleaseResult,
+    Result,
+)
+from creditcore.order import BurnOrder
+from creditcore.repository import EntryQuery, OperationRecord, Reader, Repository, UnitOfWork
+from creditcore.state import (
+    ENTRY_KINDS,
+    HOLD_STATUSES,
+    AccountState,
+    Burn,
+    Capture,
+    EntryState,
+    Grant,
+    PlaceHold,
+    Release,
+)
+from creditcore.values import (
+    CATEGORIES,
+    DEFAULT_UNIT,
+    OVERDRAFT_MODES,
+    canonical,
+    parse_amount,
+    parse_bool,
+    parse_choice,
+    parse_cost_basis,
+    parse_grant_scope,
+    parse_id,
+    parse_limit,
+    parse_metadata,
+    parse_optional_id,
+    parse_optional_time,
+    parse_priority,
+    parse_scale,
+    parse_text,
+    parse_time,
+    to_decimal,
+    utc_now,
+)
+
+R = TypeVar("R", bound=Result)
+Step = Callable[[AccountState, datetime], rules.Transition]
+_CURSOR_PREFIX = "creditcore:"
+
+
+class Ledger:
+    """A prepaid-credit ledger over a repository.
+
+    >>> ledger = Ledger.memory()
+    >>> _ = ledger.grant("ada", 100, expires_at=None)
+    >>> ledger.burn("ada", 30).burned
+    Decimal('30')
+    >>> ledger.balance("ada").available
+    Decimal('70')
+    """
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        units: Mapping[str, int] | None = None,
+        burn_order: BurnOrder | None = None,
+        settle_debt: bool = True,
+        debt_limit: int | Decimal | str | None = None,
+    ) -> None:
+        if burn_order is not None and not isinstance(burn_order, BurnOrder):
+            raise ValidationError("burn_order", f"expected a BurnOrder, got {type(burn_order).__name__}")
+        self._repository = repository
+        self._clock = clock or utc_now
+        self._order = burn_order or BurnOrder.default()
+        self._settle_debt = parse_bool(settle_debt, "settle_debt")
+        if debt_limit is not None:
+            parse_amount(debt_limit, 18, "debt_limit", allow_zero=True)
+        self._debt_limit = debt_limit
+        self._scales: dict[str, int] = {DEFAULT_UNIT: 0}
+        self._local = threading.local()
+        for name, scale in (units or {}).items():
+            self.define_unit(name, scale)
+
+    @classmethod
+    def memory(cls, **options: Any) -> Ledger:
+        """A ledger on a new :class:`~creditcore.adapters.memory.MemoryRepository`."""
+        return cls(MemoryRepository(), **options)
+
+    @property
+    def repository(self) -> Repository:
+        return self._repository
+
+    @property
+    def burn_order(self) -> BurnOrder:
+        return self._order
+
+    def close(self) -> None:
+        self._repository.close()
+
+    # -- units ---------------------------------------------------------------------------
+
+    def define_unit(self, name: str, scale: int) -> None:
+        """Declare a unit with ``scale`` decimal places (``"credits"`` exists with 0).
+
+        Declaring a unit again with the same scale does nothing; with another, raises.
+        """
+        name = parse_id(name, "unit")
+        scale = parse_scale(scale)
+        with self._transaction() as uow:
+            known = {DEFAULT_UNIT: 0, **uow.units()}
+            if name in known:
+                if known[name] != scale:
+                    raise ValidationError("scale", f"unit {name!r} is declared with scale {known[name]}, not {scale}")
+            else:
+                uow.add_unit(name, scale)
+        self._scales[name] = scale
+
+    def units(self) -> dict[str, int]:
+        """Every declared unit and its scale."""
+        with self._repository.reader() as reader:
+            return {DEFAULT_UNIT: 0, **reader.units()}
+
+    def _scale(self, unit: str, reader: Reader | None = None) -> int:
+        scale = self._scales.get(unit)
+        if scale is None:
+            if reader is None:
+                with self._repository.reader() as fresh:
+                    known = fresh.units()
+            else:
+                known = reader.units()
+            self._scales.update(known)
+            scale = self._scales.get(unit)
+            if scale is None:
+                raise ValidationError("unit", f"unknown unit {unit!r}: declare it with define_unit({unit!r}, scale=...)")
+        return scale
+
+    def _unit(self, unit: object) -> tuple[str, int]:
+        name = parse_id(unit, "unit")
+        return name, self._scale(name)
+
+    # -- transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[UnitOfWork]:
+        current: UnitOfWork | None = getattr(self._local, "uow", None)
+        if current is not None:
+            try:
+                yield current
+            except BaseException as error:
+                self._local.failure = error
+                raise
+            return
+        with self._repository.transaction() as uow:
+            yield uow
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Writes inside commit together or not at all.
+
+        The first error rolls every write of the block back and propagates (even if the
+        code inside caught it). Nested ``atomic()`` blocks join the outer one.
+        """
+        if getattr(self._local, "uow", None) is not None:
+            yield
+            return
+        with self._repository.transaction() as uow:
+            self._local.uow = uow
+            self._local.failure = None
+            try:
+                yield
+            finally:
+                failure = self._local.failure
+                self._local.uow = None
+                self._local.failure = None
+            if failure is not None:
+                raise failure
+
+    # -- time ----------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return parse_time(self._clock(), "clock")
+
+    def _write_time(self, at: datetime | None, state: AccountState) -> datetime:
+        if at is not None:
+            return at
+        now = self._now()
+        return state.last_at if state.last_at is not None and state.last_at > now else now
+
+    # -- the write path ------------------------------------------------------------------
+
+    def _replay(self, uow: UnitOfWork, namespace: str, key: str | None, kind: str,
+                fingerprint: tuple[tuple[str, str], ...]) -> Result | None:
+        if key is None:
+            return None
+        record = uow.find_operation(namespace, key)
+        if record is None:
+            return None
+        if record.kind != kind:
+            raise IdempotencyConflict(key, "operation", f"it was a {record.kind}, this is a {kind}")
+        for (field, was), (_, now) in zip(record.fingerprint, fingerprint, strict=True):
+            if was != now:
+                raise IdempotencyConflict(key, field, f"{was} then, {now} now")
+        return attrs.evolve(record.result, replayed=True)
+
+    def _apply(
+        self,
+        uow: UnitOfWork,
+        customer: str,
+        at: datetime | None,
+        step: Step,
+        build: Callable[[str, AccountState, tuple[Entry, ...], datetime], R],
+        op_id: str,
+    ) -> R:
+        before = uow.load_account(customer)
+        when = self._write_time(at, before)
+        after, entries = step(before, when)
+        saved = uow.save(before, after, entries)
+        own = tuple(Entry.from_state(e, self._scale(e.unit, uow)) for e in saved if e.op_id == op_id)
+        return build(op_id, after, own, when)
+
+    def _remember(self, uow: UnitOfWork, namespace: str, key: str | None, kind: str,
+                  fingerprint: tuple[tuple[str, str], ...], customer: str, result: Result) -> None:
+        if key is not None:
+            uow.record_operation(OperationRecord(namespace=namespace, key=key, kind=kind, fingerprint=fingerprint,
+                                                 op_id=result.op_id, customer=customer, result=result))
+
+    # -- writes --------------------------------------------------------------------------
+
+    def grant(
+        self,
+        customer: str,
+        amount: int | Decimal | str,
+        *,
+        unit: str = DEFAULT_UNIT,
+        effective_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        priority: int = 50,
+        category: str = "promotional",
+        cost_basis: int | Decimal | str | None = None,
+        scope: Iterable[str] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        settle_debt: bool | None = None,
+        at: datetime | None = None,
+    ) -> GrantResult:
+        """Grant ``amount`` of credit to ``customer`` as one new block (``result.block``)."""
+        customer = parse_id(customer, "customer")
+        unit, scale = self._unit(unit)
+        minor = parse_amount(amount, scale)
+        effective = parse_optional_time(effective_at, "effective_at")
+        expires = parse_optional_time(expires_at, "expires_at")
+        priority = parse_priority(priority)
+        category = parse_choice(category, "category", CATEGORIES)
+        basis = parse_cost_basis(cost_basis)
+        scopes = parse_grant_scope(scope)
+        description = parse_text(description)
+        meta = parse_metadata(metadata)
+        key = parse_optional_id(idempotency_key, "idempotency_key")
+        settles = self._settle_debt if settle_debt is None else parse_bool(settle_debt, "settle_debt")
+        when = parse_optional_time(at, "at")
+        fingerprint = _fingerprint(
+            customer=customer, amount=minor, unit=unit, effective_at=effective, expires_at=expires,
+            priority=priority, category=category, cost_basis=basis, scope=scopes, description=description,
+            metadata=meta, settle_debt=settles,
+        )
+        with self._transaction() as uow:
+            replayed = self._replay(uow, "key", key, "grant", fingerprint)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            op_id, block_id = _new_id("op"), _new_id("blk")
+            command = Grant(
+                op_id=op_id, block_id=block_id, unit=unit, amount=minor, effective_at=effective, expires_at=expires,
+                priority=priority, category=category, cost_basis=basis, scope=scopes, description=description,
+                metadata=meta, settle_debt=settles,
+            )
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> GrantResult:
+                return GrantResult(op_id=op, entries=own, block=Block.from_state(after.blocks[block_id], scale, t))
+
+            result = self._apply(uow, customer, when, lambda s, t: rules.grant(s, command, t), build, op_id)
+            self._remember(uow, "key", key, "grant", fingerprint, customer, result)
+            return result
+
+    def burn(
+        self,
+        customer: str,
+        amount: int | Decimal | str,
+        *,
+        unit: str = DEFAULT_UNIT,
+        scope: str | None = None,
+        overdraft: str = "reject",
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> BurnResult:
+        """Use ``amount`` of the customer's credit, drawing blocks in burn order.
+
+        ``overdraft``: ``"reject"`` raises :class:`InsufficientCredits` when there is not
+        enough; ``"partial"`` burns what there is; ``"debt"`` records the rest as debt.
+        """
+        customer = parse_id(customer, "customer")
+        unit, scale = self._unit(unit)
+        minor = parse_amount(amount, scale)
+        scope = parse_optional_id(scope, "scope")
+        mode = parse_choice(overdraft, "overdraft", OVERDRAFT_MODES)
+        description = parse_text(description)
+        meta = parse_metadata(metadata)
+        key = parse_optional_id(idempotency_key, "idempotency_key")
+        when = parse_optional_time(at, "at")
+        limit = None if self._debt_limit is None else parse_amount(self._debt_limit, scale, "debt_limit", allow_zero=True)
+        fingerprint = _fingerprint(customer=customer, amount=minor, unit=unit, scope=scope, overdraft=mode,
+                                   description=description, metadata=meta)
+        with self._transaction() as uow:
+            replayed = self._replay(uow, "key", key, "burn", fingerprint)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            op_id = _new_id("op")
+            command = Burn(op_id=op_id, unit=unit, amount=minor, scope=scope, overdraft=mode,  # type: ignore[arg-type]
+                           debt_limit=limit, description=description, metadata=meta)
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> BurnResult:
+                burned = sum((e.amount for e in own if e.kind == "burn"), Decimal(0))
+                debt = sum((e.amount for e in own if e.kind == "debt"), Decimal(0))
+                return BurnResult(op_id=op, entries=own, burned=burned,
+                                  shortfall=to_decimal(minor, scale) - burned, debt=debt)
+
+            result = self._apply(
+                uow, customer, when, lambda s, t: rules.burn(s, command, t, self._order, scale), build, op_id
+            )
+            self._remember(uow, "key", key, "burn", fingerprint, customer, result)
+            return result
+
+    def hold(
+        self,
+        customer: str,
+        amount: int | Decimal | str,
+        *,
+        hold_id: str,
+        unit: str = DEFAULT_UNIT,
+        scope: str | None = None,
+        expires_at: datetime | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        at: datetime | None = None,
+    ) -> HoldResult:
+        """Reserve ``amount`` of credit before work starts; capture or release it after.
+
+        ``hold_id`` is the caller's id for the hold and its idempotency key.
+        """
+        customer = parse_id(customer, "customer")
+        hold_id = parse_id(hold_id, "hold_id")
+        unit, scale = self._unit(unit)
+        minor = parse_amount(amount, scale)
+        scope = parse_optional_id(scope, "scope")
+        expires = parse_optional_time(expires_at, "expires_at")
+        description = parse_text(description)
+        meta = parse_metadata(metadata)
+        when = parse_optional_time(at, "at")
+        fingerprint = _fingerprint(customer=customer, amount=minor, unit=unit, scope=scope, expires_at=expires,
+                                   description=description, metadata=meta)
+        with self._transaction() as uow:
+            replayed = self._replay(uow, "hold", hold_id, "hold", fingerprint)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            op_id = _new_id("op")
+            command = PlaceHold(op_id=op_id, hold_id=hold_id, unit=unit, amount=minor, scope=scope,
+                                expires_at=expires, description=description, metadata=meta)
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> HoldResult:
+                return HoldResult(op_id=op, entries=own, hold=Hold.from_state(after.holds[hold_id], scale))
+
+            result = self._apply(
+                uow, customer, when, lambda s, t: rules.hold(s, command, t, self._order, scale), build, op_id
+            )
+            self._remember(uow, "hold", hold_id, "hold", fingerprint, customer, result)
+            return result
+
+    def capture(self, hold_id: str, amount: int | Decimal | str | None = None, *,
+                at: datetime | None = None) -> CaptureResult:
+        """Consume ``amount`` of a hold (default: all of it) and release the rest."""
+        hold_id = parse_id(hold_id, "hold_id")
+        when = parse_optional_time(at, "at")
+        with self._transaction() as uow:
+            found = _find_hold(uow, hold_id)
+            scale = self._scale(found.unit, uow)
+            minor = found.amount if amount is None else parse_amount(amount, scale, allow_zero=True)
+            fingerprint = _fingerprint(amount=minor)
+            replayed = self._replay_end(uow, hold_id, "capture", fingerprint, found.status)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            op_id = _new_id("op")
+            command = Capture(op_id=op_id, hold_id=hold_id, amount=minor)
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> CaptureResult:
+                captured = sum((e.amount for e in own if e.kind == "capture"), Decimal(0))
+                return CaptureResult(op_id=op, entries=own, captured=captured,
+                                     released=to_decimal(found.amount, scale) - captured)
+
+            result = self._apply(
+                uow, found.customer, when, lambda s, t: rules.capture(s, command, t, self._order, scale), build, op_id
+            )
+            self._remember(uow, "end", hold_id, "capture", fingerprint, found.customer, result)
+            return result
+
+    def release(self, hold_id: str, *, at: datetime | None = None) -> ReleaseResult:
+        """Give all of a hold's credit back to the blocks it came from."""
+        hold_id = parse_id(hold_id, "hold_id")
+        when = parse_optional_time(at, "at")
+        with self._transaction() as uow:
+            found = _find_hold(uow, hold_id)
+            scale = self._scale(found.unit, uow)
+            fingerprint = _fingerprint()
+            replayed = self._replay_end(uow, hold_id, "release", fingerprint, found.status)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            op_id = _new_id("op")
+            command = Release(op_id=op_id, hold_id=hold_id)
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReleaseResult:
+                return ReleaseResult(op_id=op, entries=own, released=to_decimal(found.amount, scale))
+
+            result = self._apply(uow, found.customer, when, lambda s, t: rules.release(s, command, t), build, op_id)
+            self._remember(uow, "end", hold_id, "release", fingerprint, found.customer, result)
+            return result
+
+    def _replay_end(self, uow: UnitOfWork, hold_id: str, kind: str, fingerprint: tuple[tuple[str, str], ...],
+                    status: str) -> Result | None:
+        """A capture or release repeated as it was replays; anything else on an ended hold
+        is refused."""
+        record = uow.find_operation("end", hold_id)
+        if record is None:
+            return None
+        if record.kind != kind:
+            raise HoldNotActive(hold_id, status, f"it was {status} earlier; a {kind} cannot follow")
+        if record.fingerprint != fingerprint:
+            raise HoldNotActive(hold_id, status, f"it was captured with {record.fingerprint[0][1]} minor units, "
+                                                 "a capture of another amount cannot follow")
+        return attrs.evolve(record.result, replayed=True)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _read_time(self, at: datetime | None, state: AccountState) -> datetime:
+        if at is not None:
+            return parse_time(at, "at")
+        return self._write_time(None, state)
+
+    def _state_at(self, reader: Reader, customer: str, at: datetime | None) -> tuple[AccountState, datetime]:
+        """The customer's state as it was, is or will be at ``at``."""
+        state = reader.load_account(customer)
+        when = self._read_time(at, state)
+        if state.last_at is not None and when < state.last_at:
+            blocks, holds, entries = reader.history(customer)
+            state = rules.rebuild(customer, blocks, holds, entries, until=when)
+        return rules.view(state, when), when
+
+    def balance(self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None,
+                scope: str | None = None) -> Balance:
+        """The customer's balance in ``unit`` at ``at`` (default: now).
+
+        With ``scope``, ``available`` and ``held`` count only credit that scope can use.
+        """
+        customer = parse_id(customer, "customer")
+        unit, scale = self._unit(unit)
+        scope = parse_optional_id(scope, "scope")
+        with self._repository.reader() as reader:
+            state, when = self._state_at(reader, customer, at)
+        return Balance.from_tally(rules.tally(state, unit, when, scope), unit, scale, when)
+
+    def balances(self, customer: str, *, at: datetime | None = None) -> dict[str, Balance]:
+        """One balance per unit in which the customer has entries at or before ``at``."""
+        customer = parse_id(customer, "customer")
+        with self._repository.reader() as reader:
+            state, when = self._state_at(reader, customer, at)
+            return {
+                unit: Balance.from_tally(rules.tally(state, unit, when), unit, self._scale(unit, reader), when)
+                for unit in sorted(state.totals)
+            }
+
+    def blocks(self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None,
+               include_inactive: bool = False) -> list[Block]:
+        """The customer's blocks in burn order: the active ones, or all with
+        ``include_inactive``."""
+        customer = parse_id(customer, "customer")
+        unit, scale = self._unit(unit)
+        include_inactive = parse_bool(include_inactive, "include_inactive")
+        with self._repository.reader() as reader:
+            state, when = self._state_at(reader, customer, at)
+            found = dict(state.blocks)
+            if include_inactive and state.last_at is not None and not (at is not None and when < state.last_at):
+                # blocks with no credit left are not part of a loaded state; add their stored form
+                for block in reader.history(customer)[0]:
+                    found.setdefault(block.id, block)
+        chosen = [
+            b for b in found.values()
+            if b.unit == unit and (include_inactive or b.status(when) == "active")
+        ]  # fmt: skip
+        return [Block.from_state(b, scale, when) for b in self._order.sort(chosen)]
+
+    def get_block(self, block_id: str, *, at: datetime | None = None) -> Block:
+        """One block as it stands at ``at``. Raises :class:`NotFound` if unknown (or not yet
+        granted at ``at``)."""
+        block_id = parse_id(block_id, "block_id")
+        with self._repository.reader() as reader:
+            stored = reader.find_block(block_id)
+            if stored is None:
+                raise NotFound(f"no block {block_id!r}")
+            state, when = self._state_at(reader, stored.customer, at)
+            scale = self._scale(stored.unit, reader)
+        block = state.blocks.get(block_id)
+        if block is None:
+            if stored.created_at > when:
+                raise NotFound(f"block {block_id!r} was granted at {stored.created_at.isoformat()}, after {when.isoformat()}")
+            block = stored
+        return Block.from_state(block, scale, when)
+
+    def get_hold(self, hold_id: str, *, at: datetime | None = None) -> Hold:
+        """One hold as it stands at ``at``. Raises :class:`NotFound` if unknown."""
+        hold_id = parse_id(hold_id, "hold_id")
+        with self._repository.reader() as reader:
+            stored = _find_hold(reader, hold_id)
+            state, when = self._state_at(reader, stored.customer, at)
+            scale = self._scale(stored.unit, reader)
+        if stored.created_at > when:
+            raise NotFound(f"hold {hold_id!r} was placed at {stored.created_at.isoformat()}, after {when.isoformat()}")
+        return Hold.from_state(state.holds.get(hold_id, stored), scale, when)
+
+    def holds(self, customer: str, *, status: str | None = "active", at: datetime | None = None) -> list[Hold]:
+        """The customer's holds with ``status`` at ``at`` (``None``: every status), oldest first."""
+        customer = parse_id(customer, "customer")
+        if status is not None:
+            status = parse_choice(status, "status", HOLD_STATUSES)
+        with self._repository.reader() as reader:
+            state, when = self._state_at(reader, customer, at)
+            stored = reader.history(customer)[1]
+            found = [state.holds.get(h.id, h) for h in stored if h.created_at <= when]
+            views = [Hold.from_state(h, self._scale(h.unit, reader), when) for h in found]
+        return [h for h in views if status is None or h.status == status]
+
+    def preview_burn(self, customer: str, amount: int | Decimal | str, *, unit: str = DEFAULT_UNIT,
+                     scope: str | None = None, at: datetime | None = None) -> BurnPreview:
+        """The blocks a burn would draw and its shortfall, without writing anything."""
+        customer = parse_id(customer, "customer")
+        unit, scale = self._unit(unit)
+        minor = parse_amount(amount, scale)
+        scope = parse_optional_id(scope, "scope")
+        with self._repository.reader() as reader:
+            state, when = self._state_at(reader, customer, at)
+        allocations, shortfall = rules.preview_burn(state, unit, minor, when, scope, self._order)
+        return BurnPreview(allocations=rules.decimal_allocations(allocations, scale),
+                           shortfall=to_decimal(shortfall, scale))
+
+    def entries(
+        self,
+        customer: str | None = None,
+        *,
+        unit: str | None = None,
+        kinds: Iterable[str] | None = None,
+        block_id: str | None = None,
+        op_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> EntryPage:
+        """Entries oldest first, filtered; ``since`` is inclusive, ``until`` exclusive.
+
+        Pass ``page.next_cursor`` as ``after`` for the next page; it is ``None`` once nothing
+        is left.
+        """
+        query = EntryQuery(
+            customer=parse_optional_id(customer, "customer"),
+            unit=parse_optional_id(unit, "unit"),
+            kinds=_parse_kinds(kinds),
+            block_id=parse_optional_id(block_id, "block_id"),
+            op_id=parse_optional_id(op_id, "op_id"),
+            since=parse_optional_time(since, "since"),
+            until=parse_optional_time(until, "until"),
+            after_seq=_decode_cursor(after),
+            limit=parse_limit(limit) + 1,
+        )
+        with self._repository.reader() as reader:
+            found = reader.list_entries(query)
+            items = [Entry.from_state(e, self._scale(e.unit, reader)) for e in found[: query.limit - 1]]
+        more = len(found) == query.limit
+        return EntryPage(items=items, next_cursor=_encode_cursor(items[-1].seq) if more and items else None)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _fingerprint(**fields: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((name, canonical(value)) for name, value in fields.items())
+
+
+def _find_hold(reader: Reader, hold_id: str) -> Any:
+    found = reader.find_hold(hold_id)
+    if found is None:
+        raise NotFound(f"no hold {hold_id!r}")
+    return found
+
+
+def _parse_kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    chosen = frozenset(kinds)
+    unknown = sorted(k for k in chosen if k not in ENTRY_KINDS)
+    if unknown:
+        raise ValidationError("kinds", f"unknown kind(s) {', '.join(map(repr, unknown))}; known: {', '.join(ENTRY_KINDS)}")
+    return chosen
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not isinstance(cursor, str):
+        raise ValidationError("after", f"expected a cursor string from next_cursor, got {type(cursor).__name__}")
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith(_CURSOR_PREFIX):
+            raise ValueError(text)
+        seq = int(text[len(_CURSOR_PREFIX):])
+        if seq < 0:
+            raise ValueError(text)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError("after", f"{cursor!r} is not a cursor returned by entries()") from None
+    return seq
+
+
+

@@ -1,0 +1,247 @@
+"""The values a :class:`~creditcore.ledger.Ledger` returns: frozen, with exact ``Decimal``
+amounts, each a snapshot at one instant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from creditcore.state import BlockState, EntryState, HoldState, Tally
+from creditcore.values import to_decimal
+
+
+def _tuple(value: object) -> tuple[object, ...]:
+    return tuple(value)  # type: ignore[call-overload,no-any-return]
+
+
+@attrs.frozen(kw_only=True)
+class Balance:
+    """A customer's balance in one unit at one instant.
+
+    Always ``granted == available + held + used + expired + voided + upcoming``
+    (for the balance without ``scope``).
+    """
+
+    unit: str
+    at: datetime
+    available: Decimal
+    """Credit that a burn or a hold could use now."""
+    held: Decimal
+    """Credit reserved by active holds."""
+    granted: Decimal
+    """The original amounts of every block granted (moves between blocks count once)."""
+    used: Decimal
+    """Burns, captures and debt settlement, net of reversals."""
+    expired: Decimal
+    voided: Decimal
+    upcoming: Decimal
+    """Credit in blocks not yet effective."""
+    debt: Decimal
+    """Usage no credit covered, recorded with ``overdraft="debt"`` and not yet settled."""
+
+    @property
+    def net(self) -> Decimal:
+        """``available - debt``."""
+        return self.available - self.debt
+
+    @classmethod
+    def from_tally(cls, tally: Tally, unit: str, scale: int, at: datetime) -> Balance:
+        return cls(
+            unit=unit,
+            at=at,
+            **{name: to_decimal(getattr(tally, name), scale) for name in attrs.fields_dict(Tally)},
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Block:
+    """A block of credit as it stands at one instant."""
+
+    id: str
+    customer: str
+    unit: str
+    amount: Decimal
+    remaining: Decimal
+    """Credit still in the block, held or not."""
+    held: Decimal
+    available: Decimal
+    """``remaining - held`` while the block is active; otherwise 0."""
+    priority: int
+    category: str
+    cost_basis: Decimal | None
+    scope: frozenset[str] | None
+    effective_at: datetime
+    expires_at: datetime | None
+    status: str
+    """``upcoming``, ``active``, ``depleted``, ``expired`` or ``voided``."""
+    description: str | None
+    metadata: Mapping[str, str]
+    created_at: datetime
+
+    @classmethod
+    def from_state(cls, block: BlockState, scale: int, at: datetime) -> Block:
+        status = block.status(at)
+        return cls(
+            id=block.id,
+            customer=block.customer,
+            unit=block.unit,
+            amount=to_decimal(block.amount, scale),
+            remaining=to_decimal(block.remaining, scale),
+            held=to_decimal(block.held, scale),
+            available=to_decimal(block.remaining - block.held if status == "active" else 0, scale),
+            priority=block.priority,
+            category=block.category,
+            cost_basis=block.cost_basis,
+            scope=block.scope,
+            effective_at=block.effective_at,
+            expires_at=block.expires_at,
+            status=status,
+            description=block.description,
+            metadata=dict(block.metadata),
+            created_at=block.created_at,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Hold:
+    """A hold as it stands at one instant."""
+
+    id: str
+    customer: str
+    unit: str
+    amount: Decimal
+    status: str
+    """``active``, ``captured``, ``released`` or ``expired``."""
+    allocations: tuple[tuple[str, Decimal], ...]
+    """``(block_id, amount)`` pinned at hold time, in burn order."""
+    captured: Decimal
+    expires_at: datetime | None
+    created_at: datetime
+    settled_at: datetime | None
+    scope: str | None
+    description: str | None
+    metadata: Mapping[str, str]
+
+    @classmethod
+    def from_state(cls, found: HoldState, scale: int, at: datetime | None = None) -> Hold:
+        status = found.status_at(at) if at is not None else found.status
+        settled_at = found.settled_at
+        if status == "expired" and settled_at is None:
+            settled_at = found.expires_at
+        return cls(
+            id=found.id,
+            customer=found.customer,
+            unit=found.unit,
+            amount=to_decimal(found.amount, scale),
+            status=status,
+            allocations=tuple((block_id, to_decimal(amount, scale)) for block_id, amount in found.allocations),
+            captured=to_decimal(found.captured if status == "captured" else 0, scale),
+            expires_at=found.expires_at,
+            created_at=found.created_at,
+            settled_at=settled_at if status != "active" else None,
+            scope=found.scope,
+            description=found.description,
+            metadata=dict(found.metadata),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Entry:
+    """One immutable ledger entry."""
+
+    seq: int
+    """Strictly increasing across the ledger."""
+    op_id: str
+    customer: str
+    unit: str
+    kind: str
+    block_id: str | None
+    hold_id: str | None
+    amount: Decimal
+    """Always positive; ``kind`` says which way it moved."""
+    available_after: Decimal
+    """The customer's available balance in ``unit`` after this entry."""
+    at: datetime
+    description: str | None
+    metadata: Mapping[str, str]
+
+    @classmethod
+    def from_state(cls, entry: EntryState, scale: int) -> Entry:
+        return cls(
+            seq=entry.seq,
+            op_id=entry.op_id,
+            customer=entry.customer,
+            unit=entry.unit,
+            kind=entry.kind,
+            block_id=entry.block_id,
+            hold_id=entry.hold_id,
+            amount=to_decimal(entry.amount, scale),
+            available_after=to_decimal(entry.available_after, scale),
+            at=entry.at,
+            description=entry.description,
+            metadata=dict(entry.metadata),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class EntryPage:
+    """One page of :meth:`Ledger.entries`; pass ``next_cursor`` as ``after`` for the next."""
+
+    items: tuple[Entry, ...] = attrs.field(converter=_tuple)
+    next_cursor: str | None
+
+
+@attrs.frozen(kw_only=True)
+class BurnPreview:
+    """What a burn would draw, without writing anything."""
+
+    allocations: tuple[tuple[str, Decimal], ...]
+    shortfall: Decimal
+
+
+# -- results of writes -----------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Result:
+    """What every write returns."""
+
+    op_id: str
+    entries: tuple[Entry, ...] = attrs.field(converter=_tuple)
+    """The entries of this operation, in order."""
+    replayed: bool = False
+    """True when an idempotency key matched an earlier identical call."""
+
+
+@attrs.frozen(kw_only=True)
+class GrantResult(Result):
+    block: Block
+    """The new block, after any debt it settled."""
+
+
+@attrs.frozen(kw_only=True)
+class BurnResult(Result):
+    burned: Decimal
+    shortfall: Decimal
+    """What no credit covered (``burned + shortfall == amount``)."""
+    debt: Decimal
+    """What of the shortfall was recorded as debt."""
+
+
+@attrs.frozen(kw_only=True)
+class HoldResult(Result):
+    hold: Hold
+
+
+@attrs.frozen(kw_only=True)
+class CaptureResult(Result):
+    captured: Decimal
+    released: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class ReleaseResult(Result):
+    released: Decimal

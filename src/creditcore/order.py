@@ -1,0 +1,79 @@
+"""Burn order: which block a burn, a hold or a capture draws from first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from creditcore.errors import ValidationError
+
+if TYPE_CHECKING:
+    from creditcore.state import BlockState
+
+#: Each key maps a block to a sortable value; smaller burns first.
+KEYS: dict[str, Callable[[BlockState], Any]] = {
+    # lower priority number burns first
+    "priority": lambda b: b.priority,
+    # sooner expiry first; never-expiring last
+    "expires_at": lambda b: (0, b.expires_at) if b.expires_at is not None else (1,),
+    # scoped credit is the narrower one, so it goes first while the burn can use it
+    "scope": lambda b: 0 if b.scope is not None else 1,
+    # free credit before credit that was paid for
+    "category": lambda b: 0 if b.category == "promotional" else 1,
+    # cheaper credit first (None counts as 0)
+    "cost_basis": lambda b: b.cost_basis if b.cost_basis is not None else Decimal(0),
+    "effective_at": lambda b: b.effective_at,
+    # creation order within the customer; always the last tie-breaker
+    "created": lambda b: b.number,
+}
+
+
+@attrs.frozen
+class BurnOrder:
+    """A deterministic total order over a customer's blocks.
+
+    ``keys`` name entries of :data:`KEYS`; ``"created"`` is appended when missing so the
+    order is total.
+
+    >>> BurnOrder.default().keys
+    ('priority', 'expires_at', 'scope', 'category', 'cost_basis', 'effective_at', 'created')
+    """
+
+    keys: tuple[str, ...] = attrs.field(converter=tuple)
+
+    @keys.validator
+    def _check(self, _attribute: object, value: tuple[str, ...]) -> None:
+        for key in value:
+            if key not in KEYS:
+                raise ValidationError("burn_order", f"unknown key {key!r}; known keys: {', '.join(KEYS)}")
+        if len(set(value)) != len(value):
+            raise ValidationError("burn_order", "a key is named twice")
+
+    _getters: tuple[Callable[[BlockState], Any], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if "created" not in self.keys:
+            object.__setattr__(self, "keys", (*self.keys, "created"))
+        object.__setattr__(self, "_getters", tuple(KEYS[k] for k in self.keys))
+
+    @classmethod
+    def default(cls) -> BurnOrder:
+        """priority, expiry (never last), scoped first, promotional first, cost basis,
+        effective time, creation."""
+        return cls(("priority", "expires_at", "scope", "category", "cost_basis", "effective_at", "created"))
+
+    @classmethod
+    def fifo(cls) -> BurnOrder:
+        """Oldest credit first: effective time, then creation."""
+        return cls(("effective_at", "created"))
+
+    def key(self, block: BlockState) -> tuple[Any, ...]:
+        """The sort key of ``block`` under this order."""
+        return tuple(get(block) for get in self._getters)
+
+    def sort(self, blocks: Iterable[BlockState]) -> list[BlockState]:
+        """``blocks`` in the order a burn draws them."""
+        return sorted(blocks, key=self.key)

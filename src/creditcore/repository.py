@@ -1,0 +1,136 @@
+"""The storage port: what a :class:`~creditcore.ledger.Ledger` needs from an adapter.
+
+An adapter stores and loads what the rules decide; it never decides anything itself. A
+write goes through a unit of work: the ledger opens a transaction, loads one customer's
+state, runs a pure rule, saves the new state and its entries, and the transaction commits
+as a whole or not at all.
+
+Any object with these methods is a repository; ``creditcore.testing`` holds the contract
+suite that proves one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from creditcore.model import Result
+from creditcore.state import AccountState, BlockState, EntryState, HoldState
+
+
+@attrs.frozen(kw_only=True)
+class OperationRecord:
+    """What a ledger remembers about a write made with a key, to replay it.
+
+    ``namespace`` keeps the kinds of key apart: ``"key"`` for ``idempotency_key``, ``"hold"``
+    for hold ids, ``"end"`` for the capture or release that ended a hold.
+    """
+
+    namespace: str
+    key: str
+    kind: str
+    """The operation: ``grant``, ``burn``, ``hold``, ``capture``, ``release``, ..."""
+    fingerprint: tuple[tuple[str, str], ...]
+    """The call's arguments in a canonical text form, compared field by field on replay."""
+    op_id: str
+    customer: str
+    result: Result
+
+
+@attrs.frozen(kw_only=True)
+class EntryQuery:
+    """A filter over the entries, oldest first. ``None`` matches everything."""
+
+    customer: str | None = None
+    unit: str | None = None
+    kinds: frozenset[str] | None = None
+    block_id: str | None = None
+    op_id: str | None = None
+    since: datetime | None = None
+    """Entries at or after this time."""
+    until: datetime | None = None
+    """Entries before this time."""
+    after_seq: int = 0
+    limit: int = 100
+
+
+class Reader(Protocol):
+    """Reads, consistent with each other for the life of the reader."""
+
+    def units(self) -> dict[str, int]:
+        """Every declared unit and its scale."""
+        ...
+
+    def load_account(self, customer: str) -> AccountState:
+        """The customer's current state: blocks with credit left, active holds, totals, last
+        entry time. A customer never written is an empty state."""
+        ...
+
+    def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
+        """Every block and hold of the customer in its latest form, and every entry."""
+        ...
+
+    def find_block(self, block_id: str) -> BlockState | None:
+        ...
+
+    def find_hold(self, hold_id: str) -> HoldState | None:
+        ...
+
+    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
+        ...
+
+    def list_entries(self, query: EntryQuery) -> list[EntryState]:
+        """Entries matching ``query`` with ``seq > query.after_seq``, oldest first, at most
+        ``query.limit`` of them."""
+        ...
+
+    def customers(self) -> list[str]:
+        """Every customer with at least one entry, in first-write order."""
+        ...
+
+
+class UnitOfWork(Reader, Protocol):
+    """A write transaction. Its changes are seen by its own reads, by no one else's until
+    the transaction ends, and are all kept or all dropped."""
+
+    def add_unit(self, name: str, scale: int) -> None:
+        ...
+
+    def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
+        """Store ``after`` (which a rule derived from ``before``) and append ``entries``;
+        returns the entries with their ``seq`` assigned."""
+        ...
+
+    def record_operation(self, record: OperationRecord) -> None:
+        ...
+
+
+class Repository(Protocol):
+    """A store for one ledger."""
+
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that commits when the block exits normally and rolls back when it
+        raises. Writers are serialised: a second transaction waits for the first."""
+        ...
+
+    def reader(self) -> AbstractContextManager[Reader]:
+        """A consistent read-only view."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def iterate_entries(reader: Reader, query: EntryQuery) -> Iterator[EntryState]:
+    """Every entry matching ``query``, page by page."""
+    after = query.after_seq
+    while True:
+        page = reader.list_entries(attrs.evolve(query, after_seq=after))
+        yield from page
+        if len(page) < query.limit:
+            return
+        after = page[-1].seq

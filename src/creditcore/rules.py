@@ -1,0 +1,511 @@
+"""The rules of the ledger: pure functions ``(state, command, at) -> (new state, entries)``.
+
+Nothing here does I/O, reads a clock or generates an id: the caller passes the time and the
+ids in. Every write rule first records what fell due up to ``at`` (block expiries, hold
+timeouts, upcoming blocks that settle debt when they become active), in time order, then
+applies its command. A rule that raises has changed nothing: the state it was given is
+immutable.
+
+Amounts are integers of minor units.
+
+>>> from datetime import datetime, UTC
+>>> from creditcore import rules, state
+>>> t = datetime(2026, 1, 1, tzinfo=UTC)
+>>> s = state.AccountState(customer="ada")
+>>> s, entries = rules.grant(s, state.Grant(op_id="op1", block_id="b1", unit="credits", amount=10), t)
+>>> s, entries = rules.burn(s, state.Burn(op_id="op2", unit="credits", amount=4), t)
+>>> rules.tally(s, "credits", t).available
+6
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from creditcore.errors import HoldNotActive, InsufficientCredits, NotFound, ValidationError
+from creditcore.order import BurnOrder
+from creditcore.state import (
+    AccountState,
+    BlockState,
+    Burn,
+    Capture,
+    EntryKind,
+    EntryState,
+    Grant,
+    HoldState,
+    HoldStatus,
+    PlaceHold,
+    Release,
+    Tally,
+    UnitTotals,
+)
+from creditcore.values import MAX_MINOR, to_decimal
+
+DEFAULT_ORDER = BurnOrder.default()
+Transition = tuple[AccountState, tuple[EntryState, ...]]
+
+# What an entry does to the block it names: (change to remaining, change to held).
+_BLOCK_EFFECT: dict[str, tuple[int, int]] = {
+    "grant": (1, 0),
+    "move_in": (1, 0),
+    "reverse": (1, 0),
+    "burn": (-1, 0),
+    "settle": (-1, 0),
+    "expire": (-1, 0),
+    "void": (-1, 0),
+    "move_out": (-1, 0),
+    "hold": (0, 1),
+    "release": (0, -1),
+    "capture": (-1, -1),
+}
+# What emptied a block, by the kind of the entry that took its last credit.
+_EMPTIED_BY = {"expire": "expired", "void": "voided"}
+# What an entry adds to the customer's running totals of its unit.
+_TOTALS_EFFECT: dict[str, tuple[tuple[str, int], ...]] = {
+    "grant": (("granted", 1),),
+    "burn": (("used", 1),),
+    "capture": (("used", 1),),
+    "settle": (("used", 1), ("debt", -1)),
+    "expire": (("expired", 1),),
+    "void": (("voided", 1),),
+    "debt": (("debt", 1),),
+}
+
+
+def apply_to_block(block: BlockState, kind: str, amount: int) -> BlockState:
+    """The block after an entry of ``kind`` for ``amount`` — the one place block figures move."""
+    d_remaining, d_held = _BLOCK_EFFECT[kind]
+    remaining = block.remaining + d_remaining * amount
+    held = block.held + d_held * amount
+    changes: dict[str, object] = {"remaining": remaining, "held": held}
+    if remaining == 0 and d_remaining < 0:
+        changes["emptied_by"] = _EMPTIED_BY.get(kind, "depleted")
+    if kind == "void" and remaining == held:
+        changes["void_closed"] = True
+    return attrs.evolve(block, **changes)
+
+
+def apply_to_totals(totals: UnitTotals, kind: str, amount: int) -> UnitTotals:
+    """The unit totals after an entry of ``kind`` for ``amount``."""
+    effect = _TOTALS_EFFECT.get(kind)
+    if not effect:
+        return totals
+    return attrs.evolve(totals, **{name: getattr(totals, name) + sign * amount for name, sign in effect})
+
+
+class _Work:
+    """A private working copy of an account while one rule runs."""
+
+    __slots__ = ("customer", "blocks", "holds", "totals", "last_at", "next_number", "entries")
+
+    def __init__(self, state: AccountState) -> None:
+        self.customer = state.customer
+        self.blocks: dict[str, BlockState] = dict(state.blocks)
+        self.holds: dict[str, HoldState] = dict(state.holds)
+        self.totals: dict[str, UnitTotals] = dict(state.totals)
+        self.last_at = state.last_at
+        self.next_number = state.next_number
+        self.entries: list[EntryState] = []
+
+    def freeze(self) -> Transition:
+        new = AccountState(
+            customer=self.customer,
+            blocks=self.blocks,
+            holds=self.holds,
+            totals=self.totals,
+            last_at=self.last_at,
+            next_number=self.next_number,
+        )
+        return new, tuple(self.entries)
+
+    def available(self, unit: str, at: datetime) -> int:
+        return sum(b.remaining - b.held for b in self.blocks.values() if b.unit == unit and b.is_active(at))
+
+    def record(
+        self,
+        kind: EntryKind,
+        unit: str,
+        amount: int,
+        at: datetime,
+        op_id: str,
+        *,
+        block: BlockState | None = None,
+        hold_id: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> BlockState | None:
+        """Apply one entry to the block it names and to the totals, and write it down."""
+        if block is not None:
+            block = apply_to_block(block, kind, amount)
+            self.blocks[block.id] = block
+        self.totals[unit] = apply_to_totals(self.totals.get(unit) or UnitTotals(), kind, amount)
+        self.entries.append(
+            EntryState(
+                op_id=op_id,
+                customer=self.customer,
+                unit=unit,
+                kind=kind,
+                block_id=block.id if block is not None else None,
+                hold_id=hold_id,
+                amount=amount,
+                available_after=self.available(unit, at),
+                at=at,
+                description=description,
+                metadata=metadata or {},
+            )
+        )
+        if self.last_at is None or at > self.last_at:
+            self.last_at = at
+        return block
+
+    def give_back(self, block: BlockState, kind: EntryKind, amount: int, at: datetime, op_id: str,
+                  hold_id: str | None = None) -> None:
+        """Return credit to a block (a release or a reversal); credit returned to an expired
+        block expires at once, to a voided block is voided at once."""
+        returned = self.record(kind, block.unit, amount, at, op_id, block=block, hold_id=hold_id)
+        assert returned is not None
+        if returned.is_expired(at):
+            self.record("expire", block.unit, amount, at, op_id, block=returned)
+        elif returned.void_closed:
+            self.record("void", block.unit, amount, at, op_id, block=returned)
+
+    def settle(self, block: BlockState, at: datetime, op_id: str) -> None:
+        """Let an unscoped block that has just become active pay the unit's debt off."""
+        debt = self.totals.get(block.unit, UnitTotals()).debt
+        amount = min(debt, block.remaining - block.held)
+        if amount > 0:
+            self.record("settle", block.unit, amount, at, op_id, block=block)
+
+
+def _check_time(state: AccountState, at: datetime) -> None:
+    if state.last_at is not None and at < state.last_at:
+        raise ValidationError(
+            "at",
+            f"{at.isoformat()} is before {state.customer!r}'s last entry at "
+            f"{state.last_at.isoformat()}: a customer's history only moves forward",
+        )
+
+
+def _advance(work: _Work, at: datetime) -> None:
+    """Record, in time order, everything that fell due up to ``at``."""
+    events: list[tuple[datetime, int, int, str]] = []
+    for block in work.blocks.values():
+        if block.expires_at is not None and block.expires_at <= at and block.remaining > block.held:
+            events.append((block.expires_at, 0, block.number, block.id))
+        if block.settle_pending and block.effective_at <= at:
+            events.append((block.effective_at, 2, block.number, block.id))
+    for hold in work.holds.values():
+        if hold.status == "active" and hold.expires_at is not None and hold.expires_at <= at:
+            events.append((hold.expires_at, 1, 0, hold.id))
+    # Same instant: expiries first, then hold timeouts (their credit then expires at once if
+    # its block has), then upcoming blocks settling debt.
+    events.sort()
+    for when, rank, _number, ident in events:
+        if rank == 0:
+            block = work.blocks[ident]
+            if block.remaining > block.held:
+                work.record("expire", block.unit, block.remaining - block.held, when, f"expire:{ident}",
+                            block=block)
+        elif rank == 1:
+            _end_hold(work, work.holds[ident], 0, when, f"timeout:{ident}", "expired", DEFAULT_ORDER)
+        else:
+            block = attrs.evolve(work.blocks[ident], settle_pending=False)
+            work.blocks[ident] = block
+            work.settle(block, when, f"settle:{ident}")
+
+
+def advance(state: AccountState, at: datetime) -> Transition:
+    """Record the expiries, hold timeouts and debt settlements that fell due up to ``at``."""
+    _check_time(state, at)
+    work = _Work(state)
+    _advance(work, at)
+    return work.freeze()
+
+
+def view(state: AccountState, at: datetime) -> AccountState:
+    """The state as it is at ``at`` (not before the last entry), for reading: what fell due is
+    counted whether or not it has been recorded."""
+    if state.last_at is not None and at < state.last_at:
+        raise ValueError("view() needs a time at or after the last entry; rebuild() past states")
+    work = _Work(state)
+    _advance(work, at)
+    return work.freeze()[0]
+
+
+def _begin(state: AccountState, at: datetime) -> _Work:
+    _check_time(state, at)
+    work = _Work(state)
+    _advance(work, at)
+    return work
+
+
+def plan_draw(
+    blocks: Iterable[BlockState], unit: str, scope: str | None, amount: int, at: datetime,
+    order: BurnOrder = DEFAULT_ORDER,
+) -> tuple[list[tuple[BlockState, int]], int]:
+    """Which blocks a burn of ``amount`` draws from, in order, and the shortfall."""
+    eligible = [
+        b for b in blocks
+        if b.unit == unit and b.remaining > b.held and b.is_active(at) and b.usable_by(scope)
+    ]  # fmt: skip
+    eligible.sort(key=order.key)
+    plan: list[tuple[BlockState, int]] = []
+    need = amount
+    for block in eligible:
+        if need == 0:
+            break
+        take = min(need, block.remaining - block.held)
+        plan.append((block, take))
+        need -= take
+    return plan, need
+
+
+def grant(state: AccountState, command: Grant, at: datetime) -> Transition:
+    """Create one new block; if it is active and unscoped, it first pays off debt."""
+    work = _begin(state, at)
+    effective_at = command.effective_at if command.effective_at is not None else at
+    if command.expires_at is not None and (command.expires_at <= effective_at or command.expires_at <= at):
+        raise ValidationError(
+            "expires_at", f"{command.expires_at.isoformat()} must be later than both effective_at and the grant time"
+        )
+    if command.block_id in work.blocks:
+        raise ValidationError("block_id", f"block {command.block_id!r} exists already")
+    granted = work.totals.get(command.unit, UnitTotals()).granted
+    if granted + command.amount > MAX_MINOR:
+        raise ValidationError("amount", "the customer's total granted would not fit in a signed 64-bit amount")
+    settles = command.settle_debt and command.scope is None
+    block = BlockState(
+        id=command.block_id,
+        customer=state.customer,
+        unit=command.unit,
+        number=work.next_number,
+        amount=command.amount,
+        remaining=0,
+        priority=command.priority,
+        category=command.category,
+        cost_basis=command.cost_basis,
+        scope=command.scope,
+        effective_at=effective_at,
+        expires_at=command.expires_at,
+        created_at=at,
+        description=command.description,
+        metadata=command.metadata,
+        settles_debt=settles,
+        settle_pending=settles and effective_at > at,
+    )
+    work.next_number += 1
+    block = work.record("grant", command.unit, command.amount, at, command.op_id, block=block,
+                        description=command.description, metadata=command.metadata)  # type: ignore[assignment]
+    if settles and effective_at <= at:
+        work.settle(block, at, command.op_id)
+    return work.freeze()
+
+
+def burn(state: AccountState, command: Burn, at: datetime, order: BurnOrder = DEFAULT_ORDER,
+         scale: int = 0) -> Transition:
+    """Draw ``amount`` from the eligible blocks in burn order; what no credit covers is
+    refused, left as shortfall, or recorded as debt, as ``command.overdraft`` says."""
+    work = _begin(state, at)
+    plan, shortfall = plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    if shortfall:
+        available = command.amount - shortfall
+        if command.overdraft == "reject":
+            raise InsufficientCredits(
+                to_decimal(command.amount, scale), to_decimal(available, scale), command.unit,
+                "pass overdraft='partial' or 'debt' to burn what there is",
+            )
+        if command.overdraft == "debt":
+            debt = work.totals.get(command.unit, UnitTotals()).debt
+            if command.debt_limit is not None and debt + shortfall > command.debt_limit:
+                raise InsufficientCredits(
+                    to_decimal(command.amount, scale), to_decimal(available, scale), command.unit,
+                    f"the debt would reach {to_decimal(debt + shortfall, scale)}, over the limit of "
+                    f"{to_decimal(command.debt_limit, scale)}",
+                )
+            if debt + shortfall > MAX_MINOR:
+                raise ValidationError("amount", "the customer's debt would not fit in a signed 64-bit amount")
+    for block, take in plan:
+        work.record("burn", command.unit, take, at, command.op_id, block=block,
+                    description=command.description, metadata=command.metadata)
+    if shortfall and command.overdraft == "debt":
+        work.record("debt", command.unit, shortfall, at, command.op_id,
+                    description=command.description, metadata=command.metadata)
+    return work.freeze()
+
+
+def hold(state: AccountState, command: PlaceHold, at: datetime, order: BurnOrder = DEFAULT_ORDER,
+         scale: int = 0) -> Transition:
+    """Pin ``amount`` of credit in specific blocks, chosen in burn order; all or nothing."""
+    work = _begin(state, at)
+    if command.expires_at is not None and command.expires_at <= at:
+        raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than the hold time")
+    if command.hold_id in work.holds:
+        raise ValidationError("hold_id", f"hold {command.hold_id!r} exists already")
+    plan, shortfall = plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    if shortfall:
+        raise InsufficientCredits(
+            to_decimal(command.amount, scale), to_decimal(command.amount - shortfall, scale), command.unit,
+            "a hold reserves all of its amount or nothing",
+        )
+    for block, take in plan:
+        work.record("hold", command.unit, take, at, command.op_id, block=block, hold_id=command.hold_id,
+                    description=command.description, metadata=command.metadata)
+    work.holds[command.hold_id] = HoldState(
+        id=command.hold_id,
+        customer=state.customer,
+        unit=command.unit,
+        amount=command.amount,
+        allocations=tuple((block.id, take) for block, take in plan),
+        scope=command.scope,
+        expires_at=command.expires_at,
+        created_at=at,
+        op_id=command.op_id,
+        description=command.description,
+        metadata=command.metadata,
+    )
+    return work.freeze()
+
+
+def _active_hold(work: _Work, hold_id: str) -> HoldState:
+    found = work.holds.get(hold_id)
+    if found is None:
+        raise NotFound(f"no hold {hold_id!r} for customer {work.customer!r}")
+    if found.status != "active":
+        raise HoldNotActive(hold_id, found.status)
+    return found
+
+
+def _end_hold(work: _Work, found: HoldState, capture: int, at: datetime, op_id: str,
+              status: HoldStatus, order: BurnOrder) -> None:
+    """Consume ``capture`` from the pinned blocks in burn order and release the rest."""
+    pinned = dict(found.allocations)
+    captured: dict[str, int] = {}
+    need = capture
+    for block in order.sort(work.blocks[block_id] for block_id in pinned):
+        take = captured[block.id] = min(need, pinned[block.id])
+        if take:
+            work.record("capture", found.unit, take, at, op_id, block=block, hold_id=found.id)
+            need -= take
+    for block_id, amount in found.allocations:
+        rest = amount - captured[block_id]
+        if rest:
+            work.give_back(work.blocks[block_id], "release", rest, at, op_id, hold_id=found.id)
+    work.holds[found.id] = attrs.evolve(
+        found, status=status, captured=capture, settled_at=at, settled_by=op_id
+    )
+
+
+def capture(state: AccountState, command: Capture, at: datetime, order: BurnOrder = DEFAULT_ORDER,
+            scale: int = 0) -> Transition:
+    """Consume all or part of a hold and release the rest, atomically."""
+    work = _begin(state, at)
+    found = _active_hold(work, command.hold_id)
+    amount = found.amount if command.amount is None else command.amount
+    if amount > found.amount:
+        raise ValidationError(
+            "amount", f"cannot capture {to_decimal(amount, scale)}: hold {found.id!r} holds "
+            f"{to_decimal(found.amount, scale)}"
+        )
+    _end_hold(work, found, amount, at, command.op_id, "captured", order)
+    return work.freeze()
+
+
+def release(state: AccountState, command: Release, at: datetime) -> Transition:
+    """Give all of a hold's credit back to its blocks."""
+    work = _begin(state, at)
+    found = _active_hold(work, command.hold_id)
+    _end_hold(work, found, 0, at, command.op_id, "released", DEFAULT_ORDER)
+    return work.freeze()
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None) -> Tally:
+    """The balance of ``unit`` in a state already brought to ``at`` (see :func:`view`)."""
+    available = held = upcoming = 0
+    for block in state.blocks.values():
+        if block.unit != unit or not block.remaining:
+            continue
+        if block.is_upcoming(at):
+            upcoming += block.remaining
+            continue
+        if scope is not None and not block.usable_by(scope):
+            continue
+        held += block.held
+        if not block.is_expired(at):
+            available += block.remaining - block.held
+    totals = state.unit_totals(unit)
+    return Tally(
+        available=available,
+        held=held,
+        granted=totals.granted,
+        used=totals.used,
+        expired=totals.expired,
+        voided=totals.voided,
+        upcoming=upcoming,
+        debt=totals.debt,
+    )
+
+
+def preview_burn(state: AccountState, unit: str, amount: int, at: datetime, scope: str | None = None,
+                 order: BurnOrder = DEFAULT_ORDER) -> tuple[tuple[tuple[str, int], ...], int]:
+    """The allocations a burn would make at ``at`` and its shortfall; writes nothing."""
+    plan, shortfall = plan_draw(state.blocks.values(), unit, scope, amount, at, order)
+    return tuple((block.id, take) for block, take in plan), shortfall
+
+
+def rebuild(
+    customer: str,
+    blocks: Iterable[BlockState],
+    holds: Iterable[HoldState],
+    entries: Iterable[EntryState],
+    until: datetime | None = None,
+) -> AccountState:
+    """The account as its entries say it was at ``until`` (default: after the last entry).
+
+    ``blocks`` and ``holds`` are their latest stored forms; only their fixed attributes are
+    used. Entries are applied in ``seq`` order with the same functions the rules use, so a
+    rebuilt state equals the stored one when the ledger is sound.
+    """
+    known = {block.id: block for block in blocks}
+    work = _Work(AccountState(customer=customer))
+    last_at: datetime | None = None
+    for entry in sorted(entries, key=lambda e: e.seq):
+        if until is not None and entry.at > until:
+            continue
+        last_at = entry.at if last_at is None or entry.at > last_at else last_at
+        block = None
+        if entry.block_id is not None:
+            block = work.blocks.get(entry.block_id)
+            if block is None:
+                base = known[entry.block_id]
+                block = attrs.evolve(base, remaining=0, held=0, void_closed=False, emptied_by=None)
+        if block is not None:
+            work.blocks[block.id] = apply_to_block(block, entry.kind, entry.amount)
+        work.totals[entry.unit] = apply_to_totals(work.totals.get(entry.unit) or UnitTotals(), entry.kind,
+                                                  entry.amount)
+    for found in holds:
+        if until is not None and found.created_at > until:
+            continue
+        if found.settled_at is not None and (until is None or found.settled_at <= until):
+            work.holds[found.id] = found
+        else:
+            work.holds[found.id] = attrs.evolve(found, status="active", captured=0, settled_at=None,
+                                                settled_by=None)
+    work.last_at = last_at
+    horizon = until if until is not None else last_at
+    for block in work.blocks.values():
+        pending = block.settles_debt and horizon is not None and block.effective_at > horizon
+        if pending != block.settle_pending:
+            work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)
+    work.next_number = max((b.number for b in work.blocks.values()), default=0) + 1
+    return work.freeze()[0]
+
+
+def decimal_allocations(allocations: Iterable[tuple[str, int]], scale: int) -> tuple[tuple[str, Decimal], ...]:
+    return tuple((block_id, to_decimal(amount, scale)) for block_id, amount in allocations)
