@@ -20,10 +20,12 @@ from creditcore.adapters.memory import MemoryRepository
 from creditcore.errors import HoldNotActive, IdempotencyConflict, NotFound, ValidationError
 from creditcore.model import (
     Balance,
+    BalancePoint,
     Block,
     BurnPreview,
     BurnResult,
     CaptureResult,
+    ChangeExpiryResult,
     Entry,
     EntryPage,
     GrantResult,
@@ -31,6 +33,8 @@ from creditcore.model import (
     HoldResult,
     ReleaseResult,
     Result,
+    VerifyReport,
+    VoidResult,
 )
 from creditcore.order import BurnOrder
 from creditcore.repository import EntryQuery, OperationRecord, Reader, Repository, UnitOfWork
@@ -38,12 +42,15 @@ from creditcore.state import (
     ENTRY_KINDS,
     HOLD_STATUSES,
     AccountState,
+    BlockState,
     Burn,
     Capture,
-    EntryState,
+    ChangeExpiry,
     Grant,
+    HoldState,
     PlaceHold,
     Release,
+    Void,
 )
 from creditcore.values import (
     CATEGORIES,
@@ -158,7 +165,9 @@ class Ledger:
             self._scales.update(known)
             scale = self._scales.get(unit)
             if scale is None:
-                raise ValidationError("unit", f"unknown unit {unit!r}: declare it with define_unit({unit!r}, scale=...)")
+                raise ValidationError(
+                    "unit", f"unknown unit {unit!r}: declare it with define_unit({unit!r}, scale=...)"
+                )
         return scale
 
     def _unit(self, unit: object) -> tuple[str, int]:
@@ -215,8 +224,9 @@ class Ledger:
 
     # -- the write path ------------------------------------------------------------------
 
-    def _replay(self, uow: UnitOfWork, namespace: str, key: str | None, kind: str,
-                fingerprint: tuple[tuple[str, str], ...]) -> Result | None:
+    def _replay(
+        self, uow: UnitOfWork, namespace: str, key: str | None, kind: str, fingerprint: tuple[tuple[str, str], ...]
+    ) -> Result | None:
         if key is None:
             return None
         record = uow.find_operation(namespace, key)
@@ -245,11 +255,28 @@ class Ledger:
         own = tuple(Entry.from_state(e, self._scale(e.unit, uow)) for e in saved if e.op_id == op_id)
         return build(op_id, after, own, when)
 
-    def _remember(self, uow: UnitOfWork, namespace: str, key: str | None, kind: str,
-                  fingerprint: tuple[tuple[str, str], ...], customer: str, result: Result) -> None:
+    def _remember(
+        self,
+        uow: UnitOfWork,
+        namespace: str,
+        key: str | None,
+        kind: str,
+        fingerprint: tuple[tuple[str, str], ...],
+        customer: str,
+        result: Result,
+    ) -> None:
         if key is not None:
-            uow.record_operation(OperationRecord(namespace=namespace, key=key, kind=kind, fingerprint=fingerprint,
-                                                 op_id=result.op_id, customer=customer, result=result))
+            uow.record_operation(
+                OperationRecord(
+                    namespace=namespace,
+                    key=key,
+                    kind=kind,
+                    fingerprint=fingerprint,
+                    op_id=result.op_id,
+                    customer=customer,
+                    result=result,
+                )
+            )
 
     # -- writes --------------------------------------------------------------------------
 
@@ -287,9 +314,18 @@ class Ledger:
         settles = self._settle_debt if settle_debt is None else parse_bool(settle_debt, "settle_debt")
         when = parse_optional_time(at, "at")
         fingerprint = _fingerprint(
-            customer=customer, amount=minor, unit=unit, effective_at=effective, expires_at=expires,
-            priority=priority, category=category, cost_basis=basis, scope=scopes, description=description,
-            metadata=meta, settle_debt=settles,
+            customer=customer,
+            amount=minor,
+            unit=unit,
+            effective_at=effective,
+            expires_at=expires,
+            priority=priority,
+            category=category,
+            cost_basis=basis,
+            scope=scopes,
+            description=description,
+            metadata=meta,
+            settle_debt=settles,
         )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "grant", fingerprint)
@@ -297,9 +333,19 @@ class Ledger:
                 return replayed  # type: ignore[return-value]
             op_id, block_id = _new_id("op"), _new_id("blk")
             command = Grant(
-                op_id=op_id, block_id=block_id, unit=unit, amount=minor, effective_at=effective, expires_at=expires,
-                priority=priority, category=category, cost_basis=basis, scope=scopes, description=description,
-                metadata=meta, settle_debt=settles,
+                op_id=op_id,
+                block_id=block_id,
+                unit=unit,
+                amount=minor,
+                effective_at=effective,
+                expires_at=expires,
+                priority=priority,
+                category=category,
+                cost_basis=basis,
+                scope=scopes,
+                description=description,
+                metadata=meta,
+                settle_debt=settles,
             )
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> GrantResult:
@@ -336,22 +382,40 @@ class Ledger:
         meta = parse_metadata(metadata)
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
-        limit = None if self._debt_limit is None else parse_amount(self._debt_limit, scale, "debt_limit", allow_zero=True)
-        fingerprint = _fingerprint(customer=customer, amount=minor, unit=unit, scope=scope, overdraft=mode,
-                                   description=description, metadata=meta)
+        limit = (
+            None if self._debt_limit is None else parse_amount(self._debt_limit, scale, "debt_limit", allow_zero=True)
+        )
+        fingerprint = _fingerprint(
+            customer=customer,
+            amount=minor,
+            unit=unit,
+            scope=scope,
+            overdraft=mode,
+            description=description,
+            metadata=meta,
+        )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "burn", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
             op_id = _new_id("op")
-            command = Burn(op_id=op_id, unit=unit, amount=minor, scope=scope, overdraft=mode,  # type: ignore[arg-type]
-                           debt_limit=limit, description=description, metadata=meta)
+            command = Burn(
+                op_id=op_id,
+                unit=unit,
+                amount=minor,
+                scope=scope,
+                overdraft=mode,  # type: ignore[arg-type]
+                debt_limit=limit,
+                description=description,
+                metadata=meta,
+            )
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> BurnResult:
                 burned = sum((e.amount for e in own if e.kind == "burn"), Decimal(0))
                 debt = sum((e.amount for e in own if e.kind == "debt"), Decimal(0))
-                return BurnResult(op_id=op, entries=own, burned=burned,
-                                  shortfall=to_decimal(minor, scale) - burned, debt=debt)
+                return BurnResult(
+                    op_id=op, entries=own, burned=burned, shortfall=to_decimal(minor, scale) - burned, debt=debt
+                )
 
             result = self._apply(
                 uow, customer, when, lambda s, t: rules.burn(s, command, t, self._order, scale), build, op_id
@@ -385,15 +449,30 @@ class Ledger:
         description = parse_text(description)
         meta = parse_metadata(metadata)
         when = parse_optional_time(at, "at")
-        fingerprint = _fingerprint(customer=customer, amount=minor, unit=unit, scope=scope, expires_at=expires,
-                                   description=description, metadata=meta)
+        fingerprint = _fingerprint(
+            customer=customer,
+            amount=minor,
+            unit=unit,
+            scope=scope,
+            expires_at=expires,
+            description=description,
+            metadata=meta,
+        )
         with self._transaction() as uow:
             replayed = self._replay(uow, "hold", hold_id, "hold", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
             op_id = _new_id("op")
-            command = PlaceHold(op_id=op_id, hold_id=hold_id, unit=unit, amount=minor, scope=scope,
-                                expires_at=expires, description=description, metadata=meta)
+            command = PlaceHold(
+                op_id=op_id,
+                hold_id=hold_id,
+                unit=unit,
+                amount=minor,
+                scope=scope,
+                expires_at=expires,
+                description=description,
+                metadata=meta,
+            )
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> HoldResult:
                 return HoldResult(op_id=op, entries=own, hold=Hold.from_state(after.holds[hold_id], scale))
@@ -404,8 +483,9 @@ class Ledger:
             self._remember(uow, "hold", hold_id, "hold", fingerprint, customer, result)
             return result
 
-    def capture(self, hold_id: str, amount: int | Decimal | str | None = None, *,
-                at: datetime | None = None) -> CaptureResult:
+    def capture(
+        self, hold_id: str, amount: int | Decimal | str | None = None, *, at: datetime | None = None
+    ) -> CaptureResult:
         """Consume ``amount`` of a hold (default: all of it) and release the rest."""
         hold_id = parse_id(hold_id, "hold_id")
         when = parse_optional_time(at, "at")
@@ -422,8 +502,9 @@ class Ledger:
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> CaptureResult:
                 captured = sum((e.amount for e in own if e.kind == "capture"), Decimal(0))
-                return CaptureResult(op_id=op, entries=own, captured=captured,
-                                     released=to_decimal(found.amount, scale) - captured)
+                return CaptureResult(
+                    op_id=op, entries=own, captured=captured, released=to_decimal(found.amount, scale) - captured
+                )
 
             result = self._apply(
                 uow, found.customer, when, lambda s, t: rules.capture(s, command, t, self._order, scale), build, op_id
@@ -452,8 +533,116 @@ class Ledger:
             self._remember(uow, "end", hold_id, "release", fingerprint, found.customer, result)
             return result
 
-    def _replay_end(self, uow: UnitOfWork, hold_id: str, kind: str, fingerprint: tuple[tuple[str, str], ...],
-                    status: str) -> Result | None:
+    def void(
+        self,
+        block_id: str,
+        amount: int | Decimal | str | None = None,
+        *,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> VoidResult:
+        """Remove up to the block's unheld remaining (default: all of it), e.g. after a refund."""
+        block_id = parse_id(block_id, "block_id")
+        reason = parse_text(reason, "reason")
+        key = parse_optional_id(idempotency_key, "idempotency_key")
+        when = parse_optional_time(at, "at")
+        with self._transaction() as uow:
+            stored = _find_block(uow, block_id)
+            scale = self._scale(stored.unit, uow)
+            minor = None if amount is None else parse_amount(amount, scale)
+            fingerprint = _fingerprint(block_id=block_id, amount=minor, reason=reason)
+            replayed = self._replay(uow, "key", key, "void", fingerprint)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            op_id = _new_id("op")
+            command = Void(op_id=op_id, block_id=block_id, amount=minor, reason=reason)
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> VoidResult:
+                voided = sum((e.amount for e in own if e.kind == "void"), Decimal(0))
+                return VoidResult(op_id=op, entries=own, voided=voided)
+
+            result = self._apply(
+                uow,
+                stored.customer,
+                when,
+                lambda s, t: rules.void(_with_block(s, stored), command, t, scale),
+                build,
+                op_id,
+            )
+            self._remember(uow, "key", key, "void", fingerprint, stored.customer, result)
+            return result
+
+    def change_expiry(
+        self,
+        block_id: str,
+        expires_at: datetime,
+        *,
+        amount: int | Decimal | str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> ChangeExpiryResult:
+        """Move ``amount`` (default: all the unheld remaining) into a new block that is the
+        same but expires at ``expires_at``; the balance does not change."""
+        block_id = parse_id(block_id, "block_id")
+        expires = parse_time(expires_at, "expires_at")
+        key = parse_optional_id(idempotency_key, "idempotency_key")
+        when = parse_optional_time(at, "at")
+        with self._transaction() as uow:
+            stored = _find_block(uow, block_id)
+            scale = self._scale(stored.unit, uow)
+            minor = None if amount is None else parse_amount(amount, scale)
+            fingerprint = _fingerprint(block_id=block_id, expires_at=expires, amount=minor)
+            replayed = self._replay(uow, "key", key, "change_expiry", fingerprint)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            op_id, new_id = _new_id("op"), _new_id("blk")
+            command = ChangeExpiry(
+                op_id=op_id, block_id=block_id, new_block_id=new_id, expires_at=expires, amount=minor
+            )
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ChangeExpiryResult:
+                return ChangeExpiryResult(op_id=op, entries=own, block=Block.from_state(after.blocks[new_id], scale, t))
+
+            result = self._apply(
+                uow,
+                stored.customer,
+                when,
+                lambda s, t: rules.change_expiry(_with_block(s, stored), command, t, scale),
+                build,
+                op_id,
+            )
+            self._remember(uow, "key", key, "change_expiry", fingerprint, stored.customer, result)
+            return result
+
+    def expire_due(self, *, at: datetime | None = None) -> list[Entry]:
+        """Record every expiry, hold timeout and debt settlement that fell due up to ``at``
+        (default: now), for all customers; returns the entries written.
+
+        Writes do this lazily for their own customer; a sweep keeps the entries current for
+        reports. One customer's sweep commits at a time.
+        """
+        when = parse_optional_time(at, "at")
+        with self._repository.reader() as reader:
+            customers = reader.customers()
+        written: list[Entry] = []
+        for customer in customers:
+            with self._transaction() as uow:
+                before = uow.load_account(customer)
+                horizon = when if when is not None else self._now()
+                if before.last_at is not None and horizon < before.last_at:
+                    continue  # its history is ahead of the sweep: what fell due is recorded
+                due = rules.next_due(before)
+                if due is None or due > horizon:
+                    continue
+                after, entries = rules.advance(before, horizon)
+                saved = uow.save(before, after, entries)
+                written.extend(Entry.from_state(e, self._scale(e.unit, uow)) for e in saved)
+        return written
+
+    def _replay_end(
+        self, uow: UnitOfWork, hold_id: str, kind: str, fingerprint: tuple[tuple[str, str], ...], status: str
+    ) -> Result | None:
         """A capture or release repeated as it was replays; anything else on an ended hold
         is refused."""
         record = uow.find_operation("end", hold_id)
@@ -462,8 +651,12 @@ class Ledger:
         if record.kind != kind:
             raise HoldNotActive(hold_id, status, f"it was {status} earlier; a {kind} cannot follow")
         if record.fingerprint != fingerprint:
-            raise HoldNotActive(hold_id, status, f"it was captured with {record.fingerprint[0][1]} minor units, "
-                                                 "a capture of another amount cannot follow")
+            raise HoldNotActive(
+                hold_id,
+                status,
+                f"it was captured with {record.fingerprint[0][1]} minor units, "
+                "a capture of another amount cannot follow",
+            )
         return attrs.evolve(record.result, replayed=True)
 
     # -- reads ---------------------------------------------------------------------------
@@ -482,8 +675,9 @@ class Ledger:
             state = rules.rebuild(customer, blocks, holds, entries, until=when)
         return rules.view(state, when), when
 
-    def balance(self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None,
-                scope: str | None = None) -> Balance:
+    def balance(
+        self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None, scope: str | None = None
+    ) -> Balance:
         """The customer's balance in ``unit`` at ``at`` (default: now).
 
         With ``scope``, ``available`` and ``held`` count only credit that scope can use.
@@ -505,8 +699,9 @@ class Ledger:
                 for unit in sorted(state.totals)
             }
 
-    def blocks(self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None,
-               include_inactive: bool = False) -> list[Block]:
+    def blocks(
+        self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None, include_inactive: bool = False
+    ) -> list[Block]:
         """The customer's blocks in burn order: the active ones, or all with
         ``include_inactive``."""
         customer = parse_id(customer, "customer")
@@ -538,7 +733,9 @@ class Ledger:
         block = state.blocks.get(block_id)
         if block is None:
             if stored.created_at > when:
-                raise NotFound(f"block {block_id!r} was granted at {stored.created_at.isoformat()}, after {when.isoformat()}")
+                raise NotFound(
+                    f"block {block_id!r} was granted at {stored.created_at.isoformat()}, after {when.isoformat()}"
+                )
             block = stored
         return Block.from_state(block, scale, when)
 
@@ -565,8 +762,15 @@ class Ledger:
             views = [Hold.from_state(h, self._scale(h.unit, reader), when) for h in found]
         return [h for h in views if status is None or h.status == status]
 
-    def preview_burn(self, customer: str, amount: int | Decimal | str, *, unit: str = DEFAULT_UNIT,
-                     scope: str | None = None, at: datetime | None = None) -> BurnPreview:
+    def preview_burn(
+        self,
+        customer: str,
+        amount: int | Decimal | str,
+        *,
+        unit: str = DEFAULT_UNIT,
+        scope: str | None = None,
+        at: datetime | None = None,
+    ) -> BurnPreview:
         """The blocks a burn would draw and its shortfall, without writing anything."""
         customer = parse_id(customer, "customer")
         unit, scale = self._unit(unit)
@@ -575,8 +779,64 @@ class Ledger:
         with self._repository.reader() as reader:
             state, when = self._state_at(reader, customer, at)
         allocations, shortfall = rules.preview_burn(state, unit, minor, when, scope, self._order)
-        return BurnPreview(allocations=rules.decimal_allocations(allocations, scale),
-                           shortfall=to_decimal(shortfall, scale))
+        return BurnPreview(
+            allocations=rules.decimal_allocations(allocations, scale), shortfall=to_decimal(shortfall, scale)
+        )
+
+    def timeline(
+        self,
+        customer: str,
+        *,
+        unit: str = DEFAULT_UNIT,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[BalancePoint]:
+        """The balance after each moment it changed, oldest first: the times of entries, of
+        expiries and hold timeouts due but not yet recorded, and of upcoming blocks becoming
+        active. ``since`` is inclusive, ``until`` exclusive (default: up to now)."""
+        customer = parse_id(customer, "customer")
+        unit, scale = self._unit(unit)
+        start = parse_optional_time(since, "since")
+        end = parse_optional_time(until, "until")
+        with self._repository.reader() as reader:
+            state = reader.load_account(customer)
+            blocks, _holds, entries = reader.history(customer)
+        horizon = end if end is not None else self._read_time(None, state)
+        if state.last_at is None or horizon >= state.last_at:
+            # what fell due but is not recorded yet counts as if it were
+            _, due = rules.advance(state, horizon)
+            last = max((e.seq for e in entries), default=0)
+            entries = [*entries, *(attrs.evolve(e, seq=last + i) for i, e in enumerate(due, start=1))]
+            blocks = [*blocks, *(b for b in state.blocks.values() if b.id not in {x.id for x in blocks})]
+        points = []
+        for when, figures in rules.timeline(customer, blocks, entries, unit):
+            if (start is not None and when < start) or (end is not None and when >= end):
+                continue
+            points.append(
+                BalancePoint(
+                    at=when,
+                    available=to_decimal(figures.available, scale),
+                    held=to_decimal(figures.held, scale),
+                    used=to_decimal(figures.used, scale),
+                    expired=to_decimal(figures.expired, scale),
+                    debt=to_decimal(figures.debt, scale),
+                )
+            )
+        return points
+
+    def verify(self) -> VerifyReport:
+        """Recompute every block, hold and balance from the entries alone and compare with
+        what is stored. ``report.ok`` is True when they all agree; ``str(report)`` lists
+        each problem with the customer, the block or unit, and the two values."""
+        problems: list[rules.Problem] = []
+        count = 0
+        with self._repository.reader() as reader:
+            customers = reader.customers()
+            for customer in customers:
+                blocks, holds, entries = reader.history(customer)
+                count += len(entries)
+                problems.extend(rules.audit(reader.load_account(customer), blocks, holds, entries))
+        return VerifyReport(customers=len(customers), entries=count, problems=problems)
 
     def entries(
         self,
@@ -625,11 +885,25 @@ def _fingerprint(**fields: Any) -> tuple[tuple[str, str], ...]:
     return tuple((name, canonical(value)) for name, value in fields.items())
 
 
-def _find_hold(reader: Reader, hold_id: str) -> Any:
+def _find_hold(reader: Reader, hold_id: str) -> HoldState:
     found = reader.find_hold(hold_id)
     if found is None:
         raise NotFound(f"no hold {hold_id!r}")
     return found
+
+
+def _find_block(reader: Reader, block_id: str) -> BlockState:
+    found = reader.find_block(block_id)
+    if found is None:
+        raise NotFound(f"no block {block_id!r}")
+    return found
+
+
+def _with_block(state: AccountState, block: BlockState) -> AccountState:
+    """The state with a block that a load leaves out (it has no credit left) put back."""
+    if block.id in state.blocks:
+        return state
+    return attrs.evolve(state, blocks={**state.blocks, block.id: block})
 
 
 def _parse_kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
@@ -640,7 +914,9 @@ def _parse_kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
     chosen = frozenset(kinds)
     unknown = sorted(k for k in chosen if k not in ENTRY_KINDS)
     if unknown:
-        raise ValidationError("kinds", f"unknown kind(s) {', '.join(map(repr, unknown))}; known: {', '.join(ENTRY_KINDS)}")
+        raise ValidationError(
+            "kinds", f"unknown kind(s) {', '.join(map(repr, unknown))}; known: {', '.join(ENTRY_KINDS)}"
+        )
     return chosen
 
 
@@ -657,12 +933,9 @@ def _decode_cursor(cursor: str | None) -> int:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not text.startswith(_CURSOR_PREFIX):
             raise ValueError(text)
-        seq = int(text[len(_CURSOR_PREFIX):])
+        seq = int(text[len(_CURSOR_PREFIX) :])
         if seq < 0:
             raise ValueError(text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError("after", f"{cursor!r} is not a cursor returned by entries()") from None
     return seq
-
-
-

@@ -3,18 +3,20 @@ amounts, each a snapshot at one instant."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
+from creditcore.rules import Problem
 from creditcore.state import BlockState, EntryState, HoldState, Tally
 from creditcore.values import to_decimal
 
 
-def _tuple(value: object) -> tuple[object, ...]:
-    return tuple(value)  # type: ignore[call-overload,no-any-return]
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -245,3 +247,45 @@ class CaptureResult(Result):
 @attrs.frozen(kw_only=True)
 class ReleaseResult(Result):
     released: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class VoidResult(Result):
+    voided: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class ChangeExpiryResult(Result):
+    block: Block
+    """The new block holding the moved credit."""
+
+
+@attrs.frozen(kw_only=True)
+class BalancePoint:
+    """The balance right after one moment it changed (see :meth:`Ledger.timeline`)."""
+
+    at: datetime
+    available: Decimal
+    held: Decimal
+    used: Decimal
+    expired: Decimal
+    debt: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class VerifyReport:
+    """The outcome of :meth:`Ledger.verify`: every place storage and entries disagree."""
+
+    customers: int
+    entries: int
+    problems: tuple[Problem, ...] = attrs.field(converter=_tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        head = f"checked {self.customers} customer(s), {self.entries} entries: "
+        if self.ok:
+            return head + "no problems"
+        return head + f"{len(self.problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in self.problems)

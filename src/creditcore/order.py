@@ -31,6 +31,12 @@ KEYS: dict[str, Callable[[BlockState], Any]] = {
 }
 
 
+def _as_keys(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValidationError("burn_order", "expected a sequence of key names, got a str")
+    return tuple(value)
+
+
 @attrs.frozen
 class BurnOrder:
     """A deterministic total order over a customer's blocks.
@@ -42,7 +48,7 @@ class BurnOrder:
     ('priority', 'expires_at', 'scope', 'category', 'cost_basis', 'effective_at', 'created')
     """
 
-    keys: tuple[str, ...] = attrs.field(converter=tuple)
+    keys: tuple[str, ...] = attrs.field(converter=_as_keys)
 
     @keys.validator
     def _check(self, _attribute: object, value: tuple[str, ...]) -> None:

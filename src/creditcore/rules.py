@@ -20,19 +20,20 @@ Amounts are integers of minor units.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
 import attrs
 
-from creditcore.errors import HoldNotActive, InsufficientCredits, NotFound, ValidationError
+from creditcore.errors import Conflict, HoldNotActive, InsufficientCredits, NotFound, ValidationError
 from creditcore.order import BurnOrder
 from creditcore.state import (
     AccountState,
     BlockState,
     Burn,
     Capture,
+    ChangeExpiry,
     EntryKind,
     EntryState,
     Grant,
@@ -42,6 +43,7 @@ from creditcore.state import (
     Release,
     Tally,
     UnitTotals,
+    Void,
 )
 from creditcore.values import MAX_MINOR, to_decimal
 
@@ -81,12 +83,9 @@ def apply_to_block(block: BlockState, kind: str, amount: int) -> BlockState:
     d_remaining, d_held = _BLOCK_EFFECT[kind]
     remaining = block.remaining + d_remaining * amount
     held = block.held + d_held * amount
-    changes: dict[str, object] = {"remaining": remaining, "held": held}
-    if remaining == 0 and d_remaining < 0:
-        changes["emptied_by"] = _EMPTIED_BY.get(kind, "depleted")
-    if kind == "void" and remaining == held:
-        changes["void_closed"] = True
-    return attrs.evolve(block, **changes)
+    emptied_by = _EMPTIED_BY.get(kind, "depleted") if remaining == 0 and d_remaining < 0 else block.emptied_by
+    void_closed = block.void_closed or (kind == "void" and remaining == held)
+    return attrs.evolve(block, remaining=remaining, held=held, emptied_by=emptied_by, void_closed=void_closed)
 
 
 def apply_to_totals(totals: UnitTotals, kind: str, amount: int) -> UnitTotals:
@@ -100,7 +99,7 @@ def apply_to_totals(totals: UnitTotals, kind: str, amount: int) -> UnitTotals:
 class _Work:
     """A private working copy of an account while one rule runs."""
 
-    __slots__ = ("customer", "blocks", "holds", "totals", "last_at", "next_number", "entries")
+    __slots__ = ("blocks", "customer", "entries", "holds", "last_at", "next_number", "totals")
 
     def __init__(self, state: AccountState) -> None:
         self.customer = state.customer
@@ -162,8 +161,9 @@ class _Work:
             self.last_at = at
         return block
 
-    def give_back(self, block: BlockState, kind: EntryKind, amount: int, at: datetime, op_id: str,
-                  hold_id: str | None = None) -> None:
+    def give_back(
+        self, block: BlockState, kind: EntryKind, amount: int, at: datetime, op_id: str, hold_id: str | None = None
+    ) -> None:
         """Return credit to a block (a release or a reversal); credit returned to an expired
         block expires at once, to a voided block is voided at once."""
         returned = self.record(kind, block.unit, amount, at, op_id, block=block, hold_id=hold_id)
@@ -208,8 +208,7 @@ def _advance(work: _Work, at: datetime) -> None:
         if rank == 0:
             block = work.blocks[ident]
             if block.remaining > block.held:
-                work.record("expire", block.unit, block.remaining - block.held, when, f"expire:{ident}",
-                            block=block)
+                work.record("expire", block.unit, block.remaining - block.held, when, f"expire:{ident}", block=block)
         elif rank == 1:
             _end_hold(work, work.holds[ident], 0, when, f"timeout:{ident}", "expired", DEFAULT_ORDER)
         else:
@@ -244,7 +243,11 @@ def _begin(state: AccountState, at: datetime) -> _Work:
 
 
 def plan_draw(
-    blocks: Iterable[BlockState], unit: str, scope: str | None, amount: int, at: datetime,
+    blocks: Iterable[BlockState],
+    unit: str,
+    scope: str | None,
+    amount: int,
+    at: datetime,
     order: BurnOrder = DEFAULT_ORDER,
 ) -> tuple[list[tuple[BlockState, int]], int]:
     """Which blocks a burn of ``amount`` draws from, in order, and the shortfall."""
@@ -298,15 +301,24 @@ def grant(state: AccountState, command: Grant, at: datetime) -> Transition:
         settle_pending=settles and effective_at > at,
     )
     work.next_number += 1
-    block = work.record("grant", command.unit, command.amount, at, command.op_id, block=block,
-                        description=command.description, metadata=command.metadata)  # type: ignore[assignment]
+    block = work.record(
+        "grant",
+        command.unit,
+        command.amount,
+        at,
+        command.op_id,
+        block=block,
+        description=command.description,
+        metadata=command.metadata,
+    )  # type: ignore[assignment]
     if settles and effective_at <= at:
         work.settle(block, at, command.op_id)
     return work.freeze()
 
 
-def burn(state: AccountState, command: Burn, at: datetime, order: BurnOrder = DEFAULT_ORDER,
-         scale: int = 0) -> Transition:
+def burn(
+    state: AccountState, command: Burn, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
+) -> Transition:
     """Draw ``amount`` from the eligible blocks in burn order; what no credit covers is
     refused, left as shortfall, or recorded as debt, as ``command.overdraft`` says."""
     work = _begin(state, at)
@@ -315,30 +327,50 @@ def burn(state: AccountState, command: Burn, at: datetime, order: BurnOrder = DE
         available = command.amount - shortfall
         if command.overdraft == "reject":
             raise InsufficientCredits(
-                to_decimal(command.amount, scale), to_decimal(available, scale), command.unit,
+                to_decimal(command.amount, scale),
+                to_decimal(available, scale),
+                command.unit,
                 "pass overdraft='partial' or 'debt' to burn what there is",
             )
         if command.overdraft == "debt":
             debt = work.totals.get(command.unit, UnitTotals()).debt
             if command.debt_limit is not None and debt + shortfall > command.debt_limit:
                 raise InsufficientCredits(
-                    to_decimal(command.amount, scale), to_decimal(available, scale), command.unit,
+                    to_decimal(command.amount, scale),
+                    to_decimal(available, scale),
+                    command.unit,
                     f"the debt would reach {to_decimal(debt + shortfall, scale)}, over the limit of "
                     f"{to_decimal(command.debt_limit, scale)}",
                 )
             if debt + shortfall > MAX_MINOR:
                 raise ValidationError("amount", "the customer's debt would not fit in a signed 64-bit amount")
     for block, take in plan:
-        work.record("burn", command.unit, take, at, command.op_id, block=block,
-                    description=command.description, metadata=command.metadata)
+        work.record(
+            "burn",
+            command.unit,
+            take,
+            at,
+            command.op_id,
+            block=block,
+            description=command.description,
+            metadata=command.metadata,
+        )
     if shortfall and command.overdraft == "debt":
-        work.record("debt", command.unit, shortfall, at, command.op_id,
-                    description=command.description, metadata=command.metadata)
+        work.record(
+            "debt",
+            command.unit,
+            shortfall,
+            at,
+            command.op_id,
+            description=command.description,
+            metadata=command.metadata,
+        )
     return work.freeze()
 
 
-def hold(state: AccountState, command: PlaceHold, at: datetime, order: BurnOrder = DEFAULT_ORDER,
-         scale: int = 0) -> Transition:
+def hold(
+    state: AccountState, command: PlaceHold, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
+) -> Transition:
     """Pin ``amount`` of credit in specific blocks, chosen in burn order; all or nothing."""
     work = _begin(state, at)
     if command.expires_at is not None and command.expires_at <= at:
@@ -348,12 +380,23 @@ def hold(state: AccountState, command: PlaceHold, at: datetime, order: BurnOrder
     plan, shortfall = plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
     if shortfall:
         raise InsufficientCredits(
-            to_decimal(command.amount, scale), to_decimal(command.amount - shortfall, scale), command.unit,
+            to_decimal(command.amount, scale),
+            to_decimal(command.amount - shortfall, scale),
+            command.unit,
             "a hold reserves all of its amount or nothing",
         )
     for block, take in plan:
-        work.record("hold", command.unit, take, at, command.op_id, block=block, hold_id=command.hold_id,
-                    description=command.description, metadata=command.metadata)
+        work.record(
+            "hold",
+            command.unit,
+            take,
+            at,
+            command.op_id,
+            block=block,
+            hold_id=command.hold_id,
+            description=command.description,
+            metadata=command.metadata,
+        )
     work.holds[command.hold_id] = HoldState(
         id=command.hold_id,
         customer=state.customer,
@@ -379,8 +422,9 @@ def _active_hold(work: _Work, hold_id: str) -> HoldState:
     return found
 
 
-def _end_hold(work: _Work, found: HoldState, capture: int, at: datetime, op_id: str,
-              status: HoldStatus, order: BurnOrder) -> None:
+def _end_hold(
+    work: _Work, found: HoldState, capture: int, at: datetime, op_id: str, status: HoldStatus, order: BurnOrder
+) -> None:
     """Consume ``capture`` from the pinned blocks in burn order and release the rest."""
     pinned = dict(found.allocations)
     captured: dict[str, int] = {}
@@ -394,21 +438,20 @@ def _end_hold(work: _Work, found: HoldState, capture: int, at: datetime, op_id: 
         rest = amount - captured[block_id]
         if rest:
             work.give_back(work.blocks[block_id], "release", rest, at, op_id, hold_id=found.id)
-    work.holds[found.id] = attrs.evolve(
-        found, status=status, captured=capture, settled_at=at, settled_by=op_id
-    )
+    work.holds[found.id] = attrs.evolve(found, status=status, captured=capture, settled_at=at, settled_by=op_id)
 
 
-def capture(state: AccountState, command: Capture, at: datetime, order: BurnOrder = DEFAULT_ORDER,
-            scale: int = 0) -> Transition:
+def capture(
+    state: AccountState, command: Capture, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
+) -> Transition:
     """Consume all or part of a hold and release the rest, atomically."""
     work = _begin(state, at)
     found = _active_hold(work, command.hold_id)
     amount = found.amount if command.amount is None else command.amount
     if amount > found.amount:
         raise ValidationError(
-            "amount", f"cannot capture {to_decimal(amount, scale)}: hold {found.id!r} holds "
-            f"{to_decimal(found.amount, scale)}"
+            "amount",
+            f"cannot capture {to_decimal(amount, scale)}: hold {found.id!r} holds {to_decimal(found.amount, scale)}",
         )
     _end_hold(work, found, amount, at, command.op_id, "captured", order)
     return work.freeze()
@@ -420,6 +463,75 @@ def release(state: AccountState, command: Release, at: datetime) -> Transition:
     found = _active_hold(work, command.hold_id)
     _end_hold(work, found, 0, at, command.op_id, "released", DEFAULT_ORDER)
     return work.freeze()
+
+
+def _unheld_block(work: _Work, block_id: str, what: str, at: datetime, scale: int) -> BlockState:
+    block = work.blocks.get(block_id)
+    if block is None:
+        raise NotFound(f"no block {block_id!r} for customer {work.customer!r}")
+    if block.remaining - block.held <= 0:
+        status = block.status(at)
+        held = f" ({to_decimal(block.held, scale)} is held)" if block.held else ""
+        raise Conflict(f"block {block_id!r} has no unheld credit left to {what}: it is {status}{held}")
+    return block
+
+
+def _part(block: BlockState, amount: int | None, scale: int) -> int:
+    unheld = block.remaining - block.held
+    if amount is None:
+        return unheld
+    if amount > unheld:
+        raise ValidationError(
+            "amount",
+            f"{to_decimal(amount, scale)} is more than the {to_decimal(unheld, scale)} unheld in block {block.id!r}",
+        )
+    return amount
+
+
+def void(state: AccountState, command: Void, at: datetime, scale: int = 0) -> Transition:
+    """Remove up to the block's unheld remaining (default: all of it); held credit stays."""
+    work = _begin(state, at)
+    block = _unheld_block(work, command.block_id, "void", at, scale)
+    amount = _part(block, command.amount, scale)
+    work.record("void", block.unit, amount, at, command.op_id, block=block, description=command.reason)
+    return work.freeze()
+
+
+def change_expiry(state: AccountState, command: ChangeExpiry, at: datetime, scale: int = 0) -> Transition:
+    """Move credit into a new block that is the same but for its expiry; the balance stays."""
+    work = _begin(state, at)
+    block = _unheld_block(work, command.block_id, "move", at, scale)
+    if command.expires_at <= at or command.expires_at <= block.effective_at:
+        raise ValidationError(
+            "expires_at", f"{command.expires_at.isoformat()} must be later than now and than the block's effective_at"
+        )
+    amount = _part(block, command.amount, scale)
+    work.record("move_out", block.unit, amount, at, command.op_id, block=block)
+    moved = attrs.evolve(
+        block,
+        id=command.new_block_id,
+        number=work.next_number,
+        amount=amount,
+        remaining=0,
+        held=0,
+        expires_at=command.expires_at,
+        created_at=at,
+        origin=block.id,
+        void_closed=False,
+        emptied_by=None,
+    )
+    work.next_number += 1
+    work.record("move_in", block.unit, amount, at, command.op_id, block=moved)
+    return work.freeze()
+
+
+def next_due(state: AccountState) -> datetime | None:
+    """The earliest time something falls due for the account: a block expiry, a hold
+    timeout or an upcoming block that settles debt. ``None`` if nothing ever will."""
+    times = [b.expires_at for b in state.blocks.values() if b.expires_at is not None and b.remaining > b.held]
+    times += [b.effective_at for b in state.blocks.values() if b.settle_pending]
+    times += [h.expires_at for h in state.holds.values() if h.status == "active" and h.expires_at is not None]
+    return min(times, default=None)
 
 
 # -- reads ---------------------------------------------------------------------------------
@@ -452,11 +564,47 @@ def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None
     )
 
 
-def preview_burn(state: AccountState, unit: str, amount: int, at: datetime, scope: str | None = None,
-                 order: BurnOrder = DEFAULT_ORDER) -> tuple[tuple[tuple[str, int], ...], int]:
+def preview_burn(
+    state: AccountState,
+    unit: str,
+    amount: int,
+    at: datetime,
+    scope: str | None = None,
+    order: BurnOrder = DEFAULT_ORDER,
+) -> tuple[tuple[tuple[str, int], ...], int]:
     """The allocations a burn would make at ``at`` and its shortfall; writes nothing."""
     plan, shortfall = plan_draw(state.blocks.values(), unit, scope, amount, at, order)
     return tuple((block.id, take) for block, take in plan), shortfall
+
+
+def _replay(
+    customer: str,
+    blocks: Iterable[BlockState],
+    entries: Iterable[EntryState],
+    until: datetime | None,
+    on_entry: Callable[[EntryState, _Work], None] | None = None,
+    *,
+    before: Callable[[EntryState, _Work], None] | None = None,
+) -> _Work:
+    """Apply entries in ``seq`` order, with the functions the rules use, to blank blocks."""
+    known = {block.id: block for block in blocks}
+    work = _Work(AccountState(customer=customer))
+    for entry in sorted(entries, key=lambda e: e.seq):
+        if until is not None and entry.at > until:
+            continue
+        if before is not None:
+            before(entry, work)
+        if work.last_at is None or entry.at > work.last_at:
+            work.last_at = entry.at
+        if entry.block_id is not None:
+            block = work.blocks.get(entry.block_id)
+            if block is None:
+                block = attrs.evolve(known[entry.block_id], remaining=0, held=0, void_closed=False, emptied_by=None)
+            work.blocks[block.id] = apply_to_block(block, entry.kind, entry.amount)
+        work.totals[entry.unit] = apply_to_totals(work.totals.get(entry.unit) or UnitTotals(), entry.kind, entry.amount)
+        if on_entry is not None:
+            on_entry(entry, work)
+    return work
 
 
 def rebuild(
@@ -472,39 +620,143 @@ def rebuild(
     used. Entries are applied in ``seq`` order with the same functions the rules use, so a
     rebuilt state equals the stored one when the ledger is sound.
     """
-    known = {block.id: block for block in blocks}
-    work = _Work(AccountState(customer=customer))
-    last_at: datetime | None = None
-    for entry in sorted(entries, key=lambda e: e.seq):
-        if until is not None and entry.at > until:
-            continue
-        last_at = entry.at if last_at is None or entry.at > last_at else last_at
-        block = None
-        if entry.block_id is not None:
-            block = work.blocks.get(entry.block_id)
-            if block is None:
-                base = known[entry.block_id]
-                block = attrs.evolve(base, remaining=0, held=0, void_closed=False, emptied_by=None)
-        if block is not None:
-            work.blocks[block.id] = apply_to_block(block, entry.kind, entry.amount)
-        work.totals[entry.unit] = apply_to_totals(work.totals.get(entry.unit) or UnitTotals(), entry.kind,
-                                                  entry.amount)
+    work = _replay(customer, blocks, entries, until)
     for found in holds:
         if until is not None and found.created_at > until:
             continue
         if found.settled_at is not None and (until is None or found.settled_at <= until):
             work.holds[found.id] = found
         else:
-            work.holds[found.id] = attrs.evolve(found, status="active", captured=0, settled_at=None,
-                                                settled_by=None)
-    work.last_at = last_at
-    horizon = until if until is not None else last_at
+            work.holds[found.id] = attrs.evolve(found, status="active", captured=0, settled_at=None, settled_by=None)
+    horizon = until if until is not None else work.last_at
     for block in work.blocks.values():
         pending = block.settles_debt and horizon is not None and block.effective_at > horizon
         if pending != block.settle_pending:
             work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)
     work.next_number = max((b.number for b in work.blocks.values()), default=0) + 1
     return work.freeze()[0]
+
+
+@attrs.frozen(kw_only=True)
+class Problem:
+    """One disagreement found by :func:`audit`."""
+
+    customer: str
+    subject: str
+    """What disagrees: ``block <id>``, ``unit <name>``, ``entry #<seq>``, ``hold <id>``."""
+    field: str
+    stored: str
+    recomputed: str
+
+    def __str__(self) -> str:
+        return (
+            f"customer {self.customer!r}, {self.subject}: {self.field} is {self.stored} in storage "
+            f"but {self.recomputed} from the entries"
+        )
+
+
+def audit(
+    stored: AccountState,
+    blocks: Iterable[BlockState],
+    holds: Iterable[HoldState],
+    entries: Iterable[EntryState],
+) -> list[Problem]:
+    """Recompute an account from its entries alone and list where storage disagrees."""
+    customer = stored.customer
+    problems: list[Problem] = []
+
+    def differ(subject: str, field: str, kept: object, computed: object) -> None:
+        if kept != computed:
+            problems.append(
+                Problem(customer=customer, subject=subject, field=field, stored=str(kept), recomputed=str(computed))
+            )
+
+    last_seq = [0]
+
+    def check_entry(entry: EntryState, work: _Work) -> None:
+        if entry.seq <= last_seq[0]:
+            differ(f"entry #{entry.seq}", "seq", f"after #{last_seq[0]}", "strictly increasing")
+        last_seq[0] = entry.seq
+        differ(f"entry #{entry.seq}", "available_after", entry.available_after, work.available(entry.unit, entry.at))
+
+    blocks = list(blocks)
+    holds = list(holds)
+    work = _replay(customer, blocks, entries, None, check_entry)
+    latest = {b.id: b for b in blocks}
+    latest.update(stored.blocks)
+    for block in latest.values():
+        subject = f"block {block.id}"
+        if not 0 <= block.held <= block.remaining <= block.amount:
+            differ(
+                subject,
+                "0 <= held <= remaining <= amount",
+                f"{block.held}/{block.remaining}/{block.amount}",
+                "within bounds",
+            )
+        computed = work.blocks.get(block.id)
+        if computed is None:
+            differ(subject, "entries", "a stored block", "no entry for it")
+            continue
+        differ(subject, "remaining", block.remaining, computed.remaining)
+        differ(subject, "held", block.held, computed.held)
+    pinned: dict[str, int] = {}
+    for found in holds:
+        if found.status == "active":
+            for block_id, amount in found.allocations:
+                pinned[block_id] = pinned.get(block_id, 0) + amount
+    for block_id, computed in work.blocks.items():
+        differ(f"block {block_id}", "held by active holds", pinned.get(block_id, 0), computed.held)
+    for unit in sorted(set(stored.totals) | set(work.totals)):
+        kept, computed_totals = stored.unit_totals(unit), work.totals.get(unit) or UnitTotals()
+        for name in ("granted", "used", "expired", "voided", "debt"):
+            differ(f"unit {unit}", name, getattr(kept, name), getattr(computed_totals, name))
+        if stored.last_at is not None:
+            figures = tally(view(stored, stored.last_at), unit, stored.last_at)
+            parts = (
+                figures.available + figures.held + figures.used + figures.expired + figures.voided + figures.upcoming
+            )
+            differ(
+                f"unit {unit}",
+                "granted == available + held + used + expired + voided + upcoming",
+                figures.granted,
+                parts,
+            )
+    differ("account", "last entry time", stored.last_at, work.last_at)
+    return problems
+
+
+def timeline(
+    customer: str,
+    blocks: Iterable[BlockState],
+    entries: Iterable[EntryState],
+    unit: str,
+) -> list[tuple[datetime, Tally]]:
+    """The balance of ``unit`` after each moment it changed: each time entries are dated,
+    and each time an upcoming block became active."""
+    blocks = list(blocks)
+    activations = sorted({b.effective_at for b in blocks if b.unit == unit and b.effective_at > b.created_at})
+    points: list[tuple[datetime, Tally]] = []
+    group: list[datetime] = []
+
+    def mark(at: datetime, work: _Work) -> None:
+        figures = tally(work.freeze()[0], unit, at)
+        if not points or points[-1][1] != figures:
+            points.append((at, figures))
+
+    def before(entry: EntryState, work: _Work) -> None:
+        if group and group[0] != entry.at:
+            mark(group.pop(), work)
+        while activations and activations[0] < entry.at:
+            mark(activations.pop(0), work)
+        if entry.unit == unit and not group:
+            group.append(entry.at)
+
+    work = _replay(customer, blocks, entries, None, before=before)
+    if group:
+        mark(group.pop(), work)
+    for at in activations:
+        mark(at, work)
+    return points
 
 
 def decimal_allocations(allocations: Iterable[tuple[str, int]], scale: int) -> tuple[tuple[str, Decimal], ...]:

@@ -246,3 +246,22 @@ class Capture:
 class Release:
     op_id: str
     hold_id: str
+
+
+@attrs.frozen(kw_only=True)
+class Void:
+    op_id: str
+    block_id: str
+    amount: int | None = None
+    """``None`` voids all the unheld remaining."""
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ChangeExpiry:
+    op_id: str
+    block_id: str
+    new_block_id: str
+    expires_at: datetime
+    amount: int | None = None
+    """``None`` moves all the unheld remaining."""

@@ -72,9 +72,7 @@ def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero
     else:
         divisor = 10 ** min(-shift, 40)
         if -shift > 40 or magnitude % divisor:
-            raise ValidationError(
-                field, f"{value} has more than {scale} decimal place(s), the precision of this unit"
-            )
+            raise ValidationError(field, f"{value} has more than {scale} decimal place(s), the precision of this unit")
         minor = magnitude // divisor
     if sign:
         minor = -minor
@@ -102,9 +100,7 @@ def parse_time(value: object, field: str = "at") -> datetime:
     if not isinstance(value, datetime):
         raise ValidationError(field, f"expected a timezone-aware datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(
-            field, f"{value.isoformat()} is naive: pass a timezone-aware datetime (e.g. tzinfo=UTC)"
-        )
+        raise ValidationError(field, f"{value.isoformat()} is naive: pass a timezone-aware datetime (e.g. tzinfo=UTC)")
     return value.astimezone(UTC)
 
 

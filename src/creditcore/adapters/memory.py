@@ -43,7 +43,7 @@ class MemoryRepository:
         self._op_entries: dict[str, list[int]] = {}
         self._block_entries: dict[str, list[int]] = {}
         self._operations: dict[tuple[str, str], OperationRecord] = {}
-        self._undo: list[Callable[[], None]] | None = None
+        self._undo: list[Callable[[], object]] | None = None
 
     # -- the port ------------------------------------------------------------------------
 
@@ -126,7 +126,7 @@ class MemoryRepository:
 
     # -- writes --------------------------------------------------------------------------
 
-    def _log(self) -> list[Callable[[], None]]:
+    def _log(self) -> list[Callable[[], object]]:
         if self._undo is None:
             raise RuntimeError("writes need a transaction: use `with repository.transaction()`")
         return self._undo

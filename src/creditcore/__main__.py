@@ -1,0 +1,5 @@
+"""``python -m creditcore`` runs the command line."""
+
+from creditcore.cli import main
+
+main()
