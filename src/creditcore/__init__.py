@@ -20,10 +20,12 @@ from creditcore.errors import (
 from creditcore.ledger import Ledger
 from creditcore.model import (
     Balance,
+    BalancePoint,
     Block,
     BurnPreview,
     BurnResult,
     CaptureResult,
+    ChangeExpiryResult,
     Entry,
     EntryPage,
     GrantResult,
@@ -31,11 +33,19 @@ from creditcore.model import (
     HoldResult,
     ReleaseResult,
     Result,
+    ReverseResult,
+    VerifyReport,
+    VoidResult,
 )
 from creditcore.order import BurnOrder
 
 __all__ = [
     "Balance",
+    "BalancePoint",
+    "ChangeExpiryResult",
+    "ReverseResult",
+    "VerifyReport",
+    "VoidResult",
     "Block",
     "BurnOrder",
     "BurnPreview",

@@ -33,11 +33,12 @@ from creditcore.model import (
     HoldResult,
     ReleaseResult,
     Result,
+    ReverseResult,
     VerifyReport,
     VoidResult,
 )
 from creditcore.order import BurnOrder
-from creditcore.repository import EntryQuery, OperationRecord, Reader, Repository, UnitOfWork
+from creditcore.repository import EntryQuery, OperationRecord, Reader, Repository, UnitOfWork, iterate_entries
 from creditcore.state import (
     ENTRY_KINDS,
     HOLD_STATUSES,
@@ -50,6 +51,7 @@ from creditcore.state import (
     HoldState,
     PlaceHold,
     Release,
+    Reverse,
     Void,
 )
 from creditcore.values import (
@@ -571,6 +573,50 @@ class Ledger:
                 op_id,
             )
             self._remember(uow, "key", key, "void", fingerprint, stored.customer, result)
+            return result
+
+    def reverse(
+        self,
+        op_id: str,
+        amount: int | Decimal | str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> ReverseResult:
+        """Undo a burn or a capture, fully (default) or partly: credit goes back to the
+        blocks it came from, latest drawn first, never beyond what the op took."""
+        target = parse_id(op_id, "op_id")
+        key = parse_optional_id(idempotency_key, "idempotency_key")
+        when = parse_optional_time(at, "at")
+        with self._transaction() as uow:
+            target_entries = tuple(iterate_entries(uow, EntryQuery(op_id=target, limit=1000)))
+            if not target_entries:
+                raise NotFound(f"no op {target!r}")
+            customer, unit = target_entries[0].customer, target_entries[0].unit
+            scale = self._scale(unit, uow)
+            minor = None if amount is None else parse_amount(amount, scale)
+            fingerprint = _fingerprint(op_id=target, amount=minor)
+            replayed = self._replay(uow, "key", key, "reverse", fingerprint)
+            if replayed is not None:
+                return replayed  # type: ignore[return-value]
+            prior = tuple(iterate_entries(uow, EntryQuery(customer=customer, kinds=frozenset({"reverse"}), ref=target)))
+            new_op = _new_id("op")
+            command = Reverse(op_id=new_op, target=target, target_entries=target_entries, prior=prior, amount=minor)
+
+            def step(state: AccountState, t: datetime) -> rules.Transition:
+                # the blocks credit may go back to, even those a load leaves out
+                wanted = {e.block_id for e in target_entries if e.block_id is not None}
+                wanted.update(block_id for block_id, _ in state.settlements.get(unit, ()))
+                for block_id in sorted(wanted - set(state.blocks)):
+                    state = _with_block(state, _find_block(uow, block_id))
+                return rules.reverse(state, command, t, scale)
+
+            def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReverseResult:
+                undone = sum((e.amount for e in own if e.kind == "reverse"), Decimal(0))
+                return ReverseResult(op_id=op, entries=own, reversed=undone)
+
+            result = self._apply(uow, customer, when, step, build, new_op)
+            self._remember(uow, "key", key, "reverse", fingerprint, customer, result)
             return result
 
     def change_expiry(

@@ -255,6 +255,12 @@ class VoidResult(Result):
 
 
 @attrs.frozen(kw_only=True)
+class ReverseResult(Result):
+    reversed: Decimal
+    """How much of the op this reversal undid (debt cancelled and credit given back)."""
+
+
+@attrs.frozen(kw_only=True)
 class ChangeExpiryResult(Result):
     block: Block
     """The new block holding the moved credit."""

@@ -50,6 +50,8 @@ class EntryQuery:
     kinds: frozenset[str] | None = None
     block_id: str | None = None
     op_id: str | None = None
+    ref: str | None = None
+    """Only ``reverse`` entries of the reversals of this op."""
     since: datetime | None = None
     """Entries at or after this time."""
     until: datetime | None = None

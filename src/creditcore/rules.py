@@ -41,6 +41,7 @@ from creditcore.state import (
     HoldStatus,
     PlaceHold,
     Release,
+    Reverse,
     Tally,
     UnitTotals,
     Void,
@@ -75,6 +76,9 @@ _TOTALS_EFFECT: dict[str, tuple[tuple[str, int], ...]] = {
     "expire": (("expired", 1),),
     "void": (("voided", 1),),
     "debt": (("debt", 1),),
+    # a reversal gives credit back to a block (usage undone) or, with no block, cancels debt
+    "reverse": (("used", -1),),
+    "reverse_debt": (("debt", -1),),
 }
 
 
@@ -88,9 +92,9 @@ def apply_to_block(block: BlockState, kind: str, amount: int) -> BlockState:
     return attrs.evolve(block, remaining=remaining, held=held, emptied_by=emptied_by, void_closed=void_closed)
 
 
-def apply_to_totals(totals: UnitTotals, kind: str, amount: int) -> UnitTotals:
-    """The unit totals after an entry of ``kind`` for ``amount``."""
-    effect = _TOTALS_EFFECT.get(kind)
+def apply_to_totals(totals: UnitTotals, kind: str, amount: int, block_id: str | None = None) -> UnitTotals:
+    """The unit totals after an entry of ``kind`` for ``amount`` (on ``block_id``, if any)."""
+    effect = _TOTALS_EFFECT.get("reverse_debt" if kind == "reverse" and block_id is None else kind)
     if not effect:
         return totals
     return attrs.evolve(totals, **{name: getattr(totals, name) + sign * amount for name, sign in effect})
@@ -99,7 +103,7 @@ def apply_to_totals(totals: UnitTotals, kind: str, amount: int) -> UnitTotals:
 class _Work:
     """A private working copy of an account while one rule runs."""
 
-    __slots__ = ("blocks", "customer", "entries", "holds", "last_at", "next_number", "totals")
+    __slots__ = ("blocks", "customer", "entries", "holds", "last_at", "next_number", "settlements", "totals")
 
     def __init__(self, state: AccountState) -> None:
         self.customer = state.customer
@@ -108,6 +112,7 @@ class _Work:
         self.totals: dict[str, UnitTotals] = dict(state.totals)
         self.last_at = state.last_at
         self.next_number = state.next_number
+        self.settlements: dict[str, tuple[tuple[str, int], ...]] = dict(state.settlements)
         self.entries: list[EntryState] = []
 
     def freeze(self) -> Transition:
@@ -118,8 +123,37 @@ class _Work:
             totals=self.totals,
             last_at=self.last_at,
             next_number=self.next_number,
+            settlements=self.settlements,
         )
         return new, tuple(self.entries)
+
+    def apply(self, kind: str, unit: str, amount: int, block: BlockState | None) -> BlockState | None:
+        """Move the figures one entry moves: its block's and the unit's totals."""
+        if block is not None:
+            block = apply_to_block(block, kind, amount)
+            self.blocks[block.id] = block
+            if kind == "settle":
+                self.settlements[unit] = (*self.settlements.get(unit, ()), (block.id, amount))
+        self.totals[unit] = apply_to_totals(
+            self.totals.get(unit) or UnitTotals(), kind, amount, block.id if block else None
+        )
+        return block
+
+    def unsettle(self, unit: str, block_id: str, amount: int) -> None:
+        """Mark ``amount`` of the latest settlement by ``block_id`` as given back."""
+        stack = list(self.settlements.get(unit, ()))
+        for index in range(len(stack) - 1, -1, -1):
+            settled_by, settled = stack[index]
+            if settled_by == block_id:
+                take = min(amount, settled)
+                if take == settled:
+                    del stack[index]
+                else:
+                    stack[index] = (settled_by, settled - take)
+                amount -= take
+                if not amount:
+                    break
+        self.settlements[unit] = tuple(stack)
 
     def available(self, unit: str, at: datetime) -> int:
         return sum(b.remaining - b.held for b in self.blocks.values() if b.unit == unit and b.is_active(at))
@@ -136,12 +170,10 @@ class _Work:
         hold_id: str | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        ref: str | None = None,
     ) -> BlockState | None:
         """Apply one entry to the block it names and to the totals, and write it down."""
-        if block is not None:
-            block = apply_to_block(block, kind, amount)
-            self.blocks[block.id] = block
-        self.totals[unit] = apply_to_totals(self.totals.get(unit) or UnitTotals(), kind, amount)
+        block = self.apply(kind, unit, amount, block)
         self.entries.append(
             EntryState(
                 op_id=op_id,
@@ -155,6 +187,7 @@ class _Work:
                 at=at,
                 description=description,
                 metadata=metadata or {},
+                ref=ref,
             )
         )
         if self.last_at is None or at > self.last_at:
@@ -162,11 +195,18 @@ class _Work:
         return block
 
     def give_back(
-        self, block: BlockState, kind: EntryKind, amount: int, at: datetime, op_id: str, hold_id: str | None = None
+        self,
+        block: BlockState,
+        kind: EntryKind,
+        amount: int,
+        at: datetime,
+        op_id: str,
+        hold_id: str | None = None,
+        ref: str | None = None,
     ) -> None:
         """Return credit to a block (a release or a reversal); credit returned to an expired
         block expires at once, to a voided block is voided at once."""
-        returned = self.record(kind, block.unit, amount, at, op_id, block=block, hold_id=hold_id)
+        returned = self.record(kind, block.unit, amount, at, op_id, block=block, hold_id=hold_id, ref=ref)
         assert returned is not None
         if returned.is_expired(at):
             self.record("expire", block.unit, amount, at, op_id, block=returned)
@@ -525,6 +565,64 @@ def change_expiry(state: AccountState, command: ChangeExpiry, at: datetime, scal
     return work.freeze()
 
 
+def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0) -> Transition:
+    """Undo a burn or a capture, fully or partly: the debt it recorded first, then credit
+    back to the blocks it drew, in the reverse of the order they were drawn.
+
+    Debt still owed is cancelled; debt already settled gives the credit back to the blocks
+    that settled it, latest settlement first. Credit returned to an expired block expires at
+    once; to a voided block, it is voided at once. The blocks named must be in ``state``.
+    """
+    work = _begin(state, at)
+    target = command.target
+    kinds = {e.kind for e in command.target_entries}
+    if not kinds or not kinds <= {"burn", "debt", "capture", "release"} or kinds == {"release"}:
+        raise ValidationError(
+            "op_id", f"op {target!r} is a {'/'.join(sorted(kinds)) or 'empty op'}: only burns and captures reverse"
+        )
+    unit = command.target_entries[0].unit
+    taken = [(e.block_id, e.amount) for e in command.target_entries if e.kind in ("burn", "capture") and e.block_id]
+    drawn = {block_id for block_id, _ in taken}
+    debt_part = sum(e.amount for e in command.target_entries if e.kind == "debt")
+    back: dict[str, int] = {}
+    debt_back = 0
+    for entry in command.prior:
+        if entry.block_id is not None and entry.block_id in drawn:
+            back[entry.block_id] = back.get(entry.block_id, 0) + entry.amount
+        else:
+            debt_back += entry.amount
+    left = sum(amount for _, amount in taken) + debt_part - sum(back.values()) - debt_back
+    amount = left if command.amount is None else command.amount
+    if amount > left or amount <= 0:
+        raise ValidationError(
+            "amount",
+            f"op {target!r} has {to_decimal(left, scale)} left to reverse; cannot reverse {to_decimal(amount, scale)}",
+        )
+    need = amount
+    # the debt was drawn last, so it is reversed first
+    debt = min(need, debt_part - debt_back)
+    need -= debt
+    owed = min(debt, work.totals.get(unit, UnitTotals()).debt)
+    if owed:
+        work.record("reverse", unit, owed, at, command.op_id, ref=target)
+    settled = debt - owed
+    for block_id, amount_settled in reversed(work.settlements.get(unit, ())):
+        if not settled:
+            break
+        give = min(settled, amount_settled)
+        work.unsettle(unit, block_id, give)
+        work.give_back(work.blocks[block_id], "reverse", give, at, command.op_id, ref=target)
+        settled -= give
+    for block_id, amount_taken in reversed(taken):
+        if not need:
+            break
+        give = min(need, amount_taken - back.get(block_id, 0))
+        if give > 0:
+            work.give_back(work.blocks[block_id], "reverse", give, at, command.op_id, ref=target)
+            need -= give
+    return work.freeze()
+
+
 def next_due(state: AccountState) -> datetime | None:
     """The earliest time something falls due for the account: a block expiry, a hold
     timeout or an upcoming block that settles debt. ``None`` if nothing ever will."""
@@ -589,6 +687,7 @@ def _replay(
     """Apply entries in ``seq`` order, with the functions the rules use, to blank blocks."""
     known = {block.id: block for block in blocks}
     work = _Work(AccountState(customer=customer))
+    drawn: dict[str, set[str]] = {}  # op id -> blocks a burn or capture drew
     for entry in sorted(entries, key=lambda e: e.seq):
         if until is not None and entry.at > until:
             continue
@@ -596,12 +695,16 @@ def _replay(
             before(entry, work)
         if work.last_at is None or entry.at > work.last_at:
             work.last_at = entry.at
+        block = None
         if entry.block_id is not None:
             block = work.blocks.get(entry.block_id)
             if block is None:
                 block = attrs.evolve(known[entry.block_id], remaining=0, held=0, void_closed=False, emptied_by=None)
-            work.blocks[block.id] = apply_to_block(block, entry.kind, entry.amount)
-        work.totals[entry.unit] = apply_to_totals(work.totals.get(entry.unit) or UnitTotals(), entry.kind, entry.amount)
+            if entry.kind in ("burn", "capture"):
+                drawn.setdefault(entry.op_id, set()).add(block.id)
+            elif entry.kind == "reverse" and entry.ref is not None and block.id not in drawn.get(entry.ref, ()):
+                work.unsettle(entry.unit, block.id, entry.amount)
+        work.apply(entry.kind, entry.unit, entry.amount, block)
         if on_entry is not None:
             on_entry(entry, work)
     return work

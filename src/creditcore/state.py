@@ -141,6 +141,8 @@ class EntryState:
     at: datetime
     description: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_dict)
+    ref: str | None = None
+    """For a ``reverse`` entry: the op it reverses."""
 
 
 @attrs.frozen(kw_only=True)
@@ -171,6 +173,10 @@ class AccountState:
     last_at: datetime | None = None
     """Time of the customer's last entry: its history only moves forward from here."""
     next_number: int = 1
+    settlements: Mapping[str, tuple[tuple[str, int], ...]] = attrs.field(factory=dict)
+    """Per unit, ``(block_id, amount)`` of debt settlements not yet returned by a reversal,
+    oldest first: reversing usage that was recorded as debt and then settled gives the
+    credit back to the blocks that settled it, latest first."""
 
     def unit_totals(self, unit: str) -> UnitTotals:
         return self.totals.get(unit) or UnitTotals()
@@ -265,3 +271,16 @@ class ChangeExpiry:
     expires_at: datetime
     amount: int | None = None
     """``None`` moves all the unheld remaining."""
+
+
+@attrs.frozen(kw_only=True)
+class Reverse:
+    op_id: str
+    target: str
+    """The op id of the burn or capture to reverse."""
+    target_entries: tuple[EntryState, ...]
+    """The entries of that op."""
+    prior: tuple[EntryState, ...] = ()
+    """The ``reverse`` entries of earlier reversals of that op."""
+    amount: int | None = None
+    """``None`` reverses all that is left."""

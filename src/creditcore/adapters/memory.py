@@ -116,6 +116,7 @@ class MemoryRepository:
                 and (query.unit is None or entry.unit == query.unit)
                 and (query.kinds is None or entry.kind in query.kinds)
                 and (query.block_id is None or entry.block_id == query.block_id)
+                and (query.ref is None or entry.ref == query.ref)
                 and (query.since is None or entry.at >= query.since)
                 and (query.until is None or entry.at < query.until)
             ):
@@ -160,13 +161,10 @@ class MemoryRepository:
                     self._append(self._customer_holds, customer, found.id)
                 self._put(self._holds, found.id, found)
         # keep only what a later write can touch: blocks with credit left, active holds
-        live = AccountState(
-            customer=customer,
+        live = attrs.evolve(
+            after,
             blocks={k: b for k, b in after.blocks.items() if b.remaining > 0},
             holds={k: h for k, h in after.holds.items() if h.status == "active"},
-            totals=after.totals,
-            last_at=after.last_at,
-            next_number=after.next_number,
         )
         self._put(self._accounts, customer, live)
         stored: list[EntryState] = []
