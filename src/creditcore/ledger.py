@@ -59,6 +59,7 @@ from creditcore.values import (
     DEFAULT_UNIT,
     OVERDRAFT_MODES,
     canonical,
+    check_amount,
     parse_amount,
     parse_bool,
     parse_choice,
@@ -110,7 +111,7 @@ class Ledger:
         self._order = burn_order or BurnOrder.default()
         self._settle_debt = parse_bool(settle_debt, "settle_debt")
         if debt_limit is not None:
-            parse_amount(debt_limit, 18, "debt_limit", allow_zero=True)
+            check_amount(debt_limit, "debt_limit", allow_zero=True)
         self._debt_limit = debt_limit
         self._scales: dict[str, int] = {DEFAULT_UNIT: 0}
         self._local = threading.local()
@@ -317,7 +318,7 @@ class Ledger:
         when = parse_optional_time(at, "at")
         fingerprint = _fingerprint(
             customer=customer,
-            amount=minor,
+            amount=to_decimal(minor, scale),
             unit=unit,
             effective_at=effective,
             expires_at=expires,
@@ -389,7 +390,7 @@ class Ledger:
         )
         fingerprint = _fingerprint(
             customer=customer,
-            amount=minor,
+            amount=to_decimal(minor, scale),
             unit=unit,
             scope=scope,
             overdraft=mode,
@@ -453,7 +454,7 @@ class Ledger:
         when = parse_optional_time(at, "at")
         fingerprint = _fingerprint(
             customer=customer,
-            amount=minor,
+            amount=to_decimal(minor, scale),
             unit=unit,
             scope=scope,
             expires_at=expires,
@@ -490,12 +491,14 @@ class Ledger:
     ) -> CaptureResult:
         """Consume ``amount`` of a hold (default: all of it) and release the rest."""
         hold_id = parse_id(hold_id, "hold_id")
+        if amount is not None:  # type and sign now; the unit's precision once the hold is known
+            check_amount(amount, allow_zero=True)
         when = parse_optional_time(at, "at")
         with self._transaction() as uow:
             found = _find_hold(uow, hold_id)
             scale = self._scale(found.unit, uow)
             minor = found.amount if amount is None else parse_amount(amount, scale, allow_zero=True)
-            fingerprint = _fingerprint(amount=minor)
+            fingerprint = _fingerprint(amount=to_decimal(minor, scale))
             replayed = self._replay_end(uow, hold_id, "capture", fingerprint, found.status)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -509,7 +512,12 @@ class Ledger:
                 )
 
             result = self._apply(
-                uow, found.customer, when, lambda s, t: rules.capture(s, command, t, self._order, scale), build, op_id
+                uow,
+                found.customer,
+                when,
+                lambda s, t: rules.capture(_with_hold(s, found), command, t, self._order, scale),
+                build,
+                op_id,
             )
             self._remember(uow, "end", hold_id, "capture", fingerprint, found.customer, result)
             return result
@@ -531,7 +539,9 @@ class Ledger:
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReleaseResult:
                 return ReleaseResult(op_id=op, entries=own, released=to_decimal(found.amount, scale))
 
-            result = self._apply(uow, found.customer, when, lambda s, t: rules.release(s, command, t), build, op_id)
+            result = self._apply(
+                uow, found.customer, when, lambda s, t: rules.release(_with_hold(s, found), command, t), build, op_id
+            )
             self._remember(uow, "end", hold_id, "release", fingerprint, found.customer, result)
             return result
 
@@ -952,12 +962,24 @@ def _with_block(state: AccountState, block: BlockState) -> AccountState:
     return attrs.evolve(state, blocks={**state.blocks, block.id: block})
 
 
-def _parse_kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
+def _with_hold(state: AccountState, found: HoldState) -> AccountState:
+    """The state with a hold that a load leaves out (it has ended) put back."""
+    if found.id in state.holds:
+        return state
+    return attrs.evolve(state, holds={**state.holds, found.id: found})
+
+
+def _parse_kinds(kinds: object) -> frozenset[str] | None:
     if kinds is None:
         return None
     if isinstance(kinds, str):
         kinds = (kinds,)
-    chosen = frozenset(kinds)
+    if not isinstance(kinds, Iterable):
+        raise ValidationError("kinds", f"expected a collection of entry kinds, got {type(kinds).__name__}")
+    names = list(kinds)
+    if not all(isinstance(k, str) for k in names):
+        raise ValidationError("kinds", "every kind must be a str such as 'burn'")
+    chosen = frozenset(names)
     unknown = sorted(k for k in chosen if k not in ENTRY_KINDS)
     if unknown:
         raise ValidationError(

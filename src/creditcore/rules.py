@@ -234,7 +234,8 @@ def _advance(work: _Work, at: datetime) -> None:
     """Record, in time order, everything that fell due up to ``at``."""
     events: list[tuple[datetime, int, int, str]] = []
     for block in work.blocks.values():
-        if block.expires_at is not None and block.expires_at <= at and block.remaining > block.held:
+        # a fully held block still gets its event: a hold timeout before its expiry may free credit
+        if block.expires_at is not None and block.expires_at <= at and block.remaining > 0:
             events.append((block.expires_at, 0, block.number, block.id))
         if block.settle_pending and block.effective_at <= at:
             events.append((block.effective_at, 2, block.number, block.id))

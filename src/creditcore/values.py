@@ -83,6 +83,13 @@ def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero
     return minor
 
 
+def check_amount(value: object, field: str = "amount", *, allow_zero: bool = False) -> None:
+    """Check an amount's type and sign before its unit (and so its precision) is known."""
+    number = _decimal(value, field)
+    if number < 0 or (number == 0 and not allow_zero):
+        raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {value}")
+
+
 def parse_cost_basis(value: object) -> Decimal | None:
     """The price paid per credit: a ``Decimal >= 0`` or ``None``."""
     if value is None:
