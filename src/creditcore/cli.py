@@ -88,6 +88,15 @@ def demo() -> None:
         echo(f"  a 10-credit non-trip purchase is refused: {type(error).__name__}: {error}")
     echo(f"  balance: {_balance_line(ledger.balance('cleo'))}")
 
+    step("4. Undo a burn, sweep the expiries, audit the ledger")
+    reversed_burn = ledger.reverse(trip.op_id, 5)
+    echo(f"  reversing 5 of the ride gives back {reversed_burn.reversed} (latest drawn block first)")
+    swept = ledger.expire_due()
+    echo(f"  expire_due() recorded {len(swept)} expiry entr{'y' if len(swept) == 1 else 'ies'}:")
+    for line in _entry_lines(swept):
+        echo(line)
+    echo(f"  verify(): {ledger.verify()}")
+
     step("Every entry the ledger wrote")
     page = ledger.entries(limit=1000)
     for line in _entry_lines(page.items):

@@ -1,0 +1,18 @@
+"""The examples in docstrings are run, so they never go stale."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["creditcore", "creditcore.values", "creditcore.order", "creditcore.rules", "creditcore.ledger",
+           "creditcore.adapters.memory"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(name)
+    failures, _tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert failures == 0
