@@ -60,6 +60,7 @@ from creditcore.values import (
     OVERDRAFT_MODES,
     canonical,
     check_amount,
+    whole_minor_units,
     parse_amount,
     parse_bool,
     parse_choice,
@@ -112,7 +113,7 @@ class Ledger:
         self._settle_debt = parse_bool(settle_debt, "settle_debt")
         if debt_limit is not None:
             check_amount(debt_limit, "debt_limit", allow_zero=True)
-        self._debt_limit = debt_limit
+        self._debt_limit = None if debt_limit is None else Decimal(str(debt_limit))
         self._scales: dict[str, int] = {DEFAULT_UNIT: 0}
         self._local = threading.local()
         for name, scale in (units or {}).items():
@@ -151,6 +152,10 @@ class Ledger:
             else:
                 uow.add_unit(name, scale)
         self._scales[name] = scale
+
+    def _forget_units(self) -> None:
+        """Drop the unit cache: a rolled-back batch may have declared units that are gone."""
+        self._scales = {DEFAULT_UNIT: 0}
 
     def units(self) -> dict[str, int]:
         """Every declared unit and its scale."""
@@ -207,11 +212,15 @@ class Ledger:
             self._local.failure = None
             try:
                 yield
+            except BaseException:
+                self._forget_units()
+                raise
             finally:
                 failure = self._local.failure
                 self._local.uow = None
                 self._local.failure = None
             if failure is not None:
+                self._forget_units()
                 raise failure
 
     # -- time ----------------------------------------------------------------------------
@@ -385,9 +394,7 @@ class Ledger:
         meta = parse_metadata(metadata)
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
-        limit = (
-            None if self._debt_limit is None else parse_amount(self._debt_limit, scale, "debt_limit", allow_zero=True)
-        )
+        limit = None if self._debt_limit is None or mode != "debt" else whole_minor_units(self._debt_limit, scale)
         fingerprint = _fingerprint(
             customer=customer,
             amount=to_decimal(minor, scale),
@@ -764,10 +771,12 @@ class Ledger:
         unit, scale = self._unit(unit)
         include_inactive = parse_bool(include_inactive, "include_inactive")
         with self._repository.reader() as reader:
+            current = reader.load_account(customer)
             state, when = self._state_at(reader, customer, at)
             found = dict(state.blocks)
-            if include_inactive and state.last_at is not None and not (at is not None and when < state.last_at):
-                # blocks with no credit left are not part of a loaded state; add their stored form
+            if include_inactive and (current.last_at is None or when >= current.last_at):
+                # blocks with no credit left are not part of a loaded state: add their stored
+                # form, which is final (a past state is rebuilt with every block it had)
                 for block in reader.history(customer)[0]:
                     found.setdefault(block.id, block)
         chosen = [

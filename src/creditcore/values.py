@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from creditcore.errors import ValidationError
@@ -88,6 +88,13 @@ def check_amount(value: object, field: str = "amount", *, allow_zero: bool = Fal
     number = _decimal(value, field)
     if number < 0 or (number == 0 and not allow_zero):
         raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {value}")
+
+
+def whole_minor_units(limit: Decimal, scale: int) -> int:
+    """A limit in minor units of a unit with ``scale`` places, rounded down (a limit of 2.5
+    credits allows 2 whole credits), at most :data:`MAX_MINOR`."""
+    minor = limit.scaleb(scale).to_integral_value(rounding=ROUND_FLOOR)
+    return min(int(minor), MAX_MINOR)
 
 
 def parse_cost_basis(value: object) -> Decimal | None:

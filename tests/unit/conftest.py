@@ -1,0 +1,61 @@
+"""Shared fixtures for the unit tests: an injectable clock and a ledger that uses it.
+
+Tests never read the wall clock and never sleep: they set ``clock.now`` or pass ``at=``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from creditcore import Balance, Ledger
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(clock: Clock) -> Ledger:
+    """An in-memory ledger whose clock stands at 2026-01-01T00:00Z until the test moves it."""
+    return Ledger.memory(clock=clock)
+
+
+@pytest.fixture
+def identity() -> Callable[[Balance], None]:
+    """Asserts the balance identity of SPEC §4 on a balance without scope."""
+
+    def check(balance: Balance) -> None:
+        parts = balance.available + balance.held + balance.used + balance.expired + balance.voided + balance.upcoming
+        assert balance.granted == parts, balance
+
+    return check
+
+
+@pytest.fixture
+def snapshot(ledger: Ledger) -> Callable[[], tuple[object, ...]]:
+    """Everything the ledger shows as one comparable value, to prove that a call wrote nothing."""
+
+    def take() -> tuple[object, ...]:
+        return tuple(ledger.entries(limit=10_000).items)
+
+    return take
