@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -60,7 +62,6 @@ from creditcore.values import (
     OVERDRAFT_MODES,
     canonical,
     check_amount,
-    whole_minor_units,
     parse_amount,
     parse_bool,
     parse_choice,
@@ -77,11 +78,31 @@ from creditcore.values import (
     parse_time,
     to_decimal,
     utc_now,
+    whole_minor_units,
 )
 
 R = TypeVar("R", bound=Result)
 Step = Callable[[AccountState, datetime], rules.Transition]
 _CURSOR_PREFIX = "creditcore:"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _dooms_batch(method: F) -> F:
+    """Inside ``atomic()``, any error of a write — even one the caller catches — rolls the
+    whole batch back when the block ends."""
+
+    @functools.wraps(method)
+    def write(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as error:
+            if getattr(self._local, "uow", None) is not None and self._local.failure is None:
+                self._local.failure = error
+            raise
+
+    return write  # type: ignore[return-value]
 
 
 class Ledger:
@@ -137,6 +158,7 @@ class Ledger:
 
     # -- units ---------------------------------------------------------------------------
 
+    @_dooms_batch
     def define_unit(self, name: str, scale: int) -> None:
         """Declare a unit with ``scale`` decimal places (``"credits"`` exists with 0).
 
@@ -292,6 +314,7 @@ class Ledger:
 
     # -- writes --------------------------------------------------------------------------
 
+    @_dooms_batch
     def grant(
         self,
         customer: str,
@@ -367,6 +390,7 @@ class Ledger:
             self._remember(uow, "key", key, "grant", fingerprint, customer, result)
             return result
 
+    @_dooms_batch
     def burn(
         self,
         customer: str,
@@ -433,6 +457,7 @@ class Ledger:
             self._remember(uow, "key", key, "burn", fingerprint, customer, result)
             return result
 
+    @_dooms_batch
     def hold(
         self,
         customer: str,
@@ -493,6 +518,7 @@ class Ledger:
             self._remember(uow, "hold", hold_id, "hold", fingerprint, customer, result)
             return result
 
+    @_dooms_batch
     def capture(
         self, hold_id: str, amount: int | Decimal | str | None = None, *, at: datetime | None = None
     ) -> CaptureResult:
@@ -529,6 +555,7 @@ class Ledger:
             self._remember(uow, "end", hold_id, "capture", fingerprint, found.customer, result)
             return result
 
+    @_dooms_batch
     def release(self, hold_id: str, *, at: datetime | None = None) -> ReleaseResult:
         """Give all of a hold's credit back to the blocks it came from."""
         hold_id = parse_id(hold_id, "hold_id")
@@ -552,6 +579,7 @@ class Ledger:
             self._remember(uow, "end", hold_id, "release", fingerprint, found.customer, result)
             return result
 
+    @_dooms_batch
     def void(
         self,
         block_id: str,
@@ -563,6 +591,8 @@ class Ledger:
     ) -> VoidResult:
         """Remove up to the block's unheld remaining (default: all of it), e.g. after a refund."""
         block_id = parse_id(block_id, "block_id")
+        if amount is not None:  # type and sign now; the unit's precision once the block is known
+            check_amount(amount)
         reason = parse_text(reason, "reason")
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
@@ -592,6 +622,7 @@ class Ledger:
             self._remember(uow, "key", key, "void", fingerprint, stored.customer, result)
             return result
 
+    @_dooms_batch
     def reverse(
         self,
         op_id: str,
@@ -603,6 +634,8 @@ class Ledger:
         """Undo a burn or a capture, fully (default) or partly: credit goes back to the
         blocks it came from, latest drawn first, never beyond what the op took."""
         target = parse_id(op_id, "op_id")
+        if amount is not None:  # type and sign now; the unit's precision once the op is known
+            check_amount(amount)
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
         with self._transaction() as uow:
@@ -636,6 +669,7 @@ class Ledger:
             self._remember(uow, "key", key, "reverse", fingerprint, customer, result)
             return result
 
+    @_dooms_batch
     def change_expiry(
         self,
         block_id: str,
@@ -648,6 +682,8 @@ class Ledger:
         """Move ``amount`` (default: all the unheld remaining) into a new block that is the
         same but expires at ``expires_at``; the balance does not change."""
         block_id = parse_id(block_id, "block_id")
+        if amount is not None:  # type and sign now; the unit's precision once the block is known
+            check_amount(amount)
         expires = parse_time(expires_at, "expires_at")
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
@@ -678,6 +714,7 @@ class Ledger:
             self._remember(uow, "key", key, "change_expiry", fingerprint, stored.customer, result)
             return result
 
+    @_dooms_batch
     def expire_due(self, *, at: datetime | None = None) -> list[Entry]:
         """Record every expiry, hold timeout and debt settlement that fell due up to ``at``
         (default: now), for all customers; returns the entries written.
@@ -874,7 +911,7 @@ class Ledger:
             entries = [*entries, *(attrs.evolve(e, seq=last + i) for i, e in enumerate(due, start=1))]
             blocks = [*blocks, *(b for b in state.blocks.values() if b.id not in {x.id for x in blocks})]
         points = []
-        for when, figures in rules.timeline(customer, blocks, entries, unit):
+        for when, figures in rules.timeline(customer, blocks, entries, unit, horizon):
             if (start is not None and when < start) or (end is not None and when >= end):
                 continue
             points.append(

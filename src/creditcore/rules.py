@@ -171,6 +171,7 @@ class _Work:
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
         ref: str | None = None,
+        of_debt: bool = False,
     ) -> BlockState | None:
         """Apply one entry to the block it names and to the totals, and write it down."""
         block = self.apply(kind, unit, amount, block)
@@ -188,6 +189,7 @@ class _Work:
                 description=description,
                 metadata=metadata or {},
                 ref=ref,
+                of_debt=of_debt,
             )
         )
         if self.last_at is None or at > self.last_at:
@@ -203,10 +205,13 @@ class _Work:
         op_id: str,
         hold_id: str | None = None,
         ref: str | None = None,
+        of_debt: bool = False,
     ) -> None:
         """Return credit to a block (a release or a reversal); credit returned to an expired
         block expires at once, to a voided block is voided at once."""
-        returned = self.record(kind, block.unit, amount, at, op_id, block=block, hold_id=hold_id, ref=ref)
+        returned = self.record(
+            kind, block.unit, amount, at, op_id, block=block, hold_id=hold_id, ref=ref, of_debt=of_debt
+        )
         assert returned is not None
         if returned.is_expired(at):
             self.record("expire", block.unit, amount, at, op_id, block=returned)
@@ -541,8 +546,10 @@ def void(state: AccountState, command: Void, at: datetime, scale: int = 0) -> Tr
 def change_expiry(state: AccountState, command: ChangeExpiry, at: datetime, scale: int = 0) -> Transition:
     """Move credit into a new block that is the same but for its expiry; the balance stays."""
     work = _begin(state, at)
+    if command.expires_at <= at:
+        raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than {at.isoformat()}")
     block = _unheld_block(work, command.block_id, "move", at, scale)
-    if command.expires_at <= at or command.expires_at <= block.effective_at:
+    if command.expires_at <= block.effective_at:
         raise ValidationError(
             "expires_at", f"{command.expires_at.isoformat()} must be later than now and than the block's effective_at"
         )
@@ -577,21 +584,22 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
     work = _begin(state, at)
     target = command.target
     kinds = {e.kind for e in command.target_entries}
-    if not kinds or not kinds <= {"burn", "debt", "capture", "release"} or kinds == {"release"}:
+    # a burn writes burn and debt entries; a capture, capture entries and the release of the
+    # rest (which may expire or be voided at once)
+    if not kinds & {"burn", "debt", "capture"} or kinds - {"burn", "debt", "capture", "release", "expire", "void"}:
         raise ValidationError(
             "op_id", f"op {target!r} is a {'/'.join(sorted(kinds)) or 'empty op'}: only burns and captures reverse"
         )
     unit = command.target_entries[0].unit
     taken = [(e.block_id, e.amount) for e in command.target_entries if e.kind in ("burn", "capture") and e.block_id]
-    drawn = {block_id for block_id, _ in taken}
     debt_part = sum(e.amount for e in command.target_entries if e.kind == "debt")
     back: dict[str, int] = {}
     debt_back = 0
     for entry in command.prior:
-        if entry.block_id is not None and entry.block_id in drawn:
-            back[entry.block_id] = back.get(entry.block_id, 0) + entry.amount
-        else:
+        if entry.of_debt:
             debt_back += entry.amount
+        elif entry.block_id is not None:
+            back[entry.block_id] = back.get(entry.block_id, 0) + entry.amount
     left = sum(amount for _, amount in taken) + debt_part - sum(back.values()) - debt_back
     amount = left if command.amount is None else command.amount
     if amount > left or amount <= 0:
@@ -605,14 +613,14 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
     need -= debt
     owed = min(debt, work.totals.get(unit, UnitTotals()).debt)
     if owed:
-        work.record("reverse", unit, owed, at, command.op_id, ref=target)
+        work.record("reverse", unit, owed, at, command.op_id, ref=target, of_debt=True)
     settled = debt - owed
     for block_id, amount_settled in reversed(work.settlements.get(unit, ())):
         if not settled:
             break
         give = min(settled, amount_settled)
         work.unsettle(unit, block_id, give)
-        work.give_back(work.blocks[block_id], "reverse", give, at, command.op_id, ref=target)
+        work.give_back(work.blocks[block_id], "reverse", give, at, command.op_id, ref=target, of_debt=True)
         settled -= give
     for block_id, amount_taken in reversed(taken):
         if not need:
@@ -688,7 +696,6 @@ def _replay(
     """Apply entries in ``seq`` order, with the functions the rules use, to blank blocks."""
     known = {block.id: block for block in blocks}
     work = _Work(AccountState(customer=customer))
-    drawn: dict[str, set[str]] = {}  # op id -> blocks a burn or capture drew
     for entry in sorted(entries, key=lambda e: e.seq):
         if until is not None and entry.at > until:
             continue
@@ -701,9 +708,7 @@ def _replay(
             block = work.blocks.get(entry.block_id)
             if block is None:
                 block = attrs.evolve(known[entry.block_id], remaining=0, held=0, void_closed=False, emptied_by=None)
-            if entry.kind in ("burn", "capture"):
-                drawn.setdefault(entry.op_id, set()).add(block.id)
-            elif entry.kind == "reverse" and entry.ref is not None and block.id not in drawn.get(entry.ref, ()):
+            if entry.kind == "reverse" and entry.of_debt:
                 work.unsettle(entry.unit, block.id, entry.amount)
         work.apply(entry.kind, entry.unit, entry.amount, block)
         if on_entry is not None:
@@ -751,8 +756,11 @@ class Problem:
     field: str
     stored: str
     recomputed: str
+    text: str | None = None
 
     def __str__(self) -> str:
+        if self.text is not None:
+            return self.text
         return (
             f"customer {self.customer!r}, {self.subject}: {self.field} is {self.stored} in storage "
             f"but {self.recomputed} from the entries"
@@ -819,12 +827,18 @@ def audit(
             parts = (
                 figures.available + figures.held + figures.used + figures.expired + figures.voided + figures.upcoming
             )
-            differ(
-                f"unit {unit}",
-                "granted == available + held + used + expired + voided + upcoming",
-                figures.granted,
-                parts,
-            )
+            if figures.granted != parts:
+                problems.append(
+                    Problem(
+                        customer=customer,
+                        subject=f"unit {unit}",
+                        field="balance identity",
+                        stored=f"granted {figures.granted}",
+                        recomputed=f"available + held + used + expired + voided + upcoming = {parts}",
+                        text=f"customer {customer!r}, unit {unit}: granted is {figures.granted} but available + "
+                        f"held + used + expired + voided + upcoming is {parts}",
+                    )
+                )
     differ("account", "last entry time", stored.last_at, work.last_at)
     return problems
 
@@ -834,11 +848,18 @@ def timeline(
     blocks: Iterable[BlockState],
     entries: Iterable[EntryState],
     unit: str,
+    horizon: datetime | None = None,
 ) -> list[tuple[datetime, Tally]]:
     """The balance of ``unit`` after each moment it changed: each time entries are dated,
-    and each time an upcoming block became active."""
+    and each time an upcoming block became active (up to ``horizon``, if given)."""
     blocks = list(blocks)
-    activations = sorted({b.effective_at for b in blocks if b.unit == unit and b.effective_at > b.created_at})
+    activations = sorted(
+        {
+            b.effective_at
+            for b in blocks
+            if b.unit == unit and b.effective_at > b.created_at and (horizon is None or b.effective_at <= horizon)
+        }
+    )
     points: list[tuple[datetime, Tally]] = []
     group: list[datetime] = []
 

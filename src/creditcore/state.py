@@ -143,6 +143,9 @@ class EntryState:
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_dict)
     ref: str | None = None
     """For a ``reverse`` entry: the op it reverses."""
+    of_debt: bool = False
+    """For a ``reverse`` entry: it undoes the debt part of the op (cancelling debt still owed,
+    or giving settled debt back to the block that settled it)."""
 
 
 @attrs.frozen(kw_only=True)
