@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
