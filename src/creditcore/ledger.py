@@ -599,7 +599,7 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(block_id=block_id, amount=minor, reason=reason)
+            fingerprint = _fingerprint(block_id=block_id, amount=_shown(minor, scale), reason=reason)
             replayed = self._replay(uow, "key", key, "void", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -644,7 +644,7 @@ class Ledger:
             customer, unit = target_entries[0].customer, target_entries[0].unit
             scale = self._scale(unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(op_id=target, amount=minor)
+            fingerprint = _fingerprint(op_id=target, amount=_shown(minor, scale))
             replayed = self._replay(uow, "key", key, "reverse", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -690,7 +690,7 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(block_id=block_id, expires_at=expires, amount=minor)
+            fingerprint = _fingerprint(block_id=block_id, expires_at=expires, amount=_shown(minor, scale))
             replayed = self._replay(uow, "key", key, "change_expiry", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -980,6 +980,11 @@ class Ledger:
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _shown(minor: int | None, scale: int) -> Decimal | None:
+    """An optional amount as the caller wrote it, for fingerprints and messages."""
+    return None if minor is None else to_decimal(minor, scale)
 
 
 def _fingerprint(**fields: Any) -> tuple[tuple[str, str], ...]:
