@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -143,6 +144,24 @@ class Ledger:
     def memory(cls, **options: Any) -> Ledger:
         """A ledger on a new :class:`~creditcore.adapters.memory.MemoryRepository`."""
         return cls(MemoryRepository(), **options)
+
+    @classmethod
+    def sqlite(cls, path: str | os.PathLike[str], *, durability: str = "full", **options: Any) -> Ledger:
+        """A ledger on a :class:`~creditcore.adapters.sqlite.SQLiteRepository` at ``path`` (created
+        if missing; ``":memory:"`` for a private in-memory database).
+
+        ``durability="full"`` (default) makes every acknowledged write survive a power loss;
+        ``"normal"`` is faster but may lose the last writes then. ``options`` go to
+        :class:`Ledger`. Call :meth:`close` when done.
+
+        >>> ledger = Ledger.sqlite(":memory:")
+        >>> ledger.grant("ada", 5).block.remaining
+        Decimal('5')
+        >>> ledger.close()
+        """
+        from creditcore.adapters.sqlite import SQLiteRepository
+
+        return cls(SQLiteRepository(path, durability=durability), **options)
 
     @property
     def repository(self) -> Repository:
@@ -444,8 +463,8 @@ class Ledger:
             )
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> BurnResult:
-                burned = sum((e.amount for e in own if e.kind == "burn"), Decimal(0))
-                debt = sum((e.amount for e in own if e.kind == "debt"), Decimal(0))
+                burned = sum((e.amount for e in own if e.kind == "burn"), to_decimal(0, scale))
+                debt = sum((e.amount for e in own if e.kind == "debt"), to_decimal(0, scale))
                 return BurnResult(
                     op_id=op, entries=own, burned=burned, shortfall=to_decimal(minor, scale) - burned, debt=debt
                 )
@@ -538,7 +557,7 @@ class Ledger:
             command = Capture(op_id=op_id, hold_id=hold_id, amount=minor)
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> CaptureResult:
-                captured = sum((e.amount for e in own if e.kind == "capture"), Decimal(0))
+                captured = sum((e.amount for e in own if e.kind == "capture"), to_decimal(0, scale))
                 return CaptureResult(
                     op_id=op, entries=own, captured=captured, released=to_decimal(found.amount, scale) - captured
                 )
@@ -607,7 +626,7 @@ class Ledger:
             command = Void(op_id=op_id, block_id=block_id, amount=minor, reason=reason)
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> VoidResult:
-                voided = sum((e.amount for e in own if e.kind == "void"), Decimal(0))
+                voided = sum((e.amount for e in own if e.kind == "void"), to_decimal(0, scale))
                 return VoidResult(op_id=op, entries=own, voided=voided)
 
             result = self._apply(
@@ -661,7 +680,7 @@ class Ledger:
                 return rules.reverse(state, command, t, scale)
 
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReverseResult:
-                undone = sum((e.amount for e in own if e.kind == "reverse"), Decimal(0))
+                undone = sum((e.amount for e in own if e.kind == "reverse"), to_decimal(0, scale))
                 return ReverseResult(op_id=op, entries=own, reversed=undone)
 
             result = self._apply(uow, customer, when, step, build, new_op)
