@@ -299,24 +299,18 @@ class Ledger:
         step: Step,
         build: Callable[[str, AccountState, tuple[Entry, ...], datetime], R],
         op_id: str,
+        memo: tuple[str, str | None, str, tuple[tuple[str, str], ...]],
     ) -> R:
+        """Load the customer, run the rule, save what it wrote, build the result and, when
+        the call had a key, remember it for replays: ``memo`` is (namespace, key, kind,
+        fingerprint)."""
         before = uow.load_account(customer)
         when = self._write_time(at, before)
         after, entries = step(before, when)
         saved = uow.save(before, after, entries)
         own = tuple(Entry.from_state(e, self._scale(e.unit, uow)) for e in saved if e.op_id == op_id)
-        return build(op_id, after, own, when)
-
-    def _remember(
-        self,
-        uow: UnitOfWork,
-        namespace: str,
-        key: str | None,
-        kind: str,
-        fingerprint: tuple[tuple[str, str], ...],
-        customer: str,
-        result: Result,
-    ) -> None:
+        result = build(op_id, after, own, when)
+        namespace, key, kind, fingerprint = memo
         if key is not None:
             uow.record_operation(
                 OperationRecord(
@@ -324,11 +318,12 @@ class Ledger:
                     key=key,
                     kind=kind,
                     fingerprint=fingerprint,
-                    op_id=result.op_id,
+                    op_id=op_id,
                     customer=customer,
                     result=result,
                 )
             )
+        return result
 
     # -- writes --------------------------------------------------------------------------
 
@@ -404,9 +399,15 @@ class Ledger:
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> GrantResult:
                 return GrantResult(op_id=op, entries=own, block=Block.from_state(after.blocks[block_id], scale, t))
 
-            result = self._apply(uow, customer, when, lambda s, t: rules.grant(s, command, t), build, op_id)
-            self._remember(uow, "key", key, "grant", fingerprint, customer, result)
-            return result
+            return self._apply(
+                uow,
+                customer,
+                when,
+                lambda s, t: rules.grant(s, command, t),
+                build,
+                op_id,
+                memo=("key", key, "grant", fingerprint),
+            )
 
     @_dooms_batch
     def burn(
@@ -469,11 +470,15 @@ class Ledger:
                     op_id=op, entries=own, burned=burned, shortfall=to_decimal(minor, scale) - burned, debt=debt
                 )
 
-            result = self._apply(
-                uow, customer, when, lambda s, t: rules.burn(s, command, t, self._order, scale), build, op_id
+            return self._apply(
+                uow,
+                customer,
+                when,
+                lambda s, t: rules.burn(s, command, t, self._order, scale),
+                build,
+                op_id,
+                memo=("key", key, "burn", fingerprint),
             )
-            self._remember(uow, "key", key, "burn", fingerprint, customer, result)
-            return result
 
     @_dooms_batch
     def hold(
@@ -530,11 +535,15 @@ class Ledger:
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> HoldResult:
                 return HoldResult(op_id=op, entries=own, hold=Hold.from_state(after.holds[hold_id], scale))
 
-            result = self._apply(
-                uow, customer, when, lambda s, t: rules.hold(s, command, t, self._order, scale), build, op_id
+            return self._apply(
+                uow,
+                customer,
+                when,
+                lambda s, t: rules.hold(s, command, t, self._order, scale),
+                build,
+                op_id,
+                memo=("hold", hold_id, "hold", fingerprint),
             )
-            self._remember(uow, "hold", hold_id, "hold", fingerprint, customer, result)
-            return result
 
     @_dooms_batch
     def capture(
@@ -562,16 +571,15 @@ class Ledger:
                     op_id=op, entries=own, captured=captured, released=to_decimal(found.amount, scale) - captured
                 )
 
-            result = self._apply(
+            return self._apply(
                 uow,
                 found.customer,
                 when,
                 lambda s, t: rules.capture(_with_hold(s, found), command, t, self._order, scale),
                 build,
                 op_id,
+                memo=("end", hold_id, "capture", fingerprint),
             )
-            self._remember(uow, "end", hold_id, "capture", fingerprint, found.customer, result)
-            return result
 
     @_dooms_batch
     def release(self, hold_id: str, *, at: datetime | None = None) -> ReleaseResult:
@@ -591,11 +599,15 @@ class Ledger:
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReleaseResult:
                 return ReleaseResult(op_id=op, entries=own, released=to_decimal(found.amount, scale))
 
-            result = self._apply(
-                uow, found.customer, when, lambda s, t: rules.release(_with_hold(s, found), command, t), build, op_id
+            return self._apply(
+                uow,
+                found.customer,
+                when,
+                lambda s, t: rules.release(_with_hold(s, found), command, t),
+                build,
+                op_id,
+                memo=("end", hold_id, "release", fingerprint),
             )
-            self._remember(uow, "end", hold_id, "release", fingerprint, found.customer, result)
-            return result
 
     @_dooms_batch
     def void(
@@ -629,16 +641,15 @@ class Ledger:
                 voided = sum((e.amount for e in own if e.kind == "void"), to_decimal(0, scale))
                 return VoidResult(op_id=op, entries=own, voided=voided)
 
-            result = self._apply(
+            return self._apply(
                 uow,
                 stored.customer,
                 when,
                 lambda s, t: rules.void(_with_block(s, stored), command, t, scale),
                 build,
                 op_id,
+                memo=("key", key, "void", fingerprint),
             )
-            self._remember(uow, "key", key, "void", fingerprint, stored.customer, result)
-            return result
 
     @_dooms_batch
     def reverse(
@@ -683,9 +694,7 @@ class Ledger:
                 undone = sum((e.amount for e in own if e.kind == "reverse"), to_decimal(0, scale))
                 return ReverseResult(op_id=op, entries=own, reversed=undone)
 
-            result = self._apply(uow, customer, when, step, build, new_op)
-            self._remember(uow, "key", key, "reverse", fingerprint, customer, result)
-            return result
+            return self._apply(uow, customer, when, step, build, new_op, memo=("key", key, "reverse", fingerprint))
 
     @_dooms_batch
     def change_expiry(
@@ -721,16 +730,15 @@ class Ledger:
             def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ChangeExpiryResult:
                 return ChangeExpiryResult(op_id=op, entries=own, block=Block.from_state(after.blocks[new_id], scale, t))
 
-            result = self._apply(
+            return self._apply(
                 uow,
                 stored.customer,
                 when,
                 lambda s, t: rules.change_expiry(_with_block(s, stored), command, t, scale),
                 build,
                 op_id,
+                memo=("key", key, "change_expiry", fingerprint),
             )
-            self._remember(uow, "key", key, "change_expiry", fingerprint, stored.customer, result)
-            return result
 
     @_dooms_batch
     def expire_due(self, *, at: datetime | None = None) -> list[Entry]:
