@@ -361,6 +361,10 @@ class Ledger:
         key = parse_optional_id(idempotency_key, "idempotency_key")
         settles = self._settle_debt if settle_debt is None else parse_bool(settle_debt, "settle_debt")
         when = parse_optional_time(at, "at")
+        # the arguments alone settle this one; expiry against `at` waits until after the key
+        # lookup, so a retry of a grant that succeeded replays whenever it comes
+        if expires is not None and effective is not None and expires <= effective:
+            raise ValidationError("expires_at", f"{expires.isoformat()} must be later than effective_at")
         fingerprint = _fingerprint(
             customer=customer,
             amount=to_decimal(minor, scale),
@@ -558,6 +562,12 @@ class Ledger:
             found = _find_hold(uow, hold_id)
             scale = self._scale(found.unit, uow)
             minor = found.amount if amount is None else parse_amount(amount, scale, allow_zero=True)
+            if minor > found.amount:  # a hold's amount never changes: this is an argument check
+                raise ValidationError(
+                    "amount",
+                    f"cannot capture {to_decimal(minor, scale)}: hold {hold_id!r} holds "
+                    f"{to_decimal(found.amount, scale)}",
+                )
             fingerprint = _fingerprint(amount=to_decimal(minor, scale))
             replayed = self._replay_end(uow, hold_id, "capture", fingerprint, found.status)
             if replayed is not None:

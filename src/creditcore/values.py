@@ -235,5 +235,5 @@ def canonical(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ",".join(f"{k!r}:{v!r}" for k, v in sorted(value.items())) + "}"
     if isinstance(value, Decimal):
-        return str(value.normalize()) if value else "0"
+        return format(value.normalize(), "f") if value else "0"
     return repr(value)

@@ -20,7 +20,7 @@ Factory = Callable[[Callable[[], datetime]], Ledger]
 
 FACTORIES: dict[str, Factory] = {
     "memory": lambda clock: Ledger.memory(clock=clock),
-    # "sqlite": lambda clock: Ledger.sqlite(":memory:", clock=clock),
+    "sqlite-memory": lambda clock: Ledger.sqlite(":memory:", clock=clock),
 }
 
 
