@@ -688,9 +688,24 @@ class Ledger:
             replayed = self._replay(uow, "key", key, "reverse", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
+            # a capture of 0 wrote only releases: its hold tells it from a release
+            ended = uow.find_hold(target_entries[0].hold_id or "")
+            captured_nothing = (
+                {e.kind for e in target_entries} <= {"release", "expire", "void"}
+                and ended is not None
+                and ended.settled_by == target
+                and ended.status == "captured"
+            )
             prior = tuple(iterate_entries(uow, EntryQuery(customer=customer, kinds=frozenset({"reverse"}), ref=target)))
             new_op = _new_id("op")
-            command = Reverse(op_id=new_op, target=target, target_entries=target_entries, prior=prior, amount=minor)
+            command = Reverse(
+                op_id=new_op,
+                target=target,
+                target_entries=target_entries,
+                prior=prior,
+                amount=minor,
+                captured_nothing=captured_nothing,
+            )
 
             def step(state: AccountState, t: datetime) -> rules.Transition:
                 # the blocks credit may go back to, even those a load leaves out

@@ -116,6 +116,12 @@ class _Work:
         self.entries: list[EntryState] = []
 
     def freeze(self) -> Transition:
+        if self.last_at is not None:
+            # an upcoming block settles debt at effective_at only; once the history has an
+            # entry at or after that moment, the moment is past for good
+            for block in self.blocks.values():
+                if block.settle_pending and block.effective_at <= self.last_at:
+                    self.blocks[block.id] = attrs.evolve(block, settle_pending=False)
         new = AccountState(
             customer=self.customer,
             blocks=self.blocks,
@@ -258,9 +264,9 @@ def _advance(work: _Work, at: datetime) -> None:
         elif rank == 1:
             _end_hold(work, work.holds[ident], 0, when, f"timeout:{ident}", "expired", DEFAULT_ORDER)
         else:
-            block = attrs.evolve(work.blocks[ident], settle_pending=False)
-            work.blocks[ident] = block
-            work.settle(block, when, f"settle:{ident}")
+            # the flag stays until the customer's history passes effective_at (see freeze):
+            # until then a debt may still be written before the moment the block activates
+            work.settle(work.blocks[ident], when, f"settle:{ident}")
 
 
 def advance(state: AccountState, at: datetime) -> Transition:
@@ -583,6 +589,8 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
     """
     work = _begin(state, at)
     target = command.target
+    if command.captured_nothing:
+        raise ValidationError("amount", f"op {target!r} captured nothing: nothing is left to reverse")
     kinds = {e.kind for e in command.target_entries}
     # a burn writes burn and debt entries; a capture, capture entries and the release of the
     # rest (which may expire or be voided at once)

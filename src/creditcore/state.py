@@ -287,3 +287,5 @@ class Reverse:
     """The ``reverse`` entries of earlier reversals of that op."""
     amount: int | None = None
     """``None`` reverses all that is left."""
+    captured_nothing: bool = False
+    """The target is a capture of 0 (its entries are only the release of the rest)."""

@@ -397,3 +397,18 @@ def test_debt_history_verifies_clean(ledger: Ledger) -> None:
     ledger.expire_due(at=T0 + 3 * DAY)
     report = ledger.verify()
     assert report.ok, str(report)
+
+
+def test_debt_written_before_an_activation_a_sweep_passed_is_still_settled_by_the_block() -> None:
+    """A sweep past effective_at that wrote nothing does not close the moment: a debt dated
+    before it is still paid off when the block becomes active."""
+    ledger = Ledger.memory(clock=lambda: T0 + 7 * HOUR)
+    ledger.grant("ada", 5, effective_at=T0 + 5 * HOUR, at=T0)
+    assert ledger.expire_due(at=T0 + 7 * HOUR) == []
+    ledger.burn("ada", 15, overdraft="debt", at=T0 + HOUR)
+    balance = ledger.balance("ada", at=T0 + 7 * HOUR)
+    assert (balance.debt, balance.available) == (Decimal(10), Decimal(0))
+    ledger.burn("ada", 1, overdraft="debt", at=T0 + 7 * HOUR)  # a write records the settlement
+    settles = ledger.entries("ada", kinds=["settle"]).items
+    assert [(e.amount, e.at) for e in settles] == [(Decimal(5), T0 + 5 * HOUR)]
+    assert ledger.verify().ok

@@ -427,3 +427,13 @@ def test_reversals_verify_clean(ledger: Ledger) -> None:
     assert [ledger.get_block(x).remaining for x in (a, b, c)] == [Decimal(3), Decimal(4), Decimal(5)]
     report = ledger.verify()
     assert report.ok, str(report)
+
+
+def test_reversing_a_capture_of_nothing_has_nothing_left_to_reverse(ledger: Ledger) -> None:
+    ledger.grant("ada", 10, at=T0)
+    ledger.hold("ada", 4, hold_id="h", at=T0)
+    capture = ledger.capture("h", 0, at=T0)
+    with pytest.raises(ValidationError) as raised:
+        ledger.reverse(capture.op_id, at=T0)
+    assert raised.value.field == "amount"
+    assert "captured nothing" in str(raised.value)

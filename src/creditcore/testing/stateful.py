@@ -189,9 +189,7 @@ class LedgerStateMachine(RuleBasedStateMachine):
     #: (A burn that wrote no entry, with ``overdraft="partial"`` and nothing to draw, is
     #: another: the ledger raises ``NotFound`` for the op id it returned, before the key and
     #: time checks. The machine does not reverse those: see :meth:`_reversal_targets`.)
-    known_error_gaps: frozenset[tuple[str, str, str]] = frozenset(
-        {("reverse", "ValidationError:amount", "ValidationError:op_id")}
-    )
+    known_error_gaps: frozenset[tuple[str, str, str]] = frozenset()
 
     #: The ledger decides an upcoming block's settlement once, when a write or sweep first
     #: brings the customer past its ``effective_at``; if that wrote no entry, the customer's
@@ -200,7 +198,7 @@ class LedgerStateMachine(RuleBasedStateMachine):
     #: this is so, the machine does not date a write between the ``effective_at`` of a pending
     #: settlement and the last time the ledger brought the customer up to date. A reported
     #: discrepancy: set it to False once the ledger settles such debt.
-    dodge_dropped_settlements: bool = True
+    dodge_dropped_settlements: bool = False
 
     def __init__(self) -> None:
         super().__init__()
