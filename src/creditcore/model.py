@@ -93,7 +93,7 @@ class Block:
             amount=to_decimal(block.amount, scale),
             remaining=to_decimal(block.remaining, scale),
             held=to_decimal(block.held, scale),
-            available=to_decimal(block.remaining - block.held if status == "active" else 0, scale),
+            available=to_decimal(block.unheld if status == "active" else 0, scale),
             priority=block.priority,
             category=block.category,
             cost_basis=block.cost_basis,

@@ -162,7 +162,7 @@ class _Work:
         self.settlements[unit] = tuple(stack)
 
     def available(self, unit: str, at: datetime) -> int:
-        return sum(b.remaining - b.held for b in self.blocks.values() if b.unit == unit and b.is_active(at))
+        return sum(b.unheld for b in self.blocks.values() if b.unit == unit and b.is_active(at))
 
     def record(
         self,
@@ -227,7 +227,7 @@ class _Work:
     def settle(self, block: BlockState, at: datetime, op_id: str) -> None:
         """Let an unscoped block that has just become active pay the unit's debt off."""
         debt = self.totals.get(block.unit, UnitTotals()).debt
-        amount = min(debt, block.remaining - block.held)
+        amount = min(debt, block.unheld)
         if amount > 0:
             self.record("settle", block.unit, amount, at, op_id, block=block)
 
@@ -259,8 +259,8 @@ def _advance(work: _Work, at: datetime) -> None:
     for when, rank, _number, ident in events:
         if rank == 0:
             block = work.blocks[ident]
-            if block.remaining > block.held:
-                work.record("expire", block.unit, block.remaining - block.held, when, f"expire:{ident}", block=block)
+            if block.unheld > 0:
+                work.record("expire", block.unit, block.unheld, when, f"expire:{ident}", block=block)
         elif rank == 1:
             _end_hold(work, work.holds[ident], 0, when, f"timeout:{ident}", "expired", DEFAULT_ORDER)
         else:
@@ -305,7 +305,7 @@ def plan_draw(
     """Which blocks a burn of ``amount`` draws from, in order, and the shortfall."""
     eligible = [
         b for b in blocks
-        if b.unit == unit and b.remaining > b.held and b.is_active(at) and b.usable_by(scope)
+        if b.unit == unit and b.unheld > 0 and b.is_active(at) and b.usable_by(scope)
     ]  # fmt: skip
     eligible.sort(key=order.key)
     plan: list[tuple[BlockState, int]] = []
@@ -313,7 +313,7 @@ def plan_draw(
     for block in eligible:
         if need == 0:
             break
-        take = min(need, block.remaining - block.held)
+        take = min(need, block.unheld)
         plan.append((block, take))
         need -= take
     return plan, need
@@ -521,7 +521,7 @@ def _unheld_block(work: _Work, block_id: str, what: str, at: datetime, scale: in
     block = work.blocks.get(block_id)
     if block is None:
         raise NotFound(f"no block {block_id!r} for customer {work.customer!r}")
-    if block.remaining - block.held <= 0:
+    if block.unheld <= 0:
         status = block.status(at)
         held = f" ({to_decimal(block.held, scale)} is held)" if block.held else ""
         raise Conflict(f"block {block_id!r} has no unheld credit left to {what}: it is {status}{held}")
@@ -529,7 +529,7 @@ def _unheld_block(work: _Work, block_id: str, what: str, at: datetime, scale: in
 
 
 def _part(block: BlockState, amount: int | None, scale: int) -> int:
-    unheld = block.remaining - block.held
+    unheld = block.unheld
     if amount is None:
         return unheld
     if amount > unheld:
@@ -643,7 +643,7 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
 def next_due(state: AccountState) -> datetime | None:
     """The earliest time something falls due for the account: a block expiry, a hold
     timeout or an upcoming block that settles debt. ``None`` if nothing ever will."""
-    times = [b.expires_at for b in state.blocks.values() if b.expires_at is not None and b.remaining > b.held]
+    times = [b.expires_at for b in state.blocks.values() if b.expires_at is not None and b.unheld > 0]
     times += [b.effective_at for b in state.blocks.values() if b.settle_pending]
     times += [h.expires_at for h in state.holds.values() if h.status == "active" and h.expires_at is not None]
     return min(times, default=None)
@@ -665,7 +665,7 @@ def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None
             continue
         held += block.held
         if not block.is_expired(at):
-            available += block.remaining - block.held
+            available += block.unheld
     totals = state.unit_totals(unit)
     return Tally(
         available=available,

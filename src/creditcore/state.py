@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 import attrs
 
@@ -18,12 +18,9 @@ EntryKind = Literal[
     "grant", "burn", "debt", "settle", "hold", "capture", "release",
     "expire", "void", "reverse", "move_out", "move_in",
 ]  # fmt: skip
-ENTRY_KINDS: tuple[str, ...] = (
-    "grant", "burn", "debt", "settle", "hold", "capture", "release",
-    "expire", "void", "reverse", "move_out", "move_in",
-)  # fmt: skip
+ENTRY_KINDS: tuple[str, ...] = get_args(EntryKind)
 HoldStatus = Literal["active", "captured", "released", "expired"]
-HOLD_STATUSES: tuple[str, ...] = ("active", "captured", "released", "expired")
+HOLD_STATUSES: tuple[str, ...] = get_args(HoldStatus)
 Overdraft = Literal["reject", "partial", "debt"]
 
 
