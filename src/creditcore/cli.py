@@ -1,14 +1,34 @@
-"""The ``creditcore`` command line."""
+"""The ``creditcore`` command line: ``simulate``, the admin commands on a SQLite ledger, and
+``demo``.
+
+A refused operation (any :class:`~creditcore.errors.CreditError`) exits 1 with one line on
+stderr naming the error class; a usage mistake exits 2 (click's rule); neither prints a
+traceback.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
 
+import attrs
 import click
+from rich.console import Console
+from rich.table import Table
 
+from creditcore.errors import CreditError
 from creditcore.ledger import Ledger
-from creditcore.model import Balance, Entry
+from creditcore.model import Balance, Block, Entry, Hold, Result
+from creditcore.values import DEFAULT_UNIT
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _balance_line(balance: Balance) -> str:
@@ -101,3 +121,460 @@ def demo() -> None:
     page = ledger.entries(limit=1000)
     for line in _entry_lines(page.items):
         echo(line)
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+
+
+def _console(err: bool = False) -> Console:
+    """A console for tables; off a terminal, wide enough that ids are never cut."""
+    stream = sys.stderr if err else sys.stdout
+    return Console(file=stream, width=None if stream.isatty() else 200, highlight=False)
+
+
+def _fail(error: BaseException) -> None:
+    """One line on stderr naming the error, then exit 1."""
+    text = " ".join(str(error).split())
+    click.echo(f"error: {type(error).__name__}: {text}", err=True)
+    sys.exit(1)
+
+
+def _jsonable(value: Any) -> Any:
+    """Results and reads as JSON: amounts as strings, times in ISO 8601, sets sorted."""
+    if attrs.has(type(value)):
+        found = {field.name: _jsonable(getattr(value, field.name)) for field in attrs.fields(type(value))}
+        for extra in ("net", "ok"):  # computed properties a reader wants too
+            if hasattr(type(value), extra) and isinstance(getattr(type(value), extra), property):
+                found[extra] = _jsonable(getattr(value, extra))
+        return found
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(_jsonable(item) for item in value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(_jsonable(value), indent=2))
+
+
+class _Time(click.ParamType):  # type: ignore[type-arg]
+    """An ISO 8601 date or date-time; one without an offset is taken as UTC."""
+
+    name = "ISO"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-03-01T12:00:00Z", param, ctx)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+ISO = _Time()
+
+
+def _admin(command: F) -> F:
+    """Add ``--db`` (or ``CREDITCORE_DB``) and ``--json`` to an admin command."""
+    command = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (amounts as strings).")(
+        command
+    )
+    return click.option(
+        "--db",
+        envvar="CREDITCORE_DB",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="The SQLite ledger file (default: $CREDITCORE_DB). Created if missing.",
+    )(command)
+
+
+@contextmanager
+def _ledger(db: str) -> Iterator[Ledger]:
+    """Open the ledger; any refusal inside exits 1 with one line."""
+    ledger = None
+    try:
+        ledger = Ledger.sqlite(db)
+        yield ledger
+    except CreditError as error:
+        _fail(error)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _entries_table(entries: Iterable[Entry], title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in (
+        ("seq", "right"), ("at (UTC)", "left"), ("customer", "left"), ("kind", "left"), ("amount", "right"),
+        ("unit", "left"), ("block", "left"), ("hold", "left"), ("available after", "right"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify, no_wrap=name in ("block", "at (UTC)"))  # type: ignore[arg-type]
+    for e in entries:
+        table.add_row(
+            str(e.seq), f"{e.at:%Y-%m-%d %H:%M:%S}", e.customer, e.kind, str(e.amount), e.unit,
+            e.block_id or "", e.hold_id or "", str(e.available_after),
+        )  # fmt: skip
+    return table
+
+
+def _show_result(result: Result, headline: str, as_json: bool) -> None:
+    if as_json:
+        _print_json(result)
+        return
+    out = _console()
+    out.print(headline + (" (replayed: this key was used before, nothing new was written)" if result.replayed else ""))
+    if result.entries:
+        out.print(_entries_table(result.entries, f"op {result.op_id}"))
+
+
+def _block_table(blocks: Iterable[Block]) -> Table:
+    table = Table(title_justify="left")
+    for name in (
+        "block", "status", "remaining", "held", "available", "amount", "priority", "category", "cost basis",
+        "scope", "effective (UTC)", "expires (UTC)",
+    ):  # fmt: skip
+        table.add_column(name, justify="right" if name in ("remaining", "held", "available", "amount") else "left",
+                         no_wrap=name == "block")  # fmt: skip
+    for b in blocks:
+        table.add_row(
+            b.id, b.status, str(b.remaining), str(b.held), str(b.available), str(b.amount), str(b.priority),
+            b.category, "" if b.cost_basis is None else str(b.cost_basis),
+            ", ".join(sorted(b.scope)) if b.scope else "any", f"{b.effective_at:%Y-%m-%d %H:%M}",
+            f"{b.expires_at:%Y-%m-%d %H:%M}" if b.expires_at else "never",
+        )  # fmt: skip
+    return table
+
+
+def _hold_line(hold: Hold) -> str:
+    pinned = ", ".join(f"{amount} from {block_id}" for block_id, amount in hold.allocations)
+    return f"hold {hold.id} for {hold.customer}: {hold.amount} {hold.unit} {hold.status} ({pinned})"
+
+
+# -- simulate ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False), help="Also write every operation to this new SQLite ledger.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the burn-down chart here (.png or .svg).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the sampled timeline here as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
+def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | None, as_json: bool) -> None:
+    """Simulate the burn-down of SCENARIO.toml (the format is in the README)."""
+    from creditcore.simulate import ScenarioError, load, open_ledger, run
+    from creditcore.simulate.chart import FORMATS, ChartUnavailable, draw
+    from creditcore.simulate.report import as_json as summary_json
+    from creditcore.simulate.report import operations_line, summary_table
+
+    if plot is not None and Path(plot).suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"{plot!r}: the chart is written as .png or .svg", param_hint="--plot")
+    if db is not None and Path(db).exists():
+        raise click.BadParameter(f"{db!r} exists already: a simulation writes a new ledger", param_hint="--db")
+    try:
+        found = load(scenario)
+    except ScenarioError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    points: list[Any] = []
+    sinks: list[Callable[[Any], None]] = []
+    if plot is not None:
+        sinks.append(points.append)
+    with _simulation_outputs(csv_path, found, sinks) as on_point, _progress(found) as on_progress:
+        try:
+            ledger = open_ledger(found, db) if db is not None else None
+        except CreditError as error:
+            _fail(error)
+        try:
+            outcome = run(found, ledger=ledger, on_point=on_point, on_progress=on_progress)
+        finally:
+            if ledger is not None:
+                ledger.close()
+    if plot is not None:
+        try:
+            draw(points, found, plot)
+        except ChartUnavailable as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(summary_json(outcome), indent=2))
+        return
+    out = _console()
+    out.print(summary_table(outcome))
+    out.print(operations_line(outcome))
+    for label, target in (("timeline", csv_path), ("chart", plot), ("ledger", db)):
+        if target is not None:
+            out.print(f"{label}: {target}")
+
+
+@contextmanager
+def _simulation_outputs(
+    csv_path: str | None, scenario: Any, sinks: list[Callable[[Any], None]]
+) -> Iterator[Callable[[Any], None]]:
+    from creditcore.simulate.report import TimelineCSV
+
+    handle = None
+    try:
+        if csv_path is not None:
+            try:
+                handle = open(csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+            except OSError as error:
+                click.echo(f"error: cannot write {csv_path}: {error.strerror}", err=True)
+                sys.exit(1)
+            sinks.append(TimelineCSV(handle, scenario))
+
+        def each(point: Any) -> None:
+            for sink in sinks:
+                sink(point)
+
+        yield each
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+@contextmanager
+def _progress(scenario: Any) -> Iterator[Callable[[datetime], None] | None]:
+    """A progress bar on stderr, over simulated time, once a run has taken a second; only
+    on a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    began = time.monotonic()
+    span = (scenario.end - scenario.start).total_seconds()
+    bar: list[Any] = []
+
+    def advance(at: datetime) -> None:
+        if not bar:
+            if time.monotonic() - began < 1.0:
+                return
+            progress = Progress(
+                TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn(),
+                console=Console(file=sys.stderr), transient=True,
+            )  # fmt: skip
+            progress.start()
+            bar.extend([progress, progress.add_task("run", total=span, day="")])
+        progress, task = bar
+        progress.update(task, completed=(at - scenario.start).total_seconds(), day=f"{at:%Y-%m-%d}")
+
+    try:
+        yield advance
+    finally:
+        if bar:
+            bar[0].stop()
+
+
+# -- admin commands ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("customer")
+@click.argument("amount")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--scale", type=int, help="Declare --unit with this many decimal places if it is new.")
+@click.option("--priority", type=int, default=50, show_default=True, help="Lower burns first (0-1000).")
+@click.option("--category", type=click.Choice(["promotional", "paid"]), default="promotional", show_default=True)
+@click.option("--expires-at", type=ISO, help="When the block expires (default: never).")
+@click.option("--effective-at", type=ISO, help="When the block becomes usable (default: now).")
+@click.option("--scope", "scopes", multiple=True, help="Only burns of this scope may use it (repeatable).")
+@click.option("--cost-basis", help="The price paid per credit, e.g. 0.01.")
+@click.option("--description")
+@click.option("--key", help="Idempotency key: a retry with the same key replays.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@_admin
+def grant(
+    customer: str, amount: str, unit: str, scale: int | None, priority: int, category: str,
+    expires_at: datetime | None, effective_at: datetime | None, scopes: tuple[str, ...], cost_basis: str | None,
+    description: str | None, key: str | None, at: datetime | None, db: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Grant AMOUNT of credit to CUSTOMER as a new block."""
+    with _ledger(db) as ledger:
+        if scale is not None:
+            ledger.define_unit(unit, scale)
+        r = ledger.grant(
+            customer, amount, unit=unit, priority=priority, category=category, expires_at=expires_at,
+            effective_at=effective_at, scope=scopes or None, cost_basis=cost_basis, description=description,
+            idempotency_key=key, at=at,
+        )  # fmt: skip
+        _show_result(r, f"granted {r.block.amount} {r.block.unit} to {customer} as block {r.block.id}", as_json)
+
+
+@main.command()
+@click.argument("customer")
+@click.argument("amount")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--scope", help="The kind of usage: scoped blocks of this scope may pay for it.")
+@click.option("--overdraft", type=click.Choice(["reject", "partial", "debt"]), default="reject", show_default=True)
+@click.option("--description")
+@click.option("--key", help="Idempotency key: a retry with the same key replays.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@_admin
+def burn(
+    customer: str, amount: str, unit: str, scope: str | None, overdraft: str, description: str | None,
+    key: str | None, at: datetime | None, db: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Use AMOUNT of CUSTOMER's credit, in burn order."""
+    with _ledger(db) as ledger:
+        r = ledger.burn(
+            customer, amount, unit=unit, scope=scope, overdraft=overdraft, description=description,
+            idempotency_key=key, at=at,
+        )  # fmt: skip
+        _show_result(r, f"burned {r.burned} {unit} of {customer}: shortfall {r.shortfall}, debt {r.debt}", as_json)
+
+
+@main.command()
+@click.argument("customer")
+@click.argument("amount")
+@click.option("--hold-id", required=True, help="Your id for this hold; repeating it replays.")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--scope")
+@click.option("--expires-at", type=ISO, help="Release the hold automatically then.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@_admin
+def hold(
+    customer: str, amount: str, hold_id: str, unit: str, scope: str | None, expires_at: datetime | None,
+    at: datetime | None, db: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Reserve AMOUNT of CUSTOMER's credit until it is captured or released."""
+    with _ledger(db) as ledger:
+        r = ledger.hold(customer, amount, hold_id=hold_id, unit=unit, scope=scope, expires_at=expires_at, at=at)
+        _show_result(r, _hold_line(r.hold), as_json)
+
+
+@main.command()
+@click.argument("hold_id")
+@click.argument("amount", required=False)
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@_admin
+def capture(hold_id: str, amount: str | None, at: datetime | None, db: str, as_json: bool) -> None:
+    """Use AMOUNT of a hold (default: all of it) and release the rest."""
+    with _ledger(db) as ledger:
+        r = ledger.capture(hold_id, amount, at=at)
+        _show_result(r, f"hold {hold_id}: captured {r.captured}, released {r.released}", as_json)
+
+
+@main.command()
+@click.argument("hold_id")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@_admin
+def release(hold_id: str, at: datetime | None, db: str, as_json: bool) -> None:
+    """Give all of a hold's credit back."""
+    with _ledger(db) as ledger:
+        r = ledger.release(hold_id, at=at)
+        _show_result(r, f"hold {hold_id}: released {r.released}", as_json)
+
+
+@main.command()
+@click.argument("block_id")
+@click.argument("amount", required=False)
+@click.option("--reason", help="Why, e.g. refund or chargeback.")
+@click.option("--key", help="Idempotency key: a retry with the same key replays.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@_admin
+def void(
+    block_id: str, amount: str | None, reason: str | None, key: str | None, at: datetime | None, db: str,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Remove AMOUNT of a block's unheld credit (default: all of it)."""
+    with _ledger(db) as ledger:
+        r = ledger.void(block_id, amount, reason=reason, idempotency_key=key, at=at)
+        _show_result(r, f"voided {r.voided} of block {block_id}", as_json)
+
+
+@main.command()
+@click.argument("customer")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--scope", help="Count only credit this scope can use.")
+@click.option("--at", type=ISO, help="The balance at this time, past or future (default: now).")
+@_admin
+def balance(customer: str, unit: str, scope: str | None, at: datetime | None, db: str, as_json: bool) -> None:
+    """CUSTOMER's balance."""
+    with _ledger(db) as ledger:
+        b = ledger.balance(customer, unit=unit, scope=scope, at=at)
+        if as_json:
+            _print_json(b)
+            return
+        table = Table(title=f"{customer}, {unit}, at {b.at:%Y-%m-%d %H:%M:%S} UTC", title_justify="left")
+        table.add_column("")
+        table.add_column("amount", justify="right")
+        for name in ("available", "held", "upcoming", "used", "expired", "voided", "granted", "debt", "net"):
+            table.add_row(name, str(getattr(b, name)), style="bold" if name == "available" else None)
+        _console().print(table)
+
+
+@main.command()
+@click.argument("customer")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--all", "include_inactive", is_flag=True, help="Also upcoming, used up, expired and voided blocks.")
+@click.option("--at", type=ISO, help="The blocks as they stand at this time (default: now).")
+@_admin
+def blocks(customer: str, unit: str, include_inactive: bool, at: datetime | None, db: str, as_json: bool) -> None:
+    """CUSTOMER's blocks, in burn order."""
+    with _ledger(db) as ledger:
+        found = ledger.blocks(customer, unit=unit, at=at, include_inactive=include_inactive)
+        if as_json:
+            _print_json(found)
+            return
+        if not found:
+            _console().print(f"{customer} has no {'' if include_inactive else 'active '}blocks in {unit}")
+            return
+        _console().print(_block_table(found))
+
+
+@main.command()
+@click.argument("customer", required=False)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--after", help="The cursor printed at the end of the previous page.")
+@_admin
+def entries(customer: str | None, limit: int, after: str | None, db: str, as_json: bool) -> None:
+    """The ledger's entries (of CUSTOMER, if given), oldest first."""
+    with _ledger(db) as ledger:
+        page = ledger.entries(customer, limit=limit, after=after)
+        if as_json:
+            _print_json(page)
+            return
+        out = _console()
+        out.print(_entries_table(page.items))
+        if page.next_cursor is not None:
+            out.print(f"more: --after {page.next_cursor}")
+
+
+@main.command()
+@click.option("--at", type=ISO, help="Record what fell due up to this time (default: now).")
+@_admin
+def expire(at: datetime | None, db: str, as_json: bool) -> None:
+    """Record every expiry and hold timeout that fell due, for all customers."""
+    with _ledger(db) as ledger:
+        written = ledger.expire_due(at=at)
+        if as_json:
+            _print_json({"entries": written})
+            return
+        out = _console()
+        out.print(f"recorded {len(written)} entr{'y' if len(written) == 1 else 'ies'}")
+        if written:
+            out.print(_entries_table(written))
+
+
+@main.command()
+@_admin
+def verify(db: str, as_json: bool) -> None:
+    """Recompute every balance from the entries; exit 1 if storage disagrees anywhere."""
+    with _ledger(db) as ledger:
+        report = ledger.verify()
+    if as_json:
+        _print_json(report)
+    else:
+        click.echo(str(report))
+    if not report.ok:
+        sys.exit(1)

@@ -1,0 +1,16 @@
+"""Offline burn-down simulation on the pure core.
+
+>>> from creditcore.simulate import load, run       # doctest: +SKIP
+>>> outcome = run(load("examples/ai_app.toml"))    # doctest: +SKIP
+>>> outcome.totals.expired                          # doctest: +SKIP
+
+A scenario (TOML, documented in the README) declares customers, grants, usage and jobs;
+:func:`run` applies its events in time order to each customer's
+:class:`~creditcore.state.AccountState` with the rules of :mod:`creditcore.rules`, and
+returns the totals per group at the end. ``creditcore simulate`` is the command line for it.
+"""
+
+from creditcore.simulate.engine import Counts, Figures, Outcome, Point, open_ledger, run
+from creditcore.simulate.scenario import Scenario, ScenarioError, load, parse
+
+__all__ = ["Counts", "Figures", "Outcome", "Point", "Scenario", "ScenarioError", "load", "open_ledger", "parse", "run"]

@@ -1,0 +1,600 @@
+"""The simulation: a scenario's events, in time order, applied to the pure core.
+
+Each customer's account is an :class:`~creditcore.state.AccountState` in a dict; every event
+calls a rule (``rules.grant``, ``rules.burn``, ``rules.hold``, ``rules.capture``,
+``rules.release``, ``rules.void``) directly, with no repository in between. Like the memory
+adapter, the engine keeps only the blocks that still hold credit and the active holds, so an
+account stays small however long it runs, and it keeps no entry: the timeline is a stream
+of sampled points, built from the changes each rule reports.
+
+Order is fixed: events are taken by time, then by kind (a block becoming active, grants,
+voids, job ends, then usage and job starts, then the timeline sample), then by the rule they
+come from, then by the order they were made. Every rule draws from its own
+``random.Random`` seeded from the scenario's seed and the rule's place, so a seed gives the
+same run every time.
+
+With a ``ledger`` (``creditcore simulate --db``) every operation the core applied is also
+written through that :class:`~creditcore.ledger.Ledger`, at the same instant, so the file
+holds the whole history; its balances equal the summary.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from creditcore import rules
+from creditcore.errors import Conflict, InsufficientCredits, NotFound
+from creditcore.ledger import Ledger
+from creditcore.simulate.scenario import GrantRule, JobRule, Scenario, UsageRule, Window
+from creditcore.state import AccountState, Burn, Capture, Grant, PlaceHold, Release, Tally, Void
+from creditcore.values import to_decimal
+
+# event kinds, in the order they run at the same instant
+_ACTIVATE, _GRANT, _VOID, _JOB_END, _USE, _SAMPLE = 0, 1, 2, 3, 4, 9
+_JOB_START = _USE  # job starts and usage share a rank: their rule's place orders them
+_MIRROR_BATCH = 500
+FIGURES = ("granted", "used", "expired", "voided", "available", "held", "upcoming", "shortfall", "debt")
+
+
+@attrs.frozen(kw_only=True)
+class Figures:
+    """Totals in minor units; ``granted == available + held + used + expired + voided + upcoming``."""
+
+    granted: int = 0
+    used: int = 0
+    expired: int = 0
+    """Credit that expired unused: breakage."""
+    voided: int = 0
+    available: int = 0
+    held: int = 0
+    upcoming: int = 0
+    shortfall: int = 0
+    """Usage no credit covered: refused burns and jobs, the uncovered part of partial burns,
+    and debt."""
+    debt: int = 0
+    """Debt still owed at the end."""
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(**{name: getattr(self, name) + getattr(other, name) for name in FIGURES})
+
+
+@attrs.frozen(kw_only=True)
+class Point:
+    """The whole population's credit at one sampled instant, in minor units."""
+
+    at: datetime
+    figures: Figures
+    remaining: tuple[int, ...]
+    """Credit left in effective blocks (held included, expired excluded), per grant rule."""
+
+
+@attrs.frozen(kw_only=True)
+class Counts:
+    """How many of each operation the run applied or had refused."""
+
+    grants: int = 0
+    burns: int = 0
+    burns_refused: int = 0
+    holds: int = 0
+    holds_refused: int = 0
+    captures: int = 0
+    releases: int = 0
+    voids: int = 0
+
+    @property
+    def events(self) -> int:
+        """Every event the run processed (refused ones included)."""
+        return (
+            self.grants + self.burns + self.burns_refused + self.holds + self.holds_refused
+            + self.captures + self.releases + self.voids
+        )  # fmt: skip
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What a run found: totals, per group, and per customer, at the scenario's end."""
+
+    scenario: Scenario
+    totals: Figures
+    groups: dict[str, Figures]
+    counts: Counts
+    customers: dict[str, Figures]
+
+    @property
+    def events(self) -> int:
+        return self.counts.events
+
+    def decimal(self, minor: int) -> Any:
+        return to_decimal(minor, self.scenario.scale)
+
+
+class _Mirror:
+    """Writes what the core applied through a :class:`Ledger` too, in batches of
+    ``atomic()`` for speed. Only operations the core accepted are written, so no write is
+    refused (a refusal inside ``atomic()`` would roll the batch back)."""
+
+    def __init__(self, ledger: Ledger, scenario: Scenario) -> None:
+        self.ledger = ledger
+        self.scale = scenario.scale
+        self.unit = scenario.unit
+        self.blocks: dict[str, str] = {}
+        self.stack = ExitStack()
+        self.pending = 0
+
+    def __enter__(self) -> _Mirror:
+        self.stack.enter_context(self.ledger.atomic())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def step(self) -> None:
+        self.pending += 1
+        if self.pending >= _MIRROR_BATCH:
+            self.stack.close()
+            self.stack = ExitStack()
+            self.stack.enter_context(self.ledger.atomic())
+            self.pending = 0
+
+    def amount(self, minor: int) -> Any:
+        return to_decimal(minor, self.scale)
+
+    def grant(self, customer: str, command: Grant, at: datetime, keep_id: bool) -> None:
+        result = self.ledger.grant(
+            customer,
+            self.amount(command.amount),
+            unit=self.unit,
+            effective_at=command.effective_at,
+            expires_at=command.expires_at,
+            priority=command.priority,
+            category=command.category,
+            cost_basis=command.cost_basis,
+            scope=command.scope,
+            description=command.description,
+            at=at,
+        )
+        if keep_id:
+            self.blocks[command.block_id] = result.block.id
+        self.step()
+
+    def burn(self, customer: str, command: Burn, at: datetime) -> None:
+        self.ledger.burn(
+            customer, self.amount(command.amount), unit=self.unit, scope=command.scope,
+            overdraft=command.overdraft, at=at,
+        )  # fmt: skip
+        self.step()
+
+    def hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
+        self.ledger.hold(
+            customer, self.amount(command.amount), hold_id=command.hold_id, unit=self.unit, scope=command.scope, at=at
+        )
+        self.step()
+
+    def capture(self, command: Capture, at: datetime) -> None:
+        assert command.amount is not None
+        self.ledger.capture(command.hold_id, self.amount(command.amount), at=at)
+        self.step()
+
+    def release(self, command: Release, at: datetime) -> None:
+        self.ledger.release(command.hold_id, at=at)
+        self.step()
+
+    def void(self, command: Void, at: datetime) -> None:
+        self.ledger.void(self.blocks.pop(command.block_id), reason=command.reason, at=at)
+        self.step()
+
+    def finish(self, end: datetime) -> None:
+        self.stack.close()
+        self.ledger.expire_due(at=end)
+
+
+def _rng(scenario: Scenario, kind: str, index: int, purpose: str) -> random.Random:
+    return random.Random(f"{scenario.seed}/{kind}/{index}/{purpose}")
+
+
+def _ticks(first: datetime, every: Any, ends: datetime) -> Iterator[datetime]:
+    """``first``, ``first + every``, ... before ``ends`` (one tick if ``every`` is None)."""
+    if every is None:
+        if first < ends:
+            yield first
+        return
+    k = 0
+    while (moment := every.after(first, k)) < ends:
+        yield moment
+        k += 1
+
+
+Event = tuple[datetime, int, tuple[Any, ...]]
+"""(when, kind, payload) as a source makes it."""
+
+
+def _every_customer(window: Window, kind: int, rule: int, every: Any) -> Iterator[Event]:
+    for moment in _ticks(window.begins, every, window.ends):
+        for customer in window.customers:
+            yield moment, kind, (kind, customer, rule)
+
+
+def _poisson(
+    window: Window, per_day: float, rng: random.Random, kind: int, rule: int
+) -> Iterator[Event]:
+    """Arrivals of a Poisson process per customer, drawn as one process for the whole
+    window (rate = customers x per_day) whose arrivals pick a customer at random."""
+    count = len(window.customers)
+    if not count or per_day <= 0:
+        return
+    mean_gap = 86400.0 / (count * per_day)
+    offset = 0.0
+    span = (window.ends - window.begins).total_seconds()
+    while True:
+        offset += rng.expovariate(1.0) * mean_gap
+        if offset >= span:
+            return
+        moment = window.begins + timedelta(seconds=offset)
+        yield moment, kind, (kind, window.customers[rng.randrange(count)], rule)
+
+
+class _Run:
+    def __init__(self, scenario: Scenario, ledger: Ledger | None) -> None:
+        self.s = scenario
+        self.unit = scenario.unit
+        self.factor = scenario.factor
+        self.states = [AccountState(customer=c) for c in scenario.customers]
+        self.group_of = scenario.customer_group
+        self.shortfall = [0] * len(scenario.customers)
+        self.series = {rule.name: i for i, rule in enumerate(scenario.grants)}
+        self.remaining = [0] * len(scenario.grants)
+        self.upcoming = [0] * len(scenario.grants)
+        self.held = 0
+        # running totals of the whole population, for the timeline
+        self.granted = self.used = self.expired = self.voided = self.debt = self.short = 0
+        self.expiries: list[tuple[datetime, int, int]] = []
+        self.heap: list[tuple[datetime, int, int, int, tuple[Any, ...]]] = []
+        self.sources: list[Iterator[Event]] = []
+        self.counter = 0
+        self.ids = 0
+        self.counts: dict[str, int] = dict.fromkeys(attrs.fields_dict(Counts), 0)
+        self.mirror = _Mirror(ledger, scenario) if ledger is not None else None
+        self.grant_rng = [_rng(scenario, "grants", i, "voids") for i in range(len(scenario.grants))]
+        self.usage_rng = [_rng(scenario, "usage", i, "amounts") for i in range(len(scenario.usage))]
+        self.job_rng = [_rng(scenario, "jobs", i, "amounts") for i in range(len(scenario.jobs))]
+        self.end_rng = [_rng(scenario, "jobs", i, "ends") for i in range(len(scenario.jobs))]
+
+    # -- the event queue -------------------------------------------------------------------
+
+    def add_source(self, events: Iterator[Event]) -> None:
+        self.sources.append(events)
+        self.pull(len(self.sources) - 1)
+
+    def pull(self, source: int) -> None:
+        found = next(self.sources[source], None)
+        if found is not None:
+            self.counter += 1
+            heapq.heappush(self.heap, (found[0], found[1], source, self.counter, found[2]))
+
+    def later(self, moment: datetime, kind: int, payload: tuple[Any, ...]) -> None:
+        """An event made by another one (a job's end, a void, a block becoming active)."""
+        self.counter += 1
+        heapq.heappush(self.heap, (moment, kind, -1, self.counter, payload))
+
+    def next_id(self, prefix: str) -> str:
+        self.ids += 1
+        return f"{prefix}{self.ids}"
+
+    # -- applying what a rule returned ------------------------------------------------------
+
+    def commit(self, index: int, before: AccountState, after: AccountState, entries: tuple[Any, ...], at: datetime,
+               ended_hold: str | None = None) -> None:  # fmt: skip
+        """Keep ``after`` as the customer's account and add its changes to the timeline."""
+        if entries:
+            touched: dict[str, None] = {}
+            for entry in entries:
+                if entry.block_id is not None:
+                    touched[entry.block_id] = None
+            emptied = []
+            old_blocks, new_blocks = before.blocks, after.blocks
+            for block_id in touched:
+                new = new_blocks[block_id]
+                old = old_blocks.get(block_id)
+                change = new.remaining - (old.remaining if old is not None else 0)
+                series = self.series[new.description]  # type: ignore[index]
+                if new.effective_at > at:
+                    self.upcoming[series] += change
+                else:
+                    self.remaining[series] += change
+                self.held += new.held - (old.held if old is not None else 0)
+                if not new.remaining:
+                    emptied.append(block_id)
+            was, now = before.totals.get(self.unit), after.totals[self.unit]
+            if was is None:
+                self.granted += now.granted
+                self.used += now.used
+                self.expired += now.expired
+                self.voided += now.voided
+                self.debt += now.debt
+            else:
+                self.granted += now.granted - was.granted
+                self.used += now.used - was.used
+                self.expired += now.expired - was.expired
+                self.voided += now.voided - was.voided
+                self.debt += now.debt - was.debt
+            if emptied or ended_hold is not None:
+                # as the memory adapter does: keep only what a later rule can touch
+                blocks = dict(new_blocks)
+                for block_id in emptied:
+                    del blocks[block_id]
+                holds = after.holds
+                if ended_hold is not None:
+                    holds = dict(holds)
+                    del holds[ended_hold]
+                after = attrs.evolve(after, blocks=blocks, holds=holds)
+        self.states[index] = after
+
+    def refuse(self, index: int, amount: int) -> None:
+        self.shortfall[index] += amount
+        self.short += amount
+
+    # -- events ------------------------------------------------------------------------------
+
+    def grant(self, index: int, rule_index: int, at: datetime) -> None:
+        rule: GrantRule = self.s.grants[rule_index]
+        effective = rule.effective_after.after(at) if rule.effective_after is not None else None
+        expires = rule.expires_after.after(effective or at) if rule.expires_after is not None else None
+        block_id = self.next_id("b")
+        command = Grant(
+            op_id=self.next_id("o"), block_id=block_id, unit=self.unit, amount=rule.amount, effective_at=effective,
+            expires_at=expires, priority=rule.priority, category=rule.category, cost_basis=rule.cost_basis,
+            scope=rule.scope, description=rule.name,
+        )  # fmt: skip
+        before = self.states[index]
+        after, entries = rules.grant(before, command, at)
+        self.commit(index, before, after, entries, at)
+        self.counts["grants"] += 1
+        voided = rule.void_share > 0 and self.grant_rng[rule_index].random() < rule.void_share
+        if self.mirror is not None:
+            self.mirror.grant(self.s.customers[index], command, at, keep_id=voided)
+        if expires is not None:
+            heapq.heappush(self.expiries, (expires, self.counter, index))
+            self.counter += 1
+        if effective is not None:
+            self.later(effective, _ACTIVATE, (_ACTIVATE, index, block_id))
+        if voided:
+            self.later(rule.void_after.after(at), _VOID, (_VOID, index, block_id, rule.name))
+
+    def activate(self, index: int, block_id: str, at: datetime) -> None:
+        before = self.states[index]
+        block = before.blocks.get(block_id)
+        if block is None:
+            return  # voided before it became active
+        series = self.series[block.description]  # type: ignore[index]
+        self.upcoming[series] -= block.remaining
+        self.remaining[series] += block.remaining
+        if block.settle_pending:
+            after, entries = rules.advance(before, at)
+            self.commit(index, before, after, entries, at)
+
+    def void(self, index: int, block_id: str, reason: str, at: datetime) -> None:
+        before = self.states[index]
+        command = Void(op_id=self.next_id("o"), block_id=block_id, reason=f"refund: {reason}")
+        try:
+            after, entries = rules.void(before, command, at, self.s.scale)
+        except (NotFound, Conflict):
+            if self.mirror is not None:
+                self.mirror.blocks.pop(block_id, None)
+            return  # nothing unheld was left to void
+        self.commit(index, before, after, entries, at)
+        self.counts["voids"] += 1
+        if self.mirror is not None:
+            self.mirror.void(command, at)
+
+    def use(self, index: int, amount: int, scope: str | None, at: datetime) -> None:
+        command = Burn(
+            op_id=self.next_id("o"), unit=self.unit, amount=amount, scope=scope, overdraft=self.s.overdraft,
+            debt_limit=self.s.debt_limit,
+        )  # fmt: skip
+        before = self.states[index]
+        try:
+            after, entries = rules.burn(before, command, at, rules.DEFAULT_ORDER, self.s.scale)
+        except InsufficientCredits:
+            self.refuse(index, amount)
+            self.counts["burns_refused"] += 1
+            return
+        burned = 0
+        for entry in entries:
+            if entry.kind == "burn":
+                burned += entry.amount
+        if burned < amount:
+            self.refuse(index, amount - burned)
+        self.commit(index, before, after, entries, at)
+        self.counts["burns"] += 1
+        if self.mirror is not None:
+            self.mirror.burn(self.s.customers[index], command, at)
+
+    def start_job(self, index: int, rule_index: int, at: datetime) -> None:
+        rule: JobRule = self.s.jobs[rule_index]
+        amount = rule.amount.draw_minor(self.job_rng[rule_index], self.factor)
+        hold_id = self.next_id("job")
+        command = PlaceHold(op_id=self.next_id("o"), hold_id=hold_id, unit=self.unit, amount=amount, scope=rule.scope)
+        before = self.states[index]
+        try:
+            after, entries = rules.hold(before, command, at, rules.DEFAULT_ORDER, self.s.scale)
+        except InsufficientCredits:
+            self.refuse(index, amount)
+            self.counts["holds_refused"] += 1
+            return
+        self.commit(index, before, after, entries, at)
+        self.counts["holds"] += 1
+        if self.mirror is not None:
+            self.mirror.hold(self.s.customers[index], command, at)
+        self.later(rule.duration.after(at), _JOB_END, (_JOB_END, index, rule_index, hold_id, amount))
+
+    def end_job(self, index: int, rule_index: int, hold_id: str, amount: int, at: datetime) -> None:
+        rule: JobRule = self.s.jobs[rule_index]
+        rng = self.end_rng[rule_index]
+        before = self.states[index]
+        if rule.release_share and rng.random() < rule.release_share:
+            release = Release(op_id=self.next_id("o"), hold_id=hold_id)
+            after, entries = rules.release(before, release, at)
+            self.counts["releases"] += 1
+            if self.mirror is not None:
+                self.mirror.release(release, at)
+        else:
+            used = min(amount, max(0, round(amount * rule.capture_ratio.draw(rng))))
+            capture = Capture(op_id=self.next_id("o"), hold_id=hold_id, amount=used)
+            after, entries = rules.capture(before, capture, at, rules.DEFAULT_ORDER, self.s.scale)
+            self.counts["captures"] += 1
+            if self.mirror is not None:
+                self.mirror.capture(capture, at)
+        self.commit(index, before, after, entries, at, ended_hold=hold_id)
+
+    def sample(self, at: datetime) -> Point:
+        """Record the expiries due by ``at`` (as ``expire_due`` would), then read the totals."""
+        due: set[int] = set()
+        while self.expiries and self.expiries[0][0] <= at:
+            due.add(heapq.heappop(self.expiries)[2])
+        for index in sorted(due):
+            before = self.states[index]
+            after, entries = rules.advance(before, at)
+            self.commit(index, before, after, entries, at)
+        remaining = sum(self.remaining)
+        figures = Figures(
+            granted=self.granted,
+            used=self.used,
+            expired=self.expired,
+            voided=self.voided,
+            available=remaining - self.held,
+            held=self.held,
+            upcoming=sum(self.upcoming),
+            shortfall=self.short,
+            debt=self.debt,
+        )
+        return Point(at=at, figures=figures, remaining=tuple(self.remaining))
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def samples(self) -> Iterator[Event]:
+        s = self.s
+        k = 0
+        while (moment := s.sample_every.after(s.start, k)) < s.end:
+            yield moment, _SAMPLE, (_SAMPLE,)
+            k += 1
+        yield s.end, _SAMPLE, (_SAMPLE,)
+
+    def run(self, on_point: Callable[[Point], None], on_progress: Callable[[datetime], None] | None) -> Outcome:
+        s = self.s
+        for i, rule in enumerate(s.grants):
+            self.add_source(_every_customer(rule.window, _GRANT, i, rule.every))
+        for i, usage in enumerate(s.usage):
+            self.add_source(self.usage_events(i, usage))
+        for i, job in enumerate(s.jobs):
+            self.add_source(_poisson(job.window, job.per_day, _rng(s, "jobs", i, "arrivals"), _JOB_START, i))
+        self.add_source(self.samples())
+        heap = self.heap
+        pop = heapq.heappop
+        steps = 0
+        with self.mirror if self.mirror is not None else ExitStack():
+            while heap:
+                at, kind, source, _, payload = pop(heap)
+                if source >= 0:
+                    self.pull(source)
+                if kind == _USE:
+                    if len(payload) == 3:  # a job start
+                        self.start_job(payload[1], payload[2], at)
+                    else:
+                        self.use(payload[1], payload[2], payload[3], at)
+                elif kind == _GRANT:
+                    self.grant(payload[1], payload[2], at)
+                elif kind == _JOB_END:
+                    self.end_job(payload[1], payload[2], payload[3], payload[4], at)
+                elif kind == _SAMPLE:
+                    on_point(self.sample(at))
+                elif kind == _VOID:
+                    self.void(payload[1], payload[2], payload[3], at)
+                else:
+                    self.activate(payload[1], payload[2], at)
+                steps += 1
+                if on_progress is not None and not steps & 4095:
+                    on_progress(at)
+        if self.mirror is not None:
+            self.mirror.finish(s.end)
+        return self.outcome()
+
+    def usage_events(self, index: int, rule: UsageRule) -> Iterator[Event]:
+        """Burns of one usage rule: ``(_USE, customer, amount, scope)``; amounts are drawn
+        when the event is made, from the rule's own generator."""
+        rng = self.usage_rng[index]
+        factor = self.factor
+        if rule.pattern == "replay":
+            for event in rule.events:
+                yield event.at, _USE, (_USE, event.customer, event.amount, event.scope or rule.scope)
+            return
+        assert rule.amount is not None
+        arrivals = (
+            _every_customer(rule.window, _USE, index, rule.every)
+            if rule.pattern == "fixed"
+            else _poisson(rule.window, rule.per_day, _rng(self.s, "usage", index, "arrivals"), _USE, index)
+        )
+        draw = rule.amount.draw_minor
+        for moment, kind, payload in arrivals:
+            yield moment, kind, (_USE, payload[1], draw(rng, factor), rule.scope)
+
+    def outcome(self) -> Outcome:
+        s = self.s
+        per_customer: dict[str, Figures] = {}
+        groups = [Figures() for _ in s.groups]
+        for index, state in enumerate(self.states):
+            figures = _figures(rules.tally(rules.view(state, s.end), s.unit, s.end), self.shortfall[index])
+            per_customer[s.customers[index]] = figures
+            groups[self.group_of[index]] += figures
+        totals = sum(groups, Figures())
+        return Outcome(
+            scenario=s,
+            totals=totals,
+            groups=dict(zip(s.groups, groups, strict=True)),
+            counts=Counts(**self.counts),
+            customers=per_customer,
+        )
+
+
+def _figures(tally: Tally, shortfall: int) -> Figures:
+    return Figures(
+        granted=tally.granted,
+        used=tally.used,
+        expired=tally.expired,
+        voided=tally.voided,
+        available=tally.available,
+        held=tally.held,
+        upcoming=tally.upcoming,
+        shortfall=shortfall,
+        debt=tally.debt,
+    )
+
+
+def open_ledger(scenario: Scenario, path: str) -> Ledger:
+    """A SQLite ledger for ``scenario`` at ``path``: its unit declared, its debt limit set."""
+    limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
+    ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit)
+    if scenario.unit != "credits":
+        ledger.define_unit(scenario.unit, scenario.scale)
+    return ledger
+
+
+def run(
+    scenario: Scenario,
+    *,
+    ledger: Ledger | None = None,
+    on_point: Callable[[Point], None] | None = None,
+    on_progress: Callable[[datetime], None] | None = None,
+) -> Outcome:
+    """Simulate ``scenario``; ``on_point`` receives each sampled point of the timeline as it
+    is made (nothing else keeps them), ``on_progress`` the simulated time every few thousand
+    events. With ``ledger`` (see :func:`open_ledger`), every operation is also written
+    through it."""
+    return _Run(scenario, ledger).run(on_point or (lambda point: None), on_progress)
+
