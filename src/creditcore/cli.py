@@ -192,6 +192,7 @@ def _admin(command: F) -> F:
     return click.option(
         "--db",
         envvar="CREDITCORE_DB",
+        show_envvar=True,
         required=True,
         type=click.Path(dir_okay=False),
         help="The SQLite ledger file (default: $CREDITCORE_DB). Created if missing.",
@@ -505,12 +506,14 @@ def balance(customer: str, unit: str, scope: str | None, at: datetime | None, db
         if as_json:
             _print_json(b)
             return
-        table = Table(title=f"{customer}, {unit}, at {b.at:%Y-%m-%d %H:%M:%S} UTC", title_justify="left")
+        out = _console()
+        out.print(f"{customer}, {unit}, at {b.at:%Y-%m-%d %H:%M:%S} UTC")
+        table = Table()
         table.add_column("")
         table.add_column("amount", justify="right")
         for name in ("available", "held", "upcoming", "used", "expired", "voided", "granted", "debt", "net"):
             table.add_row(name, str(getattr(b, name)), style="bold" if name == "available" else None)
-        _console().print(table)
+        out.print(table)
 
 
 @main.command()
