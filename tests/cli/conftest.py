@@ -29,9 +29,7 @@ class Run:
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     environment = {k: v for k, v in os.environ.items() if k != "CREDITCORE_DB"}
     environment.update(env or {})
-    done = subprocess.run(
-        [str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=environment, cwd=cwd
-    )
+    done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=environment, cwd=cwd)
     return Run(done)
 
 

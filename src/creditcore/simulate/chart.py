@@ -37,9 +37,7 @@ def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
         from matplotlib import ticker
         from matplotlib.figure import Figure
     except ImportError:
-        raise ChartUnavailable(
-            "drawing a chart needs matplotlib: pip install \"creditcore[plot]\""
-        ) from None
+        raise ChartUnavailable('drawing a chart needs matplotlib: pip install "creditcore[plot]"') from None
 
     factor = float(scenario.factor)
     times = [p.at for p in points]

@@ -221,9 +221,7 @@ def _every_customer(window: Window, kind: int, rule: int, every: Any) -> Iterato
             yield moment, kind, (kind, customer, rule)
 
 
-def _poisson(
-    window: Window, per_day: float, rng: random.Random, kind: int, rule: int
-) -> Iterator[Event]:
+def _poisson(window: Window, per_day: float, rng: random.Random, kind: int, rule: int) -> Iterator[Event]:
     """Arrivals of a Poisson process per customer, drawn as one process for the whole
     window (rate = customers x per_day) whose arrivals pick a customer at random."""
     count = len(window.customers)
@@ -597,4 +595,3 @@ def run(
     events. With ``ledger`` (see :func:`open_ledger`), every operation is also written
     through it."""
     return _Run(scenario, ledger).run(on_point or (lambda point: None), on_progress)
-

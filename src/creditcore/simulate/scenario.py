@@ -808,4 +808,3 @@ def _read_replay(
             events.append(ReplayEvent(at=when, customer=index_of[customer], amount=amount, scope=scope))
     events.sort(key=lambda e: e.at)
     return tuple(events)
-
