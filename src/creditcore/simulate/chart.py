@@ -12,7 +12,6 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from creditcore.simulate.engine import Point
 from creditcore.simulate.scenario import Scenario
@@ -67,7 +66,11 @@ def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
         top.plot(times, held, color="black", linewidth=1.2, linestyle="--", label="of which held by running jobs")
     unit = scenario.unit
     top.set_ylabel(f"credit left ({unit})")
-    top.set_title(f"{scenario.title}\n{len(scenario.customers):,} customers, seed {scenario.seed}", loc="left")
+    top.set_title(
+        f"{scenario.title}\nCredit left in all {len(scenario.customers):,} customers' blocks, stacked by grant "
+        f"(seed {scenario.seed})",
+        loc="left",
+    )
     top.yaxis.set_major_formatter(ticker.FuncFormatter(_thousands))
     top.grid(axis="y", alpha=0.3)
     top.margins(x=0)
@@ -95,9 +98,12 @@ def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
     peak_left = max((sum(p.remaining) / factor for p in points), default=0.0)
     top.set_ylim(0, peak_left * 1.3 or 1.0)
 
-    width = _bar_width(times)
-    bottom.bar(times, used, width=width, align="edge", color="#8c8c8c", label=f"used ({unit})")
-    bottom.bar(times, expired, width=width, align="edge", bottom=used, color="#c0392b", label=f"expired ({unit})")
+    # each bar covers the interval that ends at the sample which counted it
+    width = -_bar_width(times)
+    ends = times[1:]
+    bottom.bar(ends, used[:-1], width=width, align="edge", color="#8c8c8c", label=f"used ({unit})")
+    bottom.bar(ends, expired[:-1], width=width, align="edge", bottom=used[:-1], color="#c0392b",
+               label=f"expired ({unit})")  # fmt: skip
     every = scenario.sample_every.text.removeprefix("1 ")
     bottom.set_ylabel(f"{unit} per {every}")
     bottom.set_title(f"Credit used and expired, per {every}", loc="left", fontsize=10)
@@ -116,7 +122,8 @@ def _steps(cumulative: list[float]) -> list[float]:
     return [later - earlier for earlier, later in itertools.pairwise(cumulative)] + [0.0]
 
 
-def _bar_width(times: list[datetime]) -> Any:
+def _bar_width(times: list[datetime]) -> float:
+    """The sampling interval in days (matplotlib's unit for dates)."""
     if len(times) < 2:
         return 1.0
     return (times[1] - times[0]).total_seconds() / 86400

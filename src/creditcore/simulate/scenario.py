@@ -648,7 +648,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     for number, table in enumerate(_array(loader, data, "jobs"), start=1):
         ratio = table.get("capture_ratio", lambda v: _distribution(v, None), Distribution("fixed", a=1.0))
         job = JobRule(
-            name=name_of(table, "jobs", number),
+            name=name_of(table, "job", number),
             window=window(table),
             per_day=table.need("per_day", _non_negative, " (mean jobs per customer per day)"),
             amount=amount_distribution(table, "amount"),
