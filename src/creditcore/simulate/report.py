@@ -89,10 +89,14 @@ def _cells(figures: Figures, scale: int) -> list[str]:
 
 def operations_line(outcome: Outcome) -> str:
     c = outcome.counts
+
+    def n(count: int, what: str) -> str:
+        return f"{count:,} {what}{'' if count == 1 else 's'}"
+
     return (
-        f"{outcome.events:,} events: {c.grants:,} grants, {c.burns:,} burns ({c.burns_refused:,} refused), "
-        f"{c.holds:,} job holds ({c.holds_refused:,} refused), {c.captures:,} captures, {c.releases:,} releases, "
-        f"{c.voids:,} voids"
+        f"{n(outcome.events, 'event')}: {n(c.grants, 'grant')}, {n(c.burns, 'burn')} ({c.burns_refused:,} refused), "
+        f"{n(c.holds, 'job hold')} ({c.holds_refused:,} refused), {n(c.captures, 'capture')}, "
+        f"{n(c.releases, 'release')}, {n(c.voids, 'void')}"
     )
 
 
