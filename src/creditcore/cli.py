@@ -279,12 +279,18 @@ def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | No
 
     if plot is not None and Path(plot).suffix.lower() not in FORMATS:
         raise click.BadParameter(f"{plot!r}: the chart is written as .png or .svg", param_hint="--plot")
+    for option, target in (("--plot", plot), ("--csv", csv_path), ("--db", db)):
+        if target is not None and not Path(target).absolute().parent.is_dir():
+            raise click.BadParameter(f"{target!r}: its folder does not exist", param_hint=option)
     if db is not None and Path(db).exists():
         raise click.BadParameter(f"{db!r} exists already: a simulation writes a new ledger", param_hint="--db")
     try:
         found = load(scenario)
     except ScenarioError as error:
         click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    except OSError as error:
+        click.echo(f"error: cannot read {scenario}: {error.strerror}", err=True)
         sys.exit(1)
     points: list[Any] = []
     sinks: list[Callable[[Any], None]] = []
@@ -305,6 +311,9 @@ def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | No
             draw(points, found, plot)
         except ChartUnavailable as error:
             click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+        except OSError as error:
+            click.echo(f"error: cannot write the chart to {plot}: {error.strerror}", err=True)
             sys.exit(1)
     if as_json:
         click.echo(json.dumps(summary_json(outcome), indent=2))
