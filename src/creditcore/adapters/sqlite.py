@@ -1080,8 +1080,10 @@ class SQLiteRepository:
 
         A ROLLBACK that fails is tried once more; if that fails too, the connection is in an
         unknown state: it is dropped (the next use opens a new one), and SQLite rolls back
-        what was not committed when the connection closes. An interruption is let through
-        only once the transaction has ended.
+        what was not committed when the connection closes (which it does only once no
+        cursor of it is still referenced, e.g. by the traceback of the error being raised:
+        hence the second try). An interruption is let through only once the transaction has
+        ended.
         """
         interrupted: BaseException | None = None
         for _ in range(2):
