@@ -298,6 +298,7 @@ def test_a_fault_at_any_statement_of_a_write_leaves_the_file_as_it_was(
         ledger, ids = setup.start()
         before_dump, before = dump(path), snapshot(ledger)
         k += 1
+    print(f"{name}, {mode}: {faults} faults, each left the file as it was")
     assert faults >= (1 if mode == "busy" else 3), f"{name}: only {faults} faults"
 
 
