@@ -845,6 +845,9 @@ class SQLiteRepository:
     seconds: how long a write waits for another connection's write to finish. A write that
     still finds the database locked is retried at ``BEGIN`` a few times with a short backoff
     (in all at most about ``4 * busy_timeout``) before it raises ``StorageError``.
+    ``connection_factory`` is the ``sqlite3.Connection`` subclass every connection is made
+    with (``sqlite3.connect``'s ``factory``): a seam to trace the statements the adapter runs,
+    or to make one of them fail in a test.
 
     >>> from creditcore import Ledger
     >>> ledger = Ledger(SQLiteRepository(":memory:"))
@@ -853,7 +856,14 @@ class SQLiteRepository:
     >>> ledger.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: str = "full", busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "full",
+        busy_timeout: float = 5.0,
+        connection_factory: type[sqlite3.Connection] = sqlite3.Connection,
+    ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise ValidationError("path", f"expected a file path or ':memory:', got {type(path).__name__}")
         if durability not in DURABILITY:
@@ -865,11 +875,16 @@ class SQLiteRepository:
             or busy_timeout < 0
         ):
             raise ValidationError("busy_timeout", f"expected a number of seconds >= 0, got {busy_timeout!r}")
+        if not (isinstance(connection_factory, type) and issubclass(connection_factory, sqlite3.Connection)):
+            raise ValidationError(
+                "connection_factory", f"expected a subclass of sqlite3.Connection, got {connection_factory!r}"
+            )
         self._path = os.fspath(path)
         self._memory = self._path in (_MEMORY, "")
         self._where = "in memory" if self._memory else repr(self._path)
         self._durability = durability
         self._busy_timeout = float(busy_timeout)
+        self._factory = connection_factory
         self._closed = False
         self._guard = threading.Lock()
         self._local = threading.local()
@@ -906,6 +921,7 @@ class SQLiteRepository:
                 timeout=self._busy_timeout,
                 isolation_level=None,  # we issue BEGIN / COMMIT / ROLLBACK ourselves
                 check_same_thread=False,  # only its own thread uses it; close() may come from another
+                factory=self._factory,
             )
         except sqlite3.Error as error:
             raise _storage_error("open the database", self._where, error) from error
@@ -1005,6 +1021,11 @@ class SQLiteRepository:
             # an interrupted BEGIN may have opened the transaction without its lock
             self._rollback(link)
             raise _storage_error("start a transaction", self._where, error) from error
+        except BaseException:
+            # interrupted (KeyboardInterrupt, an exception from a signal handler) once BEGIN
+            # ran: the transaction must not stay open, holding the write lock
+            self._rollback(link)
+            raise
 
     def _end(self, link: _Link, ok: bool) -> None:
         """COMMIT (``ok``) or ROLLBACK the link's transaction.
@@ -1029,6 +1050,12 @@ class SQLiteRepository:
             if self._committed(link):
                 return
             raise failure from error
+        except BaseException:
+            # interrupted before COMMIT ran: end the transaction, or it keeps the write lock
+            # (and what it wrote) until this thread's next use of the connection
+            if conn.in_transaction:
+                self._rollback(link)
+            raise
 
     def _committed(self, link: _Link) -> bool:
         session = link.session
@@ -1049,13 +1076,29 @@ class SQLiteRepository:
             ) from error
 
     def _rollback(self, link: _Link) -> None:
-        try:
-            if link.conn.in_transaction:
-                link.conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            # the connection is in an unknown state: drop it, the next use opens a new one;
-            # SQLite rolls back what was not committed when the connection closes
+        """End the link's transaction, if one is open, without keeping what it wrote.
+
+        A ROLLBACK that fails is tried once more; if that fails too, the connection is in an
+        unknown state: it is dropped (the next use opens a new one), and SQLite rolls back
+        what was not committed when the connection closes (which it does only once no
+        cursor of it is still referenced, e.g. by the traceback of the error being raised:
+        hence the second try). An interruption is let through only once the transaction has
+        ended.
+        """
+        interrupted: BaseException | None = None
+        for _ in range(2):
+            try:
+                if link.conn.in_transaction:
+                    link.conn.execute("ROLLBACK")
+                break
+            except sqlite3.Error:
+                continue
+            except BaseException as error:
+                interrupted = interrupted or error
+        else:
             self._discard(link)
+        if interrupted is not None:
+            raise interrupted
 
     def _discard(self, link: _Link) -> None:
         with self._guard:

@@ -1,0 +1,254 @@
+"""Several processes, and several threads sharing one ``Ledger``, writing to one SQLite file
+at once: nothing is overspent, nothing that was acknowledged is missing, no busy error
+escapes.
+
+Each worker runs a seeded mix of burns (refused or partial when credit runs short), holds
+followed by a capture of part of them or a release, and top-up grants, over a few customers
+that every worker uses, so the writers contend on the same accounts; the customers start
+from a known balance that the workers' demand exceeds several times. Every worker tallies
+what it saw succeed; ``InsufficientCredits`` is an expected refusal, anything else that
+escapes (a ``StorageError`` for a busy database above all) is a failure.
+
+Then the file must agree exactly with the tallies: ``used`` is what the workers saw burned
+and captured, ``granted`` the start plus the top-ups they saw, nothing held, never more used
+than granted, the balance identity, ``verify()`` clean, ``PRAGMA integrity_check`` ok.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reliability_support import HEAVY, integrity
+
+from creditcore import InsufficientCredits, Ledger
+
+CUSTOMERS = ("ada", "bob", "cy", "dee")
+START_BALANCE = 300
+WORKERS = 8
+
+
+def work(ledger: Ledger, tag: str, seed: int, operations: int, ready: Callable[[], None]) -> dict[str, Any]:
+    """Run ``operations`` random writes; return what succeeded, per customer, and what
+    failed in a way it must not."""
+    rng = random.Random(seed)
+    tally: dict[str, Any] = {
+        "used": dict.fromkeys(CUSTOMERS, 0),
+        "granted": dict.fromkeys(CUSTOMERS, 0),
+        "writes": 0,
+        "refused": 0,
+        "failures": [],
+    }
+    ready()
+    for number in range(operations):
+        customer = rng.choice(CUSTOMERS)
+        roll = rng.random()
+        try:
+            if roll < 0.40:
+                tally["used"][customer] += int(ledger.burn(customer, rng.randint(1, 5)).burned)
+                tally["writes"] += 1
+            elif roll < 0.50:
+                tally["used"][customer] += int(ledger.burn(customer, rng.randint(1, 8), overdraft="partial").burned)
+                tally["writes"] += 1
+            elif roll < 0.88:
+                hold_id = f"{tag}-{number}"
+                amount = rng.randint(1, 6)
+                ledger.hold(customer, amount, hold_id=hold_id)
+                tally["writes"] += 1
+                if rng.random() < 0.6:
+                    tally["used"][customer] += int(ledger.capture(hold_id, rng.randint(0, amount)).captured)
+                else:
+                    ledger.release(hold_id)
+                tally["writes"] += 1
+            else:
+                amount = rng.randint(1, 10)
+                ledger.grant(customer, amount)
+                tally["granted"][customer] += amount
+                tally["writes"] += 1
+        except InsufficientCredits:
+            tally["refused"] += 1
+        except Exception as error:
+            tally["failures"].append(f"{type(error).__name__}: {error}")
+    return tally
+
+
+def seed_file(path: Path) -> None:
+    ledger = Ledger.sqlite(path)
+    try:
+        for customer in CUSTOMERS:
+            ledger.grant(customer, START_BALANCE)
+    finally:
+        ledger.close()
+
+
+def check(path: Path, tallies: list[dict[str, Any]], operations: int) -> None:
+    failures = [f for tally in tallies for f in tally["failures"]]
+    assert failures == [], f"{len(failures)} writes failed, e.g. {failures[:3]}"
+    assert integrity(path) == ["ok"]
+    ledger = Ledger.sqlite(path)
+    try:
+        for customer in CUSTOMERS:
+            used = sum(t["used"][customer] for t in tallies)
+            granted = START_BALANCE + sum(t["granted"][customer] for t in tallies)
+            b = ledger.balance(customer)
+            assert b.used == used, f"{customer}: the file says {b.used} used, the workers saw {used}"
+            assert b.granted == granted, f"{customer}: the file says {b.granted} granted, the workers saw {granted}"
+            assert b.used <= b.granted
+            assert b.held == 0 and ledger.holds(customer) == []
+            assert b.granted == b.available + b.held + b.used + b.expired + b.voided + b.upcoming
+            assert b.available == granted - used
+            assert b.debt == 0 and b.expired == 0 and b.voided == 0 and b.upcoming == 0
+            assert all(block.remaining >= 0 for block in ledger.blocks(customer, include_inactive=True))
+        report = ledger.verify()
+        assert report.ok, str(report)
+    finally:
+        ledger.close()
+    refused = sum(t["refused"] for t in tallies)
+    writes = sum(t["writes"] for t in tallies)
+    # the demand outran the credit: refusals happened, and so did plenty of writes
+    assert refused > operations * len(tallies) // 10, refused
+    assert writes > operations * len(tallies) // 2, writes
+    print(f"{len(tallies)} workers x {operations} operations: {writes} writes, {refused} refused")
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def run_processes(path: Path, operations: int) -> list[dict[str, Any]]:
+    """Fork the workers (no connection is open in this process when it forks); each opens
+    the file itself, waits for the start signal so that all begin together, and sends its
+    tally back through a pipe."""
+    go_read, go_write = os.pipe()
+    children: list[tuple[int, int]] = []
+    gc.freeze()  # the children never finalise objects of this process
+    try:
+        for number in range(WORKERS):
+            result_read, result_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker
+                status = 1
+                try:
+                    os.close(go_write)
+                    os.close(result_read)
+                    ledger = Ledger.sqlite(path)
+
+                    def ready() -> None:
+                        os.read(go_read, 1)
+
+                    tally = work(ledger, f"p{number}", 1000 + number, operations, ready)
+                    ledger.close()
+                    payload = json.dumps(tally).encode()
+                    status = 0
+                except BaseException as error:  # report it rather than die silently
+                    payload = json.dumps({"crashed": f"{type(error).__name__}: {error}"}).encode()
+                finally:
+                    try:
+                        view = memoryview(payload)
+                        while view:
+                            view = view[os.write(result_write, view) :]
+                    finally:
+                        os._exit(status)
+            os.close(result_write)
+            children.append((pid, result_read))
+    finally:
+        gc.unfreeze()
+        os.close(go_read)
+    os.write(go_write, b"x" * WORKERS)  # go
+    os.close(go_write)
+    tallies = []
+    for pid, result_read in children:
+        chunks = []
+        while chunk := os.read(result_read, 65536):
+            chunks.append(chunk)
+        os.close(result_read)
+        _, status = os.waitpid(pid, 0)
+        tally = json.loads(b"".join(chunks))
+        assert "crashed" not in tally, tally["crashed"]
+        assert os.waitstatus_to_exitcode(status) == 0
+        tallies.append(tally)
+    return tallies
+
+
+def test_8_processes_x_500_operations_on_one_file_never_overspend(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    seed_file(path)
+    started = time.monotonic()
+    tallies = run_processes(path, 500)
+    print(f"processes: {time.monotonic() - started:.1f}s")
+    check(path, tallies, 500)
+
+
+@pytest.mark.skipif(not HEAVY, reason="CREDITCORE_HEAVY=1 runs the heavy variant")
+def test_heavy_8_processes_x_5000_operations(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    seed_file(path)
+    started = time.monotonic()
+    tallies = run_processes(path, 5000)
+    print(f"processes: {time.monotonic() - started:.1f}s")
+    check(path, tallies, 5000)
+
+
+# -- threads -----------------------------------------------------------------------------------
+
+
+def run_threads(path: Path, operations: int) -> list[dict[str, Any]]:
+    """The workers as threads of this process, sharing one ``Ledger`` (one connection per
+    thread underneath)."""
+    ledger = Ledger.sqlite(path)
+    start = threading.Barrier(WORKERS)
+    tallies: list[dict[str, Any]] = []
+    crashed: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            tallies.append(work(ledger, f"t{number}", 2000 + number, operations, start.wait))
+        except BaseException as error:
+            crashed.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(WORKERS)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        ledger.close()
+    assert crashed == []
+    assert len(tallies) == WORKERS
+    return tallies
+
+
+def test_8_threads_sharing_one_ledger_never_overspend(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    seed_file(path)
+    started = time.monotonic()
+    tallies = run_threads(path, 500)
+    print(f"threads: {time.monotonic() - started:.1f}s")
+    check(path, tallies, 500)
+
+
+@pytest.mark.skipif(not HEAVY, reason="CREDITCORE_HEAVY=1 runs the heavy variant")
+def test_heavy_8_threads_x_5000_operations(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    seed_file(path)
+    tallies = run_threads(path, 5000)
+    check(path, tallies, 5000)
+
+
+def test_the_balance_the_workers_start_from(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    seed_file(path)
+    ledger = Ledger.sqlite(path)
+    try:
+        assert {c: ledger.balance(c).available for c in CUSTOMERS} == dict.fromkeys(CUSTOMERS, Decimal(START_BALANCE))
+    finally:
+        ledger.close()

@@ -1,0 +1,129 @@
+"""A file written by the first version of creditcore opens with today's code and reads back
+exactly as it did then.
+
+``data/first_version.sqlite`` and ``data/first_version.json`` were made by
+``make_first_version.py`` with the first version (schema ``0001_initial``). The test opens a
+copy, so the forward migrations of today's code run on it, and compares what the public
+reads return, not the schema: a migration may add tables or columns, but every unit, block,
+hold, entry, balance (now and in the past), timeline point and idempotency key must read
+back identically, every keyed call must replay with its original result, ``verify()`` must
+be clean and new writes must work.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from make_first_version import (
+    EXPECTED,
+    FILE,
+    READ_AT,
+    START,
+    decode_call,
+    operation_records,
+    plain,
+    read_all,
+)
+from reliability_support import fresh, integrity
+
+from creditcore import Ledger
+from creditcore.adapters import sqlite as adapter
+from creditcore.adapters.sqlite import SQLiteRepository
+from creditcore.testing.contract import ManualClock
+
+
+@pytest.fixture
+def expected() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(EXPECTED.read_text())
+    return data
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    target = tmp_path / "ledger.db"
+    shutil.copyfile(FILE, target)
+    return target
+
+
+@pytest.fixture
+def ledger(copy: Path) -> Iterator[Ledger]:
+    opened = Ledger(SQLiteRepository(copy), clock=ManualClock(READ_AT))  # the migrations run here
+    yield opened
+    opened.close()
+
+
+def test_the_first_version_file_is_what_the_expectations_describe(expected: dict[str, Any]) -> None:
+    assert expected["written_by_schema"] == ["0001_initial"]
+    assert expected["read_at"] == READ_AT.isoformat()
+    assert len(expected["keyed"]) > 30
+
+
+def test_it_opens_migrated_forward_and_sound(ledger: Ledger, copy: Path, expected: dict[str, Any]) -> None:
+    repository = ledger.repository
+    assert isinstance(repository, SQLiteRepository)
+    applied = repository.schema_version()
+    assert applied == [name for name, _ in adapter.MIGRATIONS]
+    assert applied[: len(expected["written_by_schema"])] == expected["written_by_schema"]
+    assert integrity(copy) == ["ok"]
+    report = ledger.verify()
+    assert report.ok, str(report)
+    assert report.entries == len(expected["reads"]["entries"])
+
+
+def test_every_unit_block_hold_entry_and_balance_reads_back_identically(
+    ledger: Ledger, expected: dict[str, Any]
+) -> None:
+    found = read_all(ledger)
+    assert found["units"] == expected["reads"]["units"]
+    assert found["customers"] == expected["reads"]["customers"]
+    assert found["entries"] == expected["reads"]["entries"]
+    for customer, reads in expected["reads"]["per_customer"].items():
+        for name, value in reads.items():
+            assert found["per_customer"][customer][name] == value, f"{customer}: {name} reads back differently"
+    assert found == expected["reads"]
+
+
+def test_every_idempotency_key_is_kept_and_replays(ledger: Ledger, expected: dict[str, Any]) -> None:
+    calls = [decode_call(item["call"]) for item in expected["keyed"]]
+    assert operation_records(ledger, calls) == expected["operations"]
+    before = read_all(ledger)
+    for (name, args, kwargs), item in zip(calls, expected["keyed"], strict=True):
+        again = getattr(ledger, name)(*args, **kwargs)
+        assert again.replayed, (name, args, kwargs)
+        assert plain(fresh(again)) == item["result"], f"{name}{args} replays another result"
+    assert read_all(ledger) == before  # replays wrote nothing
+
+
+def test_new_writes_work_on_the_upgraded_file(ledger: Ledger, copy: Path, expected: dict[str, Any]) -> None:
+    clock = ManualClock(READ_AT)
+    ledger = Ledger(ledger.repository, clock=clock)
+    old = expected["reads"]["per_customer"]["ada"]["balances"]["credits"]
+    ledger.grant("ada", 10, expires_at=READ_AT + (READ_AT - START))
+    burn = ledger.burn("ada", 4, idempotency_key="after-upgrade")
+    ledger.hold("ada", 3, hold_id="h-after-upgrade")
+    ledger.capture("h-after-upgrade", 2)
+    ledger.capture("h-active", 1)  # a hold the first version left active
+    ledger.burn("eve", 1, overdraft="debt")
+    ledger.grant("eve", "5")
+    ledger.burn("ada", "1.005", unit="eur")
+    ledger.reverse(burn.op_id, 1)
+    ledger.expire_due()
+    balance = ledger.balance("ada")
+    assert balance.used == int(old["used"]) + 4 + 2 + 1 - 1
+    assert balance.granted == int(old["granted"]) + 10
+    report = ledger.verify()
+    assert report.ok, str(report)
+    ledger.close()
+    again = Ledger(SQLiteRepository(copy), clock=clock)
+    try:
+        assert again.burn("ada", 4, idempotency_key="after-upgrade").replayed
+        assert again.balance("eve").available == 4
+        assert again.verify().ok
+    finally:
+        again.close()
+    assert integrity(copy) == ["ok"]
