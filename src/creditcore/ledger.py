@@ -40,7 +40,15 @@ from creditcore.model import (
     VoidResult,
 )
 from creditcore.order import BurnOrder
-from creditcore.repository import EntryQuery, OperationRecord, Reader, Repository, UnitOfWork, iterate_entries
+from creditcore.repository import (
+    EntryQuery,
+    OperationRecord,
+    PastHistory,
+    Reader,
+    Repository,
+    UnitOfWork,
+    iterate_entries,
+)
 from creditcore.state import (
     ENTRY_KINDS,
     HOLD_STATUSES,
@@ -817,13 +825,26 @@ class Ledger:
             return parse_time(at, "at")
         return self._write_time(None, state)
 
-    def _state_at(self, reader: Reader, customer: str, at: datetime | None) -> tuple[AccountState, datetime]:
-        """The customer's state as it was, is or will be at ``at``."""
+    def _state_at(
+        self, reader: Reader, customer: str, at: datetime | None, *, every_block: bool = False
+    ) -> tuple[AccountState, datetime]:
+        """The customer's state as it was, is or will be at ``at``.
+
+        A past state is replayed from the nearest snapshot when the repository keeps them; it
+        then holds the blocks that had credit left at the snapshot or that entries since then
+        touched. ``every_block`` replays the whole history instead, for a read that lists
+        used-up blocks too.
+        """
         state = reader.load_account(customer)
         when = self._read_time(at, state)
         if state.last_at is not None and when < state.last_at:
-            blocks, holds, entries = reader.history(customer)
-            state = rules.rebuild(customer, blocks, holds, entries, until=when)
+            past_history = getattr(reader, "past_history", None)
+            if past_history is not None and not every_block:
+                past: PastHistory = past_history(customer, when)
+                state = rules.rebuild(customer, past.blocks, past.holds, past.entries, until=when, start=past.start)
+            else:
+                blocks, holds, entries = reader.history(customer)
+                state = rules.rebuild(customer, blocks, holds, entries, until=when)
         return rules.view(state, when), when
 
     def balance(
@@ -860,7 +881,7 @@ class Ledger:
         include_inactive = parse_bool(include_inactive, "include_inactive")
         with self._repository.reader() as reader:
             current = reader.load_account(customer)
-            state, when = self._state_at(reader, customer, at)
+            state, when = self._state_at(reader, customer, at, every_block=include_inactive)
             found = dict(state.blocks)
             if include_inactive and (current.last_at is None or when >= current.last_at):
                 # blocks with no credit left are not part of a loaded state: add their stored
@@ -882,6 +903,9 @@ class Ledger:
             if stored is None:
                 raise NotFound(f"no block {block_id!r}")
             state, when = self._state_at(reader, stored.customer, at)
+            if block_id not in state.blocks:
+                # used up before a snapshot: only the whole history says how it stood then
+                state, when = self._state_at(reader, stored.customer, at, every_block=True)
             scale = self._scale(stored.unit, reader)
         block = state.blocks.get(block_id)
         if block is None:

@@ -700,10 +700,12 @@ def _replay(
     on_entry: Callable[[EntryState, _Work], None] | None = None,
     *,
     before: Callable[[EntryState, _Work], None] | None = None,
+    start: AccountState | None = None,
 ) -> _Work:
-    """Apply entries in ``seq`` order, with the functions the rules use, to blank blocks."""
+    """Apply entries in ``seq`` order, with the functions the rules use, to ``start`` (or to
+    nothing); a block that is not in the work yet starts blank."""
     known = {block.id: block for block in blocks}
-    work = _Work(AccountState(customer=customer))
+    work = _Work(start if start is not None else AccountState(customer=customer))
     for entry in sorted(entries, key=lambda e: e.seq):
         if until is not None and entry.at > until:
             continue
@@ -730,14 +732,21 @@ def rebuild(
     holds: Iterable[HoldState],
     entries: Iterable[EntryState],
     until: datetime | None = None,
+    *,
+    start: AccountState | None = None,
 ) -> AccountState:
     """The account as its entries say it was at ``until`` (default: after the last entry).
 
     ``blocks`` and ``holds`` are their latest stored forms; only their fixed attributes are
     used. Entries are applied in ``seq`` order with the same functions the rules use, so a
     rebuilt state equals the stored one when the ledger is sound.
+
+    ``start`` is a snapshot: the state right after some entry dated at or before ``until``
+    (see :class:`creditcore.repository.PastHistory`); ``entries`` are then only those after
+    it. The result then holds only the blocks and holds the snapshot held or the entries
+    name, but counts the same balance as a replay of the whole history.
     """
-    work = _replay(customer, blocks, entries, until)
+    work = _replay(customer, blocks, entries, until, start=start)
     for found in holds:
         if until is not None and found.created_at > until:
             continue
@@ -751,6 +760,9 @@ def rebuild(
         if pending != block.settle_pending:
             work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)
     work.next_number = max((b.number for b in work.blocks.values()), default=0) + 1
+    if start is not None:
+        # blocks used up before the snapshot are not in the work, but they were numbered
+        work.next_number = max(work.next_number, start.next_number)
     return work.freeze()[0]
 
 

@@ -3,6 +3,11 @@
 Writers are serialised by one re-entrant lock held for the whole transaction; a write
 changes the store in place and keeps an undo log, so a transaction that fails is rolled back
 to exactly what was there before.
+
+Every ``snapshot_every`` entries of a customer (or more, for an account with more live
+blocks and holds than that), a write also keeps the account state it saved as a snapshot,
+so that a past balance replays only the entries since the nearest one (see
+:class:`~creditcore.repository.PastReader`).
 """
 
 from __future__ import annotations
@@ -11,14 +16,19 @@ import bisect
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import attrs
 
-from creditcore.repository import EntryQuery, OperationRecord
+from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 _MISSING = object()
+#: Entries of a customer between two snapshots of its account state.
+SNAPSHOT_EVERY = 1_000
+# (dated, after entry seq, the customer's entry count then, the state)
+_Snapshot = tuple[datetime, int, int, AccountState]
 
 
 class MemoryRepository:
@@ -28,7 +38,11 @@ class MemoryRepository:
     >>> ledger = Ledger(MemoryRepository())
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be a whole number of entries >= 1, got {snapshot_every!r}")
+        self._snapshot_every = snapshot_every
+        self._snapshots: dict[str, list[_Snapshot]] = {}
         self._lock = threading.RLock()
         self._units: dict[str, int] = {}
         # customer -> state with only the blocks that hold credit and the active holds, so a
@@ -83,6 +97,33 @@ class MemoryRepository:
             [self._blocks[i] for i in self._customer_blocks.get(customer, ())],
             [self._holds[i] for i in self._customer_holds.get(customer, ())],
             [self._entries[i] for i in self._customer_entries.get(customer, ())],
+        )
+
+    def past_history(self, customer: str, until: datetime) -> PastHistory:
+        snapshots = self._snapshots.get(customer, [])
+        index = bisect.bisect_right(snapshots, until, key=lambda snapshot: snapshot[0]) - 1
+        start = snapshots[index][3] if index >= 0 else None
+        after = snapshots[index][1] if index >= 0 else 0
+        # no entry after the next snapshot is dated before it, so none is needed
+        last = snapshots[index + 1][1] if index + 1 < len(snapshots) else None
+        positions = self._customer_entries.get(customer, [])
+        entries = []
+        for position in positions[bisect.bisect_left(positions, after) :]:
+            if last is not None and position >= last:
+                break
+            entry = self._entries[position]
+            if entry.at <= until:
+                entries.append(entry)
+        held = start.blocks if start is not None else {}
+        block_ids = {e.block_id for e in entries if e.block_id is not None and e.block_id not in held}
+        hold_ids = {e.hold_id for e in entries if e.hold_id is not None}
+        if start is not None:
+            hold_ids.update(start.holds)
+        return PastHistory(
+            start=start,
+            blocks=[self._blocks[i] for i in sorted(block_ids)],
+            holds=[self._holds[i] for i in sorted(hold_ids)],
+            entries=entries,
         )
 
     def find_block(self, block_id: str) -> BlockState | None:
@@ -179,7 +220,22 @@ class MemoryRepository:
             if entry.block_id is not None:
                 self._append(self._block_entries, entry.block_id, position)
             stored.append(saved)
+        if stored:
+            self._keep_snapshots(customer, stored, live)
         return stored
+
+    def _keep_snapshots(self, customer: str, stored: list[EntryState], live: AccountState) -> None:
+        """Drop the snapshots these entries are dated before; take one when enough entries
+        have piled up since the last."""
+        snapshots = self._snapshots.get(customer, [])
+        earliest = min(e.at for e in stored)
+        if snapshots and earliest < snapshots[-1][0]:
+            snapshots = [s for s in snapshots if s[0] <= earliest]
+            self._put(self._snapshots, customer, snapshots)
+        count = len(self._customer_entries.get(customer, ()))
+        since = count - (snapshots[-1][2] if snapshots else 0)
+        if live.last_at is not None and since >= max(self._snapshot_every, len(live.blocks) + len(live.holds)):
+            self._append(self._snapshots, customer, (live.last_at, stored[-1].seq, count, live))
 
     def record_operation(self, record: OperationRecord) -> None:
         self._put(self._operations, (record.namespace, record.key), record)

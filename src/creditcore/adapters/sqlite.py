@@ -61,7 +61,7 @@ from creditcore.model import (
     ReverseResult,
     VoidResult,
 )
-from creditcore.repository import EntryQuery, OperationRecord
+from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState, UnitTotals
 
 try:  # sqlite-utils >= 4.0
@@ -82,6 +82,10 @@ _BEGIN_ATTEMPTS = 4
 _BACKOFF = 0.01
 # How many decoded blocks (and holds) a connection keeps to skip decoding unchanged rows.
 _DECODED_CACHE = 20_000
+#: Entries of a customer between two snapshots of its account state (more for an account
+#: with more live blocks and holds than that, so writing a snapshot stays a small share of
+#: the writes). See "snapshots of account state" at the end of this module.
+SNAPSHOT_EVERY = 1_000
 
 # -- the schema ------------------------------------------------------------------------------
 #
@@ -213,6 +217,7 @@ def _create_schema(db: sqlite_utils.Database) -> None:
 
 #: The forward migrations, in order. Append to this list; never edit an applied one.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (("0001_initial", _create_schema),)
+# (appended below: 0002_snapshots)
 
 # -- rows <-> state ----------------------------------------------------------------------------
 
@@ -607,9 +612,13 @@ def _storage(
 class _Session:
     """The reads and writes of one transaction on one connection (a Reader and a UnitOfWork)."""
 
-    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, where: str, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.conn = conn
         self.where = where
+        self.snapshot_every = snapshot_every
+        self.since_snapshot: dict[str, int] = {}
+        """Per customer, entries written since its last snapshot, as this connection counts
+        them (a hint: a wrong count only takes a snapshot early or late)."""
         self.wrote = False
         self.witness: tuple[str, tuple[object, ...]] | None = None
         """A query that finds a row only if this transaction's first write was committed:
@@ -797,9 +806,14 @@ class _Session:
         if stored:
             conn.executemany(_INSERT_ENTRY, map(_entry_row, stored))
             self._wrote("SELECT 1 FROM entries WHERE seq = ? AND op_id = ?", (stored[0].seq, stored[0].op_id))
+            _keep_snapshots(self, before, after, stored)
         else:
             self.wrote = True
         return stored
+
+    @_storage("read a customer's past")
+    def past_history(self, customer: str, until: datetime) -> PastHistory:
+        return _past_history(self, customer, until)
 
     @_storage("record an idempotency key")
     def record_operation(self, record: OperationRecord) -> None:
@@ -853,7 +867,14 @@ class SQLiteRepository:
     >>> ledger.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: str = "full", busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "full",
+        busy_timeout: float = 5.0,
+        snapshot_every: int = SNAPSHOT_EVERY,
+    ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise ValidationError("path", f"expected a file path or ':memory:', got {type(path).__name__}")
         if durability not in DURABILITY:
@@ -870,6 +891,9 @@ class SQLiteRepository:
         self._where = "in memory" if self._memory else repr(self._path)
         self._durability = durability
         self._busy_timeout = float(busy_timeout)
+        if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
+            raise ValidationError("snapshot_every", f"expected a whole number of entries >= 1, got {snapshot_every!r}")
+        self._snapshot_every = snapshot_every
         self._closed = False
         self._guard = threading.Lock()
         self._local = threading.local()
@@ -938,7 +962,12 @@ class SQLiteRepository:
 
     def _open_link(self) -> _Link:
         conn = self._connect()
-        link = _Link(conn=conn, session=_Session(conn, self._where), pid=os.getpid(), thread=threading.current_thread())
+        link = _Link(
+            conn=conn,
+            session=_Session(conn, self._where, self._snapshot_every),
+            pid=os.getpid(),
+            thread=threading.current_thread(),
+        )
         with self._guard:
             # connections of threads that have ended are closed here, not leaked
             for dead in [x for x in self._links if not x.thread.is_alive()]:
@@ -1243,3 +1272,131 @@ def _apply_migrations(conn: sqlite3.Connection) -> None:
 def _close_quietly(conn: sqlite3.Connection) -> None:
     with suppress(sqlite3.Error):
         conn.close()
+
+
+# -- snapshots of account state ------------------------------------------------------------------
+#
+# A snapshot is a cache of a customer's account state (live blocks, active holds, totals) right
+# after one of its entries, so that a past balance replays only the entries since the nearest
+# snapshot. It is dated by the customer's last entry then, and every entry after it must be
+# dated at or after it: a write that appends an earlier one drops the snapshots it precedes.
+
+_SNAPSHOT_MEMO = 20_000
+
+
+def _create_snapshots(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS snapshots (
+            customer TEXT NOT NULL REFERENCES accounts (customer),
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (json_valid(state)),
+            PRIMARY KEY (customer, seq)
+        ) STRICT, WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS snapshots_by_time ON snapshots (customer, at)")
+
+
+MIGRATIONS = (*MIGRATIONS, ("0002_snapshots", _create_snapshots))
+
+
+def _snapshot_text(state: AccountState) -> str:
+    return _json(
+        {
+            "blocks": [list(_block_row(b)) for b in state.blocks.values() if b.remaining > 0],
+            "holds": [list(_hold_row(h)) for h in state.holds.values() if h.status == "active"],
+            "totals": _totals_text(state.totals),
+            "last_at": _optional_micros(state.last_at),
+            "next_number": state.next_number,
+            "settlements": _settlements_text(state.settlements),
+        }
+    )
+
+
+def _snapshot(session: _Session, customer: str, text: str) -> AccountState:
+    data = json.loads(text)
+    return AccountState(
+        customer=customer,
+        blocks={b.id: b for b in (session._block(tuple(row)) for row in data["blocks"])},
+        holds={h.id: h for h in (session._hold(tuple(row)) for row in data["holds"])},
+        totals=_totals(data["totals"]),
+        last_at=_optional_time(data["last_at"]),
+        next_number=data["next_number"],
+        settlements=_settlements(data["settlements"]),
+    )
+
+
+def _keep_snapshots(session: _Session, before: AccountState, after: AccountState, stored: list[EntryState]) -> None:
+    """After a save: drop the snapshots its entries are dated before, and take one when
+    enough entries have piled up since the last."""
+    conn = session.conn
+    customer = after.customer
+    earliest = min(_micros(e.at) for e in stored)
+    since = session.since_snapshot.pop(customer, None)
+    if before.last_at is None or earliest < _micros(before.last_at):
+        # the only case in which an entry may be dated before a snapshot (a customer's
+        # history only moves forward, so this finds nothing unless that promise broke)
+        conn.execute("DELETE FROM snapshots WHERE customer = ? AND at > ?", (customer, earliest))
+        since = None
+    if since is None:
+        row = conn.execute(
+            "SELECT seq FROM snapshots WHERE customer = ? ORDER BY seq DESC LIMIT 1", (customer,)
+        ).fetchone()
+        (since,) = conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE customer = ? AND seq > ?", (customer, row[0] if row else 0)
+        ).fetchone()
+    else:
+        since += len(stored)
+    live = sum(1 for b in after.blocks.values() if b.remaining > 0) + sum(
+        1 for h in after.holds.values() if h.status == "active"
+    )
+    if after.last_at is not None and since >= max(session.snapshot_every, live):
+        conn.execute(
+            "INSERT INTO snapshots (customer, seq, at, state) VALUES (?, ?, ?, ?)",
+            (customer, stored[-1].seq, _micros(after.last_at), _snapshot_text(after)),
+        )
+        since = 0
+    if len(session.since_snapshot) >= _SNAPSHOT_MEMO:
+        session.since_snapshot.clear()
+    session.since_snapshot[customer] = since
+
+
+def _past_history(session: _Session, customer: str, until: datetime) -> PastHistory:
+    conn = session.conn
+    moment = _micros(until)
+    row = conn.execute(
+        "SELECT seq, state FROM snapshots WHERE customer = ? AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1",
+        (customer, moment),
+    ).fetchone()
+    start = None if row is None else _snapshot(session, customer, row[1])
+    after = 0 if row is None else row[0]
+    # no entry after the next snapshot is dated before it, so none is needed
+    (last,) = conn.execute(
+        "SELECT MIN(seq) FROM snapshots WHERE customer = ? AND at > ?", (customer, moment)
+    ).fetchone()
+    rows = conn.execute(
+        f"{_SELECT_ENTRY} WHERE customer = ? AND seq > ? AND seq <= ? AND at <= ? ORDER BY seq",
+        (customer, after, 2**63 - 1 if last is None else last, moment),
+    )
+    entries = [_entry(r) for r in rows]
+    held = start.blocks if start is not None else {}
+    block_ids = sorted({e.block_id for e in entries if e.block_id is not None and e.block_id not in held})
+    hold_ids = {e.hold_id for e in entries if e.hold_id is not None}
+    if start is not None:
+        hold_ids.update(start.holds)
+    return PastHistory(
+        start=start,
+        blocks=[session._block(r) for r in _rows_by_id(conn, _SELECT_BLOCK, block_ids)],
+        holds=[session._hold(r) for r in _rows_by_id(conn, _SELECT_HOLD, sorted(hold_ids))],
+        entries=entries,
+    )
+
+
+def _rows_by_id(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for first in range(0, len(ids), 500):
+        chunk = ids[first : first + 500]
+        rows.extend(conn.execute(f"{select} WHERE id IN ({', '.join('?' for _ in chunk)}) ORDER BY pos", chunk))
+    return rows
