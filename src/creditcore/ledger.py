@@ -8,7 +8,6 @@ import binascii
 import functools
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -373,19 +372,24 @@ class Ledger:
         # lookup, so a retry of a grant that succeeded replays whenever it comes
         if expires is not None and effective is not None and expires <= effective:
             raise ValidationError("expires_at", f"{expires.isoformat()} must be later than effective_at")
-        fingerprint = _fingerprint(
-            customer=customer,
-            amount=to_decimal(minor, scale),
-            unit=unit,
-            effective_at=effective,
-            expires_at=expires,
-            priority=priority,
-            category=category,
-            cost_basis=basis,
-            scope=scopes,
-            description=description,
-            metadata=meta,
-            settle_debt=settles,
+        # only a call with a key is ever compared: skip the text form otherwise
+        fingerprint = (
+            _NO_KEY
+            if key is None
+            else _fingerprint(
+                customer=customer,
+                amount=to_decimal(minor, scale),
+                unit=unit,
+                effective_at=effective,
+                expires_at=expires,
+                priority=priority,
+                category=category,
+                cost_basis=basis,
+                scope=scopes,
+                description=description,
+                metadata=meta,
+                settle_debt=settles,
+            )
         )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "grant", fingerprint)
@@ -450,14 +454,19 @@ class Ledger:
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
         limit = None if self._debt_limit is None or mode != "debt" else whole_minor_units(self._debt_limit, scale)
-        fingerprint = _fingerprint(
-            customer=customer,
-            amount=to_decimal(minor, scale),
-            unit=unit,
-            scope=scope,
-            overdraft=mode,
-            description=description,
-            metadata=meta,
+        # only a call with a key is ever compared: skip the text form otherwise
+        fingerprint = (
+            _NO_KEY
+            if key is None
+            else _fingerprint(
+                customer=customer,
+                amount=to_decimal(minor, scale),
+                unit=unit,
+                scope=scope,
+                overdraft=mode,
+                description=description,
+                metadata=meta,
+            )
         )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "burn", fingerprint)
@@ -648,7 +657,9 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(block_id=block_id, amount=_shown(minor, scale), reason=reason)
+            fingerprint = (
+                _NO_KEY if key is None else _fingerprint(block_id=block_id, amount=_shown(minor, scale), reason=reason)
+            )
             replayed = self._replay(uow, "key", key, "void", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -692,7 +703,7 @@ class Ledger:
             customer, unit = target_entries[0].customer, target_entries[0].unit
             scale = self._scale(unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(op_id=target, amount=_shown(minor, scale))
+            fingerprint = _NO_KEY if key is None else _fingerprint(op_id=target, amount=_shown(minor, scale))
             replayed = self._replay(uow, "key", key, "reverse", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -751,7 +762,11 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(block_id=block_id, expires_at=expires, amount=_shown(minor, scale))
+            fingerprint = (
+                _NO_KEY
+                if key is None
+                else _fingerprint(block_id=block_id, expires_at=expires, amount=_shown(minor, scale))
+            )
             replayed = self._replay(uow, "key", key, "change_expiry", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -1055,7 +1070,9 @@ class Ledger:
 
 
 def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    # 128 random bits, as hex: what uuid4().hex carries (less its six fixed bits), without
+    # building a UUID object on every write
+    return f"{prefix}_{os.urandom(16).hex()}"
 
 
 def _shown(minor: int | None, scale: int) -> Decimal | None:
@@ -1065,6 +1082,9 @@ def _shown(minor: int | None, scale: int) -> Decimal | None:
 
 def _fingerprint(**fields: Any) -> tuple[tuple[str, str], ...]:
     return tuple((name, canonical(value)) for name, value in fields.items())
+
+
+_NO_KEY: tuple[tuple[str, str], ...] = ()
 
 
 def _find_hold(reader: Reader, hold_id: str) -> HoldState:

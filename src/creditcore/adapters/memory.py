@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import attrs
-
 from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
@@ -202,17 +200,21 @@ class MemoryRepository:
                     self._append(self._customer_holds, customer, found.id)
                 self._put(self._holds, found.id, found)
         # keep only what a later write can touch: blocks with credit left, active holds
-        live = attrs.evolve(
-            after,
+        live = AccountState(
+            customer=customer,
             blocks={k: b for k, b in after.blocks.items() if b.remaining > 0},
             holds={k: h for k, h in after.holds.items() if h.status == "active"},
+            totals=after.totals,
+            last_at=after.last_at,
+            next_number=after.next_number,
+            settlements=after.settlements,
         )
         self._put(self._accounts, customer, live)
         stored: list[EntryState] = []
         log = self._log()
         for entry in entries:
             position = len(self._entries)
-            saved = attrs.evolve(entry, seq=position + 1)
+            saved = _numbered(entry, position + 1)
             self._entries.append(saved)
             log.append(self._entries.pop)
             self._append(self._customer_entries, entry.customer, position)
@@ -239,3 +241,23 @@ class MemoryRepository:
 
     def record_operation(self, record: OperationRecord) -> None:
         self._put(self._operations, (record.namespace, record.key), record)
+
+
+def _numbered(entry: EntryState, seq: int) -> EntryState:
+    """``entry`` with its ``seq`` (attrs.evolve, field by field: this runs once per entry)."""
+    return EntryState(
+        seq=seq,
+        op_id=entry.op_id,
+        customer=entry.customer,
+        unit=entry.unit,
+        kind=entry.kind,
+        block_id=entry.block_id,
+        hold_id=entry.hold_id,
+        amount=entry.amount,
+        available_after=entry.available_after,
+        at=entry.at,
+        description=entry.description,
+        metadata=entry.metadata,
+        ref=entry.ref,
+        of_debt=entry.of_debt,
+    )
