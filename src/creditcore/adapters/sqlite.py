@@ -424,7 +424,18 @@ def _entry(row: Sequence[Any]) -> EntryState:
 
 
 def _totals_text(totals: Mapping[str, UnitTotals]) -> str:
-    return _json({unit: attrs.asdict(figures) for unit, figures in totals.items()})
+    return _json(
+        {
+            unit: {
+                "granted": figures.granted,
+                "used": figures.used,
+                "expired": figures.expired,
+                "voided": figures.voided,
+                "debt": figures.debt,
+            }
+            for unit, figures in totals.items()
+        }
+    )
 
 
 def _totals(text: str) -> dict[str, UnitTotals]:
@@ -616,6 +627,13 @@ class _Session:
         self.conn = conn
         self.where = where
         self.snapshot_every = snapshot_every
+        self.writing = False
+        self.accounts: dict[str, AccountState] = {}
+        """Inside write transactions: each customer's state as this connection last loaded
+        or saved it (see :func:`_begin_write`)."""
+        self.data_version: int | None = None
+        self.last_seq: int | None = None
+        """Inside a write transaction: the last entry seq this transaction wrote."""
         self.since_snapshot: dict[str, int] = {}
         """Per customer, entries written since its last snapshot, as this connection counts
         them (a hint: a wrong count only takes a snapshot early or late)."""
@@ -666,6 +684,10 @@ class _Session:
 
     @_storage("load an account")
     def load_account(self, customer: str) -> AccountState:
+        if self.writing:
+            known = self.accounts.get(customer)
+            if known is not None:
+                return known
         conn = self.conn
         row = conn.execute(
             "SELECT totals, last_at, next_number, settlements FROM accounts WHERE customer = ?", (customer,)
@@ -674,7 +696,7 @@ class _Session:
             return AccountState(customer=customer)
         blocks = conn.execute(f"{_SELECT_BLOCK} WHERE customer = ? AND remaining > 0 ORDER BY pos", (customer,))
         holds = conn.execute(f"{_SELECT_HOLD} WHERE customer = ? AND status = 'active' ORDER BY pos", (customer,))
-        return AccountState(
+        state = AccountState(
             customer=customer,
             blocks={b.id: b for b in map(self._block, blocks)},
             holds={h.id: h for h in map(self._hold, holds)},
@@ -683,6 +705,9 @@ class _Session:
             next_number=row[2],
             settlements=_settlements(row[3]),
         )
+        if self.writing:
+            _remember_account(self, state)
+        return state
 
     @_storage("read a customer's history")
     def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
@@ -773,10 +798,13 @@ class _Session:
         first: dict[str, int] = {}
         if entries:
             # the write lock is held (BEGIN IMMEDIATE), so the next rowids are ours
-            (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
+            last = self.last_seq
+            if last is None:
+                (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
             for number, entry in enumerate(entries, start=last + 1):
                 stored.append(attrs.evolve(entry, seq=number))
                 first.setdefault(entry.customer, number)
+            self.last_seq = stored[-1].seq
         conn.execute(
             _UPSERT_ACCOUNT,
             (
@@ -793,10 +821,7 @@ class _Session:
                 conn.execute("UPDATE accounts SET first_seq = COALESCE(first_seq, ?) WHERE customer = ?", (seq, other))
         changed_blocks = [b for b in after.blocks.values() if before.blocks.get(b.id) is not b]
         if changed_blocks:
-            rows = [_block_row(b) for b in changed_blocks]
-            conn.executemany(_UPSERT_BLOCK, rows)
-            for row, block in zip(rows, changed_blocks, strict=True):
-                self._remember_block(row, block)
+            _save_blocks(self, before, changed_blocks)
         changed_holds = [h for h in after.holds.values() if before.holds.get(h.id) is not h]
         if changed_holds:
             rows = [_hold_row(h) for h in changed_holds]
@@ -809,6 +834,8 @@ class _Session:
             _keep_snapshots(self, before, after, stored)
         else:
             self.wrote = True
+        if self.writing:
+            _remember_account(self, after)
         return stored
 
     @_storage("read a customer's past")
@@ -1107,15 +1134,22 @@ class SQLiteRepository:
             self._begin(link, "BEGIN IMMEDIATE")
             link.mode = "write"
             try:
+                _begin_write(link.session)
                 yield link.session
             except BaseException as error:
                 link.mode = None
+                _end_write(link.session, kept=False)
                 self._end(link, ok=False)
                 if isinstance(error, sqlite3.Error):
                     raise _storage_error("write", self._where, error) from error
                 raise
             link.mode = None
-            self._end(link, ok=True)
+            try:
+                self._end(link, ok=True)
+            except BaseException:
+                _end_write(link.session, kept=False)
+                raise
+            _end_write(link.session, kept=True)
 
     @contextmanager
     def reader(self) -> Iterator[_Session]:
@@ -1400,3 +1434,92 @@ def _rows_by_id(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> li
         chunk = ids[first : first + 500]
         rows.extend(conn.execute(f"{select} WHERE id IN ({', '.join('?' for _ in chunk)}) ORDER BY pos", chunk))
     return rows
+
+
+# -- the write path's own cache ------------------------------------------------------------------
+#
+# A write transaction loads the account it changes. The connection keeps each account's state
+# as it last loaded or saved it, and inside a write transaction a load returns that state
+# without asking SQLite, as long as no other connection has committed since: PRAGMA
+# data_version changes exactly when another connection (of this process or another) commits
+# to the file, and the check runs after BEGIN IMMEDIATE, when the write lock is held. A write
+# transaction that does not commit drops everything kept. Reads always ask SQLite.
+
+_ACCOUNTS_KEPT = 20_000
+_UPDATE_BLOCK_FIGURES = (
+    "UPDATE blocks SET remaining = ?, held = ?, settle_pending = ?, void_closed = ?, emptied_by = ? WHERE id = ?"
+)
+
+
+def _begin_write(session: _Session) -> None:
+    (version,) = session.conn.execute("PRAGMA data_version").fetchone()
+    if version != session.data_version:
+        session.accounts.clear()
+        session.data_version = version
+    session.last_seq = None
+    session.writing = True
+
+
+def _end_write(session: _Session, *, kept: bool) -> None:
+    session.writing = False
+    session.last_seq = None
+    if not kept:
+        session.accounts.clear()
+
+
+def _remember_account(session: _Session, state: AccountState) -> None:
+    """Keep the state as a load would give it back: blocks with credit left, active holds."""
+    if len(session.accounts) >= _ACCOUNTS_KEPT:
+        session.accounts.clear()
+    blocks = state.blocks
+    holds = state.holds
+    if any(b.remaining <= 0 for b in blocks.values()) or any(h.status != "active" for h in holds.values()):
+        state = AccountState(
+            customer=state.customer,
+            blocks={k: b for k, b in blocks.items() if b.remaining > 0},
+            holds={k: h for k, h in holds.items() if h.status == "active"},
+            totals=state.totals,
+            last_at=state.last_at,
+            next_number=state.next_number,
+            settlements=state.settlements,
+        )
+    session.accounts[state.customer] = state
+
+
+def _fixed(block: BlockState) -> tuple[object, ...]:
+    """What of a block no entry changes."""
+    return (
+        block.customer, block.unit, block.number, block.amount, block.priority, block.category, block.cost_basis,
+        block.scope, block.effective_at, block.expires_at, block.created_at, block.description, block.metadata,
+        block.origin, block.settles_debt,
+    )  # fmt: skip
+
+
+def _save_blocks(session: _Session, before: AccountState, changed: list[BlockState]) -> None:
+    """A block the account had before whose figures alone moved is an UPDATE of those
+    columns (its indexed columns stay put); any other is written whole."""
+    figures: list[tuple[object, ...]] = []
+    whole: list[BlockState] = []
+    for block in changed:
+        old = before.blocks.get(block.id)
+        if old is not None and _fixed(old) == _fixed(block):
+            figures.append(
+                (
+                    block.remaining,
+                    block.held,
+                    int(block.settle_pending),
+                    int(block.void_closed),
+                    block.emptied_by,
+                    block.id,
+                )
+            )
+            session._blocks.pop(block.id, None)  # decoded again from its new row when next read
+        else:
+            whole.append(block)
+    if figures:
+        session.conn.executemany(_UPDATE_BLOCK_FIGURES, figures)
+    if whole:
+        rows = [_block_row(b) for b in whole]
+        session.conn.executemany(_UPSERT_BLOCK, rows)
+        for row, block in zip(rows, whole, strict=True):
+            session._remember_block(row, block)
