@@ -287,10 +287,20 @@ def test_every_order_sorts_by_the_documented_key_functions() -> None:
     t = datetime(2026, 1, 1, tzinfo=UTC)
     blocks = [
         BlockState(
-            id=f"b{n}", customer="ada", unit="credits", number=n, amount=5, remaining=5,
-            priority=priority, category=category, cost_basis=basis, scope=scope,
-            effective_at=t + timedelta(hours=n % 3), expires_at=expires, created_at=t,
-        )  # fmt: skip
+            id=f"b{n}",
+            customer="ada",
+            unit="credits",
+            number=n,
+            amount=5,
+            remaining=5,
+            priority=priority,
+            category=category,
+            cost_basis=basis,
+            scope=scope,
+            effective_at=t + timedelta(hours=n % 3),
+            expires_at=expires,
+            created_at=t,
+        )
         for n, (priority, category, basis, scope, expires) in enumerate(
             itertools.product(
                 (0, 50),

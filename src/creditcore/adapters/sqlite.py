@@ -286,6 +286,10 @@ _UPSERT_ACCOUNT = (
     "next_number = excluded.next_number, settlements = excluded.settlements, "
     "first_seq = COALESCE(accounts.first_seq, excluded.first_seq)"
 )
+_UPDATE_ACCOUNT = (
+    "UPDATE accounts SET totals = ?2, last_at = ?3, next_number = ?4, settlements = ?5, "
+    "first_seq = COALESCE(first_seq, ?6) WHERE customer = ?1"
+)
 _UPSERT_OPERATION = (
     "INSERT INTO operations (namespace, key, kind, fingerprint, op_id, customer, result) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (namespace, key) DO UPDATE SET kind = excluded.kind, fingerprint = excluded.fingerprint, "
@@ -633,7 +637,8 @@ class _Session:
         or saved it (see :func:`_begin_write`)."""
         self.data_version: int | None = None
         self.last_seq: int | None = None
-        """Inside a write transaction: the last entry seq this transaction wrote."""
+        """The last entry seq this connection wrote, while no other connection has committed
+        since (see :func:`_begin_write`)."""
         self.since_snapshot: dict[str, int] = {}
         """Per customer, entries written since its last snapshot, as this connection counts
         them (a hint: a wrong count only takes a snapshot early or late)."""
@@ -805,17 +810,18 @@ class _Session:
                 stored.append(attrs.evolve(entry, seq=number))
                 first.setdefault(entry.customer, number)
             self.last_seq = stored[-1].seq
-        conn.execute(
-            _UPSERT_ACCOUNT,
-            (
-                customer,
-                _totals_text(after.totals),
-                _optional_micros(after.last_at),
-                after.next_number,
-                _settlements_text(after.settlements),
-                first.get(customer),
-            ),
+        account = (
+            customer,
+            _totals_text(after.totals),
+            _optional_micros(after.last_at),
+            after.next_number,
+            _settlements_text(after.settlements),
+            first.get(customer),
         )
+        # an account with a last entry has its row: an UPDATE (an upsert costs more), unless
+        # the row is not there after all
+        if before.last_at is None or conn.execute(_UPDATE_ACCOUNT, account).rowcount != 1:
+            conn.execute(_UPSERT_ACCOUNT, account)
         for other, seq in first.items():
             if other != customer:
                 conn.execute("UPDATE accounts SET first_seq = COALESCE(first_seq, ?) WHERE customer = ?", (seq, other))
@@ -1367,12 +1373,12 @@ def _keep_snapshots(session: _Session, before: AccountState, after: AccountState
     enough entries have piled up since the last."""
     conn = session.conn
     customer = after.customer
-    earliest = min(_micros(e.at) for e in stored)
-    since = session.since_snapshot.pop(customer, None)
-    if before.last_at is None or earliest < _micros(before.last_at):
+    earliest = min(e.at for e in stored)
+    since = session.since_snapshot.get(customer)
+    if before.last_at is None or earliest < before.last_at:
         # the only case in which an entry may be dated before a snapshot (a customer's
         # history only moves forward, so this finds nothing unless that promise broke)
-        conn.execute("DELETE FROM snapshots WHERE customer = ? AND at > ?", (customer, earliest))
+        conn.execute("DELETE FROM snapshots WHERE customer = ? AND at > ?", (customer, _micros(earliest)))
         since = None
     if since is None:
         row = conn.execute(
@@ -1383,10 +1389,13 @@ def _keep_snapshots(session: _Session, before: AccountState, after: AccountState
         ).fetchone()
     else:
         since += len(stored)
-    live = sum(1 for b in after.blocks.values() if b.remaining > 0) + sum(
-        1 for h in after.holds.values() if h.status == "active"
-    )
-    if after.last_at is not None and since >= max(session.snapshot_every, live):
+    if (
+        since >= session.snapshot_every
+        and after.last_at is not None
+        and since
+        >= sum(1 for b in after.blocks.values() if b.remaining > 0)
+        + sum(1 for h in after.holds.values() if h.status == "active")
+    ):
         conn.execute(
             "INSERT INTO snapshots (customer, seq, at, state) VALUES (?, ?, ?, ?)",
             (customer, stored[-1].seq, _micros(after.last_at), _snapshot_text(after)),
@@ -1455,16 +1464,16 @@ def _begin_write(session: _Session) -> None:
     (version,) = session.conn.execute("PRAGMA data_version").fetchone()
     if version != session.data_version:
         session.accounts.clear()
+        session.last_seq = None
         session.data_version = version
-    session.last_seq = None
     session.writing = True
 
 
 def _end_write(session: _Session, *, kept: bool) -> None:
     session.writing = False
-    session.last_seq = None
     if not kept:
         session.accounts.clear()
+        session.last_seq = None
 
 
 def _remember_account(session: _Session, state: AccountState) -> None:
