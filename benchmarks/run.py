@@ -334,6 +334,7 @@ def scaling_figures(sizes: dict[str, Any], directory: str) -> dict[str, Any]:
             started = time.perf_counter()
             middle, last = scaling.build_history(repository, customer, size)
             built = time.perf_counter() - started
+            scaling.settle(repository)
             figures = scaling.measure_customer(ledger, customer, last, middle, sizes["calls"], sizes["repeats"])
             history.append({"entries": size, **figures})
             say(
@@ -345,6 +346,7 @@ def scaling_figures(sizes: dict[str, Any], directory: str) -> dict[str, Any]:
         for size in sizes["dead"]:
             customer = f"d{size}"
             last = scaling.build_dead_blocks(repository, customer, size)
+            scaling.settle(repository)
             figures = scaling.measure_customer(ledger, customer, last, None, sizes["calls"], sizes["repeats"])
             dead.append({"dead_blocks": size, **figures})
             say(

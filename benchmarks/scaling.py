@@ -9,6 +9,7 @@ take most of the time budget. Everything is then measured through the public ``L
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ import attrs
 
 from benchmarks.workload import START, TICK
 from creditcore import Ledger
+from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.repository import Repository
 from creditcore.state import AccountState, BlockState, EntryState, UnitTotals
 
@@ -63,8 +65,8 @@ def _save(repository: Repository, before: AccountState, after: AccountState, ent
 
 def build_history(repository: Repository, customer: str, size: int) -> tuple[datetime, datetime]:
     """A customer with ``size`` entries: one big grant, then burns of 1 credit from it, one
-    millisecond apart, written ``CHUNK`` entries per save. Returns the times of the middle
-    and the last entry."""
+    millisecond apart, written ``CHUNK`` entries per save. Returns the time to read a past
+    balance at (a little after the middle) and the time of the last entry."""
     big = _block(customer, 1, _BIG, START, priority=0)
     state = AccountState(customer=customer)
     at = START
@@ -81,6 +83,9 @@ def build_history(repository: Repository, customer: str, size: int) -> tuple[dat
     remaining = _BIG
     written = 1
     middle = at
+    # the past balance is read a little after the middle of the history, off the chunk
+    # boundaries (where snapshots fall), so that it has entries to replay
+    past = min(size - 1, size // 2 + CHUNK // 3)
     while written < size:
         count = min(CHUNK, size - written)
         entries = []
@@ -88,7 +93,7 @@ def build_history(repository: Repository, customer: str, size: int) -> tuple[dat
             at = START + TICK * i
             remaining -= 1
             entries.append(_entry(customer, f"{customer}-op{i}", "burn", big.id, 1, remaining, at))
-            if i == size // 2:
+            if i == past:
                 middle = at
         block = attrs.evolve(state.blocks[big.id], remaining=remaining)
         totals = UnitTotals(granted=_BIG, used=_BIG - remaining)
@@ -141,6 +146,16 @@ def build_dead_blocks(repository: Repository, customer: str, dead: int) -> datet
     after = attrs.evolve(state, blocks={live.id: live}, totals={"credits": totals}, last_at=at, next_number=number + 1)
     _save(repository, state, after, [_entry(customer, f"{customer}-live", "grant", live.id, _BIG, _BIG, at)])
     return at
+
+
+def settle(repository: Repository) -> None:
+    """Let the bulk build finish its work before anything is timed: a full collection of
+    the objects it left behind and, on SQLite, a checkpoint of the write-ahead log it filled
+    (a running ledger checkpoints as it goes; a bulk build would otherwise leave that to the
+    first measured writes)."""
+    gc.collect()
+    if isinstance(repository, SQLiteRepository):
+        repository.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def per_call(action: Callable[[int], object], calls: int, repeats: int) -> float:

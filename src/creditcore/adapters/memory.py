@@ -106,7 +106,9 @@ class MemoryRepository:
         last = snapshots[index + 1][1] if index + 1 < len(snapshots) else None
         positions = self._customer_entries.get(customer, [])
         entries = []
-        for position in positions[bisect.bisect_left(positions, after) :]:
+        # positions are seq - 1: from the first after the snapshot up to the next snapshot
+        for index in range(bisect.bisect_left(positions, after), len(positions)):
+            position = positions[index]
             if last is not None and position >= last:
                 break
             entry = self._entries[position]
