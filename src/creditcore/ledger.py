@@ -9,7 +9,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -231,18 +231,10 @@ class Ledger:
 
     # -- transactions --------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[UnitOfWork]:
-        current: UnitOfWork | None = getattr(self._local, "uow", None)
-        if current is not None:
-            try:
-                yield current
-            except BaseException as error:
-                self._local.failure = error
-                raise
-            return
-        with self._repository.transaction() as uow:
-            yield uow
+    def _transaction(self) -> _WriteScope:
+        """The batch's unit of work inside ``atomic()`` (an error dooms the batch), else a
+        transaction of its own."""
+        return _WriteScope(self)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -1067,6 +1059,31 @@ class Ledger:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+class _WriteScope:
+    """What ``Ledger._transaction()`` returns (a class rather than a generator: every write
+    enters one)."""
+
+    __slots__ = ("_inner", "_ledger")
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._inner: AbstractContextManager[UnitOfWork] | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        current: UnitOfWork | None = getattr(self._ledger._local, "uow", None)
+        if current is not None:
+            return current
+        self._inner = self._ledger._repository.transaction()
+        return self._inner.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool | None:
+        if self._inner is None:
+            if error is not None:
+                self._ledger._local.failure = error
+            return None
+        return self._inner.__exit__(kind, error, trace)
 
 
 def _new_id(prefix: str) -> str:

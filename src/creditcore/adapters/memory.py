@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,9 @@ from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 _MISSING = object()
+# What undoes one change: a list to pop the last item from, or (table, key, the value it had
+# or _MISSING) to put back.
+_Undo = list[Any] | tuple[dict[Any, Any], Any, Any]
 #: Entries of a customer between two snapshots of its account state.
 SNAPSHOT_EVERY = 1_000
 # (dated, after entry seq, the customer's entry count then, the state)
@@ -55,24 +58,12 @@ class MemoryRepository:
         self._op_entries: dict[str, list[int]] = {}
         self._block_entries: dict[str, list[int]] = {}
         self._operations: dict[tuple[str, str], OperationRecord] = {}
-        self._undo: list[Callable[[], object]] | None = None
+        self._undo: list[_Undo] | None = None
 
     # -- the port ------------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[MemoryRepository]:
-        with self._lock:
-            if self._undo is not None:
-                raise RuntimeError("a transaction is already open on this repository")
-            self._undo = []
-            try:
-                yield self
-            except BaseException:
-                for undo in reversed(self._undo):
-                    undo()
-                raise
-            finally:
-                self._undo = None
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
 
     @contextmanager
     def reader(self) -> Iterator[MemoryRepository]:
@@ -168,23 +159,35 @@ class MemoryRepository:
 
     # -- writes --------------------------------------------------------------------------
 
-    def _log(self) -> list[Callable[[], object]]:
+    def _log(self) -> list[_Undo]:
         if self._undo is None:
             raise RuntimeError("writes need a transaction: use `with repository.transaction()`")
         return self._undo
 
     def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        old = table.get(key, _MISSING)
+        log = self._log()
+        log.append((table, key, table.get(key, _MISSING)))
         table[key] = value
-        self._log().append(lambda: table.pop(key) if old is _MISSING else table.__setitem__(key, old))
 
     def _append(self, table: dict[str, list[Any]], key: str, value: Any) -> None:
+        log = self._log()
         items = table.get(key)
         if items is None:
             items = table[key] = []
-            self._log().append(lambda: table.pop(key))
+            log.append((table, key, _MISSING))
         items.append(value)
-        self._log().append(items.pop)
+        log.append(items)
+
+    def _roll_back(self, log: list[_Undo]) -> None:
+        for undo in reversed(log):
+            if isinstance(undo, list):
+                undo.pop()  # an append
+            else:
+                table, key, old = undo
+                if old is _MISSING:
+                    table.pop(key)
+                else:
+                    table[key] = old
 
     def add_unit(self, name: str, scale: int) -> None:
         self._put(self._units, name, scale)
@@ -218,7 +221,7 @@ class MemoryRepository:
             position = len(self._entries)
             saved = _numbered(entry, position + 1)
             self._entries.append(saved)
-            log.append(self._entries.pop)
+            log.append(self._entries)
             self._append(self._customer_entries, entry.customer, position)
             self._append(self._op_entries, entry.op_id, position)
             if entry.block_id is not None:
@@ -232,8 +235,8 @@ class MemoryRepository:
         """Drop the snapshots these entries are dated before; take one when enough entries
         have piled up since the last."""
         snapshots = self._snapshots.get(customer, [])
-        earliest = min(e.at for e in stored)
-        if snapshots and earliest < snapshots[-1][0]:
+        earliest = min(e.at for e in stored) if snapshots else None
+        if earliest is not None and earliest < snapshots[-1][0]:
             snapshots = [s for s in snapshots if s[0] <= earliest]
             self._put(self._snapshots, customer, snapshots)
         count = len(self._customer_entries.get(customer, ()))
@@ -263,3 +266,31 @@ def _numbered(entry: EntryState, seq: int) -> EntryState:
         ref=entry.ref,
         of_debt=entry.of_debt,
     )
+
+
+class _Transaction:
+    """The unit of work of a :class:`MemoryRepository`: holds the lock, keeps the undo log,
+    and rolls the store back if the block raises."""
+
+    __slots__ = ("_repository",)
+
+    def __init__(self, repository: MemoryRepository) -> None:
+        self._repository = repository
+
+    def __enter__(self) -> MemoryRepository:
+        repository = self._repository
+        repository._lock.acquire()
+        if repository._undo is not None:
+            repository._lock.release()
+            raise RuntimeError("a transaction is already open on this repository")
+        repository._undo = []
+        return repository
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        repository = self._repository
+        try:
+            if error is not None and repository._undo is not None:
+                repository._roll_back(repository._undo)
+        finally:
+            repository._undo = None
+            repository._lock.release()
