@@ -447,6 +447,8 @@ def _totals(text: str) -> dict[str, UnitTotals]:
 
 
 def _settlements_text(settlements: Mapping[str, tuple[tuple[str, int], ...]]) -> str:
+    if not any(settlements.values()):
+        return "{}" if not settlements else _json({unit: [] for unit in settlements})
     return _json({unit: [[block_id, amount] for block_id, amount in pairs] for unit, pairs in settlements.items()})
 
 
@@ -807,7 +809,7 @@ class _Session:
             if last is None:
                 (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
             for number, entry in enumerate(entries, start=last + 1):
-                stored.append(attrs.evolve(entry, seq=number))
+                stored.append(_numbered(entry, number))
                 first.setdefault(entry.customer, number)
             self.last_seq = stored[-1].seq
         account = (
@@ -1474,6 +1476,26 @@ def _end_write(session: _Session, *, kept: bool) -> None:
     if not kept:
         session.accounts.clear()
         session.last_seq = None
+
+
+def _numbered(entry: EntryState, seq: int) -> EntryState:
+    """``entry`` with its ``seq`` (attrs.evolve, field by field: this runs once per entry)."""
+    return EntryState(
+        seq=seq,
+        op_id=entry.op_id,
+        customer=entry.customer,
+        unit=entry.unit,
+        kind=entry.kind,
+        block_id=entry.block_id,
+        hold_id=entry.hold_id,
+        amount=entry.amount,
+        available_after=entry.available_after,
+        at=entry.at,
+        description=entry.description,
+        metadata=entry.metadata,
+        ref=entry.ref,
+        of_debt=entry.of_debt,
+    )
 
 
 def _remember_account(session: _Session, state: AccountState) -> None:
