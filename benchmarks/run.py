@@ -44,14 +44,14 @@ SIZES: dict[str, dict[str, Any]] = {
         "sqlite_full": 1_500,
         "sqlite_normal": 5_000,
         "sqlite_atomic": 20_000,
-        "repeats": 3,
+        "repeats": 5,
         "peer_burns": (100, 1_000, 10_000),
         "peer_holds": (100, 1_000, 10_000),
         "peer_budget": 120.0,
         "history": (100, 1_000, 10_000, 100_000, 1_000_000),
         "dead": (100, 1_000, 10_000),
         "calls": 200,
-        "simulation": (1_000_000, 1_000),
+        "simulation": (1_000_000, 10_000),
     },
     "smoke": {
         "customers": 5,
@@ -236,6 +236,7 @@ def floors_figures(sizes: dict[str, Any], directory: str) -> dict[str, dict[str,
 def peer_figures(sizes: dict[str, Any], directory: str) -> dict[str, list[dict[str, Any]]]:
     common = {"seed": 7, "customers": sizes["customers"], "grants": sizes["grants"]}
     budget = sizes["peer_budget"]
+    repeats = sizes["repeats"]
     out: dict[str, list[dict[str, Any]]] = {}
 
     def ladder(
@@ -247,6 +248,7 @@ def peer_figures(sizes: dict[str, Any], directory: str) -> dict[str, list[dict[s
         theirs: Callable[[Workload], tuple[float, int]],
         prefix: Callable[[Workload, int], Workload],
         wl: Workload,
+        quick: int,
     ) -> None:
         rows: list[dict[str, Any]] = out.setdefault(peer, [])
         if not peers.available(module):
@@ -269,10 +271,17 @@ def peer_figures(sizes: dict[str, Any], directory: str) -> dict[str, list[dict[s
                     say(f"  {peer} at {count:,}: skipped, estimated {estimate:,.0f} s")
                     continue
             w = prefix(wl, count)
-            their_seconds, their_total = theirs(w)
-            our_seconds, our_total = ours(w)
-            if their_total != our_total:
-                raise AssertionError(f"{peer} at {count}: creditcore moved {our_total} credits, {peer} {their_total}")
+            their_seconds = our_seconds = float("inf")
+            # a slow peer runs once; a quick one as often as the floors
+            for _ in range(repeats if count <= quick else 1):
+                seconds, their_total = theirs(w)
+                their_seconds = min(their_seconds, seconds)
+                seconds, our_total = ours(w)
+                our_seconds = min(our_seconds, seconds)
+                if their_total != our_total:
+                    raise AssertionError(
+                        f"{peer} at {count}: creditcore moved {our_total} credits, {peer} {their_total}"
+                    )
             last = (count, their_seconds)
             rows.append(
                 {
@@ -299,6 +308,7 @@ def peer_figures(sizes: dict[str, Any], directory: str) -> dict[str, list[dict[s
         peers.boilpayment_burns,
         Workload.burn_prefix,
         burns,
+        quick=10_000,
     )
     holds = workload.make(**common, burns=0, holds=max(sizes["peer_holds"]))
     ladder(
@@ -310,6 +320,7 @@ def peer_figures(sizes: dict[str, Any], directory: str) -> dict[str, list[dict[s
         lambda w: peers.aledger_holds(w, tempfile.mkdtemp(dir=directory)),
         Workload.hold_prefix,
         holds,
+        quick=0,
     )
     return out
 
@@ -328,33 +339,34 @@ def scaling_figures(sizes: dict[str, Any], directory: str) -> dict[str, Any]:
             else SQLiteRepository(tempfile.mktemp(suffix=".db", dir=directory), durability="normal")
         )
         ledger = Ledger(repository, clock=lambda: clock_at)
-        history: list[dict[str, Any]] = []
+        history: list[tuple[int, scaling.Subject]] = []
         for size in sizes["history"]:
-            customer = f"h{size}"
             started = time.perf_counter()
-            middle, last = scaling.build_history(repository, customer, size)
-            built = time.perf_counter() - started
-            scaling.settle(repository)
-            figures = scaling.measure_customer(ledger, customer, last, middle, sizes["calls"], sizes["repeats"])
-            history.append({"entries": size, **figures})
-            say(
-                f"  history {size:>9,}: burn {figures['burn'] * 1e6:8.1f} us, "
-                f"balance {figures['balance'] * 1e6:8.1f} us, "
-                f"past balance {figures['past_balance'] * 1e6:10.1f} us  (built in {built:.1f} s)"
-            )
-        dead: list[dict[str, Any]] = []
+            middle, last = scaling.build_history(repository, f"h{size}", size)
+            history.append((size, scaling.Subject(ledger, f"h{size}", last, middle)))
+            say(f"  built a history of {size:,} entries in {time.perf_counter() - started:.1f} s")
+        dead: list[tuple[int, scaling.Subject]] = []
         for size in sizes["dead"]:
-            customer = f"d{size}"
-            last = scaling.build_dead_blocks(repository, customer, size)
-            scaling.settle(repository)
-            figures = scaling.measure_customer(ledger, customer, last, None, sizes["calls"], sizes["repeats"])
-            dead.append({"dead_blocks": size, **figures})
+            last = scaling.build_dead_blocks(repository, f"d{size}", size)
+            dead.append((size, scaling.Subject(ledger, f"d{size}", last, None)))
+        scaling.settle(repository)
+        for _ in range(sizes["repeats"]):
+            for _size, subject in [*history, *dead]:
+                subject.measure_round(sizes["calls"])
+        for size, subject in history:
+            f = subject.best
             say(
-                f"  dead blocks {size:>7,}: burn {figures['burn'] * 1e6:8.1f} us, "
-                f"balance {figures['balance'] * 1e6:8.1f} us"
+                f"  history {size:>9,}: burn {f['burn'] * 1e6:8.1f} us, balance {f['balance'] * 1e6:8.1f} us, "
+                f"past balance {f['past_balance'] * 1e6:10.1f} us"
             )
+        for size, subject in dead:
+            f = subject.best
+            say(f"  dead blocks {size:>7,}: burn {f['burn'] * 1e6:8.1f} us, balance {f['balance'] * 1e6:8.1f} us")
         ledger.close()
-        out[adapter] = {"history": history, "dead_blocks": dead}
+        out[adapter] = {
+            "history": [{"entries": size, **subject.best} for size, subject in history],
+            "dead_blocks": [{"dead_blocks": size, **subject.best} for size, subject in dead],
+        }
     return out
 
 
@@ -369,7 +381,11 @@ def simulation_figures(sizes: dict[str, Any]) -> dict[str, Any] | None:
 
     events, customers = sizes["simulation"]
     say(f"simulation: {events:,} events, {customers:,} customers")
-    result: dict[str, Any] = simulation.measure(events, customers)
+    try:
+        result: dict[str, Any] = simulation.measure(events, customers)
+    except Exception as error:  # its own module: report it, keep the other figures
+        say(f"simulation FAILED: {type(error).__name__}: {error}")
+        return {"failed": f"{type(error).__name__}: {error}"}
     return result
 
 
@@ -410,11 +426,13 @@ def bars(results: dict[str, Any]) -> list[dict[str, Any]]:
             3.0,
             False,
         )
-    sim = results.get("simulation")
-    peak = None
-    if sim:
-        peak = next((sim[k] for k in ("peak_memory_bytes", "peak_bytes", "peak_memory") if k in sim), None)
-    bar("simulation peak memory (GiB) < 1", None if peak is None else peak / 2**30, 1.0, False)
+    sim = results.get("simulation") or {}
+    peak_gib = None
+    if "peak_memory_mib" in sim:
+        peak_gib = sim["peak_memory_mib"] / 1024
+    elif "peak_bytes" in sim:
+        peak_gib = sim["peak_bytes"] / 2**30
+    bar(f"simulation of {results['sizes']['simulation'][0]:,} events: peak GiB < 1", peak_gib, 1.0, False)
     return found
 
 

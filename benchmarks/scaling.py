@@ -171,19 +171,26 @@ def per_call(action: Callable[[int], object], calls: int, repeats: int) -> float
     return best
 
 
-def measure_customer(
-    ledger: Ledger, customer: str, last: datetime, middle: datetime | None, calls: int, repeats: int
-) -> dict[str, float]:
-    """Seconds per burn, per current balance and (given ``middle``) per past balance."""
-    base = last + timedelta(seconds=1)
+class Subject:
+    """One customer of a scaling curve, measured a round at a time so that every level of
+    the curve sees the same moments of a shared machine; each figure is the best round."""
 
-    def burn(i: int) -> None:
-        ledger.burn(customer, 1, at=base + TICK * i)
+    def __init__(self, ledger: Ledger, customer: str, last: datetime, middle: datetime | None) -> None:
+        self.ledger = ledger
+        self.customer = customer
+        self.middle = middle
+        self.next_at = last + timedelta(seconds=1)
+        self.best: dict[str, float] = {}
 
-    figures = {
-        "burn": per_call(burn, calls, repeats),
-        "balance": per_call(lambda _i: ledger.balance(customer), calls, repeats),
-    }
-    if middle is not None:
-        figures["past_balance"] = per_call(lambda _i: ledger.balance(customer, at=middle), max(2, calls // 40), repeats)
-    return figures
+    def _keep(self, name: str, seconds: float) -> None:
+        self.best[name] = min(seconds, self.best.get(name, float("inf")))
+
+    def measure_round(self, calls: int) -> None:
+        ledger, customer = self.ledger, self.customer
+        start = self.next_at
+        self.next_at += TICK * (calls + 1)
+        self._keep("burn", per_call(lambda i: ledger.burn(customer, 1, at=start + TICK * i), calls, 1))
+        self._keep("balance", per_call(lambda _i: ledger.balance(customer), calls, 1))
+        middle = self.middle
+        if middle is not None:
+            self._keep("past_balance", per_call(lambda _i: ledger.balance(customer, at=middle), max(2, calls // 40), 1))
