@@ -428,18 +428,21 @@ def _entry(row: Sequence[Any]) -> EntryState:
 
 
 def _totals_text(totals: Mapping[str, UnitTotals]) -> str:
-    return _json(
-        {
-            unit: {
-                "granted": figures.granted,
-                "used": figures.used,
-                "expired": figures.expired,
-                "voided": figures.voided,
-                "debt": figures.debt,
-            }
-            for unit, figures in totals.items()
-        }
+    # the JSON text written out by hand (the figures are ints): every write stores it
+    return (
+        "{"
+        + ",".join(
+            f'{_json_key(unit)}:{{"granted":{t.granted},"used":{t.used},"expired":{t.expired},'
+            f'"voided":{t.voided},"debt":{t.debt}}}'
+            for unit, t in totals.items()
+        )
+        + "}"
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_key(name: str) -> str:
+    return _json(name)
 
 
 def _totals(text: str) -> dict[str, UnitTotals]:
