@@ -26,6 +26,7 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["floors"]) == {
         "memory_burns", "memory_holds", "sqlite_each_full", "sqlite_each_normal", "sqlite_atomic",
+        "sqlite_atomic_grants",
     }  # fmt: skip
     assert all(row["ratio"] > 0 for row in results["floors"].values())
     assert set(results["scaling"]) == {"memory", "sqlite"}
