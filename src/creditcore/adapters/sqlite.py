@@ -1385,7 +1385,9 @@ def _keep_snapshots(session: _Session, before: AccountState, after: AccountState
         # history only moves forward, so this finds nothing unless that promise broke)
         conn.execute("DELETE FROM snapshots WHERE customer = ? AND at > ?", (customer, _micros(earliest)))
         since = None
-    if since is None:
+    if since is None and before.last_at is None:
+        since = len(stored)  # a customer's first entries: nothing before them to count
+    elif since is None:
         row = conn.execute(
             "SELECT seq FROM snapshots WHERE customer = ? ORDER BY seq DESC LIMIT 1", (customer,)
         ).fetchone()
