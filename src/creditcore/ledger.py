@@ -8,9 +8,8 @@ import binascii
 import functools
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -40,7 +39,15 @@ from creditcore.model import (
     VoidResult,
 )
 from creditcore.order import BurnOrder
-from creditcore.repository import EntryQuery, OperationRecord, Reader, Repository, UnitOfWork, iterate_entries
+from creditcore.repository import (
+    EntryQuery,
+    OperationRecord,
+    PastHistory,
+    Reader,
+    Repository,
+    UnitOfWork,
+    iterate_entries,
+)
 from creditcore.state import (
     ENTRY_KINDS,
     HOLD_STATUSES,
@@ -224,18 +231,10 @@ class Ledger:
 
     # -- transactions --------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[UnitOfWork]:
-        current: UnitOfWork | None = getattr(self._local, "uow", None)
-        if current is not None:
-            try:
-                yield current
-            except BaseException as error:
-                self._local.failure = error
-                raise
-            return
-        with self._repository.transaction() as uow:
-            yield uow
+    def _transaction(self) -> _WriteScope:
+        """The batch's unit of work inside ``atomic()`` (an error dooms the batch), else a
+        transaction of its own."""
+        return _WriteScope(self)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -365,19 +364,24 @@ class Ledger:
         # lookup, so a retry of a grant that succeeded replays whenever it comes
         if expires is not None and effective is not None and expires <= effective:
             raise ValidationError("expires_at", f"{expires.isoformat()} must be later than effective_at")
-        fingerprint = _fingerprint(
-            customer=customer,
-            amount=to_decimal(minor, scale),
-            unit=unit,
-            effective_at=effective,
-            expires_at=expires,
-            priority=priority,
-            category=category,
-            cost_basis=basis,
-            scope=scopes,
-            description=description,
-            metadata=meta,
-            settle_debt=settles,
+        # only a call with a key is ever compared: skip the text form otherwise
+        fingerprint = (
+            _NO_KEY
+            if key is None
+            else _fingerprint(
+                customer=customer,
+                amount=to_decimal(minor, scale),
+                unit=unit,
+                effective_at=effective,
+                expires_at=expires,
+                priority=priority,
+                category=category,
+                cost_basis=basis,
+                scope=scopes,
+                description=description,
+                metadata=meta,
+                settle_debt=settles,
+            )
         )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "grant", fingerprint)
@@ -442,14 +446,19 @@ class Ledger:
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
         limit = None if self._debt_limit is None or mode != "debt" else whole_minor_units(self._debt_limit, scale)
-        fingerprint = _fingerprint(
-            customer=customer,
-            amount=to_decimal(minor, scale),
-            unit=unit,
-            scope=scope,
-            overdraft=mode,
-            description=description,
-            metadata=meta,
+        # only a call with a key is ever compared: skip the text form otherwise
+        fingerprint = (
+            _NO_KEY
+            if key is None
+            else _fingerprint(
+                customer=customer,
+                amount=to_decimal(minor, scale),
+                unit=unit,
+                scope=scope,
+                overdraft=mode,
+                description=description,
+                metadata=meta,
+            )
         )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "burn", fingerprint)
@@ -640,7 +649,9 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(block_id=block_id, amount=_shown(minor, scale), reason=reason)
+            fingerprint = (
+                _NO_KEY if key is None else _fingerprint(block_id=block_id, amount=_shown(minor, scale), reason=reason)
+            )
             replayed = self._replay(uow, "key", key, "void", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -684,7 +695,7 @@ class Ledger:
             customer, unit = target_entries[0].customer, target_entries[0].unit
             scale = self._scale(unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(op_id=target, amount=_shown(minor, scale))
+            fingerprint = _NO_KEY if key is None else _fingerprint(op_id=target, amount=_shown(minor, scale))
             replayed = self._replay(uow, "key", key, "reverse", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -743,7 +754,11 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _fingerprint(block_id=block_id, expires_at=expires, amount=_shown(minor, scale))
+            fingerprint = (
+                _NO_KEY
+                if key is None
+                else _fingerprint(block_id=block_id, expires_at=expires, amount=_shown(minor, scale))
+            )
             replayed = self._replay(uow, "key", key, "change_expiry", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -817,13 +832,26 @@ class Ledger:
             return parse_time(at, "at")
         return self._write_time(None, state)
 
-    def _state_at(self, reader: Reader, customer: str, at: datetime | None) -> tuple[AccountState, datetime]:
-        """The customer's state as it was, is or will be at ``at``."""
+    def _state_at(
+        self, reader: Reader, customer: str, at: datetime | None, *, every_block: bool = False
+    ) -> tuple[AccountState, datetime]:
+        """The customer's state as it was, is or will be at ``at``.
+
+        A past state is replayed from the nearest snapshot when the repository keeps them; it
+        then holds the blocks that had credit left at the snapshot or that entries since then
+        touched. ``every_block`` replays the whole history instead, for a read that lists
+        used-up blocks too.
+        """
         state = reader.load_account(customer)
         when = self._read_time(at, state)
         if state.last_at is not None and when < state.last_at:
-            blocks, holds, entries = reader.history(customer)
-            state = rules.rebuild(customer, blocks, holds, entries, until=when)
+            past_history = getattr(reader, "past_history", None)
+            if past_history is not None and not every_block:
+                past: PastHistory = past_history(customer, when)
+                state = rules.rebuild(customer, past.blocks, past.holds, past.entries, until=when, start=past.start)
+            else:
+                blocks, holds, entries = reader.history(customer)
+                state = rules.rebuild(customer, blocks, holds, entries, until=when)
         return rules.view(state, when), when
 
     def balance(
@@ -860,7 +888,7 @@ class Ledger:
         include_inactive = parse_bool(include_inactive, "include_inactive")
         with self._repository.reader() as reader:
             current = reader.load_account(customer)
-            state, when = self._state_at(reader, customer, at)
+            state, when = self._state_at(reader, customer, at, every_block=include_inactive)
             found = dict(state.blocks)
             if include_inactive and (current.last_at is None or when >= current.last_at):
                 # blocks with no credit left are not part of a loaded state: add their stored
@@ -882,6 +910,9 @@ class Ledger:
             if stored is None:
                 raise NotFound(f"no block {block_id!r}")
             state, when = self._state_at(reader, stored.customer, at)
+            if block_id not in state.blocks:
+                # used up before a snapshot: only the whole history says how it stood then
+                state, when = self._state_at(reader, stored.customer, at, every_block=True)
             scale = self._scale(stored.unit, reader)
         block = state.blocks.get(block_id)
         if block is None:
@@ -1030,8 +1061,35 @@ class Ledger:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+class _WriteScope:
+    """What ``Ledger._transaction()`` returns (a class rather than a generator: every write
+    enters one)."""
+
+    __slots__ = ("_inner", "_ledger")
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._inner: AbstractContextManager[UnitOfWork] | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        current: UnitOfWork | None = getattr(self._ledger._local, "uow", None)
+        if current is not None:
+            return current
+        self._inner = self._ledger._repository.transaction()
+        return self._inner.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool | None:
+        if self._inner is None:
+            if error is not None:
+                self._ledger._local.failure = error
+            return None
+        return self._inner.__exit__(kind, error, trace)
+
+
 def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    # 128 random bits, as hex: what uuid4().hex carries (less its six fixed bits), without
+    # building a UUID object on every write
+    return f"{prefix}_{os.urandom(16).hex()}"
 
 
 def _shown(minor: int | None, scale: int) -> Decimal | None:
@@ -1041,6 +1099,9 @@ def _shown(minor: int | None, scale: int) -> Decimal | None:
 
 def _fingerprint(**fields: Any) -> tuple[tuple[str, str], ...]:
     return tuple((name, canonical(value)) for name, value in fields.items())
+
+
+_NO_KEY: tuple[tuple[str, str], ...] = ()
 
 
 def _find_hold(reader: Reader, hold_id: str) -> HoldState:

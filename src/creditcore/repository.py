@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -60,6 +60,23 @@ class EntryQuery:
     limit: int = 100
 
 
+@attrs.frozen(kw_only=True)
+class PastHistory:
+    """What a replay needs to rebuild a customer's state as it was at some past time,
+    starting from a snapshot instead of the first entry (see :class:`PastReader`)."""
+
+    start: AccountState | None
+    """The customer's state right after some entry dated at or before that time (its blocks
+    with credit left and its active holds, as the write that made the entry saved them), or
+    ``None`` to start from nothing."""
+    blocks: list[BlockState]
+    """The latest stored form of every block the entries name that ``start`` does not hold."""
+    holds: list[HoldState]
+    """The latest stored form of every hold in ``start`` or named by the entries."""
+    entries: list[EntryState]
+    """The entries after ``start`` that a replay up to that time needs, in ``seq`` order."""
+
+
 class Reader(Protocol):
     """Reads, consistent with each other for the life of the reader."""
 
@@ -89,6 +106,26 @@ class Reader(Protocol):
 
     def customers(self) -> list[str]:
         """Every customer with at least one entry, in first-write order."""
+        ...
+
+
+@runtime_checkable
+class PastReader(Reader, Protocol):
+    """A reader that keeps snapshots of account state, so that a past balance replays only
+    the entries since the nearest snapshot, not the whole history. Optional: the ledger
+    replays everything (``history()``) on a reader without ``past_history``.
+
+    A snapshot is a cache. An adapter takes one after a write when enough entries have
+    piled up since the last one, dated by the customer's last entry, and keeps this promise:
+    every entry after a snapshot is dated at or after it. A customer's history only moves
+    forward, so that holds by itself; should a write still append an entry dated earlier, the
+    adapter drops every snapshot of that customer dated after the entry.
+    """
+
+    def past_history(self, customer: str, until: datetime) -> PastHistory:
+        """The newest snapshot dated at or before ``until`` and the entries after it dated at
+        or before ``until``, up to the first snapshot dated after ``until`` (no entry after
+        that one can be dated before it)."""
         ...
 
 

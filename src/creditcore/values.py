@@ -58,6 +58,13 @@ def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero
     >>> parse_amount("1.50", 2)
     150
     """
+    if type(value) is int:  # the common case, without a Decimal (bool is not an int here)
+        minor: int = value * 10**scale
+        if minor > MAX_MINOR or minor < -MAX_MINOR:
+            raise ValidationError(field, f"{value} does not fit in a signed 64-bit amount")
+        if minor < 0 or (minor == 0 and not allow_zero):
+            raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {value}")
+        return minor
     number = _decimal(value, field)
     sign, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)
@@ -111,6 +118,8 @@ def parse_cost_basis(value: object) -> Decimal | None:
 
 def parse_time(value: object, field: str = "at") -> datetime:
     """An aware ``datetime``, normalised to UTC."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # already what this returns
     if not isinstance(value, datetime):
         raise ValidationError(field, f"expected a timezone-aware datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:

@@ -350,7 +350,7 @@ def test_without_sqlite_utils_migrations_a_version_table_is_used(
     monkeypatch.setattr(adapter, "_Migrations", None)
     ledger = Ledger.sqlite(path, clock=clock)
     ledger.grant("ada", 3)
-    assert sqlite_repository(ledger).schema_version() == ["0001_initial"]
+    assert sqlite_repository(ledger).schema_version() == [name for name, _ in adapter.MIGRATIONS]
     ledger.close()
     monkeypatch.undo()
     # the same file opened with Migrations available: the schema is already there
@@ -478,7 +478,10 @@ def test_an_interruption_at_any_step_of_a_write_leaves_the_state_unchanged(ledge
     assert total > 50
 
     failures = 0
-    for step in range(1, 2 * total, max(1, total // 400)):
+    # a write that follows a failed one takes more steps than the one counted (the connection
+    # keeps nothing from a write that failed, so it reads the account again): go on until
+    # one goes through
+    for step in range(1, 4 * total, max(1, total // 400)):
         before = snapshot(ledger)
         interrupt_at(step)
         try:

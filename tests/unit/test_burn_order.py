@@ -275,3 +275,43 @@ def test_preview_burn_follows_the_ledger_burn_order() -> None:
     cheap = grant(ledger, cost_basis=1)
     preview = ledger.preview_burn("ada", 15)
     assert preview.allocations == ((cheap, Decimal(10)), (dear, Decimal(5)))
+
+
+def test_every_order_sorts_by_the_documented_key_functions() -> None:
+    """Each order compiles its keys into one function; it must agree with ``order.KEYS``."""
+    import itertools
+
+    from creditcore.order import KEYS
+    from creditcore.state import BlockState
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    blocks = [
+        BlockState(
+            id=f"b{n}",
+            customer="ada",
+            unit="credits",
+            number=n,
+            amount=5,
+            remaining=5,
+            priority=priority,
+            category=category,
+            cost_basis=basis,
+            scope=scope,
+            effective_at=t + timedelta(hours=n % 3),
+            expires_at=expires,
+            created_at=t,
+        )
+        for n, (priority, category, basis, scope, expires) in enumerate(
+            itertools.product(
+                (0, 50),
+                ("promotional", "paid"),
+                (None, Decimal("0.5")),
+                (None, frozenset({"trip"})),
+                (None, t + timedelta(days=1)),
+            )
+        )
+    ]
+    for keys in (BurnOrder.default().keys, BurnOrder.fifo().keys, ("cost_basis", "scope", "expires_at")):
+        order = BurnOrder(keys)
+        for block in blocks:
+            assert order.key(block) == tuple(KEYS[k](block) for k in order.keys), (keys, block.id)

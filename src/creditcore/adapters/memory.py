@@ -3,22 +3,33 @@
 Writers are serialised by one re-entrant lock held for the whole transaction; a write
 changes the store in place and keeps an undo log, so a transaction that fails is rolled back
 to exactly what was there before.
+
+Every ``snapshot_every`` entries of a customer (or more, for an account with more live
+blocks and holds than that), a write also keeps the account state it saved as a snapshot,
+so that a past balance replays only the entries since the nearest one (see
+:class:`~creditcore.repository.PastReader`).
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-import attrs
-
-from creditcore.repository import EntryQuery, OperationRecord
+from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 _MISSING = object()
+# What undoes one change: a list to pop the last item from, or (table, key, the value it had
+# or _MISSING) to put back.
+_Undo = list[Any] | tuple[dict[Any, Any], Any, Any]
+#: Entries of a customer between two snapshots of its account state.
+SNAPSHOT_EVERY = 1_000
+# (dated, after entry seq, the customer's entry count then, the state)
+_Snapshot = tuple[datetime, int, int, AccountState]
 
 
 class MemoryRepository:
@@ -28,7 +39,11 @@ class MemoryRepository:
     >>> ledger = Ledger(MemoryRepository())
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be a whole number of entries >= 1, got {snapshot_every!r}")
+        self._snapshot_every = snapshot_every
+        self._snapshots: dict[str, list[_Snapshot]] = {}
         self._lock = threading.RLock()
         self._units: dict[str, int] = {}
         # customer -> state with only the blocks that hold credit and the active holds, so a
@@ -43,24 +58,12 @@ class MemoryRepository:
         self._op_entries: dict[str, list[int]] = {}
         self._block_entries: dict[str, list[int]] = {}
         self._operations: dict[tuple[str, str], OperationRecord] = {}
-        self._undo: list[Callable[[], object]] | None = None
+        self._undo: list[_Undo] | None = None
 
     # -- the port ------------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[MemoryRepository]:
-        with self._lock:
-            if self._undo is not None:
-                raise RuntimeError("a transaction is already open on this repository")
-            self._undo = []
-            try:
-                yield self
-            except BaseException:
-                for undo in reversed(self._undo):
-                    undo()
-                raise
-            finally:
-                self._undo = None
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
 
     @contextmanager
     def reader(self) -> Iterator[MemoryRepository]:
@@ -83,6 +86,35 @@ class MemoryRepository:
             [self._blocks[i] for i in self._customer_blocks.get(customer, ())],
             [self._holds[i] for i in self._customer_holds.get(customer, ())],
             [self._entries[i] for i in self._customer_entries.get(customer, ())],
+        )
+
+    def past_history(self, customer: str, until: datetime) -> PastHistory:
+        snapshots = self._snapshots.get(customer, [])
+        index = bisect.bisect_right(snapshots, until, key=lambda snapshot: snapshot[0]) - 1
+        start = snapshots[index][3] if index >= 0 else None
+        after = snapshots[index][1] if index >= 0 else 0
+        # no entry after the next snapshot is dated before it, so none is needed
+        last = snapshots[index + 1][1] if index + 1 < len(snapshots) else None
+        positions = self._customer_entries.get(customer, [])
+        entries = []
+        # positions are seq - 1: from the first after the snapshot up to the next snapshot
+        for index in range(bisect.bisect_left(positions, after), len(positions)):
+            position = positions[index]
+            if last is not None and position >= last:
+                break
+            entry = self._entries[position]
+            if entry.at <= until:
+                entries.append(entry)
+        held = start.blocks if start is not None else {}
+        block_ids = {e.block_id for e in entries if e.block_id is not None and e.block_id not in held}
+        hold_ids = {e.hold_id for e in entries if e.hold_id is not None}
+        if start is not None:
+            hold_ids.update(start.holds)
+        return PastHistory(
+            start=start,
+            blocks=[self._blocks[i] for i in sorted(block_ids)],
+            holds=[self._holds[i] for i in sorted(hold_ids)],
+            entries=entries,
         )
 
     def find_block(self, block_id: str) -> BlockState | None:
@@ -127,23 +159,35 @@ class MemoryRepository:
 
     # -- writes --------------------------------------------------------------------------
 
-    def _log(self) -> list[Callable[[], object]]:
+    def _log(self) -> list[_Undo]:
         if self._undo is None:
             raise RuntimeError("writes need a transaction: use `with repository.transaction()`")
         return self._undo
 
     def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        old = table.get(key, _MISSING)
+        log = self._log()
+        log.append((table, key, table.get(key, _MISSING)))
         table[key] = value
-        self._log().append(lambda: table.pop(key) if old is _MISSING else table.__setitem__(key, old))
 
     def _append(self, table: dict[str, list[Any]], key: str, value: Any) -> None:
+        log = self._log()
         items = table.get(key)
         if items is None:
             items = table[key] = []
-            self._log().append(lambda: table.pop(key))
+            log.append((table, key, _MISSING))
         items.append(value)
-        self._log().append(items.pop)
+        log.append(items)
+
+    def _roll_back(self, log: list[_Undo]) -> None:
+        for undo in reversed(log):
+            if isinstance(undo, list):
+                undo.pop()  # an append
+            else:
+                table, key, old = undo
+                if old is _MISSING:
+                    table.pop(key)
+                else:
+                    table[key] = old
 
     def add_unit(self, name: str, scale: int) -> None:
         self._put(self._units, name, scale)
@@ -160,26 +204,98 @@ class MemoryRepository:
                 if found.id not in self._holds:
                     self._append(self._customer_holds, customer, found.id)
                 self._put(self._holds, found.id, found)
-        # keep only what a later write can touch: blocks with credit left, active holds
-        live = attrs.evolve(
-            after,
-            blocks={k: b for k, b in after.blocks.items() if b.remaining > 0},
-            holds={k: h for k, h in after.holds.items() if h.status == "active"},
-        )
+        # keep only what a later write can touch: blocks with credit left, active holds (the
+        # state as it is when nothing ended, which is most writes)
+        live = after
+        if any(b.remaining <= 0 for b in after.blocks.values()) or any(
+            h.status != "active" for h in after.holds.values()
+        ):
+            live = AccountState(
+                customer=customer,
+                blocks={k: b for k, b in after.blocks.items() if b.remaining > 0},
+                holds={k: h for k, h in after.holds.items() if h.status == "active"},
+                totals=after.totals,
+                last_at=after.last_at,
+                next_number=after.next_number,
+                settlements=after.settlements,
+            )
         self._put(self._accounts, customer, live)
         stored: list[EntryState] = []
         log = self._log()
         for entry in entries:
             position = len(self._entries)
-            saved = attrs.evolve(entry, seq=position + 1)
+            saved = _numbered(entry, position + 1)
             self._entries.append(saved)
-            log.append(self._entries.pop)
+            log.append(self._entries)
             self._append(self._customer_entries, entry.customer, position)
             self._append(self._op_entries, entry.op_id, position)
             if entry.block_id is not None:
                 self._append(self._block_entries, entry.block_id, position)
             stored.append(saved)
+        if stored:
+            self._keep_snapshots(customer, stored, live)
         return stored
+
+    def _keep_snapshots(self, customer: str, stored: list[EntryState], live: AccountState) -> None:
+        """Drop the snapshots these entries are dated before; take one when enough entries
+        have piled up since the last."""
+        snapshots = self._snapshots.get(customer, [])
+        earliest = min(e.at for e in stored) if snapshots else None
+        if earliest is not None and earliest < snapshots[-1][0]:
+            snapshots = [s for s in snapshots if s[0] <= earliest]
+            self._put(self._snapshots, customer, snapshots)
+        count = len(self._customer_entries.get(customer, ()))
+        since = count - (snapshots[-1][2] if snapshots else 0)
+        if live.last_at is not None and since >= max(self._snapshot_every, len(live.blocks) + len(live.holds)):
+            self._append(self._snapshots, customer, (live.last_at, stored[-1].seq, count, live))
 
     def record_operation(self, record: OperationRecord) -> None:
         self._put(self._operations, (record.namespace, record.key), record)
+
+
+def _numbered(entry: EntryState, seq: int) -> EntryState:
+    """``entry`` with its ``seq`` (attrs.evolve, field by field: this runs once per entry)."""
+    return EntryState(
+        seq=seq,
+        op_id=entry.op_id,
+        customer=entry.customer,
+        unit=entry.unit,
+        kind=entry.kind,
+        block_id=entry.block_id,
+        hold_id=entry.hold_id,
+        amount=entry.amount,
+        available_after=entry.available_after,
+        at=entry.at,
+        description=entry.description,
+        metadata=entry.metadata,
+        ref=entry.ref,
+        of_debt=entry.of_debt,
+    )
+
+
+class _Transaction:
+    """The unit of work of a :class:`MemoryRepository`: holds the lock, keeps the undo log,
+    and rolls the store back if the block raises."""
+
+    __slots__ = ("_repository",)
+
+    def __init__(self, repository: MemoryRepository) -> None:
+        self._repository = repository
+
+    def __enter__(self) -> MemoryRepository:
+        repository = self._repository
+        repository._lock.acquire()
+        if repository._undo is not None:
+            repository._lock.release()
+            raise RuntimeError("a transaction is already open on this repository")
+        repository._undo = []
+        return repository
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        repository = self._repository
+        try:
+            if error is not None and repository._undo is not None:
+                repository._roll_back(repository._undo)
+        finally:
+            repository._undo = None
+            repository._lock.release()

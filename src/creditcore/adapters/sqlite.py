@@ -61,7 +61,7 @@ from creditcore.model import (
     ReverseResult,
     VoidResult,
 )
-from creditcore.repository import EntryQuery, OperationRecord
+from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState, UnitTotals
 
 try:  # sqlite-utils >= 4.0
@@ -82,6 +82,10 @@ _BEGIN_ATTEMPTS = 4
 _BACKOFF = 0.01
 # How many decoded blocks (and holds) a connection keeps to skip decoding unchanged rows.
 _DECODED_CACHE = 20_000
+#: Entries of a customer between two snapshots of its account state (more for an account
+#: with more live blocks and holds than that, so writing a snapshot stays a small share of
+#: the writes). See "snapshots of account state" at the end of this module.
+SNAPSHOT_EVERY = 1_000
 
 # -- the schema ------------------------------------------------------------------------------
 #
@@ -213,6 +217,7 @@ def _create_schema(db: sqlite_utils.Database) -> None:
 
 #: The forward migrations, in order. Append to this list; never edit an applied one.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (("0001_initial", _create_schema),)
+# (appended below: 0002_snapshots)
 
 # -- rows <-> state ----------------------------------------------------------------------------
 
@@ -280,6 +285,10 @@ _UPSERT_ACCOUNT = (
     "ON CONFLICT (customer) DO UPDATE SET totals = excluded.totals, last_at = excluded.last_at, "
     "next_number = excluded.next_number, settlements = excluded.settlements, "
     "first_seq = COALESCE(accounts.first_seq, excluded.first_seq)"
+)
+_UPDATE_ACCOUNT = (
+    "UPDATE accounts SET totals = ?2, last_at = ?3, next_number = ?4, settlements = ?5, "
+    "first_seq = COALESCE(first_seq, ?6) WHERE customer = ?1"
 )
 _UPSERT_OPERATION = (
     "INSERT INTO operations (namespace, key, kind, fingerprint, op_id, customer, result) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -419,7 +428,21 @@ def _entry(row: Sequence[Any]) -> EntryState:
 
 
 def _totals_text(totals: Mapping[str, UnitTotals]) -> str:
-    return _json({unit: attrs.asdict(figures) for unit, figures in totals.items()})
+    # the JSON text written out by hand (the figures are ints): every write stores it
+    return (
+        "{"
+        + ",".join(
+            f'{_json_key(unit)}:{{"granted":{t.granted},"used":{t.used},"expired":{t.expired},'
+            f'"voided":{t.voided},"debt":{t.debt}}}'
+            for unit, t in totals.items()
+        )
+        + "}"
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_key(name: str) -> str:
+    return _json(name)
 
 
 def _totals(text: str) -> dict[str, UnitTotals]:
@@ -427,6 +450,8 @@ def _totals(text: str) -> dict[str, UnitTotals]:
 
 
 def _settlements_text(settlements: Mapping[str, tuple[tuple[str, int], ...]]) -> str:
+    if not any(settlements.values()):
+        return "{}" if not settlements else _json({unit: [] for unit in settlements})
     return _json({unit: [[block_id, amount] for block_id, amount in pairs] for unit, pairs in settlements.items()})
 
 
@@ -607,9 +632,21 @@ def _storage(
 class _Session:
     """The reads and writes of one transaction on one connection (a Reader and a UnitOfWork)."""
 
-    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, where: str, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.conn = conn
         self.where = where
+        self.snapshot_every = snapshot_every
+        self.writing = False
+        self.accounts: dict[str, AccountState] = {}
+        """Inside write transactions: each customer's state as this connection last loaded
+        or saved it (see :func:`_begin_write`)."""
+        self.data_version: int | None = None
+        self.last_seq: int | None = None
+        """The last entry seq this connection wrote, while no other connection has committed
+        since (see :func:`_begin_write`)."""
+        self.since_snapshot: dict[str, int] = {}
+        """Per customer, entries written since its last snapshot, as this connection counts
+        them (a hint: a wrong count only takes a snapshot early or late)."""
         self.wrote = False
         self.witness: tuple[str, tuple[object, ...]] | None = None
         """A query that finds a row only if this transaction's first write was committed:
@@ -657,6 +694,10 @@ class _Session:
 
     @_storage("load an account")
     def load_account(self, customer: str) -> AccountState:
+        if self.writing:
+            known = self.accounts.get(customer)
+            if known is not None:
+                return known
         conn = self.conn
         row = conn.execute(
             "SELECT totals, last_at, next_number, settlements FROM accounts WHERE customer = ?", (customer,)
@@ -665,7 +706,7 @@ class _Session:
             return AccountState(customer=customer)
         blocks = conn.execute(f"{_SELECT_BLOCK} WHERE customer = ? AND remaining > 0 ORDER BY pos", (customer,))
         holds = conn.execute(f"{_SELECT_HOLD} WHERE customer = ? AND status = 'active' ORDER BY pos", (customer,))
-        return AccountState(
+        state = AccountState(
             customer=customer,
             blocks={b.id: b for b in map(self._block, blocks)},
             holds={h.id: h for h in map(self._hold, holds)},
@@ -674,6 +715,9 @@ class _Session:
             next_number=row[2],
             settlements=_settlements(row[3]),
         )
+        if self.writing:
+            _remember_account(self, state)
+        return state
 
     @_storage("read a customer's history")
     def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
@@ -764,30 +808,31 @@ class _Session:
         first: dict[str, int] = {}
         if entries:
             # the write lock is held (BEGIN IMMEDIATE), so the next rowids are ours
-            (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
+            last = self.last_seq
+            if last is None:
+                (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
             for number, entry in enumerate(entries, start=last + 1):
-                stored.append(attrs.evolve(entry, seq=number))
+                stored.append(_numbered(entry, number))
                 first.setdefault(entry.customer, number)
-        conn.execute(
-            _UPSERT_ACCOUNT,
-            (
-                customer,
-                _totals_text(after.totals),
-                _optional_micros(after.last_at),
-                after.next_number,
-                _settlements_text(after.settlements),
-                first.get(customer),
-            ),
+            self.last_seq = stored[-1].seq
+        account = (
+            customer,
+            _totals_text(after.totals),
+            _optional_micros(after.last_at),
+            after.next_number,
+            _settlements_text(after.settlements),
+            first.get(customer),
         )
+        # an account with a last entry has its row: an UPDATE (an upsert costs more), unless
+        # the row is not there after all
+        if before.last_at is None or conn.execute(_UPDATE_ACCOUNT, account).rowcount != 1:
+            conn.execute(_UPSERT_ACCOUNT, account)
         for other, seq in first.items():
             if other != customer:
                 conn.execute("UPDATE accounts SET first_seq = COALESCE(first_seq, ?) WHERE customer = ?", (seq, other))
         changed_blocks = [b for b in after.blocks.values() if before.blocks.get(b.id) is not b]
         if changed_blocks:
-            rows = [_block_row(b) for b in changed_blocks]
-            conn.executemany(_UPSERT_BLOCK, rows)
-            for row, block in zip(rows, changed_blocks, strict=True):
-                self._remember_block(row, block)
+            _save_blocks(self, before, changed_blocks)
         changed_holds = [h for h in after.holds.values() if before.holds.get(h.id) is not h]
         if changed_holds:
             rows = [_hold_row(h) for h in changed_holds]
@@ -797,9 +842,16 @@ class _Session:
         if stored:
             conn.executemany(_INSERT_ENTRY, map(_entry_row, stored))
             self._wrote("SELECT 1 FROM entries WHERE seq = ? AND op_id = ?", (stored[0].seq, stored[0].op_id))
+            _keep_snapshots(self, before, after, stored)
         else:
             self.wrote = True
+        if self.writing:
+            _remember_account(self, after)
         return stored
+
+    @_storage("read a customer's past")
+    def past_history(self, customer: str, until: datetime) -> PastHistory:
+        return _past_history(self, customer, until)
 
     @_storage("record an idempotency key")
     def record_operation(self, record: OperationRecord) -> None:
@@ -863,6 +915,7 @@ class SQLiteRepository:
         durability: str = "full",
         busy_timeout: float = 5.0,
         connection_factory: type[sqlite3.Connection] = sqlite3.Connection,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise ValidationError("path", f"expected a file path or ':memory:', got {type(path).__name__}")
@@ -885,6 +938,9 @@ class SQLiteRepository:
         self._durability = durability
         self._busy_timeout = float(busy_timeout)
         self._factory = connection_factory
+        if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
+            raise ValidationError("snapshot_every", f"expected a whole number of entries >= 1, got {snapshot_every!r}")
+        self._snapshot_every = snapshot_every
         self._closed = False
         self._guard = threading.Lock()
         self._local = threading.local()
@@ -954,7 +1010,12 @@ class SQLiteRepository:
 
     def _open_link(self) -> _Link:
         conn = self._connect()
-        link = _Link(conn=conn, session=_Session(conn, self._where), pid=os.getpid(), thread=threading.current_thread())
+        link = _Link(
+            conn=conn,
+            session=_Session(conn, self._where, self._snapshot_every),
+            pid=os.getpid(),
+            thread=threading.current_thread(),
+        )
         with self._guard:
             # connections of threads that have ended are closed here, not leaked
             for dead in [x for x in self._links if not x.thread.is_alive()]:
@@ -1121,15 +1182,22 @@ class SQLiteRepository:
             self._begin(link, "BEGIN IMMEDIATE")
             link.mode = "write"
             try:
+                _begin_write(link.session)
                 yield link.session
             except BaseException as error:
                 link.mode = None
+                _end_write(link.session, kept=False)
                 self._end(link, ok=False)
                 if isinstance(error, sqlite3.Error):
                     raise _storage_error("write", self._where, error) from error
                 raise
             link.mode = None
-            self._end(link, ok=True)
+            try:
+                self._end(link, ok=True)
+            except BaseException:
+                _end_write(link.session, kept=False)
+                raise
+            _end_write(link.session, kept=True)
 
     @contextmanager
     def reader(self) -> Iterator[_Session]:
@@ -1286,3 +1354,245 @@ def _apply_migrations(conn: sqlite3.Connection) -> None:
 def _close_quietly(conn: sqlite3.Connection) -> None:
     with suppress(sqlite3.Error):
         conn.close()
+
+
+# -- snapshots of account state ------------------------------------------------------------------
+#
+# A snapshot is a cache of a customer's account state (live blocks, active holds, totals) right
+# after one of its entries, so that a past balance replays only the entries since the nearest
+# snapshot. It is dated by the customer's last entry then, and every entry after it must be
+# dated at or after it: a write that appends an earlier one drops the snapshots it precedes.
+
+_SNAPSHOT_MEMO = 20_000
+
+
+def _create_snapshots(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS snapshots (
+            customer TEXT NOT NULL REFERENCES accounts (customer),
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (json_valid(state)),
+            PRIMARY KEY (customer, seq)
+        ) STRICT, WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS snapshots_by_time ON snapshots (customer, at)")
+
+
+MIGRATIONS = (*MIGRATIONS, ("0002_snapshots", _create_snapshots))
+
+
+def _snapshot_text(state: AccountState) -> str:
+    return _json(
+        {
+            "blocks": [list(_block_row(b)) for b in state.blocks.values() if b.remaining > 0],
+            "holds": [list(_hold_row(h)) for h in state.holds.values() if h.status == "active"],
+            "totals": _totals_text(state.totals),
+            "last_at": _optional_micros(state.last_at),
+            "next_number": state.next_number,
+            "settlements": _settlements_text(state.settlements),
+        }
+    )
+
+
+def _snapshot(session: _Session, customer: str, text: str) -> AccountState:
+    data = json.loads(text)
+    return AccountState(
+        customer=customer,
+        blocks={b.id: b for b in (session._block(tuple(row)) for row in data["blocks"])},
+        holds={h.id: h for h in (session._hold(tuple(row)) for row in data["holds"])},
+        totals=_totals(data["totals"]),
+        last_at=_optional_time(data["last_at"]),
+        next_number=data["next_number"],
+        settlements=_settlements(data["settlements"]),
+    )
+
+
+def _keep_snapshots(session: _Session, before: AccountState, after: AccountState, stored: list[EntryState]) -> None:
+    """After a save: drop the snapshots its entries are dated before, and take one when
+    enough entries have piled up since the last."""
+    conn = session.conn
+    customer = after.customer
+    earliest = min(e.at for e in stored)
+    since = session.since_snapshot.get(customer)
+    if before.last_at is None or earliest < before.last_at:
+        # the only case in which an entry may be dated before a snapshot (a customer's
+        # history only moves forward, so this finds nothing unless that promise broke)
+        conn.execute("DELETE FROM snapshots WHERE customer = ? AND at > ?", (customer, _micros(earliest)))
+        since = None
+    if since is None and before.last_at is None:
+        since = len(stored)  # a customer's first entries: nothing before them to count
+    elif since is None:
+        row = conn.execute(
+            "SELECT seq FROM snapshots WHERE customer = ? ORDER BY seq DESC LIMIT 1", (customer,)
+        ).fetchone()
+        (since,) = conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE customer = ? AND seq > ?", (customer, row[0] if row else 0)
+        ).fetchone()
+    else:
+        since += len(stored)
+    if (
+        since >= session.snapshot_every
+        and after.last_at is not None
+        and since
+        >= sum(1 for b in after.blocks.values() if b.remaining > 0)
+        + sum(1 for h in after.holds.values() if h.status == "active")
+    ):
+        conn.execute(
+            "INSERT INTO snapshots (customer, seq, at, state) VALUES (?, ?, ?, ?)",
+            (customer, stored[-1].seq, _micros(after.last_at), _snapshot_text(after)),
+        )
+        since = 0
+    if len(session.since_snapshot) >= _SNAPSHOT_MEMO:
+        session.since_snapshot.clear()
+    session.since_snapshot[customer] = since
+
+
+def _past_history(session: _Session, customer: str, until: datetime) -> PastHistory:
+    conn = session.conn
+    moment = _micros(until)
+    row = conn.execute(
+        "SELECT seq, state FROM snapshots WHERE customer = ? AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1",
+        (customer, moment),
+    ).fetchone()
+    start = None if row is None else _snapshot(session, customer, row[1])
+    after = 0 if row is None else row[0]
+    # no entry after the next snapshot is dated before it, so none is needed
+    (last,) = conn.execute(
+        "SELECT MIN(seq) FROM snapshots WHERE customer = ? AND at > ?", (customer, moment)
+    ).fetchone()
+    rows = conn.execute(
+        f"{_SELECT_ENTRY} WHERE customer = ? AND seq > ? AND seq <= ? AND at <= ? ORDER BY seq",
+        (customer, after, 2**63 - 1 if last is None else last, moment),
+    )
+    entries = [_entry(r) for r in rows]
+    held = start.blocks if start is not None else {}
+    block_ids = sorted({e.block_id for e in entries if e.block_id is not None and e.block_id not in held})
+    hold_ids = {e.hold_id for e in entries if e.hold_id is not None}
+    if start is not None:
+        hold_ids.update(start.holds)
+    return PastHistory(
+        start=start,
+        blocks=[session._block(r) for r in _rows_by_id(conn, _SELECT_BLOCK, block_ids)],
+        holds=[session._hold(r) for r in _rows_by_id(conn, _SELECT_HOLD, sorted(hold_ids))],
+        entries=entries,
+    )
+
+
+def _rows_by_id(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for first in range(0, len(ids), 500):
+        chunk = ids[first : first + 500]
+        rows.extend(conn.execute(f"{select} WHERE id IN ({', '.join('?' for _ in chunk)}) ORDER BY pos", chunk))
+    return rows
+
+
+# -- the write path's own cache ------------------------------------------------------------------
+#
+# A write transaction loads the account it changes. The connection keeps each account's state
+# as it last loaded or saved it, and inside a write transaction a load returns that state
+# without asking SQLite, as long as no other connection has committed since: PRAGMA
+# data_version changes exactly when another connection (of this process or another) commits
+# to the file, and the check runs after BEGIN IMMEDIATE, when the write lock is held. A write
+# transaction that does not commit drops everything kept. Reads always ask SQLite.
+
+_ACCOUNTS_KEPT = 20_000
+_UPDATE_BLOCK_FIGURES = (
+    "UPDATE blocks SET remaining = ?, held = ?, settle_pending = ?, void_closed = ?, emptied_by = ? WHERE id = ?"
+)
+
+
+def _begin_write(session: _Session) -> None:
+    (version,) = session.conn.execute("PRAGMA data_version").fetchone()
+    if version != session.data_version:
+        session.accounts.clear()
+        session.last_seq = None
+        session.data_version = version
+    session.writing = True
+
+
+def _end_write(session: _Session, *, kept: bool) -> None:
+    session.writing = False
+    if not kept:
+        session.accounts.clear()
+        session.last_seq = None
+
+
+def _numbered(entry: EntryState, seq: int) -> EntryState:
+    """``entry`` with its ``seq`` (attrs.evolve, field by field: this runs once per entry)."""
+    return EntryState(
+        seq=seq,
+        op_id=entry.op_id,
+        customer=entry.customer,
+        unit=entry.unit,
+        kind=entry.kind,
+        block_id=entry.block_id,
+        hold_id=entry.hold_id,
+        amount=entry.amount,
+        available_after=entry.available_after,
+        at=entry.at,
+        description=entry.description,
+        metadata=entry.metadata,
+        ref=entry.ref,
+        of_debt=entry.of_debt,
+    )
+
+
+def _remember_account(session: _Session, state: AccountState) -> None:
+    """Keep the state as a load would give it back: blocks with credit left, active holds."""
+    if len(session.accounts) >= _ACCOUNTS_KEPT:
+        session.accounts.clear()
+    blocks = state.blocks
+    holds = state.holds
+    if any(b.remaining <= 0 for b in blocks.values()) or any(h.status != "active" for h in holds.values()):
+        state = AccountState(
+            customer=state.customer,
+            blocks={k: b for k, b in blocks.items() if b.remaining > 0},
+            holds={k: h for k, h in holds.items() if h.status == "active"},
+            totals=state.totals,
+            last_at=state.last_at,
+            next_number=state.next_number,
+            settlements=state.settlements,
+        )
+    session.accounts[state.customer] = state
+
+
+def _fixed(block: BlockState) -> tuple[object, ...]:
+    """What of a block no entry changes."""
+    return (
+        block.customer, block.unit, block.number, block.amount, block.priority, block.category, block.cost_basis,
+        block.scope, block.effective_at, block.expires_at, block.created_at, block.description, block.metadata,
+        block.origin, block.settles_debt,
+    )  # fmt: skip
+
+
+def _save_blocks(session: _Session, before: AccountState, changed: list[BlockState]) -> None:
+    """A block the account had before whose figures alone moved is an UPDATE of those
+    columns (its indexed columns stay put); any other is written whole."""
+    figures: list[tuple[object, ...]] = []
+    whole: list[BlockState] = []
+    for block in changed:
+        old = before.blocks.get(block.id)
+        if old is not None and _fixed(old) == _fixed(block):
+            figures.append(
+                (
+                    block.remaining,
+                    block.held,
+                    int(block.settle_pending),
+                    int(block.void_closed),
+                    block.emptied_by,
+                    block.id,
+                )
+            )
+            session._blocks.pop(block.id, None)  # decoded again from its new row when next read
+        else:
+            whole.append(block)
+    if figures:
+        session.conn.executemany(_UPDATE_BLOCK_FIGURES, figures)
+    if whole:
+        rows = [_block_row(b) for b in whole]
+        session.conn.executemany(_UPSERT_BLOCK, rows)
+        for row, block in zip(rows, whole, strict=True):
+            session._remember_block(row, block)

@@ -1,0 +1,266 @@
+"""Hand-written floors: the least code that does the same work as the ledger.
+
+Both floors draw blocks in the ledger's default burn order for this workload (priority,
+then expiry with never-expiring last, then creation order), skip blocks that are not
+active, burn what there is (``overdraft="partial"``), write one entry per block touched with
+the customer's available balance after it, and keep only blocks that still hold credit in
+the working set (as the ledger's adapters do). They validate nothing, keep no idempotency
+keys and build no result objects: that is the ledger's extra work the ratios measure.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from benchmarks.workload import START, BurnSpec, GrantSpec, HoldSpec
+
+# -- the plain-dict floor ------------------------------------------------------------------
+
+# a block: [sort key, block id, remaining, held, expires_at]
+_KEY, _ID, _REMAINING, _HELD, _EXPIRES = range(5)
+
+
+class DictFloor:
+    """Blocks in plain lists kept in burn order, entries as tuples in one list."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, list[list[Any]]] = {}
+        self.available: dict[str, int] = {}
+        self.entries: list[tuple[Any, ...]] = []
+        self.holds: dict[str, tuple[str, list[tuple[list[Any], int]]]] = {}
+        self.ops = 0
+
+    def grant(self, spec: GrantSpec, at: datetime) -> None:
+        self.ops += 1
+        expires = spec.expires_at
+        key = (spec.priority, 0 if expires is not None else 1, expires or at, spec.number)
+        block = [key, f"{spec.customer}/{spec.number}", spec.amount, 0, expires]
+        bisect.insort(self.blocks.setdefault(spec.customer, []), block, key=lambda b: b[_KEY])
+        available = self.available[spec.customer] = self.available.get(spec.customer, 0) + spec.amount
+        entries = self.entries
+        entries.append(
+            (len(entries) + 1, self.ops, spec.customer, "grant", block[_ID], None, spec.amount, available, at)
+        )
+
+    def burn(self, spec: BurnSpec) -> int:
+        self.ops += 1
+        op, customer, at = self.ops, spec.customer, spec.at
+        blocks = self.blocks.get(customer, [])
+        entries = self.entries
+        available = self.available.get(customer, 0)
+        need = spec.amount
+        emptied = False
+        for block in blocks:
+            free = block[_REMAINING] - block[_HELD]
+            if free <= 0 or (block[_EXPIRES] is not None and block[_EXPIRES] <= at):
+                continue
+            take = need if need < free else free
+            block[_REMAINING] -= take
+            available -= take
+            need -= take
+            entries.append((len(entries) + 1, op, customer, "burn", block[_ID], None, take, available, at))
+            if not block[_REMAINING]:
+                emptied = True
+            if not need:
+                break
+        if emptied:
+            blocks[:] = [b for b in blocks if b[_REMAINING]]
+        self.available[customer] = available
+        return spec.amount - need
+
+    def hold(self, spec: HoldSpec) -> bool:
+        """Pin credit in burn order, all or nothing; False when there is not enough."""
+        customer, at = spec.customer, spec.at
+        blocks = self.blocks.get(customer, [])
+        plan = []
+        need = spec.amount
+        for block in blocks:
+            free = block[_REMAINING] - block[_HELD]
+            if free <= 0 or (block[_EXPIRES] is not None and block[_EXPIRES] <= at):
+                continue
+            take = need if need < free else free
+            plan.append((block, take))
+            need -= take
+            if not need:
+                break
+        if need:
+            return False
+        self.ops += 1
+        op = self.ops
+        available = self.available[customer]
+        entries = self.entries
+        for block, take in plan:
+            block[_HELD] += take
+            available -= take
+            entries.append((len(entries) + 1, op, customer, "hold", block[_ID], spec.hold_id, take, available, at))
+        self.available[customer] = available
+        self.holds[spec.hold_id] = (customer, plan)
+        return True
+
+    def settle(self, spec: HoldSpec) -> int:
+        """Capture ``spec.capture`` (or nothing, for a release) from the pinned blocks in
+        burn order and release the rest; returns what was captured."""
+        customer, plan = self.holds.pop(spec.hold_id)
+        self.ops += 1
+        op, at = self.ops, spec.at
+        available = self.available[customer]
+        entries = self.entries
+        need = spec.capture or 0
+        emptied = False
+        for block, pinned in plan:
+            take = need if need < pinned else pinned
+            if take:
+                block[_REMAINING] -= take
+                block[_HELD] -= take
+                need -= take
+                entries.append(
+                    (len(entries) + 1, op, customer, "capture", block[_ID], spec.hold_id, take, available, at)
+                )
+                emptied = emptied or not block[_REMAINING]
+        captured = (spec.capture or 0) - need
+        for block, pinned in plan:
+            rest = pinned - min(pinned, captured)
+            captured -= min(pinned, captured)
+            if rest:
+                block[_HELD] -= rest
+                available += rest
+                entries.append(
+                    (len(entries) + 1, op, customer, "release", block[_ID], spec.hold_id, rest, available, at)
+                )
+        self.available[customer] = available
+        if emptied:
+            blocks = self.blocks[customer]
+            blocks[:] = [b for b in blocks if b[_REMAINING]]
+        return spec.capture or 0
+
+
+# -- the raw sqlite3 floor -----------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // _US
+
+
+_SELECT_LIVE = (
+    "SELECT id, remaining, held, expires_at FROM blocks WHERE customer = ? AND remaining > 0 "
+    "ORDER BY priority, expires_at IS NULL, expires_at, number"
+)
+_INSERT_ENTRY = (
+    "INSERT INTO entries (op_id, customer, unit, kind, block_id, amount, available_after, at) "
+    "VALUES (?, ?, 'credits', ?, ?, ?, ?, ?)"
+)
+
+
+class SQLiteFloor:
+    """The ledger's own schema (tables, indexes, triggers, constraints) written to with plain
+    ``sqlite3`` calls: WAL, the given ``synchronous`` level, ``BEGIN IMMEDIATE`` per
+    transaction."""
+
+    def __init__(self, path: str, synchronous: str) -> None:
+        from creditcore.adapters.sqlite import SQLiteRepository
+
+        SQLiteRepository(path, durability=synchronous.lower()).close()  # the same schema, migrated
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute(f"PRAGMA synchronous = {synchronous}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.ops = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def grants(self, specs: tuple[GrantSpec, ...]) -> None:
+        """All the grants in one transaction (setup, not timed)."""
+        conn = self.conn
+        at = _micros(START)
+        conn.execute("BEGIN IMMEDIATE")
+        granted: dict[str, int] = {}
+        for spec in specs:
+            self.ops += 1
+            granted[spec.customer] = granted.get(spec.customer, 0) + spec.amount
+            block_id = f"{spec.customer}/{spec.number}"
+            conn.execute(
+                "INSERT INTO accounts (customer, totals, last_at, next_number) VALUES (?, '{}', ?, 1) "
+                "ON CONFLICT (customer) DO NOTHING",
+                (spec.customer, at),
+            )
+            conn.execute(
+                "INSERT INTO blocks (id, customer, unit, number, amount, remaining, priority, category, "
+                "effective_at, expires_at, created_at) VALUES (?, ?, 'credits', ?, ?, ?, ?, 'promotional', ?, ?, ?)",
+                (
+                    block_id,
+                    spec.customer,
+                    spec.number,
+                    spec.amount,
+                    spec.amount,
+                    spec.priority,
+                    at,
+                    None if spec.expires_at is None else _micros(spec.expires_at),
+                    at,
+                ),
+            )
+            conn.execute(
+                _INSERT_ENTRY,
+                (f"op{self.ops}", spec.customer, "grant", block_id, spec.amount, granted[spec.customer], at),
+            )
+        for customer, amount in granted.items():
+            totals = {"credits": {"granted": amount, "used": 0, "expired": 0, "voided": 0, "debt": 0}}
+            conn.execute("UPDATE accounts SET totals = ? WHERE customer = ?", (json.dumps(totals), customer))
+        conn.execute("COMMIT")
+
+    def burn(self, spec: BurnSpec) -> int:
+        """One burn, in the caller's transaction."""
+        conn = self.conn
+        self.ops += 1
+        op, customer, at = f"op{self.ops}", spec.customer, _micros(spec.at)
+        (totals_text,) = conn.execute("SELECT totals FROM accounts WHERE customer = ?", (customer,)).fetchone()
+        rows = conn.execute(_SELECT_LIVE, (customer,)).fetchall()
+        available = sum(r - h for _, r, h, e in rows if e is None or e > at)
+        need = spec.amount
+        updates = []
+        entries = []
+        for block_id, remaining, held, expires in rows:
+            free = remaining - held
+            if free <= 0 or (expires is not None and expires <= at):
+                continue
+            take = need if need < free else free
+            need -= take
+            available -= take
+            updates.append((remaining - take, "depleted" if remaining == take else None, block_id))
+            entries.append((op, customer, "burn", block_id, take, available, at))
+            if not need:
+                break
+        burned = spec.amount - need
+        conn.executemany("UPDATE blocks SET remaining = ?, emptied_by = ? WHERE id = ?", updates)
+        conn.executemany(_INSERT_ENTRY, entries)
+        totals = json.loads(totals_text)
+        totals["credits"]["used"] += burned
+        conn.execute(
+            "UPDATE accounts SET totals = ?, last_at = ? WHERE customer = ?", (json.dumps(totals), at, customer)
+        )
+        return burned
+
+    def burns_each(self, specs: tuple[BurnSpec, ...]) -> int:
+        """One transaction per burn."""
+        conn = self.conn
+        burned = 0
+        for spec in specs:
+            conn.execute("BEGIN IMMEDIATE")
+            burned += self.burn(spec)
+            conn.execute("COMMIT")
+        return burned
+
+    def burns_together(self, specs: tuple[BurnSpec, ...]) -> int:
+        """Every burn in one transaction."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        burned = sum(self.burn(spec) for spec in specs)
+        conn.execute("COMMIT")
+        return burned
