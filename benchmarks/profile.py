@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # python benchmarks/profile.py
 from benchmarks import floors, subjects, workload
 from benchmarks.run import RESULTS, machine
 from creditcore import Ledger
+from creditcore.ledger import _new_id
 from creditcore.model import BurnResult, Entry
 from creditcore.state import AccountState, BlockState, Burn, EntryState
 from creditcore.values import parse_amount, parse_id, parse_time
@@ -83,7 +84,7 @@ def memory_burns(out: io.StringIO) -> None:
             parse_amount(5, 0),
             parse_time(t),
         ),
-        "a new op id (128 random bits)": lambda: os.urandom(16).hex(),
+        "a new op id (time-ordered, 128 bits)": lambda: _new_id("op"),
         "the Burn command (frozen attrs)": lambda: Burn(op_id="op_x", unit="credits", amount=5, overdraft="partial"),
         "the block after the burn (frozen attrs, 21 fields)": lambda: BlockState(
             id=block.id,

@@ -836,11 +836,17 @@ class _Session:
         changed_holds = [h for h in after.holds.values() if before.holds.get(h.id) is not h]
         if changed_holds:
             rows = [_hold_row(h) for h in changed_holds]
-            conn.executemany(_UPSERT_HOLD, rows)
+            if len(rows) == 1:  # execute costs less than executemany over one row
+                conn.execute(_UPSERT_HOLD, rows[0])
+            else:
+                conn.executemany(_UPSERT_HOLD, rows)
             for row, found in zip(rows, changed_holds, strict=True):
                 self._remember_hold(row, found)
         if stored:
-            conn.executemany(_INSERT_ENTRY, map(_entry_row, stored))
+            if len(stored) == 1:
+                conn.execute(_INSERT_ENTRY, _entry_row(stored[0]))
+            else:
+                conn.executemany(_INSERT_ENTRY, map(_entry_row, stored))
             self._wrote("SELECT 1 FROM entries WHERE seq = ? AND op_id = ?", (stored[0].seq, stored[0].op_id))
             _keep_snapshots(self, before, after, stored)
         else:
@@ -1589,10 +1595,16 @@ def _save_blocks(session: _Session, before: AccountState, changed: list[BlockSta
             session._blocks.pop(block.id, None)  # decoded again from its new row when next read
         else:
             whole.append(block)
-    if figures:
+    # execute costs less than executemany over one row, the usual case
+    if len(figures) == 1:
+        session.conn.execute(_UPDATE_BLOCK_FIGURES, figures[0])
+    elif figures:
         session.conn.executemany(_UPDATE_BLOCK_FIGURES, figures)
     if whole:
         rows = [_block_row(b) for b in whole]
-        session.conn.executemany(_UPSERT_BLOCK, rows)
+        if len(rows) == 1:
+            session.conn.execute(_UPSERT_BLOCK, rows[0])
+        else:
+            session.conn.executemany(_UPSERT_BLOCK, rows)
         for row, block in zip(rows, whole, strict=True):
             session._remember_block(row, block)
