@@ -144,6 +144,26 @@ class EntryState:
     """For a ``reverse`` entry: it undoes the debt part of the op (cancelling debt still owed,
     or giving settled debt back to the block that settled it)."""
 
+    def numbered(self, seq: int) -> EntryState:
+        """This entry with the ``seq`` a repository gives it when it stores it (the
+        constructor field by field, not attrs.evolve: this runs once per stored entry)."""
+        return EntryState(
+            seq=seq,
+            op_id=self.op_id,
+            customer=self.customer,
+            unit=self.unit,
+            kind=self.kind,
+            block_id=self.block_id,
+            hold_id=self.hold_id,
+            amount=self.amount,
+            available_after=self.available_after,
+            at=self.at,
+            description=self.description,
+            metadata=self.metadata,
+            ref=self.ref,
+            of_debt=self.of_debt,
+        )
+
 
 @attrs.frozen(kw_only=True)
 class UnitTotals:

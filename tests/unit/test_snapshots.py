@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from creditcore import Ledger, rules
 from creditcore.adapters.memory import MemoryRepository
 from creditcore.adapters.sqlite import SQLiteRepository
-from creditcore.errors import CreditError
+from creditcore.errors import CreditError, ValidationError
 from creditcore.repository import PastReader
 from creditcore.state import BlockState, EntryState
 
@@ -243,3 +243,11 @@ def test_units_totals_survive_a_snapshot(make_ledger: Callable[[int], Ledger]) -
     past = ledger.balance("ada", unit="usd", at=T0 + 2.5 * HOUR)
     assert (past.available, past.debt) == (Decimal("0.00"), Decimal("9.75"))
     assert ledger.balances("ada", at=T0 + 3.5 * HOUR)["usd"].debt == Decimal("8.75")
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+@pytest.mark.parametrize("every", [0, -1, 1.5, True, "10", None])
+def test_a_bad_snapshot_interval_is_refused_naming_it(name: str, every: object) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ADAPTERS[name](every)  # type: ignore[arg-type]
+    assert refused.value.field == "snapshot_every"

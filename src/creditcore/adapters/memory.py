@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from creditcore.errors import ValidationError
 from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
@@ -41,7 +42,7 @@ class MemoryRepository:
 
     def __init__(self, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
-            raise ValueError(f"snapshot_every must be a whole number of entries >= 1, got {snapshot_every!r}")
+            raise ValidationError("snapshot_every", f"expected a whole number of entries >= 1, got {snapshot_every!r}")
         self._snapshot_every = snapshot_every
         self._snapshots: dict[str, list[_Snapshot]] = {}
         self._lock = threading.RLock()
@@ -224,7 +225,7 @@ class MemoryRepository:
         log = self._log()
         for entry in entries:
             position = len(self._entries)
-            saved = _numbered(entry, position + 1)
+            saved = entry.numbered(position + 1)
             self._entries.append(saved)
             log.append(self._entries)
             self._append(self._customer_entries, entry.customer, position)
@@ -252,25 +253,6 @@ class MemoryRepository:
     def record_operation(self, record: OperationRecord) -> None:
         self._put(self._operations, (record.namespace, record.key), record)
 
-
-def _numbered(entry: EntryState, seq: int) -> EntryState:
-    """``entry`` with its ``seq`` (attrs.evolve, field by field: this runs once per entry)."""
-    return EntryState(
-        seq=seq,
-        op_id=entry.op_id,
-        customer=entry.customer,
-        unit=entry.unit,
-        kind=entry.kind,
-        block_id=entry.block_id,
-        hold_id=entry.hold_id,
-        amount=entry.amount,
-        available_after=entry.available_after,
-        at=entry.at,
-        description=entry.description,
-        metadata=entry.metadata,
-        ref=entry.ref,
-        of_debt=entry.of_debt,
-    )
 
 
 class _Transaction:

@@ -812,7 +812,7 @@ class _Session:
             if last is None:
                 (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
             for number, entry in enumerate(entries, start=last + 1):
-                stored.append(_numbered(entry, number))
+                stored.append(entry.numbered(number))
                 first.setdefault(entry.customer, number)
             self.last_seq = stored[-1].seq
         account = (
@@ -1525,25 +1525,6 @@ def _end_write(session: _Session, *, kept: bool) -> None:
         session.accounts.clear()
         session.last_seq = None
 
-
-def _numbered(entry: EntryState, seq: int) -> EntryState:
-    """``entry`` with its ``seq`` (attrs.evolve, field by field: this runs once per entry)."""
-    return EntryState(
-        seq=seq,
-        op_id=entry.op_id,
-        customer=entry.customer,
-        unit=entry.unit,
-        kind=entry.kind,
-        block_id=entry.block_id,
-        hold_id=entry.hold_id,
-        amount=entry.amount,
-        available_after=entry.available_after,
-        at=entry.at,
-        description=entry.description,
-        metadata=entry.metadata,
-        ref=entry.ref,
-        of_debt=entry.of_debt,
-    )
 
 
 def _remember_account(session: _Session, state: AccountState) -> None:
