@@ -365,24 +365,20 @@ class Ledger:
         # lookup, so a retry of a grant that succeeded replays whenever it comes
         if expires is not None and effective is not None and expires <= effective:
             raise ValidationError("expires_at", f"{expires.isoformat()} must be later than effective_at")
-        # only a call with a key is ever compared: skip the text form otherwise
-        fingerprint = (
-            _NO_KEY
-            if key is None
-            else _fingerprint(
-                customer=customer,
-                amount=to_decimal(minor, scale),
-                unit=unit,
-                effective_at=effective,
-                expires_at=expires,
-                priority=priority,
-                category=category,
-                cost_basis=basis,
-                scope=scopes,
-                description=description,
-                metadata=meta,
-                settle_debt=settles,
-            )
+        fingerprint = _fingerprint(
+            key,
+            customer=customer,
+            amount=to_decimal(minor, scale),
+            unit=unit,
+            effective_at=effective,
+            expires_at=expires,
+            priority=priority,
+            category=category,
+            cost_basis=basis,
+            scope=scopes,
+            description=description,
+            metadata=meta,
+            settle_debt=settles,
         )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "grant", fingerprint)
@@ -447,19 +443,15 @@ class Ledger:
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
         limit = None if self._debt_limit is None or mode != "debt" else whole_minor_units(self._debt_limit, scale)
-        # only a call with a key is ever compared: skip the text form otherwise
-        fingerprint = (
-            _NO_KEY
-            if key is None
-            else _fingerprint(
-                customer=customer,
-                amount=to_decimal(minor, scale),
-                unit=unit,
-                scope=scope,
-                overdraft=mode,
-                description=description,
-                metadata=meta,
-            )
+        fingerprint = _fingerprint(
+            key,
+            customer=customer,
+            amount=to_decimal(minor, scale),
+            unit=unit,
+            scope=scope,
+            overdraft=mode,
+            description=description,
+            metadata=meta,
         )
         with self._transaction() as uow:
             replayed = self._replay(uow, "key", key, "burn", fingerprint)
@@ -522,6 +514,7 @@ class Ledger:
         meta = parse_metadata(metadata)
         when = parse_optional_time(at, "at")
         fingerprint = _fingerprint(
+            hold_id,
             customer=customer,
             amount=to_decimal(minor, scale),
             unit=unit,
@@ -578,7 +571,7 @@ class Ledger:
                     f"cannot capture {to_decimal(minor, scale)}: hold {hold_id!r} holds "
                     f"{to_decimal(found.amount, scale)}",
                 )
-            fingerprint = _fingerprint(amount=to_decimal(minor, scale))
+            fingerprint = _fingerprint(hold_id, amount=to_decimal(minor, scale))
             replayed = self._replay_end(uow, hold_id, "capture", fingerprint, found.status)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -609,7 +602,7 @@ class Ledger:
         with self._transaction() as uow:
             found = _find_hold(uow, hold_id)
             scale = self._scale(found.unit, uow)
-            fingerprint = _fingerprint()
+            fingerprint = _fingerprint(hold_id)
             replayed = self._replay_end(uow, hold_id, "release", fingerprint, found.status)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -650,9 +643,7 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = (
-                _NO_KEY if key is None else _fingerprint(block_id=block_id, amount=_shown(minor, scale), reason=reason)
-            )
+            fingerprint = _fingerprint(key, block_id=block_id, amount=_shown(minor, scale), reason=reason)
             replayed = self._replay(uow, "key", key, "void", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -696,7 +687,7 @@ class Ledger:
             customer, unit = target_entries[0].customer, target_entries[0].unit
             scale = self._scale(unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = _NO_KEY if key is None else _fingerprint(op_id=target, amount=_shown(minor, scale))
+            fingerprint = _fingerprint(key, op_id=target, amount=_shown(minor, scale))
             replayed = self._replay(uow, "key", key, "reverse", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -755,11 +746,7 @@ class Ledger:
             stored = _find_block(uow, block_id)
             scale = self._scale(stored.unit, uow)
             minor = None if amount is None else parse_amount(amount, scale)
-            fingerprint = (
-                _NO_KEY
-                if key is None
-                else _fingerprint(block_id=block_id, expires_at=expires, amount=_shown(minor, scale))
-            )
+            fingerprint = _fingerprint(key, block_id=block_id, expires_at=expires, amount=_shown(minor, scale))
             replayed = self._replay(uow, "key", key, "change_expiry", fingerprint)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
@@ -1152,11 +1139,12 @@ def _shown(minor: int | None, scale: int) -> Decimal | None:
     return None if minor is None else to_decimal(minor, scale)
 
 
-def _fingerprint(**fields: Any) -> tuple[tuple[str, str], ...]:
+def _fingerprint(key: str | None, /, **fields: Any) -> tuple[tuple[str, str], ...]:
+    """What a keyed call is compared by when its key comes again. A call without a key is never
+    compared, so it skips the text form (empty)."""
+    if key is None:
+        return ()
     return tuple((name, canonical(value)) for name, value in fields.items())
-
-
-_NO_KEY: tuple[tuple[str, str], ...] = ()
 
 
 def _find_hold(reader: Reader, hold_id: str) -> HoldState:
