@@ -201,6 +201,22 @@ class AccountState:
     def unit_totals(self, unit: str) -> UnitTotals:
         return self.totals.get(unit) or UnitTotals()
 
+    def live(self) -> AccountState:
+        """The state as a repository loads it back: only the blocks with credit left and the
+        active holds (itself when nothing ended, which is most writes)."""
+        blocks, holds = self.blocks, self.holds
+        if all(b.remaining > 0 for b in blocks.values()) and all(h.status == "active" for h in holds.values()):
+            return self
+        return AccountState(
+            customer=self.customer,
+            blocks={k: b for k, b in blocks.items() if b.remaining > 0},
+            holds={k: h for k, h in holds.items() if h.status == "active"},
+            totals=self.totals,
+            last_at=self.last_at,
+            next_number=self.next_number,
+            settlements=self.settlements,
+        )
+
 
 @attrs.frozen(kw_only=True)
 class Tally:

@@ -205,21 +205,8 @@ class MemoryRepository:
                 if found.id not in self._holds:
                     self._append(self._customer_holds, customer, found.id)
                 self._put(self._holds, found.id, found)
-        # keep only what a later write can touch: blocks with credit left, active holds (the
-        # state as it is when nothing ended, which is most writes)
-        live = after
-        if any(b.remaining <= 0 for b in after.blocks.values()) or any(
-            h.status != "active" for h in after.holds.values()
-        ):
-            live = AccountState(
-                customer=customer,
-                blocks={k: b for k, b in after.blocks.items() if b.remaining > 0},
-                holds={k: h for k, h in after.holds.items() if h.status == "active"},
-                totals=after.totals,
-                last_at=after.last_at,
-                next_number=after.next_number,
-                settlements=after.settlements,
-            )
+        # keep only what a later write can touch
+        live = after.live()
         self._put(self._accounts, customer, live)
         stored: list[EntryState] = []
         log = self._log()

@@ -1526,24 +1526,11 @@ def _end_write(session: _Session, *, kept: bool) -> None:
         session.last_seq = None
 
 
-
 def _remember_account(session: _Session, state: AccountState) -> None:
     """Keep the state as a load would give it back: blocks with credit left, active holds."""
     if len(session.accounts) >= _ACCOUNTS_KEPT:
         session.accounts.clear()
-    blocks = state.blocks
-    holds = state.holds
-    if any(b.remaining <= 0 for b in blocks.values()) or any(h.status != "active" for h in holds.values()):
-        state = AccountState(
-            customer=state.customer,
-            blocks={k: b for k, b in blocks.items() if b.remaining > 0},
-            holds={k: h for k, h in holds.items() if h.status == "active"},
-            totals=state.totals,
-            last_at=state.last_at,
-            next_number=state.next_number,
-            settlements=state.settlements,
-        )
-    session.accounts[state.customer] = state
+    session.accounts[state.customer] = state.live()
 
 
 def _fixed(block: BlockState) -> tuple[object, ...]:
