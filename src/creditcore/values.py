@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Any
 
 from creditcore.errors import ValidationError
@@ -26,6 +36,18 @@ CATEGORIES = ("promotional", "paid")
 OVERDRAFT_MODES = ("reject", "partial", "debt")
 #: The unit every ledger knows: whole credits.
 DEFAULT_UNIT = "credits"
+
+#: The library's own ``decimal`` context. Every sum, difference and conversion creditcore
+#: makes runs in it, never in the caller's (``decimal.getcontext()`` belongs to the host app,
+#: which may have set a precision of 6 or trapped ``Inexact``). 100 digits hold any sum of
+#: signed 64-bit minor units at any supported scale, and every cost basis, exactly.
+DECIMAL_CONTEXT = Context(
+    prec=100,
+    rounding=ROUND_HALF_EVEN,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
 
 
 def to_decimal(minor: int, scale: int) -> Decimal:
