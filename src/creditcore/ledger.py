@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import decimal
 import functools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -19,7 +22,7 @@ import attrs
 
 from creditcore import rules
 from creditcore.adapters.memory import MemoryRepository
-from creditcore.errors import HoldNotActive, IdempotencyConflict, NotFound, ValidationError
+from creditcore.errors import HoldNotActive, IdempotencyConflict, NotFound, StorageError, ValidationError
 from creditcore.model import (
     Balance,
     BalancePoint,
@@ -66,6 +69,7 @@ from creditcore.state import (
 )
 from creditcore.values import (
     CATEGORIES,
+    DECIMAL_CONTEXT,
     DEFAULT_UNIT,
     OVERDRAFT_MODES,
     canonical,
@@ -92,22 +96,39 @@ from creditcore.values import (
 R = TypeVar("R", bound=Result)
 Step = Callable[[AccountState, datetime], rules.Transition]
 _CURSOR_PREFIX = "creditcore:"
+#: How far past the clock a write's explicit ``at`` may lie by default (§13).
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+_localcontext = decimal.localcontext
+
+
+def _exact(method: F) -> F:
+    """Run a public method in the library's own ``decimal`` context, whatever the caller set
+    (``decimal.getcontext()`` belongs to the host app)."""
+
+    @functools.wraps(method)
+    def call(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        with _localcontext(DECIMAL_CONTEXT):
+            return method(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
 
 
 def _dooms_batch(method: F) -> F:
-    """Inside ``atomic()``, any error of a write — even one the caller catches — rolls the
-    whole batch back when the block ends."""
+    """A write: in the library's own ``decimal`` context, and inside ``atomic()`` any of its
+    errors — even one the caller catches — rolls the whole batch back when the block ends."""
 
     @functools.wraps(method)
     def write(self: Ledger, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(self, *args, **kwargs)
+            with _localcontext(DECIMAL_CONTEXT):
+                return method(self, *args, **kwargs)
         except BaseException as error:
-            if getattr(self._local, "uow", None) is not None and self._local.failure is None:
-                self._local.failure = error
+            batch = self._batches.get(threading.get_ident())
+            if batch is not None and batch.failure is None and batch.includes_caller():
+                batch.failure = error
             raise
 
     return write  # type: ignore[return-value]
@@ -133,20 +154,41 @@ class Ledger:
         burn_order: BurnOrder | None = None,
         settle_debt: bool = True,
         debt_limit: int | Decimal | str | None = None,
+        future_tolerance: timedelta | None = DEFAULT_FUTURE_TOLERANCE,
     ) -> None:
         if burn_order is not None and not isinstance(burn_order, BurnOrder):
             raise ValidationError("burn_order", f"expected a BurnOrder, got {type(burn_order).__name__}")
+        if clock is not None and not callable(clock):
+            raise ValidationError("clock", f"expected a function returning an aware datetime, got {clock!r}")
+        if units is not None and not isinstance(units, Mapping):
+            raise ValidationError("units", f"expected a dict of unit name to scale, got {type(units).__name__}")
+        if future_tolerance is not None and (
+            not isinstance(future_tolerance, timedelta) or future_tolerance < timedelta(0)
+        ):
+            raise ValidationError(
+                "future_tolerance",
+                f"expected a timedelta >= 0, or None to turn the check off, got {future_tolerance!r}",
+            )
         self._repository = repository
         self._clock = clock or utc_now
         self._order = burn_order or BurnOrder.default()
         self._settle_debt = parse_bool(settle_debt, "settle_debt")
+        self._future_tolerance = future_tolerance
         if debt_limit is not None:
-            check_amount(debt_limit, "debt_limit", allow_zero=True)
-        self._debt_limit = None if debt_limit is None else Decimal(str(debt_limit))
+            with _localcontext(DECIMAL_CONTEXT):
+                check_amount(debt_limit, "debt_limit", allow_zero=True)
+        self._debt_limit = None if debt_limit is None else Decimal(str(debt_limit).strip())
+        # units known to be committed: a batch keeps its own until it commits
         self._scales: dict[str, int] = {DEFAULT_UNIT: 0}
-        self._local = threading.local()
+        # the batch each thread has open, if any (see atomic())
+        self._batches: dict[int, _Batch] = {}
         for name, scale in (units or {}).items():
             self.define_unit(name, scale)
+
+    @property
+    def future_tolerance(self) -> timedelta | None:
+        """How far past the clock an explicit ``at`` of a write may lie (``None``: no limit)."""
+        return self._future_tolerance
 
     @classmethod
     def memory(cls, **options: Any) -> Ledger:
@@ -189,9 +231,11 @@ class Ledger:
         """Declare a unit with ``scale`` decimal places (``"credits"`` exists with 0).
 
         Declaring a unit again with the same scale does nothing; with another, raises.
+        Inside ``atomic()`` the unit is declared only if the batch commits.
         """
         name = parse_id(name, "unit")
         scale = parse_scale(scale)
+        batch = self._batch()
         with self._transaction() as uow:
             known = {DEFAULT_UNIT: 0, **uow.units()}
             if name in known:
@@ -199,20 +243,27 @@ class Ledger:
                     raise ValidationError("scale", f"unit {name!r} is declared with scale {known[name]}, not {scale}")
             else:
                 uow.add_unit(name, scale)
-        self._scales[name] = scale
+        # known for good only once it is committed: a batch keeps it until then
+        (batch.scales if batch is not None else self._scales)[name] = scale
 
-    def _forget_units(self) -> None:
-        """Drop the unit cache: a rolled-back batch may have declared units that are gone."""
-        self._scales = {DEFAULT_UNIT: 0}
-
+    @_exact
     def units(self) -> dict[str, int]:
         """Every declared unit and its scale."""
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             return {DEFAULT_UNIT: 0, **reader.units()}
 
     def _scale(self, unit: str, reader: Reader | None = None) -> int:
         scale = self._scales.get(unit)
-        if scale is None:
+        if scale is not None:
+            return scale
+        batch = self._batch()
+        if batch is not None:
+            # a unit this batch declared or read is known to it alone until it commits
+            scale = batch.scales.get(unit)
+            if scale is None:
+                batch.scales.update(batch.uow.units())
+                scale = batch.scales.get(unit)
+        else:
             if reader is None:
                 with self._repository.reader() as fresh:
                     known = fresh.units()
@@ -220,10 +271,8 @@ class Ledger:
                 known = reader.units()
             self._scales.update(known)
             scale = self._scales.get(unit)
-            if scale is None:
-                raise ValidationError(
-                    "unit", f"unknown unit {unit!r}: declare it with define_unit({unit!r}, scale=...)"
-                )
+        if scale is None:
+            raise ValidationError("unit", f"unknown unit {unit!r}: declare it with define_unit({unit!r}, scale=...)")
         return scale
 
     def _unit(self, unit: object) -> tuple[str, int]:
@@ -237,31 +286,46 @@ class Ledger:
         transaction of its own."""
         return _WriteScope(self)
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
+    def _batch(self) -> _Batch | None:
+        """The batch the caller is inside, if any.
+
+        A batch belongs to the code that opened it: its thread and, in that thread, the
+        frame of the ``with ledger.atomic():`` statement, which must be on the caller's
+        stack. So another asyncio task, a callback, or the code around a generator suspended
+        inside its ``atomic()`` is not in the batch, although it runs in the same thread
+        (and, for a task started inside the batch, in a copy of the same
+        ``contextvars`` context — which is why a context variable cannot tell them apart).
+        Such a caller writing while the batch is open is refused (see :meth:`_WriteScope`).
+        """
+        batch = self._batches.get(threading.get_ident())
+        if batch is None or not batch.includes_caller():
+            return None
+        return batch
+
+    def atomic(self) -> AbstractContextManager[None]:
         """Writes inside commit together or not at all.
 
         The first error rolls every write of the block back and propagates (even if the
         code inside caught it). Nested ``atomic()`` blocks join the outer one.
+
+        The batch belongs to the code inside the ``with`` block. Reads from elsewhere (another
+        thread, another asyncio task) see the last committed state and never wait for it;
+        a write from another thread waits for it (up to the adapter's ``busy_timeout``); a
+        write from another task or generator of the same thread cannot wait (the batch could
+        never finish) and raises :class:`StorageError` at once.
         """
-        if getattr(self._local, "uow", None) is not None:
-            yield
+        return _Atomic(self)
+
+    @contextmanager
+    def _reader(self) -> Iterator[Reader]:
+        """Reads for the caller: inside its own batch, the batch's (its writes included);
+        else the last committed state."""
+        batch = self._batch()
+        if batch is not None:
+            yield batch.uow
             return
-        with self._repository.transaction() as uow:
-            self._local.uow = uow
-            self._local.failure = None
-            try:
-                yield
-            except BaseException:
-                self._forget_units()
-                raise
-            finally:
-                failure = self._local.failure
-                self._local.uow = None
-                self._local.failure = None
-            if failure is not None:
-                self._forget_units()
-                raise failure
+        with self._repository.reader() as reader:
+            yield reader
 
     # -- time ----------------------------------------------------------------------------
 
@@ -273,6 +337,22 @@ class Ledger:
             return at
         now = self._now()
         return state.last_at if state.last_at is not None and state.last_at > now else now
+
+    def _check_future(self, at: datetime | None) -> None:
+        """Refuse a write dated later than the clock plus ``future_tolerance`` (§13): dated
+        there, it would move the customer's history ahead for good."""
+        tolerance = self._future_tolerance
+        if at is None or tolerance is None:
+            return
+        now = self._now()
+        if at > now + tolerance:
+            raise ValidationError(
+                "at",
+                f"{at.isoformat()} is later than the ledger clock ({now.isoformat()}) plus future_tolerance "
+                f"({tolerance}): a write may not be dated in the future, or every later write of the customer "
+                "would be dated there too. Leave at= out to write now (effective_at= makes a grant start later); "
+                "for a simulation or a planned load, open the Ledger with future_tolerance=None",
+            )
 
     # -- the write path ------------------------------------------------------------------
 
@@ -304,6 +384,7 @@ class Ledger:
         """Load the customer, run the rule, save what it wrote, build the result and, when
         the call had a key, remember it for replays: ``memo`` is (namespace, key, kind,
         fingerprint)."""
+        self._check_future(at)
         before = uow.load_account(customer)
         when = self._write_time(at, before)
         after, entries = step(before, when)
@@ -572,7 +653,7 @@ class Ledger:
                     f"{to_decimal(found.amount, scale)}",
                 )
             fingerprint = _fingerprint(hold_id, amount=to_decimal(minor, scale))
-            replayed = self._replay_end(uow, hold_id, "capture", fingerprint, found.status)
+            replayed = self._replay_end(uow, hold_id, "capture", fingerprint, found.status, found.unit)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
             op_id = _new_id("op")
@@ -603,7 +684,7 @@ class Ledger:
             found = _find_hold(uow, hold_id)
             scale = self._scale(found.unit, uow)
             fingerprint = _fingerprint(hold_id)
-            replayed = self._replay_end(uow, hold_id, "release", fingerprint, found.status)
+            replayed = self._replay_end(uow, hold_id, "release", fingerprint, found.status, found.unit)
             if replayed is not None:
                 return replayed  # type: ignore[return-value]
             op_id = _new_id("op")
@@ -777,7 +858,8 @@ class Ledger:
         reports. One customer's sweep commits at a time.
         """
         when = parse_optional_time(at, "at")
-        with self._repository.reader() as reader:
+        self._check_future(when)
+        with self._reader() as reader:
             customers = reader.customers()
         written: list[Entry] = []
         for customer in customers:
@@ -795,7 +877,13 @@ class Ledger:
         return written
 
     def _replay_end(
-        self, uow: UnitOfWork, hold_id: str, kind: str, fingerprint: tuple[tuple[str, str], ...], status: str
+        self,
+        uow: UnitOfWork,
+        hold_id: str,
+        kind: str,
+        fingerprint: tuple[tuple[str, str], ...],
+        status: str,
+        unit: str,
     ) -> Result | None:
         """A capture or release repeated as it was replays; anything else on an ended hold
         is refused."""
@@ -805,11 +893,11 @@ class Ledger:
         if record.kind != kind:
             raise HoldNotActive(hold_id, status, f"it was {status} earlier; a {kind} cannot follow")
         if record.fingerprint != fingerprint:
+            captured = getattr(record.result, "captured", None)
             raise HoldNotActive(
                 hold_id,
                 status,
-                f"it was captured with {record.fingerprint[0][1]} minor units, "
-                "a capture of another amount cannot follow",
+                f"it was captured with {captured} {unit}, a capture of another amount cannot follow",
             )
         return attrs.evolve(record.result, replayed=True)
 
@@ -842,6 +930,7 @@ class Ledger:
                 state = rules.rebuild(customer, blocks, holds, entries, until=when)
         return rules.view(state, when), when
 
+    @_exact
     def balance(
         self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None, scope: str | None = None
     ) -> Balance:
@@ -852,20 +941,22 @@ class Ledger:
         customer = parse_id(customer, "customer")
         unit, scale = self._unit(unit)
         scope = parse_optional_id(scope, "scope")
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             state, when = self._state_at(reader, customer, at)
         return Balance.from_tally(rules.tally(state, unit, when, scope), unit, scale, when)
 
+    @_exact
     def balances(self, customer: str, *, at: datetime | None = None) -> dict[str, Balance]:
         """One balance per unit in which the customer has entries at or before ``at``."""
         customer = parse_id(customer, "customer")
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             state, when = self._state_at(reader, customer, at)
             return {
                 unit: Balance.from_tally(rules.tally(state, unit, when), unit, self._scale(unit, reader), when)
                 for unit in sorted(state.totals)
             }
 
+    @_exact
     def blocks(
         self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None, include_inactive: bool = False
     ) -> list[Block]:
@@ -874,7 +965,7 @@ class Ledger:
         customer = parse_id(customer, "customer")
         unit, scale = self._unit(unit)
         include_inactive = parse_bool(include_inactive, "include_inactive")
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             current = reader.load_account(customer)
             state, when = self._state_at(reader, customer, at, every_block=include_inactive)
             found = dict(state.blocks)
@@ -889,11 +980,12 @@ class Ledger:
         ]  # fmt: skip
         return [Block.from_state(b, scale, when) for b in self._order.sort(chosen)]
 
+    @_exact
     def get_block(self, block_id: str, *, at: datetime | None = None) -> Block:
         """One block as it stands at ``at``. Raises :class:`NotFound` if unknown (or not yet
         granted at ``at``)."""
         block_id = parse_id(block_id, "block_id")
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             stored = reader.find_block(block_id)
             if stored is None:
                 raise NotFound(f"no block {block_id!r}")
@@ -911,10 +1003,11 @@ class Ledger:
             block = stored
         return Block.from_state(block, scale, when)
 
+    @_exact
     def get_hold(self, hold_id: str, *, at: datetime | None = None) -> Hold:
         """One hold as it stands at ``at``. Raises :class:`NotFound` if unknown."""
         hold_id = parse_id(hold_id, "hold_id")
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             stored = _find_hold(reader, hold_id)
             state, when = self._state_at(reader, stored.customer, at)
             scale = self._scale(stored.unit, reader)
@@ -922,18 +1015,20 @@ class Ledger:
             raise NotFound(f"hold {hold_id!r} was placed at {stored.created_at.isoformat()}, after {when.isoformat()}")
         return Hold.from_state(state.holds.get(hold_id, stored), scale, when)
 
+    @_exact
     def holds(self, customer: str, *, status: str | None = "active", at: datetime | None = None) -> list[Hold]:
         """The customer's holds with ``status`` at ``at`` (``None``: every status), oldest first."""
         customer = parse_id(customer, "customer")
         if status is not None:
             status = parse_choice(status, "status", HOLD_STATUSES)
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             state, when = self._state_at(reader, customer, at)
             stored = reader.history(customer)[1]
             found = [state.holds.get(h.id, h) for h in stored if h.created_at <= when]
             views = [Hold.from_state(h, self._scale(h.unit, reader), when) for h in found]
         return [h for h in views if status is None or h.status == status]
 
+    @_exact
     def preview_burn(
         self,
         customer: str,
@@ -948,13 +1043,14 @@ class Ledger:
         unit, scale = self._unit(unit)
         minor = parse_amount(amount, scale)
         scope = parse_optional_id(scope, "scope")
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             state, when = self._state_at(reader, customer, at)
         allocations, shortfall = rules.preview_burn(state, unit, minor, when, scope, self._order)
         return BurnPreview(
             allocations=rules.decimal_allocations(allocations, scale), shortfall=to_decimal(shortfall, scale)
         )
 
+    @_exact
     def timeline(
         self,
         customer: str,
@@ -970,7 +1066,7 @@ class Ledger:
         unit, scale = self._unit(unit)
         start = parse_optional_time(since, "since")
         end = parse_optional_time(until, "until")
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             state = reader.load_account(customer)
             blocks, _holds, entries = reader.history(customer)
         horizon = end if end is not None else self._read_time(None, state)
@@ -996,13 +1092,14 @@ class Ledger:
             )
         return points
 
+    @_exact
     def verify(self) -> VerifyReport:
         """Recompute every block, hold and balance from the entries alone and compare with
         what is stored. ``report.ok`` is True when they all agree; ``str(report)`` lists
         each problem with the customer, the block or unit, and the two values."""
         problems: list[rules.Problem] = []
         count = 0
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             customers = reader.customers()
             for customer in customers:
                 blocks, holds, entries = reader.history(customer)
@@ -1010,6 +1107,7 @@ class Ledger:
                 problems.extend(rules.audit(reader.load_account(customer), blocks, holds, entries))
         return VerifyReport(customers=len(customers), entries=count, problems=problems)
 
+    @_exact
     def entries(
         self,
         customer: str | None = None,
@@ -1039,7 +1137,7 @@ class Ledger:
             after_seq=_decode_cursor(after),
             limit=parse_limit(limit) + 1,
         )
-        with self._repository.reader() as reader:
+        with self._reader() as reader:
             found = reader.list_entries(query)
             items = [Entry.from_state(e, self._scale(e.unit, reader)) for e in found[: query.limit - 1]]
         more = len(found) == query.limit
@@ -1049,9 +1147,98 @@ class Ledger:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+class _Batch:
+    """An open ``atomic()`` block: its unit of work, the first error of a write inside it,
+    the units it declared (known to the ledger only once it commits), and the frame of the
+    ``with`` statement that opened it, which tells the code inside it from other code of
+    the same thread."""
+
+    __slots__ = ("failure", "frame", "scales", "uow")
+
+    def __init__(self, uow: UnitOfWork, frame: Any) -> None:
+        self.uow = uow
+        self.frame = frame
+        self.failure: BaseException | None = None
+        self.scales: dict[str, int] = {}
+
+    def includes_caller(self) -> bool:
+        """Whether the code running now is inside the ``with`` block (its frame is on the
+        stack)."""
+        frame: Any = sys._getframe(1)
+        target = self.frame
+        while frame is not None:
+            if frame is target:
+                return True
+            frame = frame.f_back
+        return False
+
+    def where(self) -> str:
+        code = self.frame.f_code
+        return f"{code.co_filename}:{self.frame.f_lineno} ({code.co_name})"
+
+
+# frames of these files stand between atomic() and the code that opened it (contextlib's
+# ExitStack, for one), so the batch belongs to the first frame outside them
+_PLUMBING = frozenset({contextlib.__file__, __file__})
+
+
+class _Atomic:
+    """What :meth:`Ledger.atomic` returns."""
+
+    __slots__ = ("_batch", "_inner", "_ledger")
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._batch: _Batch | None = None
+        self._inner: AbstractContextManager[UnitOfWork] | None = None
+
+    def __enter__(self) -> None:
+        ledger = self._ledger
+        if ledger._batch() is not None:
+            return None  # nested: joins the batch the caller is in
+        thread = threading.get_ident()
+        open_batch = ledger._batches.get(thread)
+        if open_batch is not None:
+            raise _busy_thread(open_batch)
+        frame: Any = sys._getframe(1)
+        while frame.f_back is not None and frame.f_code.co_filename in _PLUMBING:
+            frame = frame.f_back
+        inner = ledger._repository.transaction()
+        uow = inner.__enter__()
+        self._inner = inner
+        self._batch = ledger._batches[thread] = _Batch(uow, frame)
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool | None:
+        batch, inner = self._batch, self._inner
+        if batch is None or inner is None:
+            return None  # a nested block: the outer one decides
+        ledger = self._ledger
+        self._batch = self._inner = None
+        ledger._batches.pop(threading.get_ident(), None)
+        failure = batch.failure if error is None else error
+        batch.frame = None
+        if failure is None:
+            inner.__exit__(None, None, None)  # COMMIT; raises (and keeps nothing) if it fails
+            ledger._scales.update(batch.scales)  # only now are they the file's
+            return None
+        inner.__exit__(type(failure), failure, failure.__traceback__)
+        if error is None:
+            raise failure  # a write failed and the code inside caught it: the batch is void
+        return None
+
+
+def _busy_thread(batch: _Batch) -> StorageError:
+    return StorageError(
+        "this thread has a ledger batch open elsewhere (another asyncio task, a callback, or a suspended "
+        f"generator; opened at {batch.where()}): a write here would have to wait for it, and it cannot "
+        "finish while this thread waits. Write inside that `with ledger.atomic():` block, or after it ends"
+    )
+
+
 class _WriteScope:
     """What ``Ledger._transaction()`` returns (a class rather than a generator: every write
-    enters one)."""
+    enters one): the caller's batch, or a transaction of its own."""
 
     __slots__ = ("_inner", "_ledger")
 
@@ -1060,17 +1247,18 @@ class _WriteScope:
         self._inner: AbstractContextManager[UnitOfWork] | None = None
 
     def __enter__(self) -> UnitOfWork:
-        current: UnitOfWork | None = getattr(self._ledger._local, "uow", None)
-        if current is not None:
-            return current
-        self._inner = self._ledger._repository.transaction()
+        ledger = self._ledger
+        open_batch = ledger._batches.get(threading.get_ident())
+        if open_batch is not None:
+            if open_batch.includes_caller():
+                return open_batch.uow
+            raise _busy_thread(open_batch)
+        self._inner = ledger._repository.transaction()
         return self._inner.__enter__()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool | None:
         if self._inner is None:
-            if error is not None:
-                self._ledger._local.failure = error
-            return None
+            return None  # the batch's: _dooms_batch records the error
         return self._inner.__exit__(kind, error, trace)
 
 
@@ -1194,6 +1382,9 @@ def _parse_kinds(kinds: object) -> frozenset[str] | None:
     return chosen
 
 
+_LAST_SEQ = 2**63 - 1
+
+
 def _encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
 
@@ -1207,9 +1398,11 @@ def _decode_cursor(cursor: str | None) -> int:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not text.startswith(_CURSOR_PREFIX):
             raise ValueError(text)
-        seq = int(text[len(_CURSOR_PREFIX) :])
-        if seq < 0:
+        digits = text[len(_CURSOR_PREFIX) :]
+        if not digits.isdigit() or len(digits) > 40:
             raise ValueError(text)
+        # past any seq a ledger can hand out: nothing comes after it
+        seq = min(int(digits), _LAST_SEQ)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError("after", f"{cursor!r} is not a cursor returned by entries()") from None
     return seq

@@ -8,7 +8,7 @@ Amounts become integers of minor units; times become aware UTC datetimes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import (
     MAX_EMAX,
     MIN_EMIN,
@@ -51,8 +51,9 @@ DECIMAL_CONTEXT = Context(
 
 
 def to_decimal(minor: int, scale: int) -> Decimal:
-    """Turn minor units back into an exact ``Decimal`` with ``scale`` places."""
-    return Decimal(minor).scaleb(-scale) if scale else Decimal(minor)
+    """Turn minor units back into an exact ``Decimal`` with ``scale`` places (in the
+    library's own context: the caller's precision never rounds it)."""
+    return Decimal(minor).scaleb(-scale, DECIMAL_CONTEXT) if scale else Decimal(minor)
 
 
 def _decimal(value: object, field: str) -> Decimal:
@@ -77,6 +78,9 @@ def _decimal(value: object, field: str) -> Decimal:
 def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero: bool = False) -> int:
     """Parse an amount into minor units of a unit with ``scale`` decimal places.
 
+    Exact whatever the caller's ``decimal`` context, and for any length of text: trailing
+    zeros (``"1." + "0" * 5000``) are a whole 1, never a huge integer.
+
     >>> parse_amount("1.50", 2)
     150
     """
@@ -90,40 +94,61 @@ def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero
     number = _decimal(value, field)
     sign, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)
-    magnitude = int("".join(map(str, digits))) if digits else 0
-    shift = exponent + scale
-    if magnitude == 0:
+    # drop trailing zeros first, so the digits left are the significant ones
+    end = len(digits)
+    while end and digits[end - 1] == 0:
+        end -= 1
+    exponent += len(digits) - end
+    digits = digits[:end]
+    shown = _shown_number(value, number)
+    if not digits:
         minor = 0
-    elif shift >= 0:
-        if shift > 20:
-            raise ValidationError(field, f"{value} does not fit in a signed 64-bit amount")
-        minor = magnitude * 10**shift
     else:
-        divisor = 10 ** min(-shift, 40)
-        if -shift > 40 or magnitude % divisor:
-            raise ValidationError(field, f"{value} has more than {scale} decimal place(s), the precision of this unit")
-        minor = magnitude // divisor
+        shift = exponent + scale
+        if shift < 0:
+            raise ValidationError(field, f"{shown} has more than {scale} decimal place(s), the precision of this unit")
+        if len(digits) + shift > _MAX_MINOR_DIGITS:
+            raise ValidationError(field, f"{shown} does not fit in a signed 64-bit amount")
+        minor = int("".join(map(str, digits))) * 10**shift
     if sign:
         minor = -minor
     if minor > MAX_MINOR or minor < -MAX_MINOR:
-        raise ValidationError(field, f"{value} does not fit in a signed 64-bit amount")
+        raise ValidationError(field, f"{shown} does not fit in a signed 64-bit amount")
     if minor < 0 or (minor == 0 and not allow_zero):
-        raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {value}")
+        raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {shown}")
     return minor
+
+
+#: Digits of the largest signed 64-bit integer.
+_MAX_MINOR_DIGITS = len(str(MAX_MINOR))
+#: The longest argument a message quotes whole.
+_SHOWN_LENGTH = 40
+
+
+def _shown_number(value: object, number: Decimal) -> str:
+    """An amount as a message quotes it: as given, or cut short when it is very long."""
+    text = value if isinstance(value, str) else str(number)
+    return text if len(text) <= _SHOWN_LENGTH else f"{text[:_SHOWN_LENGTH]}... ({len(text)} characters)"
 
 
 def check_amount(value: object, field: str = "amount", *, allow_zero: bool = False) -> None:
     """Check an amount's type and sign before its unit (and so its precision) is known."""
     number = _decimal(value, field)
     if number < 0 or (number == 0 and not allow_zero):
-        raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {value}")
+        shown = _shown_number(value, number)
+        raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {shown}")
 
 
 def whole_minor_units(limit: Decimal, scale: int) -> int:
     """A limit in minor units of a unit with ``scale`` places, rounded down (a limit of 2.5
     credits allows 2 whole credits), at most :data:`MAX_MINOR`."""
-    minor = limit.scaleb(scale).to_integral_value(rounding=ROUND_FLOOR)
-    return min(int(minor), MAX_MINOR)
+    if limit >= _LARGEST.scaleb(-scale, DECIMAL_CONTEXT):
+        return MAX_MINOR  # beyond any amount a ledger stores (and no huge integer made)
+    minor = limit.scaleb(scale, DECIMAL_CONTEXT).to_integral_value(rounding=ROUND_FLOOR, context=DECIMAL_CONTEXT)
+    return int(minor)
+
+
+_LARGEST = Decimal(MAX_MINOR)
 
 
 def parse_cost_basis(value: object) -> Decimal | None:
@@ -133,20 +158,43 @@ def parse_cost_basis(value: object) -> Decimal | None:
     number = _decimal(value, "cost_basis")
     if number < 0:
         raise ValidationError("cost_basis", f"must be zero or more, got {value}")
-    if len(number.as_tuple().digits) > 38:
+    digits = number.as_tuple().digits
+    if len(digits) > 38 and len(bytes(digits).rstrip(b"\0")) > 38:  # trailing zeros are not significant
         raise ValidationError("cost_basis", "more than 38 significant digits")
     return number
 
 
+#: The earliest and latest times a ledger accepts: a day inside ``datetime``'s own range,
+#: so that no conversion or step of a day near either end can overflow.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
 def parse_time(value: object, field: str = "at") -> datetime:
-    """An aware ``datetime``, normalised to UTC."""
+    """An aware ``datetime``, normalised to UTC, between :data:`EARLIEST` and :data:`LATEST`."""
     if type(value) is datetime and value.tzinfo is UTC:
-        return value  # already what this returns
+        if EARLIEST <= value <= LATEST:
+            return value  # already what this returns
+        raise ValidationError(
+            field,
+            f"{value.isoformat()} is out of range: times must lie between {EARLIEST.isoformat()} and "
+            f"{LATEST.isoformat()} (UTC)",
+        )
     if not isinstance(value, datetime):
         raise ValidationError(field, f"expected a timezone-aware datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, f"{value.isoformat()} is naive: pass a timezone-aware datetime (e.g. tzinfo=UTC)")
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValidationError(
+            field,
+            f"{value.isoformat()} is out of range: times must lie between {EARLIEST.isoformat()} and "
+            f"{LATEST.isoformat()} (UTC)",
+        )
+    return utc
 
 
 def parse_optional_time(value: object, field: str) -> datetime | None:
@@ -161,7 +209,21 @@ def parse_id(value: object, field: str) -> str:
         raise ValidationError(field, "must not be empty")
     if len(value) > MAX_ID_LENGTH:
         raise ValidationError(field, f"is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    if not value.isascii():
+        _check_unicode(value, field)
     return value
+
+
+def _check_unicode(value: str, field: str) -> None:
+    """Refuse text that no storage can keep: a lone surrogate (``"\\udcff"``, e.g. from a
+    byte string decoded with ``surrogateescape``) is not Unicode text and has no UTF-8 form."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError(
+            field,
+            f"has a lone surrogate {value[error.start]!r} at position {error.start}: pass valid Unicode text",
+        ) from None
 
 
 def parse_optional_id(value: object, field: str) -> str | None:
@@ -175,6 +237,8 @@ def parse_text(value: object, field: str = "description") -> str | None:
         raise ValidationError(field, f"expected a str, got {type(value).__name__}")
     if len(value) > MAX_TEXT_LENGTH:
         raise ValidationError(field, f"is {len(value)} characters long; the limit is {MAX_TEXT_LENGTH}")
+    if not value.isascii():
+        _check_unicode(value, field)
     return value
 
 
@@ -198,6 +262,9 @@ def parse_metadata(value: object) -> dict[str, str]:
             raise ValidationError("metadata", f"value of {key!r} is {type(item).__name__}, not str")
         if len(item) > MAX_TEXT_LENGTH:
             raise ValidationError("metadata", f"value of {key!r} is longer than {MAX_TEXT_LENGTH} characters")
+        if not (key.isascii() and item.isascii()):
+            _check_unicode(key, "metadata")
+            _check_unicode(item, "metadata")
         clean[key] = item
     return clean
 
@@ -258,7 +325,9 @@ def utc_now() -> datetime:
 
 
 def canonical(value: Any) -> str:
-    """A stable text form of an argument, for comparing idempotent replays."""
+    """A stable, exact text form of an argument, for comparing idempotent replays: two
+    values have the same form only if they are equal (whatever the caller's ``decimal``
+    context, and at any number of digits or any exponent)."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (frozenset, set)):
@@ -266,5 +335,31 @@ def canonical(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ",".join(f"{k!r}:{v!r}" for k, v in sorted(value.items())) + "}"
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value else "0"
+        return _canonical_decimal(value)
     return repr(value)
+
+
+#: Exponents within which a number's canonical form is plain positional text ("0.0001",
+#: "1200"); beyond them it is scientific, so a tiny or huge number never makes a huge string.
+_PLAIN_EXPONENTS = range(-60, 61)
+
+
+def _canonical_decimal(value: Decimal) -> str:
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite: amounts and cost bases are parsed first
+    end = len(digits)
+    while end and digits[end - 1] == 0:
+        end -= 1
+    if not end:
+        return "0"
+    exponent += len(digits) - end
+    text = "".join(map(str, digits[:end]))
+    minus = "-" if sign else ""
+    if exponent not in _PLAIN_EXPONENTS:
+        return f"{minus}{text}E{exponent}"
+    if exponent >= 0:
+        return f"{minus}{text}{'0' * exponent}"
+    point = len(text) + exponent
+    if point > 0:
+        return f"{minus}{text[:point]}.{text[point:]}"
+    return f"{minus}0.{'0' * -point}{text}"

@@ -36,8 +36,12 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(clock: Clock) -> Ledger:
-    """An in-memory ledger whose clock stands at 2026-01-01T00:00Z until the test moves it."""
-    return Ledger.memory(clock=clock)
+    """An in-memory ledger whose clock stands at 2026-01-01T00:00Z until the test moves it.
+
+    Tests date their writes with ``at=`` as they please, ahead of that clock too, so the
+    future check (SPEC §13) is off here; ``test_future_writes.py`` tests it.
+    """
+    return Ledger.memory(clock=clock, future_tolerance=None)
 
 
 @pytest.fixture

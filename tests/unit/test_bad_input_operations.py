@@ -67,7 +67,7 @@ def build() -> Built:
     ada, usd: ``usd`` 50.00.
     bob: a burn of 3 into debt (key bd), then a grant of 5 that settled it.
     """
-    lg = Ledger.memory(clock=lambda: T0, units={"usd": 2})
+    lg = Ledger.memory(clock=lambda: T0, units={"usd": 2}, future_tolerance=None)  # rows date writes freely
     ids: dict[str, str] = {}
     ops: dict[str, str] = {}
     g = lg.grant("ada", 100, idempotency_key="g1", at=T0 - 10 * DAY)

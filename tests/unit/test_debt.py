@@ -207,7 +207,7 @@ def test_ledger_settle_debt_false_turns_settlement_off_by_default() -> None:
 
 
 def test_ledger_settle_debt_false_also_stops_upcoming_blocks_settling() -> None:
-    ledger = Ledger.memory(clock=lambda: T0, settle_debt=False)
+    ledger = Ledger.memory(clock=lambda: T0, settle_debt=False, future_tolerance=None)
     ledger.burn("ada", 20, overdraft="debt", at=T0)
     ledger.grant("ada", 30, effective_at=T0 + DAY, at=T0)
     assert ledger.balance("ada", at=T0 + 2 * DAY).debt == 20

@@ -108,7 +108,7 @@ def test_past_read_of_a_customer_before_their_first_entry_is_all_zero(ledger: Le
 
 
 def test_past_read_shows_units_only_once_they_have_entries() -> None:
-    ledger = Ledger.memory(clock=lambda: T0, units={"usd": 2})
+    ledger = Ledger.memory(clock=lambda: T0, units={"usd": 2}, future_tolerance=None)
     ledger.grant("ada", 10, at=T0)
     ledger.grant("ada", "1.00", unit="usd", at=T0 + HOUR)
     assert set(ledger.balances("ada", at=T0)) == {"credits"}

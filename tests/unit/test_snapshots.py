@@ -211,10 +211,18 @@ def test_snapshots_taken_in_a_batch_that_rolls_back_go_with_it(make_ledger: Call
     with pytest.raises(RuntimeError), ledger.atomic():
         for hour in range(1, 6):
             ledger.burn("ada", 1, at=T0 + hour * HOUR)
-        assert snapshot_start(ledger, "ada", T0 + 5 * HOUR) is not None
+        # a reader sees what is committed only, so not the batch's snapshots either
+        assert snapshot_start(ledger, "ada", T0 + 5 * HOUR) is None
         raise RuntimeError("the batch fails")
     assert snapshot_start(ledger, "ada", T0 + 5 * HOUR) is None
     ledger.burn("ada", 2, at=T0 + 2 * HOUR)
+    for at in every_moment(ledger, "ada"):
+        assert shown(ledger, "ada", at) == replayed_in_full(ledger, "ada", at), at
+    # the same batch committed keeps the snapshots it took
+    with ledger.atomic():
+        for hour in range(3, 8):
+            ledger.burn("ada", 1, at=T0 + hour * HOUR)
+    assert snapshot_start(ledger, "ada", T0 + 7 * HOUR) is not None
     for at in every_moment(ledger, "ada"):
         assert shown(ledger, "ada", at) == replayed_in_full(ledger, "ada", at), at
 

@@ -1,8 +1,11 @@
 """The in-memory adapter: a real, thread-safe repository that lives as long as the process.
 
-Writers are serialised by one re-entrant lock held for the whole transaction; a write
-changes the store in place and keeps an undo log, so a transaction that fails is rolled back
-to exactly what was there before.
+A write transaction keeps what it changes beside the committed store, in an overlay of its
+own, and publishes it in one short step when it commits; a transaction that fails simply
+drops its overlay. So a reader never waits for a write transaction, however long (an
+``atomic()`` batch), and never sees what it has not committed — the last committed state,
+as on SQLite. Writers are serialised: a second one waits up to ``busy_timeout`` seconds for
+the first, then raises :class:`~creditcore.errors.StorageError`.
 
 Every ``snapshot_every`` entries of a customer (or more, for an account with more live
 blocks and holds than that), a write also keeps the account state it saved as a snapshot,
@@ -13,24 +16,22 @@ so that a past balance replays only the entries since the nearest one (see
 from __future__ import annotations
 
 import bisect
+import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
-from creditcore.errors import ValidationError
+from creditcore.errors import StorageError, ValidationError
 from creditcore.repository import EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
-_MISSING = object()
-# What undoes one change: a list to pop the last item from, or (table, key, the value it had
-# or _MISSING) to put back.
-_Undo = list[Any] | tuple[dict[Any, Any], Any, Any]
 #: Entries of a customer between two snapshots of its account state.
 SNAPSHOT_EVERY = 1_000
 # (dated, after entry seq, the customer's entry count then, the state)
 _Snapshot = tuple[datetime, int, int, AccountState]
+#: Longest wait a lock accepts (threading's own limit).
+_MAX_TIMEOUT = threading.TIMEOUT_MAX
 
 
 class MemoryRepository:
@@ -40,12 +41,26 @@ class MemoryRepository:
     >>> ledger = Ledger(MemoryRepository())
     """
 
-    def __init__(self, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+    def __init__(self, *, snapshot_every: int = SNAPSHOT_EVERY, busy_timeout: float = 5.0) -> None:
         if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
             raise ValidationError("snapshot_every", f"expected a whole number of entries >= 1, got {snapshot_every!r}")
+        if (
+            isinstance(busy_timeout, bool)
+            or not isinstance(busy_timeout, (int, float))
+            or not math.isfinite(busy_timeout)
+            or not 0 <= busy_timeout <= _MAX_TIMEOUT
+        ):
+            raise ValidationError(
+                "busy_timeout", f"expected a number of seconds between 0 and {_MAX_TIMEOUT:g}, got {busy_timeout!r}"
+            )
         self._snapshot_every = snapshot_every
-        self._snapshots: dict[str, list[_Snapshot]] = {}
-        self._lock = threading.RLock()
+        self._busy_timeout = float(busy_timeout)
+        # writers take _writer for a whole transaction; publishing a commit and reading take
+        # _published for a moment (re-entrant: a reader's thread may commit a write it makes)
+        self._writer = threading.Lock()
+        self._writer_thread: int | None = None
+        self._published = threading.RLock()
+        # the committed store
         self._units: dict[str, int] = {}
         # customer -> state with only the blocks that hold credit and the active holds, so a
         # load costs the same however long the customer's history is
@@ -59,7 +74,7 @@ class MemoryRepository:
         self._op_entries: dict[str, list[int]] = {}
         self._block_entries: dict[str, list[int]] = {}
         self._operations: dict[tuple[str, str], OperationRecord] = {}
-        self._undo: list[_Undo] | None = None
+        self._snapshots: dict[str, list[_Snapshot]] = {}
 
     # -- the port ------------------------------------------------------------------------
 
@@ -67,29 +82,18 @@ class MemoryRepository:
         return _Transaction(self)
 
     @contextmanager
-    def reader(self) -> Iterator[MemoryRepository]:
-        with self._lock:
-            yield self
+    def reader(self) -> Iterator[_Committed]:
+        """The last committed state, consistent for the life of the reader: commits wait for
+        it to end (a read never waits for a write transaction)."""
+        with self._published:
+            yield _Committed(self)
 
     def close(self) -> None:
         """Nothing to release."""
 
-    # -- reads ---------------------------------------------------------------------------
+    # -- the committed store, read by readers and by a transaction under its overlay -------
 
-    def units(self) -> dict[str, int]:
-        return dict(self._units)
-
-    def load_account(self, customer: str) -> AccountState:
-        return self._accounts.get(customer) or AccountState(customer=customer)
-
-    def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
-        return (
-            [self._blocks[i] for i in self._customer_blocks.get(customer, ())],
-            [self._holds[i] for i in self._customer_holds.get(customer, ())],
-            [self._entries[i] for i in self._customer_entries.get(customer, ())],
-        )
-
-    def past_history(self, customer: str, until: datetime) -> PastHistory:
+    def _past_history(self, customer: str, until: datetime) -> PastHistory:
         snapshots = self._snapshots.get(customer, [])
         index = bisect.bisect_right(snapshots, until, key=lambda snapshot: snapshot[0]) - 1
         start = snapshots[index][3] if index >= 0 else None
@@ -118,19 +122,7 @@ class MemoryRepository:
             entries=entries,
         )
 
-    def find_block(self, block_id: str) -> BlockState | None:
-        return self._blocks.get(block_id)
-
-    def find_hold(self, hold_id: str) -> HoldState | None:
-        return self._holds.get(hold_id)
-
-    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
-        return self._operations.get((namespace, key))
-
-    def customers(self) -> list[str]:
-        return list(self._customer_entries)
-
-    def list_entries(self, query: EntryQuery) -> list[EntryState]:
+    def _list_entries(self, query: EntryQuery) -> list[EntryState]:
         # pick the narrowest index, then filter; positions are seq - 1
         if query.op_id is not None:
             positions: Sequence[int] = self._op_entries.get(query.op_id, [])
@@ -142,129 +134,295 @@ class MemoryRepository:
             positions = range(len(self._entries))
         start = bisect.bisect_right(positions, query.after_seq - 1)
         found: list[EntryState] = []
-        for position in positions[start:]:
-            entry = self._entries[position]
-            if (
-                (query.customer is None or entry.customer == query.customer)
-                and (query.unit is None or entry.unit == query.unit)
-                and (query.kinds is None or entry.kind in query.kinds)
-                and (query.block_id is None or entry.block_id == query.block_id)
-                and (query.ref is None or entry.ref == query.ref)
-                and (query.since is None or entry.at >= query.since)
-                and (query.until is None or entry.at < query.until)
-            ):
+        # walk by index: a slice would copy the rest of a long index for one page
+        for index in range(start, len(positions)):
+            entry = self._entries[positions[index]]
+            if _matches(entry, query):
                 found.append(entry)
                 if len(found) == query.limit:
                     break
         return found
 
-    # -- writes --------------------------------------------------------------------------
 
-    def _log(self) -> list[_Undo]:
-        if self._undo is None:
-            raise RuntimeError("writes need a transaction: use `with repository.transaction()`")
-        return self._undo
+def _matches(entry: EntryState, query: EntryQuery) -> bool:
+    return (
+        (query.customer is None or entry.customer == query.customer)
+        and (query.unit is None or entry.unit == query.unit)
+        and (query.kinds is None or entry.kind in query.kinds)
+        and (query.block_id is None or entry.block_id == query.block_id)
+        and (query.op_id is None or entry.op_id == query.op_id)
+        and (query.ref is None or entry.ref == query.ref)
+        and (query.since is None or entry.at >= query.since)
+        and (query.until is None or entry.at < query.until)
+    )
 
-    def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        log = self._log()
-        log.append((table, key, table.get(key, _MISSING)))
-        table[key] = value
 
-    def _append(self, table: dict[str, list[Any]], key: str, value: Any) -> None:
-        log = self._log()
-        items = table.get(key)
-        if items is None:
-            items = table[key] = []
-            log.append((table, key, _MISSING))
-        items.append(value)
-        log.append(items)
+def _refuse_write(name: str) -> StorageError:
+    return StorageError(f"a reader cannot {name}: write inside `with repository.transaction()`")
 
-    def _roll_back(self, log: list[_Undo]) -> None:
-        for undo in reversed(log):
-            if isinstance(undo, list):
-                undo.pop()  # an append
-            else:
-                table, key, old = undo
-                if old is _MISSING:
-                    table.pop(key)
-                else:
-                    table[key] = old
+
+class _Committed:
+    """A reader of a :class:`MemoryRepository`: the committed store only."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: MemoryRepository) -> None:
+        self._store = store
+
+    def units(self) -> dict[str, int]:
+        return dict(self._store._units)
+
+    def load_account(self, customer: str) -> AccountState:
+        return self._store._accounts.get(customer) or AccountState(customer=customer)
+
+    def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
+        store = self._store
+        return (
+            [store._blocks[i] for i in store._customer_blocks.get(customer, ())],
+            [store._holds[i] for i in store._customer_holds.get(customer, ())],
+            [store._entries[i] for i in store._customer_entries.get(customer, ())],
+        )
+
+    def past_history(self, customer: str, until: datetime) -> PastHistory:
+        return self._store._past_history(customer, until)
+
+    def find_block(self, block_id: str) -> BlockState | None:
+        return self._store._blocks.get(block_id)
+
+    def find_hold(self, hold_id: str) -> HoldState | None:
+        return self._store._holds.get(hold_id)
+
+    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
+        return self._store._operations.get((namespace, key))
+
+    def customers(self) -> list[str]:
+        return list(self._store._customer_entries)
+
+    def list_entries(self, query: EntryQuery) -> list[EntryState]:
+        return self._store._list_entries(query)
 
     def add_unit(self, name: str, scale: int) -> None:
-        self._put(self._units, name, scale)
+        raise _refuse_write("declare a unit")
 
     def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
+        raise _refuse_write("save an account")
+
+    def record_operation(self, record: OperationRecord) -> None:
+        raise _refuse_write("record an operation")
+
+
+class _Work:
+    """The unit of work of a :class:`MemoryRepository`: what the transaction changed, over
+    the committed store. Its reads see both; nobody else sees the changes until
+    :meth:`publish`."""
+
+    def __init__(self, store: MemoryRepository) -> None:
+        self._store = store
+        self._units: dict[str, int] = {}
+        self._accounts: dict[str, AccountState] = {}
+        self._blocks: dict[str, BlockState] = {}
+        self._holds: dict[str, HoldState] = {}
+        self._operations: dict[tuple[str, str], OperationRecord] = {}
+        self._entries: list[EntryState] = []
+        # ids new in this transaction, per customer, in creation order
+        self._new_blocks: dict[str, list[str]] = {}
+        self._new_holds: dict[str, list[str]] = {}
+        self._customer_entries: dict[str, list[EntryState]] = {}
+        self._snapshots: dict[str, list[_Snapshot]] = {}
+        self._open = True
+
+    # -- reads -------------------------------------------------------------------------
+
+    def units(self) -> dict[str, int]:
+        return {**self._store._units, **self._units}
+
+    def load_account(self, customer: str) -> AccountState:
+        return (
+            self._accounts.get(customer)
+            or self._store._accounts.get(customer)
+            or AccountState(customer=customer)
+        )
+
+    def _block(self, block_id: str) -> BlockState:
+        found = self._blocks.get(block_id)
+        return found if found is not None else self._store._blocks[block_id]
+
+    def _hold(self, hold_id: str) -> HoldState:
+        found = self._holds.get(hold_id)
+        return found if found is not None else self._store._holds[hold_id]
+
+    def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
+        store = self._store
+        block_ids = [*store._customer_blocks.get(customer, ()), *self._new_blocks.get(customer, ())]
+        hold_ids = [*store._customer_holds.get(customer, ()), *self._new_holds.get(customer, ())]
+        return (
+            [self._block(i) for i in block_ids],
+            [self._hold(i) for i in hold_ids],
+            [
+                *(store._entries[i] for i in store._customer_entries.get(customer, ())),
+                *self._customer_entries.get(customer, ()),
+            ],
+        )
+
+    def past_history(self, customer: str, until: datetime) -> PastHistory:
+        if customer not in self._customer_entries:
+            return self._store._past_history(customer, until)
+        # written to in this transaction: replay the whole history (rare: a past read inside
+        # a batch that wrote to the same customer)
+        blocks, holds, entries = self.history(customer)
+        return PastHistory(start=None, blocks=blocks, holds=holds, entries=[e for e in entries if e.at <= until])
+
+    def find_block(self, block_id: str) -> BlockState | None:
+        return self._blocks.get(block_id) or self._store._blocks.get(block_id)
+
+    def find_hold(self, hold_id: str) -> HoldState | None:
+        return self._holds.get(hold_id) or self._store._holds.get(hold_id)
+
+    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
+        found = self._operations.get((namespace, key))
+        return found if found is not None else self._store._operations.get((namespace, key))
+
+    def customers(self) -> list[str]:
+        known = self._store._customer_entries
+        return [*known, *(c for c in self._customer_entries if c not in known)]
+
+    def list_entries(self, query: EntryQuery) -> list[EntryState]:
+        found = self._store._list_entries(query)
+        if len(found) < query.limit and self._entries:
+            # this transaction's entries come after every committed one
+            for entry in self._entries:
+                if entry.seq > query.after_seq and _matches(entry, query):
+                    found.append(entry)
+                    if len(found) == query.limit:
+                        break
+        return found
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StorageError("this transaction has ended: write inside `with repository.transaction()`")
+
+    def add_unit(self, name: str, scale: int) -> None:
+        self._check_open()
+        self._units[name] = scale
+
+    def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
+        self._check_open()
+        store = self._store
         customer = after.customer
         for block in after.blocks.values():
             if before.blocks.get(block.id) is not block:
-                if block.id not in self._blocks:
-                    self._append(self._customer_blocks, customer, block.id)
-                self._put(self._blocks, block.id, block)
+                if block.id not in self._blocks and block.id not in store._blocks:
+                    self._new_blocks.setdefault(customer, []).append(block.id)
+                self._blocks[block.id] = block
         for found in after.holds.values():
             if before.holds.get(found.id) is not found:
-                if found.id not in self._holds:
-                    self._append(self._customer_holds, customer, found.id)
-                self._put(self._holds, found.id, found)
+                if found.id not in self._holds and found.id not in store._holds:
+                    self._new_holds.setdefault(customer, []).append(found.id)
+                self._holds[found.id] = found
         # keep only what a later write can touch
         live = after.live()
-        self._put(self._accounts, customer, live)
-        stored: list[EntryState] = []
-        log = self._log()
-        for entry in entries:
-            position = len(self._entries)
-            saved = entry.numbered(position + 1)
-            self._entries.append(saved)
-            log.append(self._entries)
-            self._append(self._customer_entries, entry.customer, position)
-            self._append(self._op_entries, entry.op_id, position)
-            if entry.block_id is not None:
-                self._append(self._block_entries, entry.block_id, position)
-            stored.append(saved)
-        if stored:
-            self._keep_snapshots(customer, stored, live)
+        self._accounts[customer] = live
+        if not entries:
+            return []
+        first = len(store._entries) + len(self._entries) + 1
+        stored = [entry.numbered(first + i) for i, entry in enumerate(entries)]
+        self._entries.extend(stored)
+        for entry in stored:
+            self._customer_entries.setdefault(entry.customer, []).append(entry)
+        self._keep_snapshots(customer, stored, live)
         return stored
 
     def _keep_snapshots(self, customer: str, stored: list[EntryState], live: AccountState) -> None:
         """Drop the snapshots these entries are dated before; take one when enough entries
         have piled up since the last."""
-        snapshots = self._snapshots.get(customer, [])
-        earliest = min(e.at for e in stored) if snapshots else None
-        if earliest is not None and earliest < snapshots[-1][0]:
+        snapshots = self._snapshots.get(customer)
+        if snapshots is None:
+            snapshots = self._store._snapshots.get(customer, [])
+        earliest = min(e.at for e in stored)
+        if snapshots and earliest < snapshots[-1][0]:
             snapshots = [s for s in snapshots if s[0] <= earliest]
-            self._put(self._snapshots, customer, snapshots)
-        count = len(self._customer_entries.get(customer, ()))
+            self._snapshots[customer] = snapshots
+        count = len(self._store._customer_entries.get(customer, ())) + len(self._customer_entries.get(customer, ()))
         since = count - (snapshots[-1][2] if snapshots else 0)
-        if live.last_at is not None and since >= max(self._snapshot_every, len(live.blocks) + len(live.holds)):
-            self._append(self._snapshots, customer, (live.last_at, stored[-1].seq, count, live))
+        if live.last_at is not None and since >= max(self._store._snapshot_every, len(live.blocks) + len(live.holds)):
+            self._snapshots[customer] = [*snapshots, (live.last_at, stored[-1].seq, count, live)]
 
     def record_operation(self, record: OperationRecord) -> None:
-        self._put(self._operations, (record.namespace, record.key), record)
+        self._check_open()
+        self._operations[(record.namespace, record.key)] = record
 
+    # -- the end -----------------------------------------------------------------------
+
+    def publish(self) -> None:
+        """Make the changes the committed state, in one step readers never see half of."""
+        self._open = False
+        store = self._store
+        with store._published:
+            store._units.update(self._units)
+            store._accounts.update(self._accounts)
+            _extend_index(store._customer_blocks, self._new_blocks.items())
+            _extend_index(store._customer_holds, self._new_holds.items())
+            store._blocks.update(self._blocks)
+            store._holds.update(self._holds)
+            store._operations.update(self._operations)
+            base = len(store._entries)
+            store._entries.extend(self._entries)
+            for position, entry in enumerate(self._entries, start=base):
+                store._customer_entries.setdefault(entry.customer, []).append(position)
+                store._op_entries.setdefault(entry.op_id, []).append(position)
+                if entry.block_id is not None:
+                    store._block_entries.setdefault(entry.block_id, []).append(position)
+            store._snapshots.update(self._snapshots)
+
+    def discard(self) -> None:
+        self._open = False
+
+
+def _extend_index(index: dict[str, list[str]], additions: Iterable[tuple[str, list[str]]]) -> None:
+    for key, ids in additions:
+        index.setdefault(key, []).extend(ids)
 
 
 class _Transaction:
-    """The unit of work of a :class:`MemoryRepository`: holds the lock, keeps the undo log,
-    and rolls the store back if the block raises."""
+    """Opens a :class:`_Work` under the writer lock and publishes or drops it at the end."""
 
-    __slots__ = ("_repository",)
+    __slots__ = ("_repository", "_work")
 
     def __init__(self, repository: MemoryRepository) -> None:
         self._repository = repository
+        self._work: _Work | None = None
 
-    def __enter__(self) -> MemoryRepository:
+    def __enter__(self) -> _Work:
         repository = self._repository
-        repository._lock.acquire()
-        if repository._undo is not None:
-            repository._lock.release()
-            raise RuntimeError("a transaction is already open on this repository")
-        repository._undo = []
-        return repository
+        me = threading.get_ident()
+        if repository._writer_thread == me:
+            # the open transaction is this thread's own (another task's or a suspended
+            # generator's batch, or a write inside a write): waiting for it would wait forever
+            raise StorageError(
+                "this thread already has a write transaction open on this memory ledger (a batch of another "
+                "task or generator, or a transaction inside a transaction): finish it first"
+            )
+        if not repository._writer.acquire(timeout=repository._busy_timeout):
+            raise StorageError(
+                "another thread held this memory ledger's write lock for longer than "
+                f"busy_timeout={repository._busy_timeout:g}s"
+            )
+        repository._writer_thread = me
+        self._work = _Work(repository)
+        return self._work
 
     def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         repository = self._repository
+        work = self._work
+        self._work = None
         try:
-            if error is not None and repository._undo is not None:
-                repository._roll_back(repository._undo)
+            if work is not None:
+                if error is None:
+                    work.publish()
+                else:
+                    work.discard()
         finally:
-            repository._undo = None
-            repository._lock.release()
+            repository._writer_thread = None
+            repository._writer.release()
