@@ -7,6 +7,11 @@ adapter, the engine keeps only the blocks that still hold credit and the active 
 account stays small however long it runs, and it keeps no entry: the timeline is a stream
 of sampled points, built from the changes each rule reports.
 
+The scenario's end is exclusive: nothing dated at or after it is applied. A job that is still
+running at the end keeps its hold, a void or a block's activation that would fall later is not
+made (an activation at the end itself counts, as a read at the end would count it), and the
+totals are the state at the end, the same as the timeline's last point.
+
 Order is fixed: events are taken by time, then by kind (a block becoming active, grants,
 voids, job ends, then usage and job starts, then the timeline sample), then by the rule they
 come from, then by the order they were made. Every rule draws from its own
@@ -25,16 +30,26 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
+from decimal import localcontext
 from typing import Any
 
 import attrs
 
 from creditcore import rules
-from creditcore.errors import Conflict, InsufficientCredits, NotFound
+from creditcore.errors import Conflict, InsufficientCredits, NotFound, ValidationError
 from creditcore.ledger import Ledger
-from creditcore.simulate.scenario import GrantRule, JobRule, Scenario, UsageRule, Window
+from creditcore.simulate.scenario import (
+    Duration,
+    GrantRule,
+    JobRule,
+    Scenario,
+    ScenarioError,
+    UsageRule,
+    Window,
+    rule_where,
+)
 from creditcore.state import AccountState, Burn, Capture, Grant, PlaceHold, Release, Tally, Void
-from creditcore.values import to_decimal
+from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 # event kinds, in the order they run at the same instant
 _ACTIVATE, _GRANT, _VOID, _JOB_END, _USE, _SAMPLE = 0, 1, 2, 3, 4, 9
@@ -87,6 +102,9 @@ class Counts:
     captures: int = 0
     releases: int = 0
     voids: int = 0
+    settlements: int = 0
+    """Debt settlements the rules recorded (a grant or an activating block paying debt off);
+    they follow from other events and are not counted in :attr:`events`."""
 
     @property
     def events(self) -> int:
@@ -112,41 +130,52 @@ class Outcome:
         return self.counts.events
 
     def decimal(self, minor: int) -> Any:
-        return to_decimal(minor, self.scenario.scale)
+        with localcontext(DECIMAL_CONTEXT):
+            return to_decimal(minor, self.scenario.scale)
 
 
 class _Mirror:
-    """Writes what the core applied through a :class:`Ledger` too, in batches of
-    ``atomic()`` for speed. Only operations the core accepted are written, so no write is
-    refused (a refusal inside ``atomic()`` would roll the batch back)."""
+    """Writes what the core applied through a :class:`Ledger` too, in the same order, in
+    batches of ``atomic()`` for speed: operations are queued and each batch writes them inside
+    one ``with ledger.atomic():`` block. Only operations the core accepted are written, so no
+    write is refused (a refusal inside ``atomic()`` would roll the batch back)."""
 
     def __init__(self, ledger: Ledger, scenario: Scenario) -> None:
         self.ledger = ledger
         self.scale = scenario.scale
         self.unit = scenario.unit
         self.blocks: dict[str, str] = {}
-        self.stack = ExitStack()
-        self.pending = 0
+        self.queue: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
 
     def __enter__(self) -> _Mirror:
-        self.stack.enter_context(self.ledger.atomic())
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None:
+            self.flush()
+        else:
+            self.queue.clear()
 
-    def step(self) -> None:
-        self.pending += 1
-        if self.pending >= _MIRROR_BATCH:
-            self.stack.close()
-            self.stack = ExitStack()
-            self.stack.enter_context(self.ledger.atomic())
-            self.pending = 0
+    def add(self, write: Callable[..., None], *args: Any) -> None:
+        self.queue.append((write, args))
+        if len(self.queue) >= _MIRROR_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.queue:
+            return
+        with self.ledger.atomic():
+            for write, args in self.queue:
+                write(*args)
+        self.queue.clear()
 
     def amount(self, minor: int) -> Any:
         return to_decimal(minor, self.scale)
 
     def grant(self, customer: str, command: Grant, at: datetime, keep_id: bool) -> None:
+        self.add(self._grant, customer, command, at, keep_id)
+
+    def _grant(self, customer: str, command: Grant, at: datetime, keep_id: bool) -> None:
         result = self.ledger.grant(
             customer,
             self.amount(command.amount),
@@ -162,36 +191,52 @@ class _Mirror:
         )
         if keep_id:
             self.blocks[command.block_id] = result.block.id
-        self.step()
 
     def burn(self, customer: str, command: Burn, at: datetime) -> None:
+        self.add(self._burn, customer, command, at)
+
+    def _burn(self, customer: str, command: Burn, at: datetime) -> None:
         self.ledger.burn(
             customer, self.amount(command.amount), unit=self.unit, scope=command.scope,
             overdraft=command.overdraft, at=at,
         )  # fmt: skip
-        self.step()
 
     def hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
+        self.add(self._hold, customer, command, at)
+
+    def _hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
         self.ledger.hold(
             customer, self.amount(command.amount), hold_id=command.hold_id, unit=self.unit, scope=command.scope, at=at
         )
-        self.step()
 
     def capture(self, command: Capture, at: datetime) -> None:
+        self.add(self._capture, command, at)
+
+    def _capture(self, command: Capture, at: datetime) -> None:
         assert command.amount is not None
         self.ledger.capture(command.hold_id, self.amount(command.amount), at=at)
-        self.step()
 
     def release(self, command: Release, at: datetime) -> None:
+        self.add(self._release, command, at)
+
+    def _release(self, command: Release, at: datetime) -> None:
         self.ledger.release(command.hold_id, at=at)
-        self.step()
 
     def void(self, command: Void, at: datetime) -> None:
+        self.add(self._void, command, at)
+
+    def _void(self, command: Void, at: datetime) -> None:
         self.ledger.void(self.blocks.pop(command.block_id), reason=command.reason, at=at)
-        self.step()
+
+    def forget(self, block_id: str) -> None:
+        """A block the core found nothing to void in: its ledger id is no longer needed."""
+        self.add(self._forget, block_id)
+
+    def _forget(self, block_id: str) -> None:
+        self.blocks.pop(block_id, None)
 
     def finish(self, end: datetime) -> None:
-        self.stack.close()
+        self.flush()
         self.ledger.expire_due(at=end)
 
 
@@ -199,14 +244,23 @@ def _rng(scenario: Scenario, kind: str, index: int, purpose: str) -> random.Rand
     return random.Random(f"{scenario.seed}/{kind}/{index}/{purpose}")
 
 
-def _ticks(first: datetime, every: Any, ends: datetime) -> Iterator[datetime]:
+def _after(duration: Duration, moment: datetime, times: int = 1) -> datetime | None:
+    """``duration.after(moment, times)``, or ``None`` past the last date a ``datetime`` holds
+    (which is after any scenario's end)."""
+    try:
+        return duration.after(moment, times)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _ticks(first: datetime, every: Duration | None, ends: datetime) -> Iterator[datetime]:
     """``first``, ``first + every``, ... before ``ends`` (one tick if ``every`` is None)."""
     if every is None:
         if first < ends:
             yield first
         return
     k = 0
-    while (moment := every.after(first, k)) < ends:
+    while (moment := _after(every, first, k)) is not None and moment < ends:
         yield moment
         k += 1
 
@@ -263,11 +317,14 @@ class _Run:
         self.usage_rng = [_rng(scenario, "usage", i, "amounts") for i in range(len(scenario.usage))]
         self.job_rng = [_rng(scenario, "jobs", i, "amounts") for i in range(len(scenario.jobs))]
         self.end_rng = [_rng(scenario, "jobs", i, "ends") for i in range(len(scenario.jobs))]
+        # where each source's events come from, for an error that names the rule
+        self.origins: list[tuple[str, int] | None] = []
 
     # -- the event queue -------------------------------------------------------------------
 
-    def add_source(self, events: Iterator[Event]) -> None:
+    def add_source(self, events: Iterator[Event], origin: tuple[str, int] | None) -> None:
         self.sources.append(events)
+        self.origins.append(origin)
         self.pull(len(self.sources) - 1)
 
     def pull(self, source: int) -> None:
@@ -276,8 +333,15 @@ class _Run:
             self.counter += 1
             heapq.heappush(self.heap, (found[0], found[1], source, self.counter, found[2]))
 
-    def later(self, moment: datetime, kind: int, payload: tuple[Any, ...]) -> None:
-        """An event made by another one (a job's end, a void, a block becoming active)."""
+    def later(self, moment: datetime | None, kind: int, payload: tuple[Any, ...]) -> None:
+        """An event made by another one (a job's end, a void, a block becoming active).
+
+        The end is exclusive: an operation at or after it is not made (a job still running
+        keeps its hold). A block becoming active at the end itself is counted, as a read of
+        the state at the end counts it."""
+        end = self.s.end
+        if moment is None or moment > end or (moment == end and kind != _ACTIVATE):
+            return
         self.counter += 1
         heapq.heappush(self.heap, (moment, kind, -1, self.counter, payload))
 
@@ -295,6 +359,8 @@ class _Run:
             for entry in entries:
                 if entry.block_id is not None:
                     touched[entry.block_id] = None
+                if entry.kind == "settle":
+                    self.counts["settlements"] += 1
             emptied = []
             old_blocks, new_blocks = before.blocks, after.blocks
             for block_id in touched:
@@ -363,7 +429,7 @@ class _Run:
         if effective is not None:
             self.later(effective, _ACTIVATE, (_ACTIVATE, index, block_id))
         if voided:
-            self.later(rule.void_after.after(at), _VOID, (_VOID, index, block_id, rule.name))
+            self.later(_after(rule.void_after, at), _VOID, (_VOID, index, block_id, rule.name))
 
     def activate(self, index: int, block_id: str, at: datetime) -> None:
         before = self.states[index]
@@ -384,7 +450,7 @@ class _Run:
             after, entries = rules.void(before, command, at, self.s.scale)
         except (NotFound, Conflict):
             if self.mirror is not None:
-                self.mirror.blocks.pop(block_id, None)
+                self.mirror.forget(block_id)
             return  # nothing unheld was left to void
         self.commit(index, before, after, entries, at)
         self.counts["voids"] += 1
@@ -430,7 +496,7 @@ class _Run:
         self.counts["holds"] += 1
         if self.mirror is not None:
             self.mirror.hold(self.s.customers[index], command, at)
-        self.later(rule.duration.after(at), _JOB_END, (_JOB_END, index, rule_index, hold_id, amount))
+        self.later(_after(rule.duration, at), _JOB_END, (_JOB_END, index, rule_index, hold_id, amount))
 
     def end_job(self, index: int, rule_index: int, hold_id: str, amount: int, at: datetime) -> None:
         rule: JobRule = self.s.jobs[rule_index]
@@ -478,21 +544,20 @@ class _Run:
 
     def samples(self) -> Iterator[Event]:
         s = self.s
-        k = 0
-        while (moment := s.sample_every.after(s.start, k)) < s.end:
+        for moment in _ticks(s.start, s.sample_every, s.end):
             yield moment, _SAMPLE, (_SAMPLE,)
-            k += 1
         yield s.end, _SAMPLE, (_SAMPLE,)
 
     def run(self, on_point: Callable[[Point], None], on_progress: Callable[[datetime], None] | None) -> Outcome:
         s = self.s
         for i, rule in enumerate(s.grants):
-            self.add_source(_every_customer(rule.window, _GRANT, i, rule.every))
+            self.add_source(_every_customer(rule.window, _GRANT, i, rule.every), ("grants", i))
         for i, usage in enumerate(s.usage):
-            self.add_source(self.usage_events(i, usage))
+            self.add_source(self.usage_events(i, usage), ("usage", i))
         for i, job in enumerate(s.jobs):
-            self.add_source(_poisson(job.window, job.per_day, _rng(s, "jobs", i, "arrivals"), _JOB_START, i))
-        self.add_source(self.samples())
+            arrivals = _poisson(job.window, job.per_day, _rng(s, "jobs", i, "arrivals"), _JOB_START, i)
+            self.add_source(arrivals, ("jobs", i))
+        self.add_source(self.samples(), None)
         heap = self.heap
         pop = heapq.heappop
         steps = 0
@@ -501,27 +566,49 @@ class _Run:
                 at, kind, source, _, payload = pop(heap)
                 if source >= 0:
                     self.pull(source)
-                if kind == _USE:
-                    if len(payload) == 3:  # a job start
-                        self.start_job(payload[1], payload[2], at)
+                try:
+                    if kind == _USE:
+                        if len(payload) == 3:  # a job start
+                            self.start_job(payload[1], payload[2], at)
+                        else:
+                            self.use(payload[1], payload[2], payload[3], at)
+                    elif kind == _GRANT:
+                        self.grant(payload[1], payload[2], at)
+                    elif kind == _JOB_END:
+                        self.end_job(payload[1], payload[2], payload[3], payload[4], at)
+                    elif kind == _SAMPLE:
+                        on_point(self.sample(at))
+                    elif kind == _VOID:
+                        self.void(payload[1], payload[2], payload[3], at)
                     else:
-                        self.use(payload[1], payload[2], payload[3], at)
-                elif kind == _GRANT:
-                    self.grant(payload[1], payload[2], at)
-                elif kind == _JOB_END:
-                    self.end_job(payload[1], payload[2], payload[3], payload[4], at)
-                elif kind == _SAMPLE:
-                    on_point(self.sample(at))
-                elif kind == _VOID:
-                    self.void(payload[1], payload[2], payload[3], at)
-                else:
-                    self.activate(payload[1], payload[2], at)
+                        self.activate(payload[1], payload[2], at)
+                except ValidationError as problem:
+                    raise self.stopped(problem, at, kind, source, payload) from None
                 steps += 1
                 if on_progress is not None and not steps & 4095:
                     on_progress(at)
         if self.mirror is not None:
             self.mirror.finish(s.end)
         return self.outcome()
+
+    def stopped(self, problem: ValidationError, at: datetime, kind: int, source: int,
+                payload: tuple[Any, ...]) -> ScenarioError:  # fmt: skip
+        """A rule refused an operation the scenario asks for as invalid (a total past the
+        64-bit range, say): the run cannot go on; name the rule that made it."""
+        if source >= 0:
+            origin = self.origins[source]
+        elif kind == _JOB_END:
+            origin = ("jobs", payload[2])
+        else:  # a void or an activation: the grant rule that made the block
+            block = self.states[payload[1]].blocks.get(payload[2])
+            name = block.description if block is not None else payload[-1]
+            origin = ("grants", self.series[name]) if name in self.series else None
+        line, where = rule_where(self.s, origin)
+        customer = self.s.customers[payload[1]] if len(payload) > 1 else ""
+        return ScenarioError(
+            self.s.source, line, where,
+            f"the run stopped at {at.isoformat()} (customer {customer!r}): {problem.message}",
+        )  # fmt: skip
 
     def usage_events(self, index: int, rule: UsageRule) -> Iterator[Event]:
         """Burns of one usage rule: ``(_USE, customer, amount, scope)``; amounts are drawn
@@ -576,8 +663,10 @@ def _figures(tally: Tally, shortfall: int) -> Figures:
 
 def open_ledger(scenario: Scenario, path: str) -> Ledger:
     """A SQLite ledger for ``scenario`` at ``path``: its unit declared, its debt limit set."""
-    limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
-    ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit)
+    with localcontext(DECIMAL_CONTEXT):
+        limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
+    # a scenario may lie in the future: its writes are dated by the scenario, not the clock
+    ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit, future_tolerance=None)
     if scenario.unit != "credits":
         ledger.define_unit(scenario.unit, scenario.scale)
     return ledger
@@ -594,4 +683,5 @@ def run(
     is made (nothing else keeps them), ``on_progress`` the simulated time every few thousand
     events. With ``ledger`` (see :func:`open_ledger`), every operation is also written
     through it."""
-    return _Run(scenario, ledger).run(on_point or (lambda point: None), on_progress)
+    with localcontext(DECIMAL_CONTEXT):
+        return _Run(scenario, ledger).run(on_point or (lambda point: None), on_progress)

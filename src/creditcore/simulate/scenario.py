@@ -7,6 +7,12 @@ line in the source text: the n-th ``[[table]]`` header, then the key inside it.
 Amounts are exact: an int, a numeric string or a TOML float taken as written (``4.99``),
 turned into integer minor units of the scenario's unit. Only the random draws of a
 distribution are floats, and each draw is rounded to the unit's precision at once.
+
+The work a scenario may ask for is bounded before anything runs: about :data:`MAX_EVENTS`
+events, times between :data:`FIRST_TIME` and :data:`LAST_TIME` (every expiry, job end and
+timeline point included), durations of at most :data:`MAX_DURATION_YEARS` years, amounts and
+per-customer totals that fit in a signed 64-bit number of minor units, replay files of at most
+:data:`MAX_EVENTS` rows of at most :data:`MAX_REPLAY_LINE` characters.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import calendar
 import csv
 import difflib
+import functools
 import math
 import random
 import re
@@ -28,7 +35,32 @@ import attrs
 
 from creditcore.errors import ValidationError
 from creditcore.state import Overdraft
-from creditcore.values import CATEGORIES, DEFAULT_UNIT, MAX_PRIORITY, OVERDRAFT_MODES, parse_amount, parse_id
+from creditcore.values import (
+    CATEGORIES,
+    DEFAULT_UNIT,
+    MAX_MINOR,
+    MAX_PRIORITY,
+    MAX_TEXT_LENGTH,
+    OVERDRAFT_MODES,
+    parse_amount,
+    parse_id,
+)
+
+#: The most events (grants, burns, job holds and their ends, replayed rows) a scenario may ask
+#: for, estimated from its rates before it runs: about half an hour of simulation.
+MAX_EVENTS = 100_000_000
+#: The most customers a scenario may declare.
+MAX_CUSTOMERS = 10_000_000
+#: The longest duration a scenario may name.
+MAX_DURATION_YEARS = 10_000
+#: The earliest and latest time a simulation may reach (a day inside ``datetime``'s range, as
+#: a ledger accepts): its start, its end, and every expiry, job end or void it makes.
+FIRST_TIME = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LAST_TIME = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+#: The longest line of a replay file, in bytes.
+MAX_REPLAY_LINE = 10_000
+#: The largest sigma of a lognormal distribution (already 40 orders of magnitude of spread).
+MAX_SIGMA = 10.0
 
 T = TypeVar("T")
 Path_ = tuple[str | int, ...]
@@ -54,6 +86,7 @@ class ScenarioError(Exception):
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week|month|year)s?\s*$")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+_LIMIT_OF = {"minute": 60 * 24 * 366, "hour": 24 * 366, "day": 366, "week": 53, "month": 12, "year": 1}
 
 
 @attrs.frozen
@@ -67,13 +100,27 @@ class Duration:
     def after(self, moment: datetime, times: int = 1) -> datetime:
         """``moment`` plus this span ``times`` times (months counted from ``moment``, so the
         31st of January plus one month is the 28th or 29th of February, plus two the 31st
-        of March)."""
-        if self.months:
-            total = moment.month - 1 + self.months * times
-            year, month = moment.year + total // 12, total % 12 + 1
-            day = min(moment.day, calendar.monthrange(year, month)[1])
-            moment = moment.replace(year=year, month=month, day=day)
-        return moment + timedelta(seconds=self.seconds * times)
+        of March).
+
+        Raises ``OverflowError`` (one line) when the result would fall after :data:`LAST_TIME`.
+        """
+        try:
+            if self.months:
+                total = moment.month - 1 + self.months * times
+                year, month = moment.year + total // 12, total % 12 + 1
+                day = min(moment.day, calendar.monthrange(year, month)[1])
+                moment = moment.replace(year=year, month=month, day=day)
+            found = moment + timedelta(seconds=self.seconds * times)
+        except (OverflowError, ValueError):
+            found = None
+        if found is None or found > LAST_TIME:
+            span = self.text or "the duration"
+            if times != 1:
+                span = f"{times} x {span}"
+            raise OverflowError(
+                f"{span} after {moment.isoformat()} is past {LAST_TIME:%Y-%m-%d}, the last date a simulation may reach"
+            )
+        return found
 
     @property
     def is_zero(self) -> bool:
@@ -83,7 +130,11 @@ class Duration:
 def parse_duration(value: object) -> Duration:
     if not isinstance(value, str) or not (found := _DURATION.match(value)):
         raise ValueError(f'expected a duration such as "30 days", "12 hours" or "1 month", got {value!r}')
-    count, unit = int(found[1]), found[2]
+    digits, unit = found[1].lstrip("0") or "0", found[2]
+    count = int(digits) if len(digits) <= 12 else None
+    if count is None or count > MAX_DURATION_YEARS * _LIMIT_OF[unit]:
+        shown = value.strip()[:40]
+        raise ValueError(f"{shown!r} is longer than {MAX_DURATION_YEARS:,} years, the longest a scenario may use")
     if unit in ("month", "year"):
         return Duration(months=count * (12 if unit == "year" else 1), text=value.strip())
     return Duration(seconds=count * _SECONDS[unit], text=value.strip())
@@ -111,14 +162,21 @@ class Distribution:
             return rng.uniform(self.a, self.b)
         if self.kind == "beta":
             return rng.betavariate(self.a, self.b)
-        value = rng.lognormvariate(self.a, self.b)
+        # rng.lognormvariate(a, b) is exp(rng.normalvariate(a, b)): the same draws, without
+        # the OverflowError of a far tail
+        exponent = rng.normalvariate(self.a, self.b)
+        value = math.exp(exponent) if exponent < 709 else math.inf
         return value if self.cap is None else min(value, self.cap)
 
     def draw_minor(self, rng: random.Random, factor: int) -> int:
-        """An amount in minor units (``factor`` = 10 ** scale), at least one minor unit."""
+        """An amount in minor units (``factor`` = 10 ** scale): at least one minor unit, at
+        most the largest amount a ledger stores."""
         if self.exact is not None:
             return self.exact
-        return max(1, round(self.draw(rng) * factor))
+        scaled = self.draw(rng) * factor
+        if not scaled < MAX_MINOR:  # a far tail (or infinity) is the largest amount
+            return MAX_MINOR
+        return max(1, round(scaled))
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -145,6 +203,8 @@ class Window:
 @attrs.frozen(kw_only=True)
 class GrantRule:
     name: str
+    line: int | None = None
+    """The line of its ``[[grants]]`` header."""
     window: Window
     amount: int
     every: Duration | None
@@ -169,6 +229,7 @@ class ReplayEvent:
 @attrs.frozen(kw_only=True)
 class UsageRule:
     name: str
+    line: int | None = None
     window: Window
     pattern: str
     """``fixed``, ``poisson`` or ``replay``."""
@@ -182,6 +243,7 @@ class UsageRule:
 @attrs.frozen(kw_only=True)
 class JobRule:
     name: str
+    line: int | None = None
     window: Window
     per_day: float
     amount: Distribution
@@ -307,7 +369,7 @@ class _Table:
     def parse(self, key: str, parse: Callable[[Any], T]) -> T:
         try:
             return parse(self.data[key])
-        except (_Problem, ValueError, ValidationError) as problem:
+        except (_Problem, ValueError, ArithmeticError, ValidationError) as problem:
             message = problem.message if isinstance(problem, ValidationError) else str(problem)
             raise self.loader.error((*self.path, key), message) from None
 
@@ -370,6 +432,18 @@ def _integer(value: object) -> int:
     return value
 
 
+def _longest_id(prefix: str, count: int) -> str:
+    """The prefix of a population whose longest id (``prefix`` + ``count``) is an id."""
+    return parse_id(f"{prefix}{count}", "prefix")
+
+
+def _name(value: object) -> str:
+    name = _text(value)
+    if len(name) > MAX_TEXT_LENGTH // 10:
+        raise _Problem(f"is {len(name)} characters long; a name may have {MAX_TEXT_LENGTH // 10}")
+    return name
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         got = _kind(value) if not isinstance(value, str) else "an empty one"
@@ -395,11 +469,21 @@ def _exact(value: object) -> Decimal:
 
 
 def _moment(value: object) -> datetime:
-    """A TOML date or date-time; one without an offset is taken as UTC."""
+    """A TOML date or date-time; one without an offset is taken as UTC. It must lie between
+    :data:`FIRST_TIME` and :data:`LAST_TIME`."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            moment = None
+        if moment is None or not FIRST_TIME <= moment <= LAST_TIME:
+            raise _Problem(
+                f"{value.isoformat()} is out of range: times must lie between {FIRST_TIME:%Y-%m-%d} and "
+                f"{LAST_TIME:%Y-%m-%d} (UTC)"
+            )
+        return moment
     if isinstance(value, date):
-        return datetime.combine(value, time(), tzinfo=UTC)
+        return _moment(datetime.combine(value, time()))
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -460,7 +544,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     if sim.has("end") and sim.has("duration"):
         raise sim.fail("duration", "give either end or duration, not both")
     if sim.has("duration"):
-        end = sim.get("duration", parse_duration, Duration()).after(start)
+        end = sim.get("duration", lambda v: parse_duration(v).after(start), start)
     else:
         end = sim.need("end", _moment, " (or duration)")
     if end <= start:
@@ -488,6 +572,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     sample_every = sim.get("sample_every", parse_duration, default_sample)
     if sample_every.is_zero:
         raise sim.fail("sample_every", "must be longer than zero")
+    _reach(sim, "sample_every", sample_every, end)
     span = (end - start).total_seconds()
     approx = sample_every.months * 28 * 86400 + sample_every.seconds
     if span / approx > 20_000:
@@ -514,6 +599,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
                 raise table.fail("count", f"must be between 1 and 10000000, got {count}")
             prefix = table.need("prefix", _text)
             width = len(str(count))
+            table.parse("prefix", functools.partial(_longest_id, count=count))
             ids = tuple(f"{prefix}{i:0{width}d}" for i in range(1, count + 1))
         table.done()
         if group not in groups:
@@ -524,6 +610,10 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
             seen[ident] = table.path
             customers.append(ident)
             customer_group.append(groups.index(group))
+        if len(customers) > MAX_CUSTOMERS:
+            raise table.fail(
+                "count" if table.has("count") else "id", f"more than {MAX_CUSTOMERS:,} customers in all; declare fewer"
+            )
     index_of = {ident: i for i, ident in enumerate(customers)}
 
     def window(table: _Table) -> Window:
@@ -553,13 +643,15 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
             raise table.fail("until", f"must be after from ({begins.isoformat()})")
         return Window(customers=chosen, begins=begins, ends=min(ends, end))
 
+    largest = MAX_MINOR / 10**scale
+
     def amount_distribution(table: _Table, key: str) -> Distribution:
-        return table.need(key, lambda v: _distribution(v, amount_of))
+        return table.need(key, lambda v: _distribution(v, amount_of, largest))
 
     names: set[str] = set()
 
     def name_of(table: _Table, kind: str, number: int) -> str:
-        name = table.get("name", _text, f"{kind} {number}")
+        name = table.get("name", _name, f"{kind} {number}")
         if name in names:
             raise table.fail("name", f"the name {name!r} is used twice")
         names.add(name)
@@ -583,19 +675,29 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
         if expires_after is not None and expires_after.is_zero:
             raise table.fail("expires_after", "must be longer than zero")
         void_share = table.get("void_share", _share, 0.0)
+        effective_after = table.get("effective_after", parse_duration, None)
+        void_after = table.get("void_after", parse_duration, Duration(seconds=7 * 86400, text="7 days"))
+        # the latest moment each duration may be counted from is the end
+        if every is not None:
+            _reach(table, "every", every, end)
+        latest = end if effective_after is None else _reach(table, "effective_after", effective_after, end)
+        if expires_after is not None:
+            _reach(table, "expires_after", expires_after, latest)
+        _reach(table, "void_after", void_after, end)
         rule = GrantRule(
             name=name_of(table, "grant", number),
+            line=locate(text, table.path),
             window=window(table),
             amount=table.need("amount", amount_of),
             every=every,
             expires_after=expires_after,
-            effective_after=table.get("effective_after", parse_duration, None),
+            effective_after=effective_after,
             priority=priority,
             category=category,
             cost_basis=cost_basis,
             scope=table.get("scope", lambda v: frozenset(_string_list(v)), None),
             void_share=void_share,
-            void_after=table.get("void_after", parse_duration, Duration(seconds=7 * 86400, text="7 days")),
+            void_after=void_after,
         )
         table.done()
         grants.append(rule)
@@ -613,6 +715,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
             events = _read_replay(loader.base / file, file, index_of, scale, start, end, (source, where))
             use = UsageRule(
                 name=name,
+                line=locate(text, table.path),
                 window=Window(customers=(), begins=start, ends=end),
                 pattern=pattern,
                 amount=None,
@@ -626,12 +729,14 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
                 every = table.need("every", parse_duration, ' (for pattern = "fixed")')
                 if every.is_zero:
                     raise table.fail("every", "must be longer than zero")
+                _reach(table, "every", every, end)
                 per_day = 0.0
             else:
                 every = None
                 per_day = table.need("per_day", _non_negative, ' (mean events per customer per day, for "poisson")')
             use = UsageRule(
                 name=name,
+                line=locate(text, table.path),
                 window=window(table),
                 pattern=pattern,
                 amount=amount_distribution(table, "amount"),
@@ -647,14 +752,17 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     jobs: list[JobRule] = []
     for number, table in enumerate(_array(loader, data, "jobs"), start=1):
         ratio = table.get("capture_ratio", lambda v: _distribution(v, None), Distribution("fixed", a=1.0))
+        duration = table.get("duration", parse_duration, Duration(seconds=600, text="10 minutes"))
+        _reach(table, "duration", duration, end)
         job = JobRule(
             name=name_of(table, "job", number),
+            line=locate(text, table.path),
             window=window(table),
             per_day=table.need("per_day", _non_negative, " (mean jobs per customer per day)"),
             amount=amount_distribution(table, "amount"),
             capture_ratio=ratio,
             release_share=table.get("release_share", _share, 0.0),
-            duration=table.get("duration", parse_duration, Duration(seconds=600, text="10 minutes")),
+            duration=duration,
             scope=table.get("scope", _identifier, None),
         )
         table.done()
@@ -662,6 +770,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     if not usage and not jobs:
         raise loader.error(("usage",), "missing [[usage]] or [[jobs]]: a simulation needs something to burn credit")
     root.read.update(_TOP)
+    _check_work(loader, start, end, len(customers), grants, usage, jobs)
 
     return Scenario(
         source=source,
@@ -681,6 +790,97 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
         usage=tuple(usage),
         jobs=tuple(jobs),
     )
+
+
+def rule_where(scenario: Scenario, origin: tuple[str, int] | None) -> tuple[int | None, str]:
+    """The line and the name (``usage #2``) of the rule at ``origin``, e.g. ``("usage", 1)``."""
+    if origin is None:
+        return None, ""
+    kind, index = origin
+    rules: Sequence[GrantRule | UsageRule | JobRule] = getattr(scenario, kind)
+    return rules[index].line, _where(origin)
+
+
+def _reach(table: _Table, key: str, duration: Duration, moment: datetime) -> datetime:
+    """``duration`` after ``moment`` (a run applies it to times up to its end): refused with
+    its key when that passes :data:`LAST_TIME`."""
+    try:
+        return duration.after(moment)
+    except OverflowError as problem:
+        raise table.fail(key, str(problem)) from None
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if value < 1e15 else f"{value:.3g}"
+
+
+def _ticks_at_most(window: Window, every: Duration | None) -> float:
+    """How many times a rule repeating ``every`` fires in ``window``, at most."""
+    if every is None:
+        return 1.0
+    shortest = every.months * 28 * 86400 + every.seconds
+    return (window.ends - window.begins).total_seconds() // shortest + 1
+
+
+def _check_work(
+    loader: _Loader,
+    start: datetime,
+    end: datetime,
+    customers: int,
+    grants: Sequence[GrantRule],
+    usage: Sequence[UsageRule],
+    jobs: Sequence[JobRule],
+) -> None:
+    """Refuse, before anything runs, a scenario that asks for more than :data:`MAX_EVENTS`
+    events, or that could grant a customer more than a signed 64-bit total, naming the key
+    that asks for the most."""
+    asked = _check_usage(usage, jobs)
+    for i, grant in enumerate(grants):
+        ticks = _ticks_at_most(grant.window, grant.every)
+        asked.append((ticks * len(grant.window.customers), ("grants", i, "every" if grant.every else "amount")))
+    _check_events(loader, asked)
+    most_of = [_ticks_at_most(grant.window, grant.every) * grant.amount for grant in grants]
+    if sum(most_of) <= MAX_MINOR:
+        return  # no customer can reach it (the usual case: no loop over every customer)
+    granted = [0.0] * customers
+    for i, grant in enumerate(grants):
+        most = most_of[i]
+        for customer in grant.window.customers:
+            granted[customer] += most
+            if granted[customer] > MAX_MINOR:
+                what = f"{grant.amount} minor units every {grant.every.text}" if grant.every else "this amount"
+                raise loader.error(
+                    ("grants", i, "amount"),
+                    f"{what} could grant customer number {customer + 1} more than {MAX_MINOR:,} minor units in all, "
+                    "the most a ledger holds in one unit",
+                )
+
+
+def _check_events(loader: _Loader, asked: list[tuple[float, Path_]]) -> None:
+    total = sum(count for count, _ in asked)
+    if total > MAX_EVENTS:
+        count, path = max(asked, key=lambda found: found[0])
+        raise loader.error(
+            path,
+            f"the scenario asks for about {_count(total)} events ({_count(count)} here), more than the "
+            f"{MAX_EVENTS:,} a run may have: lower the rate, the number of customers or the duration",
+        )
+
+
+def _check_usage(usage: Sequence[UsageRule], jobs: Sequence[JobRule]) -> list[tuple[float, Path_]]:
+    asked: list[tuple[float, Path_]] = []
+    for i, use in enumerate(usage):
+        days = (use.window.ends - use.window.begins).total_seconds() / 86400
+        if use.pattern == "replay":
+            asked.append((float(len(use.events)), ("usage", i, "file")))
+        elif use.pattern == "fixed":
+            asked.append((_ticks_at_most(use.window, use.every) * len(use.window.customers), ("usage", i, "every")))
+        else:
+            asked.append((use.per_day * days * len(use.window.customers), ("usage", i, "per_day")))
+    for i, job in enumerate(jobs):
+        days = (job.window.ends - job.window.begins).total_seconds() / 86400
+        asked.append((2 * job.per_day * days * len(job.window.customers), ("jobs", i, "per_day")))
+    return asked
 
 
 def _array(loader: _Loader, data: Mapping[str, Any], key: str) -> list[_Table]:
@@ -708,8 +908,11 @@ _DISTRIBUTION_KEYS = {
 }
 
 
-def _distribution(value: object, amount_of: Callable[[object], int] | None) -> Distribution:
-    """An amount (``amount_of`` given) or a ratio in 0..1 (``None``)."""
+def _distribution(
+    value: object, amount_of: Callable[[object], int] | None, largest: float = math.inf
+) -> Distribution:
+    """An amount (``amount_of`` given; no parameter above ``largest``) or a ratio in 0..1
+    (``None``)."""
     ratio = amount_of is None
     if not isinstance(value, dict):
         if ratio:
@@ -732,9 +935,12 @@ def _distribution(value: object, amount_of: Callable[[object], int] | None) -> D
 
     def num(key: str) -> float:
         try:
-            return _share(value[key]) if ratio else _non_negative(value[key])
+            number = _share(value[key]) if ratio else _non_negative(value[key])
         except _Problem as problem:
             raise _Problem(f"{key} {problem}") from None
+        if key != "sigma" and number > largest:
+            raise _Problem(f"{key} {value[key]} is more than the largest amount a ledger stores ({largest:.6g})")
+        return number
 
     if kind == "fixed":
         if ratio:
@@ -755,6 +961,8 @@ def _distribution(value: object, amount_of: Callable[[object], int] | None) -> D
     median, sigma = num("median"), num("sigma")
     if median <= 0:
         raise _Problem("median must be more than zero")
+    if sigma > MAX_SIGMA:
+        raise _Problem(f"sigma {sigma} is more than {MAX_SIGMA:g} (that spreads amounts over 40 orders of magnitude)")
     cap = num("max") if "max" in value else None
     return Distribution("lognormal", a=math.log(median), b=sigma, cap=cap)
 
@@ -768,43 +976,87 @@ def _read_replay(
     end: datetime,
     origin: tuple[str, int | None],
 ) -> tuple[ReplayEvent, ...]:
-    """The events of a replay CSV (``timestamp,customer,amount[,scope]``), in time order
-    (file order among equal times)."""
+    """The events of a replay CSV (``timestamp,customer,amount[,scope]``, UTF-8), in time order
+    (file order among equal times). Any row that cannot be read is refused with its line."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open("rb")
     except OSError as problem:
         raise ScenarioError(origin[0], origin[1], "usage: file", f"cannot read {name}: {problem.strerror}") from None
+    source = str(path)
     events: list[ReplayEvent] = []
     with handle:
-        rows: Iterator[list[str]] = csv.reader(handle)
-        header = next(rows, None)
-        expected = ["timestamp", "customer", "amount"]
-        if header is None or [h.strip() for h in header[:3]] != expected:
-            raise ScenarioError(str(path), 1, "", "the header must be timestamp,customer,amount[,scope]")
-        has_scope = len(header) > 3 and header[3].strip() == "scope"
-        for number, row in enumerate(rows, start=2):
-            if not row or not "".join(row).strip():
-                continue
-
-            def bad(column: str, message: str, line: int = number) -> ScenarioError:
-                return ScenarioError(str(path), line, column, message)
-
-            if len(row) < 3:
-                raise bad("", f"expected timestamp,customer,amount, got {len(row)} column(s)")
-            try:
-                when = _moment(row[0].strip())
-            except _Problem as problem:
-                raise bad("timestamp", str(problem)) from None
-            if not start <= when < end:
-                raise bad("timestamp", f"{row[0]} is outside the simulation ({start.isoformat()} to {end.isoformat()})")
-            customer = row[1].strip()
-            if customer not in index_of:
-                raise bad("customer", f"{customer!r} is not declared in [[customers]]")
-            try:
-                amount = parse_amount(row[2].strip(), scale)
-            except ValidationError as problem:
-                raise bad("amount", problem.message) from None
-            scope = row[3].strip() if has_scope and len(row) > 3 and row[3].strip() else None
-            events.append(ReplayEvent(at=when, customer=index_of[customer], amount=amount, scope=scope))
+        reader = csv.reader(_text_lines(handle, source))
+        try:
+            header = next(reader, None)
+            expected = ["timestamp", "customer", "amount"]
+            if header is None or [h.strip() for h in header[:3]] != expected:
+                raise ScenarioError(source, 1, "", "the header must be timestamp,customer,amount[,scope]")
+            has_scope = len(header) > 3 and header[3].strip() == "scope"
+            for row in reader:
+                if not row or not "".join(row).strip():
+                    continue
+                number = reader.line_num
+                events.append(_replay_row(row, has_scope, index_of, scale, start, end, source, number))
+                if len(events) > MAX_EVENTS:
+                    raise ScenarioError(source, number, "", f"more than {MAX_EVENTS:,} rows, the most a run may replay")
+        except csv.Error as problem:
+            raise ScenarioError(source, reader.line_num + 1, "", f"not a CSV row: {problem}") from None
     events.sort(key=lambda e: e.at)
     return tuple(events)
+
+
+def _text_lines(handle: Any, source: str) -> Iterator[str]:
+    """The lines of a binary file as UTF-8 text (a byte-order mark is skipped); a line that is
+    not UTF-8 or is longer than :data:`MAX_REPLAY_LINE` bytes is refused with its number."""
+    for number, raw in enumerate(iter(lambda: handle.readline(MAX_REPLAY_LINE + 1), b""), start=1):
+        if len(raw) > MAX_REPLAY_LINE:
+            raise ScenarioError(source, number, "", f"the line is longer than {MAX_REPLAY_LINE:,} bytes")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as problem:
+            where = f"byte {problem.start + 1} of the line"
+            raise ScenarioError(source, number, "", f"not UTF-8 text ({problem.reason} at {where})") from None
+        yield line.removeprefix("\ufeff") if number == 1 else line
+
+
+def _replay_row(
+    row: list[str],
+    has_scope: bool,
+    index_of: Mapping[str, int],
+    scale: int,
+    start: datetime,
+    end: datetime,
+    source: str,
+    number: int,
+) -> ReplayEvent:
+    def bad(column: str, message: str) -> ScenarioError:
+        return ScenarioError(source, number, column, message)
+
+    if len(row) < 3:
+        raise bad("", f"expected timestamp,customer,amount, got {len(row)} column(s)")
+    shown = row[0].strip()[:40]
+    try:
+        when = _moment(row[0].strip())
+    except _Problem as problem:
+        raise bad("timestamp", str(problem)) from None
+    if not start <= when < end:
+        raise bad("timestamp", f"{shown} is outside the simulation ({start.isoformat()} to {end.isoformat()})")
+    customer = row[1].strip()
+    if customer not in index_of:
+        raise bad("customer", f"{customer[:40]!r} is not declared in [[customers]]")
+    text = row[2].strip()
+    if len(text) > 100:
+        raise bad("amount", f"{text[:40]}... ({len(text)} characters) is not an amount a ledger stores")
+    try:
+        amount = parse_amount(text, scale)
+    except ValidationError as problem:
+        raise bad("amount", problem.message) from None
+    except (ValueError, ArithmeticError):
+        raise bad("amount", f"{text[:40]!r} is not an amount a ledger stores") from None
+    scope = row[3].strip() if has_scope and len(row) > 3 and row[3].strip() else None
+    if scope is not None:
+        try:
+            parse_id(scope, "scope")
+        except ValidationError as problem:
+            raise bad("scope", problem.message) from None
+    return ReplayEvent(at=when, customer=index_of[customer], amount=amount, scope=scope)
