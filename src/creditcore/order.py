@@ -53,9 +53,15 @@ def _compile(keys: tuple[str, ...]) -> Callable[[BlockState], tuple[Any, ...]]:
 
 
 def _as_keys(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise ValidationError("burn_order", "expected a sequence of key names, got a str")
-    return tuple(value)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError(
+            "burn_order", f"expected a sequence of key names such as ['priority', 'expires_at'], got {value!r}"
+        )
+    keys = tuple(value)
+    for key in keys:
+        if not isinstance(key, str):
+            raise ValidationError("burn_order", f"every key must be a str naming a key; got {key!r}")
+    return keys
 
 
 @attrs.frozen
