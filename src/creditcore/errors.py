@@ -22,10 +22,17 @@ class ValidationError(CreditError, ValueError):
 
 
 class InsufficientCredits(CreditError):
-    """Not enough credit is available for a burn or a hold."""
+    """Not enough credit is available for a burn or a hold.
 
-    def __init__(self, requested: Decimal, available: Decimal, unit: str, detail: str = "") -> None:
+    ``available`` is what that burn or hold could use; ``usable_by`` says whose credit that
+    is (``"without a scope"``, ``"to scope 'trip'"``) when other credit is there that it could
+    not use, which ``detail`` then names."""
+
+    def __init__(
+        self, requested: Decimal, available: Decimal, unit: str, detail: str = "", *, usable_by: str = ""
+    ) -> None:
         text = f"requested {requested} {unit} but only {available} {unit} is available"
+        text += f" {usable_by}" if usable_by else ""
         super().__init__(text + (f" ({detail})" if detail else ""))
         self.requested = requested
         self.available = available

@@ -12,7 +12,7 @@ import attrs
 
 from creditcore.rules import Problem
 from creditcore.state import BlockState, EntryState, HoldState, Tally
-from creditcore.values import to_decimal
+from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 
 def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
@@ -25,12 +25,20 @@ class Balance:
 
     Always ``granted == available + held + used + expired + voided + upcoming``
     (for the balance without ``scope``).
+
+    Without ``scope``, ``available`` counts scoped credit too, which only burns of its scopes
+    can use; ``unscoped_available`` is the part that a burn or hold without a scope can use.
     """
 
     unit: str
     at: datetime
     available: Decimal
-    """Credit that a burn or a hold could use now."""
+    """Credit that a burn or a hold could use now: without ``scope``, all of it, scoped credit
+    included; with ``scope``, what a burn of that scope could use."""
+    unscoped_available: Decimal
+    """The part of ``available`` that a burn or hold with ``scope=None`` can use: credit in
+    unscoped blocks. A balance read with ``scope=`` still shows the unscoped part here (a burn
+    of that scope uses it too, after the credit of its own scope)."""
     held: Decimal
     """Credit reserved by active holds."""
     granted: Decimal
@@ -46,8 +54,8 @@ class Balance:
 
     @property
     def net(self) -> Decimal:
-        """``available - debt``."""
-        return self.available - self.debt
+        """``available - debt`` (exact, whatever the caller's ``decimal`` context)."""
+        return DECIMAL_CONTEXT.subtract(self.available, self.debt)
 
     @classmethod
     def from_tally(cls, tally: Tally, unit: str, scale: int, at: datetime) -> Balance:

@@ -26,9 +26,10 @@ from decimal import Decimal
 
 import attrs
 
-from creditcore.errors import Conflict, HoldNotActive, InsufficientCredits, NotFound, ValidationError
+from creditcore.errors import Conflict, HoldNotActive, InsufficientCredits, NotFound, StorageError, ValidationError
 from creditcore.order import BurnOrder
 from creditcore.state import (
+    ENTRY_KINDS,
     AccountState,
     BlockState,
     Burn,
@@ -46,7 +47,7 @@ from creditcore.state import (
     UnitTotals,
     Void,
 )
-from creditcore.values import MAX_MINOR, to_decimal
+from creditcore.values import MAX_MINOR, MAX_SCALE, parse_time, to_decimal
 
 DEFAULT_ORDER = BurnOrder.default()
 Transition = tuple[AccountState, tuple[EntryState, ...]]
@@ -195,12 +196,17 @@ class _Work:
         self.settlements[unit] = tuple(stack)
 
     def available(self, unit: str, at: datetime) -> int:
-        # BlockState.is_active and .unheld, inlined: this runs once per entry, over every block
-        return sum(
-            b.remaining - b.held
-            for b in self.blocks.values()
-            if b.unit == unit and b.effective_at <= at and (b.expires_at is None or at < b.expires_at)
-        )
+        """The running available balance of ``unit`` after the entries recorded so far: the
+        unheld credit of every block effective at ``at``.
+
+        A block's expiry takes its credit away with its ``expire`` entry, not before: entries
+        are recorded in time order with every expiry due by their time written first, so an
+        expired block's unheld credit is 0 once its entry is written, and until then (two
+        blocks expiring at one instant, credit released into an expired block just before it
+        expires again) each entry's ``available_after`` is the balance after exactly that
+        entry."""
+        # BlockState.unheld, inlined: this runs once per entry, over every block
+        return sum(b.remaining - b.held for b in self.blocks.values() if b.unit == unit and b.effective_at <= at)
 
     def record(
         self,
@@ -270,6 +276,30 @@ class _Work:
             self.record("settle", block.unit, amount, at, op_id, block=block)
 
 
+def _checked(
+    state: object,
+    at: object,
+    command: object = None,
+    kind: type | None = None,
+    order: object = DEFAULT_ORDER,
+    scale: object = 0,
+    field: str = "at",
+) -> datetime:
+    """The arguments every rule takes, checked: ``at`` comes back aware and in UTC.
+
+    Plain type tests and one :func:`~creditcore.values.parse_time`: a rule runs once per
+    write."""
+    if not isinstance(state, AccountState):
+        raise ValidationError("state", f"expected an AccountState, got {type(state).__name__}")
+    if kind is not None and not isinstance(command, kind):
+        raise ValidationError("command", f"expected a {kind.__name__}, got {type(command).__name__}")
+    if order is not DEFAULT_ORDER and not isinstance(order, BurnOrder):
+        raise ValidationError("order", f"expected a BurnOrder, got {type(order).__name__}")
+    if type(scale) is not int or not 0 <= scale <= MAX_SCALE:
+        raise ValidationError("scale", f"expected an int between 0 and {MAX_SCALE}, got {scale!r}")
+    return parse_time(at, field)
+
+
 def _check_time(state: AccountState, at: datetime) -> None:
     if state.last_at is not None and at < state.last_at:
         raise ValidationError(
@@ -309,6 +339,7 @@ def _advance(work: _Work, at: datetime) -> None:
 
 def advance(state: AccountState, at: datetime) -> Transition:
     """Record the expiries, hold timeouts and debt settlements that fell due up to ``at``."""
+    at = _checked(state, at)
     _check_time(state, at)
     work = _Work(state)
     _advance(work, at)
@@ -318,8 +349,13 @@ def advance(state: AccountState, at: datetime) -> Transition:
 def view(state: AccountState, at: datetime) -> AccountState:
     """The state as it is at ``at`` (not before the last entry), for reading: what fell due is
     counted whether or not it has been recorded."""
+    at = _checked(state, at)
     if state.last_at is not None and at < state.last_at:
-        raise ValueError("view() needs a time at or after the last entry; rebuild() past states")
+        raise ValidationError(
+            "at",
+            f"{at.isoformat()} is before {state.customer!r}'s last entry at {state.last_at.isoformat()}: "
+            "view() shows the state from then on; rebuild() the state of an earlier time",
+        )
     work = _Work(state)
     _advance(work, at)
     return work.freeze()[0]
@@ -341,6 +377,17 @@ def plan_draw(
     order: BurnOrder = DEFAULT_ORDER,
 ) -> tuple[list[tuple[BlockState, int]], int]:
     """Which blocks a burn of ``amount`` draws from, in order, and the shortfall."""
+    at = parse_time(at, "at")
+    _read_arguments(unit, scope)
+    _check_amount(amount)
+    if not isinstance(order, BurnOrder):
+        raise ValidationError("order", f"expected a BurnOrder, got {type(order).__name__}")
+    return _plan_draw(blocks, unit, scope, amount, at, order)
+
+
+def _plan_draw(
+    blocks: Iterable[BlockState], unit: str, scope: str | None, amount: int, at: datetime, order: BurnOrder
+) -> tuple[list[tuple[BlockState, int]], int]:
     # BlockState.unheld, .is_active and .usable_by, inlined: this runs over every block a burn,
     # a hold or a preview considers
     eligible = [
@@ -365,6 +412,7 @@ def plan_draw(
 
 def grant(state: AccountState, command: Grant, at: datetime) -> Transition:
     """Create one new block; if it is active and unscoped, it first pays off debt."""
+    at = _checked(state, at, command, Grant)
     work = _begin(state, at)
     effective_at = command.effective_at if command.effective_at is not None else at
     if command.expires_at is not None and (command.expires_at <= effective_at or command.expires_at <= at):
@@ -417,27 +465,24 @@ def burn(
 ) -> Transition:
     """Draw ``amount`` from the eligible blocks in burn order; what no credit covers is
     refused, left as shortfall, or recorded as debt, as ``command.overdraft`` says."""
+    at = _checked(state, at, command, Burn, order, scale)
     work = _begin(state, at)
-    plan, shortfall = plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    plan, shortfall = _plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
     if shortfall:
         available = command.amount - shortfall
         if command.overdraft == "reject":
-            raise InsufficientCredits(
-                to_decimal(command.amount, scale),
-                to_decimal(available, scale),
-                command.unit,
+            raise _insufficient(
+                work, command.unit, command.scope, command.amount, available, at, scale,
                 "pass overdraft='partial' or 'debt' to burn what there is",
-            )
+            )  # fmt: skip
         if command.overdraft == "debt":
             debt = work.totals.get(command.unit, UnitTotals()).debt
             if command.debt_limit is not None and debt + shortfall > command.debt_limit:
-                raise InsufficientCredits(
-                    to_decimal(command.amount, scale),
-                    to_decimal(available, scale),
-                    command.unit,
+                raise _insufficient(
+                    work, command.unit, command.scope, command.amount, available, at, scale,
                     f"the debt would reach {to_decimal(debt + shortfall, scale)}, over the limit of "
                     f"{to_decimal(command.debt_limit, scale)}",
-                )
+                )  # fmt: skip
             if debt + shortfall > MAX_MINOR:
                 raise ValidationError("amount", "the customer's debt would not fit in a signed 64-bit amount")
     for block, take in plan:
@@ -464,23 +509,61 @@ def burn(
     return work.freeze()
 
 
+def _insufficient(
+    work: _Work, unit: str, scope: str | None, amount: int, available: int, at: datetime, scale: int, advice: str
+) -> InsufficientCredits:
+    """The refusal of a burn or hold of ``amount`` that only ``available`` could serve.
+
+    Credit that is active but only usable by other scopes is named, with how to reach it:
+    a balance without ``scope`` counts it, so the refusal must say why it was not used."""
+    elsewhere: dict[frozenset[str], int] = {}
+    for block in work.blocks.values():
+        if (
+            block.unit == unit
+            and block.scope is not None
+            and block.remaining > block.held
+            and block.is_active(at)
+            and not block.usable_by(scope)
+        ):
+            elsewhere[block.scope] = elsewhere.get(block.scope, 0) + block.unheld
+    parts = []
+    if elsewhere:
+        names = sorted(set().union(*elsewhere))
+        more = f"{to_decimal(sum(elsewhere.values()), scale)} {unit} more is available only to "
+        if len(names) == 1:
+            parts.append(f"{more}scope {names[0]!r}: pass scope={names[0]!r} to use it")
+        else:
+            each = "; ".join(
+                f"{to_decimal(part, scale)} {unit} to {' or '.join(map(repr, sorted(scopes)))}"
+                for scopes, part in sorted(elsewhere.items(), key=lambda item: sorted(item[0]))
+            )
+            parts.append(f"{more}scopes {', '.join(map(repr, names))} ({each}): pass one of them as scope= to use it")
+    parts.append(advice)
+    return InsufficientCredits(
+        to_decimal(amount, scale),
+        to_decimal(available, scale),
+        unit,
+        "; ".join(parts),
+        usable_by=("" if not elsewhere else "without a scope" if scope is None else f"to scope {scope!r}"),
+    )
+
+
 def hold(
     state: AccountState, command: PlaceHold, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
 ) -> Transition:
     """Pin ``amount`` of credit in specific blocks, chosen in burn order; all or nothing."""
+    at = _checked(state, at, command, PlaceHold, order, scale)
     work = _begin(state, at)
     if command.expires_at is not None and command.expires_at <= at:
         raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than the hold time")
     if command.hold_id in work.holds:
         raise ValidationError("hold_id", f"hold {command.hold_id!r} exists already")
-    plan, shortfall = plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    plan, shortfall = _plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
     if shortfall:
-        raise InsufficientCredits(
-            to_decimal(command.amount, scale),
-            to_decimal(command.amount - shortfall, scale),
-            command.unit,
+        raise _insufficient(
+            work, command.unit, command.scope, command.amount, command.amount - shortfall, at, scale,
             "a hold reserves all of its amount or nothing",
-        )
+        )  # fmt: skip
     for block, take in plan:
         work.record(
             "hold",
@@ -523,6 +606,11 @@ def _end_hold(
 ) -> None:
     """Consume ``capture`` from the pinned blocks in burn order and release the rest."""
     pinned = dict(found.allocations)
+    for block_id in pinned:
+        if block_id not in work.blocks:
+            raise inconsistent_history(
+                work.customer, f"hold {found.id} pins block {block_id}, which is not one of the customer's live blocks"
+            )
     captured: dict[str, int] = {}
     need = capture
     for block in order.sort(work.blocks[block_id] for block_id in pinned):
@@ -541,6 +629,7 @@ def capture(
     state: AccountState, command: Capture, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
 ) -> Transition:
     """Consume all or part of a hold and release the rest, atomically."""
+    at = _checked(state, at, command, Capture, order, scale)
     work = _begin(state, at)
     found = _active_hold(work, command.hold_id)
     amount = found.amount if command.amount is None else command.amount
@@ -555,6 +644,7 @@ def capture(
 
 def release(state: AccountState, command: Release, at: datetime) -> Transition:
     """Give all of a hold's credit back to its blocks."""
+    at = _checked(state, at, command, Release)
     work = _begin(state, at)
     found = _active_hold(work, command.hold_id)
     _end_hold(work, found, 0, at, command.op_id, "released", DEFAULT_ORDER)
@@ -586,6 +676,7 @@ def _part(block: BlockState, amount: int | None, scale: int) -> int:
 
 def void(state: AccountState, command: Void, at: datetime, scale: int = 0) -> Transition:
     """Remove up to the block's unheld remaining (default: all of it); held credit stays."""
+    at = _checked(state, at, command, Void, scale=scale)
     work = _begin(state, at)
     block = _unheld_block(work, command.block_id, "void", at, scale)
     amount = _part(block, command.amount, scale)
@@ -595,6 +686,7 @@ def void(state: AccountState, command: Void, at: datetime, scale: int = 0) -> Tr
 
 def change_expiry(state: AccountState, command: ChangeExpiry, at: datetime, scale: int = 0) -> Transition:
     """Move credit into a new block that is the same but for its expiry; the balance stays."""
+    at = _checked(state, at, command, ChangeExpiry, scale=scale)
     work = _begin(state, at)
     if command.expires_at <= at:
         raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than {at.isoformat()}")
@@ -631,6 +723,12 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
     that settled it, latest settlement first. Credit returned to an expired block expires at
     once; to a voided block, it is voided at once. The blocks named must be in ``state``.
     """
+    at = _checked(state, at, command, Reverse, scale=scale)
+    if command.target_entries[0].customer != state.customer:
+        raise ValidationError(
+            "target_entries",
+            f"op {command.target!r} is customer {command.target_entries[0].customer!r}'s, not {state.customer!r}'s",
+        )
     work = _begin(state, at)
     target = command.target
     if command.captured_nothing:
@@ -687,6 +785,8 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
 def next_due(state: AccountState) -> datetime | None:
     """The earliest time something falls due for the account: a block expiry, a hold
     timeout or an upcoming block that settles debt. ``None`` if nothing ever will."""
+    if not isinstance(state, AccountState):
+        raise ValidationError("state", f"expected an AccountState, got {type(state).__name__}")
     times = [b.expires_at for b in state.blocks.values() if b.expires_at is not None and b.unheld > 0]
     times += [b.effective_at for b in state.blocks.values() if b.settle_pending]
     times += [h.expires_at for h in state.holds.values() if h.status == "active" and h.expires_at is not None]
@@ -696,9 +796,26 @@ def next_due(state: AccountState) -> datetime | None:
 # -- reads ---------------------------------------------------------------------------------
 
 
+def _check_amount(amount: object) -> None:
+    if type(amount) is not int or not 0 < amount <= MAX_MINOR:
+        raise ValidationError("amount", f"expected an int of minor units from 1 to {MAX_MINOR}, got {amount!r}")
+
+
+def _read_arguments(unit: object, scope: object) -> None:
+    if type(unit) is not str or not unit:
+        raise ValidationError("unit", f"expected a unit name, got {unit!r}")
+    if scope is not None and (type(scope) is not str or not scope):
+        raise ValidationError("scope", f"expected None or a scope name, got {scope!r}")
+
+
 def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None) -> Tally:
-    """The balance of ``unit`` in a state already brought to ``at`` (see :func:`view`)."""
-    available = held = upcoming = 0
+    """The balance of ``unit`` in a state already brought to ``at`` (see :func:`view`).
+
+    ``unscoped_available`` is the part of ``available`` in unscoped blocks: what a burn or a
+    hold without a scope can use (with ``scope`` given, still that unscoped part)."""
+    at = _checked(state, at)
+    _read_arguments(unit, scope)
+    available = held = upcoming = unscoped = 0
     for block in state.blocks.values():
         if block.unit != unit or not block.remaining:
             continue
@@ -710,9 +827,12 @@ def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None
         held += block.held
         if not block.is_expired(at):
             available += block.unheld
+            if block.scope is None:
+                unscoped += block.unheld
     totals = state.unit_totals(unit)
     return Tally(
         available=available,
+        unscoped_available=unscoped,
         held=held,
         granted=totals.granted,
         used=totals.used,
@@ -732,7 +852,10 @@ def preview_burn(
     order: BurnOrder = DEFAULT_ORDER,
 ) -> tuple[tuple[tuple[str, int], ...], int]:
     """The allocations a burn would make at ``at`` and its shortfall; writes nothing."""
-    plan, shortfall = plan_draw(state.blocks.values(), unit, scope, amount, at, order)
+    at = _checked(state, at, order=order)
+    _read_arguments(unit, scope)
+    _check_amount(amount)
+    plan, shortfall = _plan_draw(state.blocks.values(), unit, scope, amount, at, order)
     return tuple((block.id, take) for block, take in plan), shortfall
 
 
@@ -745,13 +868,24 @@ def _replay(
     *,
     before: Callable[[EntryState, _Work], None] | None = None,
     start: AccountState | None = None,
+    damaged: Callable[[EntryState, str, str], None] | None = None,
 ) -> _Work:
     """Apply entries in ``seq`` order, with the functions the rules use, to ``start`` (or to
-    nothing); a block that is not in the work yet starts blank."""
+    nothing); a block that is not in the work yet starts blank.
+
+    An entry that cannot be applied (stored rows altered: it belongs to another customer,
+    names a block that is not one of the customer's, ...) goes to ``damaged(entry, field,
+    what)`` and is skipped; without ``damaged`` it raises :class:`StorageError`."""
     known = {block.id: block for block in blocks}
     work = _Work(start if start is not None else AccountState(customer=customer))
     for entry in sorted(entries, key=lambda e: e.seq):
         if until is not None and entry.at > until:
+            continue
+        fault = _entry_fault(entry, customer, known, work)
+        if fault is not None:
+            if damaged is None:
+                raise inconsistent_history(customer, f"entry #{entry.seq} {fault[1]}")
+            damaged(entry, *fault)
             continue
         if before is not None:
             before(entry, work)
@@ -768,6 +902,45 @@ def _replay(
         if on_entry is not None:
             on_entry(entry, work)
     return work
+
+
+# kinds of entry that always name a block ("reverse" may: credit back to a block, or debt
+# cancelled) and the one that never does
+_NEEDS_BLOCK = frozenset(_BLOCK_EFFECT) - {"reverse"}
+_NO_BLOCK = frozenset({"debt"})
+
+
+def inconsistent_history(customer: str, what: str) -> StorageError:
+    """The error of a read that meets stored rows that contradict each other."""
+    return StorageError(
+        f"the stored history of customer {customer!r} is inconsistent ({what}): "
+        "its rows were changed outside the ledger; run verify() to list every problem"
+    )
+
+
+def _entry_fault(
+    entry: EntryState, customer: str, known: Mapping[str, BlockState], work: _Work
+) -> tuple[str, str] | None:
+    """Why ``entry`` cannot be applied to ``customer``'s history, as (field, what), or None."""
+    if entry.customer != customer:
+        return "customer", f"belongs to customer {entry.customer!r}"
+    if entry.kind not in ENTRY_KINDS:
+        return "kind", f"has the unknown kind {entry.kind!r}"
+    if type(entry.amount) is not int or entry.amount < 0:
+        return "amount", f"has the amount {entry.amount!r}"
+    block_id = entry.block_id
+    if block_id is None:
+        if entry.kind in _NEEDS_BLOCK:
+            return "block_id", f"is a {entry.kind} entry that names no block"
+        return None
+    if entry.kind in _NO_BLOCK:
+        return "block_id", f"is a {entry.kind} entry that names block {block_id}"
+    block = work.blocks.get(block_id) or known.get(block_id)
+    if block is None:
+        return "block_id", f"names block {block_id}, which is not one of customer {customer!r}'s blocks"
+    if block.unit != entry.unit:
+        return "unit", f"is in {entry.unit!r} but names block {block_id}, which is in {block.unit!r}"
+    return None
 
 
 def rebuild(
@@ -789,7 +962,12 @@ def rebuild(
     (see :class:`creditcore.repository.PastHistory`); ``entries`` are then only those after
     it. The result then holds only the blocks and holds the snapshot held or the entries
     name, but counts the same balance as a replay of the whole history.
+
+    Stored rows that contradict each other (an entry of another customer, or naming a block
+    that is not the customer's) raise :class:`StorageError`; :func:`audit` lists them.
     """
+    if until is not None:
+        until = parse_time(until, "until")
     work = _replay(customer, blocks, entries, until, start=start)
     for found in holds:
         if until is not None and found.created_at > until:
@@ -837,9 +1015,50 @@ def audit(
     holds: Iterable[HoldState],
     entries: Iterable[EntryState],
 ) -> list[Problem]:
-    """Recompute an account from its entries alone and list where storage disagrees."""
+    """Recompute an account from its entries alone and list where storage disagrees.
+
+    Made for damaged storage: it reports what it finds and never raises. Besides the figures
+    (each block's remaining and held, each unit's totals, each entry's ``available_after``),
+    it checks what the entries say about the stored rows: entries of another customer or
+    naming a block that is not the customer's, each block's amount (its ``grant`` or
+    ``move_in`` entry) and its times (nothing drawn outside ``effective_at <= at <
+    expires_at``, an expiry dated ``expires_at``, no credit left unexpired after it), each
+    hold's amount, allocations, capture and status against its entries, and an account that
+    is missing while its entries exist. An expiry moved to a later time that no entry has
+    reached yet leaves no trace in the entries and cannot be seen."""
     customer = stored.customer
     problems: list[Problem] = []
+    try:
+        _audit(stored, list(blocks), list(holds), list(entries), problems)
+    except Exception as error:  # damage of a kind no check foresaw: report it, never raise
+        problems.append(
+            Problem(
+                customer=customer,
+                subject="account",
+                field="history",
+                stored="unreadable",
+                recomputed="consistent",
+                text=f"customer {customer!r}: the stored history could not be checked to the end "
+                f"({type(error).__name__}: {error})",
+            )
+        )
+    return problems
+
+
+# entries that draw unheld credit from an active block, and those that need a block not yet
+# expired (a void or a move may take the credit of an upcoming block)
+_DRAWS_ACTIVE = frozenset({"burn", "hold", "settle"})
+_BEFORE_EXPIRY = frozenset({"burn", "hold", "settle", "void", "move_out"})
+
+
+def _audit(
+    stored: AccountState,
+    blocks: list[BlockState],
+    holds: list[HoldState],
+    entries: list[EntryState],
+    problems: list[Problem],
+) -> None:
+    customer = stored.customer
 
     def differ(subject: str, field: str, kept: object, computed: object) -> None:
         if kept != computed:
@@ -847,17 +1066,92 @@ def audit(
                 Problem(customer=customer, subject=subject, field=field, stored=str(kept), recomputed=str(computed))
             )
 
+    def note(subject: str, field: str, kept: object, computed: object, text: str) -> None:
+        problems.append(
+            Problem(
+                customer=customer,
+                subject=subject,
+                field=field,
+                stored=str(kept),
+                recomputed=str(computed),
+                text=f"customer {customer!r}, {subject}: {text}",
+            )
+        )
+
+    if stored.customer != customer or (stored.last_at is None and not stored.totals and entries):
+        note(
+            "account",
+            "stored account",
+            "missing",
+            f"{len(entries)} entries",
+            f"no stored account, but {len(entries)} entries exist (the account row is missing or empty)",
+        )
+
     last_seq = [0]
+    origin: dict[str, int] = {}  # block -> amount of its grant or move_in entries
+    origins: dict[str, int] = {}  # block -> how many there are
+    held_by: dict[str, dict[str, int]] = {}  # hold -> block -> amount of its hold entries
+    captured_by: dict[str, int] = {}  # hold -> amount of its capture entries
+    ended: set[str] = set()  # holds with capture or release entries
+
+    def damaged(entry: EntryState, field: str, what: str) -> None:
+        note(f"entry #{entry.seq}", field, what, f"an entry of customer {customer!r}", f"entry {what}")
 
     def check_entry(entry: EntryState, work: _Work) -> None:
+        subject = f"entry #{entry.seq}"
         if entry.seq <= last_seq[0]:
-            differ(f"entry #{entry.seq}", "seq", f"after #{last_seq[0]}", "strictly increasing")
+            differ(subject, "seq", f"after #{last_seq[0]}", "strictly increasing")
         last_seq[0] = entry.seq
-        differ(f"entry #{entry.seq}", "available_after", entry.available_after, work.available(entry.unit, entry.at))
+        differ(subject, "available_after", entry.available_after, work.available(entry.unit, entry.at))
+        kind, at = entry.kind, entry.at
+        if entry.hold_id is not None:
+            if kind == "hold" and entry.block_id is not None:
+                pins = held_by.setdefault(entry.hold_id, {})
+                pins[entry.block_id] = pins.get(entry.block_id, 0) + entry.amount
+            elif kind == "capture":
+                captured_by[entry.hold_id] = captured_by.get(entry.hold_id, 0) + entry.amount
+                ended.add(entry.hold_id)
+            elif kind == "release":
+                ended.add(entry.hold_id)
+        if entry.block_id is None:
+            return
+        block = work.blocks[entry.block_id]
+        if kind in ("grant", "move_in"):
+            origin[block.id] = origin.get(block.id, 0) + entry.amount
+            origins[block.id] = origins.get(block.id, 0) + 1
+        window = f"the block is usable from {block.effective_at.isoformat()}" + (
+            f" until {block.expires_at.isoformat()}" if block.expires_at is not None else ""
+        )
+        if kind in _DRAWS_ACTIVE and at < block.effective_at:
+            note(
+                f"block {block.id}",
+                "effective_at",
+                block.effective_at.isoformat(),
+                f"at or before {at.isoformat()}",
+                f"entry #{entry.seq} ({kind}) draws from it at {at.isoformat()}, but {window}",
+            )
+        expires = block.expires_at
+        if kind in _BEFORE_EXPIRY and expires is not None and at >= expires:
+            note(
+                f"block {block.id}",
+                "expires_at",
+                expires.isoformat(),
+                f"after {at.isoformat()}",
+                f"entry #{entry.seq} ({kind}) takes its credit at {at.isoformat()}, but {window}",
+            )
+        if kind == "expire":
+            natural = entry.op_id == f"expire:{block.id}"
+            if expires is None or at < expires or (natural and at != expires):
+                note(
+                    f"block {block.id}",
+                    "expires_at",
+                    "never" if expires is None else expires.isoformat(),
+                    at.isoformat() if natural else f"at or before {at.isoformat()}",
+                    f"entry #{entry.seq} expires its credit at {at.isoformat()}, but the stored block expires "
+                    f"{'never' if expires is None else 'at ' + expires.isoformat()}",
+                )
 
-    blocks = list(blocks)
-    holds = list(holds)
-    work = _replay(customer, blocks, entries, None, check_entry)
+    work = _replay(customer, blocks, entries, None, check_entry, damaged=damaged)
     latest = {b.id: b for b in blocks}
     latest.update(stored.blocks)
     for block in latest.values():
@@ -875,8 +1169,38 @@ def audit(
             continue
         differ(subject, "remaining", block.remaining, computed.remaining)
         differ(subject, "held", block.held, computed.held)
+        if origins.get(block.id) != 1:
+            differ(subject, "grant or move_in entries", origins.get(block.id, 0), 1)
+        else:
+            differ(subject, "amount", block.amount, origin[block.id])
+        if (
+            block.expires_at is not None
+            and work.last_at is not None
+            and block.expires_at <= work.last_at
+            and computed.remaining > computed.held
+        ):
+            note(
+                subject,
+                "expires_at",
+                block.expires_at.isoformat(),
+                f"after {work.last_at.isoformat()}",
+                f"it expires at {block.expires_at.isoformat()}, but {computed.remaining - computed.held} of its "
+                f"credit was never expired, though entries go on until {work.last_at.isoformat()}",
+            )
     pinned: dict[str, int] = {}
     for found in holds:
+        subject = f"hold {found.id}"
+        allocated = sum(amount for _, amount in found.allocations)
+        differ(subject, "amount (the sum of its allocations)", found.amount, allocated)
+        differ(subject, "allocations", dict(found.allocations), held_by.get(found.id, {}))
+        differ(subject, "captured", found.captured, captured_by.get(found.id, 0))
+        if (found.status == "active") == (found.id in ended):
+            differ(
+                subject,
+                "status",
+                found.status,
+                "ended (it has capture or release entries)" if found.id in ended else "active (nothing ended it)",
+            )
         if found.status == "active":
             for block_id, amount in found.allocations:
                 pinned[block_id] = pinned.get(block_id, 0) + amount
@@ -886,25 +1210,35 @@ def audit(
         kept, computed_totals = stored.unit_totals(unit), work.totals.get(unit) or UnitTotals()
         for name in ("granted", "used", "expired", "voided", "debt"):
             differ(f"unit {unit}", name, getattr(kept, name), getattr(computed_totals, name))
-        if stored.last_at is not None:
-            figures = tally(view(stored, stored.last_at), unit, stored.last_at)
-            parts = (
-                figures.available + figures.held + figures.used + figures.expired + figures.voided + figures.upcoming
-            )
-            if figures.granted != parts:
-                problems.append(
-                    Problem(
-                        customer=customer,
-                        subject=f"unit {unit}",
-                        field="balance identity",
-                        stored=f"granted {figures.granted}",
-                        recomputed=f"available + held + used + expired + voided + upcoming = {parts}",
-                        text=f"customer {customer!r}, unit {unit}: granted is {figures.granted} but available + "
-                        f"held + used + expired + voided + upcoming is {parts}",
-                    )
+    if stored.last_at is not None:
+        try:
+            now = view(stored, stored.last_at)
+        except StorageError as error:
+            note("account", "stored state", "inconsistent", "consistent", str(error))
+        else:
+            for unit in sorted(stored.totals):
+                figures = tally(now, unit, stored.last_at)
+                parts = (
+                    figures.available
+                    + figures.held
+                    + figures.used
+                    + figures.expired
+                    + figures.voided
+                    + figures.upcoming
                 )
+                if figures.granted != parts:
+                    problems.append(
+                        Problem(
+                            customer=customer,
+                            subject=f"unit {unit}",
+                            field="balance identity",
+                            stored=f"granted {figures.granted}",
+                            recomputed=f"available + held + used + expired + voided + upcoming = {parts}",
+                            text=f"customer {customer!r}, unit {unit}: granted is {figures.granted} but available + "
+                            f"held + used + expired + voided + upcoming is {parts}",
+                        )
+                    )
     differ("account", "last entry time", stored.last_at, work.last_at)
-    return problems
 
 
 def timeline(
@@ -915,7 +1249,11 @@ def timeline(
     horizon: datetime | None = None,
 ) -> list[tuple[datetime, Tally]]:
     """The balance of ``unit`` after each moment it changed: each time entries are dated,
-    and each time an upcoming block became active (up to ``horizon``, if given)."""
+    and each time an upcoming block became active (up to ``horizon``, if given).
+
+    Stored rows that contradict each other raise :class:`StorageError`, as in :func:`rebuild`."""
+    if horizon is not None:
+        horizon = parse_time(horizon, "horizon")
     blocks = list(blocks)
     activations = sorted(
         {

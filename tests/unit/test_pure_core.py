@@ -39,7 +39,7 @@ def test_grant_then_burn_in_minor_units() -> None:
     ]
     state, entries = rules.burn(state, Burn(op_id="op2", unit="usd", amount=275), T0)
     assert [(e.kind, e.block_id, e.amount, e.available_after) for e in entries] == [("burn", "b1", 275, 775)]
-    assert rules.tally(state, "usd", T0) == Tally(available=775, granted=1050, used=275)
+    assert rules.tally(state, "usd", T0) == Tally(available=775, unscoped_available=775, granted=1050, used=275)
     assert state.blocks["b1"].remaining == 775
     assert state.last_at == T0
 
@@ -95,7 +95,7 @@ def test_grant_settles_debt_in_the_core() -> None:
     state, _ = rules.burn(empty(), Burn(op_id="d", unit="usd", amount=30, overdraft="debt"), T0)
     state, entries = rules.grant(state, g("b1", 100), T0)
     assert [(e.kind, e.amount) for e in entries] == [("grant", 100), ("settle", 30)]
-    assert rules.tally(state, "usd", T0) == Tally(available=70, granted=100, used=30, debt=0)
+    assert rules.tally(state, "usd", T0) == Tally(available=70, unscoped_available=70, granted=100, used=30, debt=0)
 
 
 def test_hold_capture_release_in_the_core() -> None:
@@ -103,7 +103,7 @@ def test_hold_capture_release_in_the_core() -> None:
     state, entries = rules.hold(state, PlaceHold(op_id="h", hold_id="h1", unit="usd", amount=50), T0)
     assert state.holds["h1"].allocations == (("a", 30), ("b", 20))
     assert [(e.kind, e.block_id, e.amount) for e in entries] == [("hold", "a", 30), ("hold", "b", 20)]
-    assert rules.tally(state, "usd", T0) == Tally(available=80, held=50, granted=130)
+    assert rules.tally(state, "usd", T0) == Tally(available=80, unscoped_available=80, held=50, granted=130)
     captured, entries = rules.capture(state, Capture(op_id="c", hold_id="h1", amount=35), T0)
     assert [(e.kind, e.block_id, e.amount) for e in entries] == [
         ("capture", "a", 30),
@@ -111,7 +111,7 @@ def test_hold_capture_release_in_the_core() -> None:
         ("release", "b", 15),
     ]
     assert captured.holds["h1"].status == "captured"
-    assert rules.tally(captured, "usd", T0) == Tally(available=95, granted=130, used=35)
+    assert rules.tally(captured, "usd", T0) == Tally(available=95, unscoped_available=95, granted=130, used=35)
     released, entries = rules.release(state, Release(op_id="r", hold_id="h1"), T0)
     assert [(e.kind, e.amount) for e in entries] == [("release", 30), ("release", 20)]
     assert released.holds["h1"].status == "released"
@@ -137,7 +137,7 @@ def test_advance_records_what_fell_due_in_time_order() -> None:
         ("expire", "a", 30, T0 + 2 * DAY),
     ]
     assert after.holds["h1"].status == "expired"
-    assert rules.tally(after, "usd", T0 + 3 * DAY) == Tally(available=10, granted=40, expired=30)
+    assert rules.tally(after, "usd", T0 + 3 * DAY) == Tally(available=10, unscoped_available=10, granted=40, expired=30)
     assert rules.next_due(state) == T0 + DAY
     assert rules.next_due(after) is None
 
@@ -167,6 +167,9 @@ def test_scoped_credit_in_the_core() -> None:
     assert [(e.block_id, e.amount) for e in entries] == [("trip", 10), ("open", 1)]
     assert rules.tally(state, "usd", T0, scope="food").available == 10
     assert rules.tally(state, "usd", T0).available == 20
+    # the part a burn without a scope can use, with or without a scope asked for
+    assert rules.tally(state, "usd", T0).unscoped_available == 10
+    assert rules.tally(state, "usd", T0, scope="trip").unscoped_available == 10
 
 
 def test_preview_and_plan_draw_follow_the_given_order() -> None:
@@ -207,7 +210,7 @@ def test_rebuild_from_entries_reproduces_the_state() -> None:
     assert rebuilt.last_at == state.last_at
     # rebuilt at a past instant: what was true then
     past = rules.rebuild("ada", state.blocks.values(), state.holds.values(), entries, until=T0)
-    assert rules.tally(past, "usd", T0) == Tally(available=80, granted=80)
+    assert rules.tally(past, "usd", T0) == Tally(available=80, unscoped_available=80, granted=80)
     assert past.holds == {}
 
 
