@@ -148,11 +148,16 @@ class Repository(Protocol):
 
     def transaction(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that commits when the block exits normally and rolls back when it
-        raises. Writers are serialised: a second transaction waits for the first."""
+        raises. Writers are serialised: a second transaction waits for the first (up to a
+        timeout, then :class:`~creditcore.errors.StorageError`); one opened in a thread that
+        already has a transaction open raises ``StorageError`` at once, since it could never
+        get its turn."""
         ...
 
     def reader(self) -> AbstractContextManager[Reader]:
-        """A consistent read-only view."""
+        """A consistent read-only view of the last committed state. It never shows what an
+        open transaction wrote, in this thread or another, and should not wait for one
+        (SQLite's WAL readers, the memory adapter's overlay); a reader refuses writes."""
         ...
 
     def close(self) -> None: ...

@@ -34,5 +34,7 @@ class TestSQLiteFileNormalDurability(TestSQLiteFile):
 
 
 class TestSQLiteInMemory(RepositoryContract):
+    concurrent_readers = False
+
     def make_repository(self, tmp_path: Path) -> Repository:
         return SQLiteRepository(":memory:")

@@ -25,6 +25,7 @@ import abc
 import random
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -246,6 +247,9 @@ class RepositoryContract(abc.ABC):
     """
 
     units = UNITS
+    #: Whether a reader in one thread runs while a write transaction is open in another
+    #: (every adapter but one whose threads share a single connection, like SQLite ``:memory:``).
+    concurrent_readers = True
 
     @abc.abstractmethod
     def make_repository(self, tmp_path: Path) -> Repository:
@@ -610,6 +614,42 @@ class RepositoryContract(abc.ABC):
             ledger.burn("ada", 4)
             assert ledger.balance("ada").available == 6  # reads inside see the writes
         assert [e.kind for e in ledger.entries().items] == ["grant", "burn"]
+
+    def test_a_transaction_reads_its_own_writes(self, repository: Repository) -> None:
+        with repository.transaction() as uow:
+            uow.add_unit("eur", 2)
+            assert uow.units()["eur"] == 2
+
+    def test_a_reader_sees_the_last_commit_and_never_waits_for_a_transaction(
+        self, repository: Repository, clock: ManualClock
+    ) -> None:
+        if not self.concurrent_readers:
+            pytest.skip("this adapter serves every thread from one connection: a reader waits for a writer")
+        ledger = Ledger(repository, clock=clock)
+        ledger.grant("ada", 5)
+        opened, finish = threading.Event(), threading.Event()
+
+        def write() -> None:
+            with ledger.atomic():
+                ledger.define_unit("eur", 2)
+                ledger.grant("ada", 7)
+                opened.set()
+                finish.wait(10)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            assert opened.wait(10)
+            started = time.monotonic()
+            with repository.reader() as reader:
+                assert "eur" not in reader.units()
+                assert len(reader.history("ada")[2]) == 1
+            assert ledger.balance("ada").available == 5
+            assert time.monotonic() - started < 2, "a read waited for a write transaction"
+        finally:
+            finish.set()
+            writer.join()
+        assert ledger.balance("ada").available == 12
 
     def test_a_failed_unit_of_work_writes_nothing(self, repository: Repository, clock: ManualClock) -> None:
         ledger = Ledger(repository, clock=clock)
