@@ -1198,12 +1198,13 @@ _PLUMBING = frozenset({contextlib.__file__, __file__})
 class _Atomic:
     """What :meth:`Ledger.atomic` returns."""
 
-    __slots__ = ("_batch", "_inner", "_ledger")
+    __slots__ = ("_batch", "_inner", "_ledger", "_thread")
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
         self._batch: _Batch | None = None
         self._inner: AbstractContextManager[UnitOfWork] | None = None
+        self._thread = 0
 
     def __enter__(self) -> None:
         ledger = self._ledger
@@ -1219,6 +1220,7 @@ class _Atomic:
         inner = ledger._repository.transaction()
         uow = inner.__enter__()
         self._inner = inner
+        self._thread = thread
         self._batch = ledger._batches[thread] = _Batch(uow, frame)
         return None
 
@@ -1228,7 +1230,9 @@ class _Atomic:
             return None  # a nested block: the outer one decides
         ledger = self._ledger
         self._batch = self._inner = None
-        ledger._batches.pop(threading.get_ident(), None)
+        # by the thread that opened it: a generator holding a batch may be closed by another
+        if ledger._batches.get(self._thread) is batch:
+            del ledger._batches[self._thread]
         failure = batch.failure if error is None else error
         batch.frame = None
         if failure is None:
