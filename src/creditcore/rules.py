@@ -936,7 +936,7 @@ def _entry_fault(
     if entry.kind in _NO_BLOCK:
         return "block_id", f"is a {entry.kind} entry that names block {block_id}"
     block = work.blocks.get(block_id) or known.get(block_id)
-    if block is None:
+    if block is None or block.customer != customer:
         return "block_id", f"names block {block_id}, which is not one of customer {customer!r}'s blocks"
     if block.unit != entry.unit:
         return "unit", f"is in {entry.unit!r} but names block {block_id}, which is in {block.unit!r}"
