@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from creditcore.simulate import load
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 SCRIPT = Path(sys.executable).parent / "creditcore"
@@ -40,6 +42,15 @@ def test_each_example_simulates_with_a_readable_chart_and_a_timeline(example: Pa
     totals = {name: Decimal(value) for name, value in summary["totals"].items()}
     assert totals["granted"] == sum(totals[k] for k in ("available", "held", "used", "expired", "voided", "upcoming"))
     assert totals["granted"] > 0 and totals["used"] > 0
+    # what the example is there to show shows: voids, expiries, debt paid off by a purchase
+    found = load(example)
+    operations = summary["operations"]
+    if any(rule.void_share > 0 for rule in found.grants):
+        assert operations["voids"] > 0 and totals["voided"] > 0
+    if any(rule.expires_after is not None for rule in found.grants):
+        assert totals["expired"] > 0
+    if found.overdraft == "debt":
+        assert operations["settlements"] > 0
 
     data = chart.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 30_000

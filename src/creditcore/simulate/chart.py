@@ -1,9 +1,16 @@
-"""The burn-down chart: credit left over time, by grant and category, with expiries marked.
+"""The burn-down chart: credit left over time, by grant and category, with expiries and voids
+marked, and below it what each interval used, lost and could not cover.
+
+:func:`chart_data` turns the sampled points into the series the chart draws, in exact minor
+units; :func:`draw` draws them. The chart ends on the run's final state: its last point is
+the sample at the scenario's end, which is the state the summary table shows, and every
+step is drawn as the value reached at the end of its interval (``step="pre"``), so the last
+interval shows the final figures.
 
 matplotlib is an optional dependency (``pip install "creditcore[plot]"``); it is imported
 only when a chart is drawn. The figure is drawn without pyplot, so no window or global
-state is involved. Amounts become floats here and only here: they are the y values of a
-picture.
+state is involved. Amounts become floats in :func:`draw` and only there: they are the y
+values of a picture.
 """
 
 from __future__ import annotations
@@ -11,23 +18,75 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import localcontext
 from pathlib import Path
+from typing import Any
 
-from creditcore.simulate.engine import Point
+import attrs
+
+from creditcore.simulate.engine import Figures, Point
 from creditcore.simulate.scenario import Scenario
+from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 FORMATS = (".png", ".svg")
 # promotional credit in warm colours, paid credit in cool ones
 _WARM = ("#f28e2b", "#e15759", "#edc948", "#ff9d9a", "#b07aa1", "#d37295")
 _COOL = ("#4e79a7", "#59a14f", "#76b7b2", "#86bcb6", "#9c755f", "#499894")
+_USED, _EXPIRED, _VOIDED, _SHORT = "#8c8c8c", "#c0392b", "#7b3294", "#222222"
 
 
 class ChartUnavailable(RuntimeError):
     """matplotlib is not installed."""
 
 
+@attrs.frozen(kw_only=True)
+class ChartData:
+    """What the chart draws, in minor units, one value per sampled instant."""
+
+    times: tuple[datetime, ...]
+    remaining: tuple[tuple[int, ...], ...]
+    """Per grant rule: credit left in its effective blocks (held included)."""
+    held: tuple[int, ...]
+    used: tuple[int, ...]
+    """Cumulative; so are ``expired``, ``voided`` and ``shortfall``."""
+    expired: tuple[int, ...]
+    voided: tuple[int, ...]
+    shortfall: tuple[int, ...]
+    """Usage no credit covered (unmet demand)."""
+    final: Figures
+    """The state at the last instant: the run's final totals."""
+
+    def per_interval(self, name: str) -> tuple[int, ...]:
+        """What ``name`` (``used``, ``expired``, ``voided``, ``shortfall``) added in the
+        interval that ends at each instant (the first: everything up to the first instant);
+        they add up to the final total."""
+        cumulative: tuple[int, ...] = getattr(self, name)
+        return tuple(later - earlier for earlier, later in zip((0, *cumulative[:-1]), cumulative, strict=True))
+
+
+def chart_data(points: Sequence[Point], scenario: Scenario) -> ChartData:
+    """The series of the burn-down chart of ``points`` (a run's whole timeline)."""
+    if not points:
+        raise ValueError("a chart needs at least one sampled point")
+    return ChartData(
+        times=tuple(p.at for p in points),
+        remaining=tuple(tuple(p.remaining[i] for p in points) for i in range(len(scenario.grants))),
+        held=tuple(p.figures.held for p in points),
+        used=tuple(p.figures.used for p in points),
+        expired=tuple(p.figures.expired for p in points),
+        voided=tuple(p.figures.voided for p in points),
+        shortfall=tuple(p.figures.shortfall for p in points),
+        final=points[-1].figures,
+    )
+
+
 def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
     """Draw the burn-down of ``points`` to ``path`` (``.png`` or ``.svg``)."""
+    figure(points, scenario).savefig(str(path))
+
+
+def figure(points: Sequence[Point], scenario: Scenario) -> Any:
+    """The burn-down of ``points`` as a matplotlib ``Figure`` (not drawn anywhere yet)."""
     try:
         import matplotlib
 
@@ -38,98 +97,119 @@ def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
     except ImportError:
         raise ChartUnavailable('drawing a chart needs matplotlib: pip install "creditcore[plot]"') from None
 
+    data = chart_data(points, scenario)
     factor = float(scenario.factor)
-    times = [p.at for p in points]
+    unit = scenario.unit
+
+    def floats(values: Sequence[int]) -> list[float]:
+        return [value / factor for value in values]
+
+    def total(minor: int) -> str:
+        with localcontext(DECIMAL_CONTEXT):
+            return f"{to_decimal(minor, scenario.scale):,} {unit}"
+
+    times = list(data.times)
     warm, cool = iter(_WARM), iter(_COOL)
     series: list[tuple[str, list[float], str]] = []
     for i, rule in enumerate(scenario.grants):
         colour = next(warm, "#bab0ac") if rule.category == "promotional" else next(cool, "#bab0ac")
         lasts = f", expires after {rule.expires_after.text}" if rule.expires_after else ", never expires"
-        label = f"{rule.name} ({rule.category}{lasts})"
-        series.append((label, [p.remaining[i] / factor for p in points], colour))
-    # expired and used in each interval between two samples
-    expired = _steps([p.figures.expired / factor for p in points])
-    used = _steps([p.figures.used / factor for p in points])
+        series.append((f"{rule.name} ({rule.category}{lasts})", floats(data.remaining[i]), colour))
+    left = [sum(values) for values in zip(*(values for _, values, _ in series), strict=True)]
 
-    figure = Figure(figsize=(11, 7.2), dpi=110, layout="constrained")
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
+    chart = Figure(figsize=(11, 7.6), dpi=110, layout="constrained")
+    top, bottom = chart.subplots(2, 1, sharex=True, height_ratios=(3, 1.5))
     top.stackplot(
         times,
         *[values for _, values, _ in series],
         labels=[label for label, _, _ in series],
         colors=[colour for _, _, colour in series],
         alpha=0.9,
-        step="post",
+        step="pre",
     )
-    held = [p.figures.held / factor for p in points]
-    if max(held, default=0) > 0.01 * max((sum(p.remaining) / factor for p in points), default=0):
-        top.plot(times, held, color="black", linewidth=1.2, linestyle="--", label="of which held by running jobs")
-    unit = scenario.unit
+    held = floats(data.held)
+    if max(held, default=0) > 0.01 * max(left, default=0):
+        top.step(times, held, where="pre", color="black", linewidth=1.2, linestyle="--",
+                 label="of which held by running jobs")  # fmt: skip
+    final = data.final
     top.set_ylabel(f"credit left ({unit})")
+    at_end = f"at the end: {total(final.available)} available, {total(final.held)} held"
+    if final.upcoming:
+        at_end += f", {total(final.upcoming)} upcoming"
+    if final.debt:
+        at_end += f", {total(final.debt)} owed as debt"
     top.set_title(
         f"{scenario.title}\nCredit left in all {len(scenario.customers):,} customers' blocks, stacked by grant "
-        f"(seed {scenario.seed})",
+        f"(seed {scenario.seed}); {at_end}",
         loc="left",
     )
     top.yaxis.set_major_formatter(ticker.FuncFormatter(_thousands))
     top.grid(axis="y", alpha=0.3)
     top.margins(x=0)
-    total_expired = points[-1].figures.expired / factor if points else 0.0
-    # an expiry is counted at the first sample at or after it: mark it there
-    marks = [(t, e) for t, e in zip(times[1:], expired, strict=False) if e > 0]
-    if marks:
-        peak = max(e for _, e in marks)
-        top.scatter(
-            [t for t, _ in marks],
-            [0] * len(marks),
-            s=[24 + 120 * e / peak for _, e in marks],
-            marker="v",
-            color="#c0392b",
-            zorder=5,
-            clip_on=False,
-            label=f"credit expired unused (total {_thousands(total_expired)} {unit})",
-        )
+    # an expiry or a void is counted at the first sample at or after it: mark it there
+    for name, colour, marker, what in (
+        ("expired", _EXPIRED, "v", "credit expired unused"),
+        ("voided", _VOIDED, "X", "credit voided (refunds, clawbacks)"),
+    ):
+        steps = floats(data.per_interval(name))
+        marks = [(t, amount) for t, amount in zip(times, steps, strict=True) if amount > 0]
+        if marks:
+            peak = max(amount for _, amount in marks)
+            top.scatter(
+                [t for t, _ in marks], [0] * len(marks), s=[24 + 120 * amount / peak for _, amount in marks],
+                marker=marker, color=colour, zorder=5, clip_on=False,
+                label=f"{what} (total {total(getattr(final, name))})",
+            )  # fmt: skip
     # list the stack top first, as it is drawn
     handles, labels = top.get_legend_handles_labels()
     stacked = len(series)
     order = [*reversed(range(stacked)), *range(stacked, len(handles))]
     top.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left", fontsize=8.5,
                framealpha=0.95, ncols=2)  # fmt: skip
-    peak_left = max((sum(p.remaining) / factor for p in points), default=0.0)
-    top.set_ylim(0, peak_left * 1.3 or 1.0)
+    top.set_ylim(0, max(left, default=0.0) * 1.35 or 1.0)
 
-    # each bar covers the interval that ends at the sample which counted it
-    width = -_bar_width(times)
+    # each bar covers the interval that ends at the sample which counted it (what the first
+    # sample counted, at the start itself, joins the first interval)
     ends = times[1:]
-    bottom.bar(ends, used[:-1], width=width, align="edge", color="#8c8c8c", label=f"used ({unit})")
-    bottom.bar(ends, expired[:-1], width=width, align="edge", bottom=used[:-1], color="#c0392b",
-               label=f"expired ({unit})")  # fmt: skip
+    widths = [-(later - earlier).total_seconds() / 86400 for earlier, later in itertools.pairwise(times)]
+
+    def bars(name: str) -> list[float]:
+        steps = floats(data.per_interval(name))
+        return [steps[0] + steps[1], *steps[2:]] if len(steps) > 1 else []
+
+    used, expired, voided = bars("used"), bars("expired"), bars("voided")
+    short = [-value for value in bars("shortfall")]
+    base: list[float] = [0.0] * len(ends)
+    for values, colour, label in (
+        (used, _USED, f"used (total {total(final.used)})"),
+        (expired, _EXPIRED, f"expired (total {total(final.expired)})"),
+        (voided, _VOIDED, f"voided (total {total(final.voided)})"),
+    ):
+        bottom.bar(ends, values, width=widths, align="edge", bottom=base, color=colour, label=label)
+        base = [b + v for b, v in zip(base, values, strict=True)]
+    bottom.bar(ends, short, width=widths, align="edge", color="white", edgecolor=_SHORT, hatch="////", linewidth=0.6,
+               label=f"usage no credit covered: shortfall (total {total(final.shortfall)})")  # fmt: skip
+    bottom.axhline(0, color="black", linewidth=0.8)
     every = scenario.sample_every.text.removeprefix("1 ")
     bottom.set_ylabel(f"{unit} per {every}")
-    bottom.set_title(f"Credit used and expired, per {every}", loc="left", fontsize=10)
+    bottom.set_title(
+        f"Per {every}: credit used, expired and voided (above the line); demand no credit covered (below it)",
+        loc="left", fontsize=10,
+    )  # fmt: skip
     bottom.yaxis.set_major_formatter(ticker.FuncFormatter(_thousands))
     bottom.grid(axis="y", alpha=0.3)
+    lowest = min(short, default=0.0)
+    highest = max(base, default=0.0)
+    bottom.set_ylim(lowest * 1.15 if lowest < 0 else -0.05 * (highest or 1.0), (highest or 1.0) * 1.45)
     bottom.legend(loc="upper left", fontsize=8.5, ncols=2, framealpha=0.9)
     locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
     bottom.xaxis.set_major_locator(locator)
     bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     bottom.set_xlabel("date (UTC)")
-    figure.savefig(str(path))
+    return chart
 
 
-def _steps(cumulative: list[float]) -> list[float]:
-    """What was added between each sample and the next (the first sample is the start)."""
-    return [later - earlier for earlier, later in itertools.pairwise(cumulative)] + [0.0]
-
-
-def _bar_width(times: list[datetime]) -> float:
-    """The sampling interval in days (matplotlib's unit for dates)."""
-    if len(times) < 2:
-        return 1.0
-    return (times[1] - times[0]).total_seconds() / 86400
-
-
-def _thousands(value: float, _position: object = None) -> str:
+def _thousands(value: float, _position: Any = None) -> str:
     if abs(value) >= 1_000_000:
         return f"{value / 1_000_000:.1f}M"
     if abs(value) >= 10_000:

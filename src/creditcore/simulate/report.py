@@ -1,15 +1,21 @@
-"""What a run prints and writes: the summary table, the JSON summary, the timeline CSV."""
+"""What a run prints and writes: the summary table, the JSON summary, the timeline CSV.
+
+Every amount is turned into a ``Decimal`` in the library's own context
+(:data:`~creditcore.values.DECIMAL_CONTEXT`), so the output is the same whatever the
+caller's ``decimal`` context is.
+"""
 
 from __future__ import annotations
 
 import csv
+from decimal import localcontext
 from typing import IO, Any
 
 from rich.table import Table
 
 from creditcore.simulate.engine import FIGURES, Figures, Outcome, Point
 from creditcore.simulate.scenario import Scenario
-from creditcore.values import to_decimal
+from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 _HEADINGS = {
     "granted": "granted",
@@ -26,7 +32,8 @@ _HEADINGS = {
 
 def figures_json(figures: Figures, scale: int) -> dict[str, str]:
     """Every figure as an exact decimal string."""
-    return {name: str(to_decimal(getattr(figures, name), scale)) for name in FIGURES}
+    with localcontext(DECIMAL_CONTEXT):
+        return {name: str(to_decimal(getattr(figures, name), scale)) for name in FIGURES}
 
 
 def as_json(outcome: Outcome) -> dict[str, Any]:
@@ -48,6 +55,7 @@ def as_json(outcome: Outcome) -> dict[str, Any]:
             "captures": counts.captures,
             "releases": counts.releases,
             "voids": counts.voids,
+            "settlements": counts.settlements,
         },
         "scenario": {
             "title": s.title,
@@ -84,7 +92,8 @@ def summary_table(outcome: Outcome) -> Table:
 
 
 def _cells(figures: Figures, scale: int) -> list[str]:
-    return [f"{to_decimal(getattr(figures, name), scale):,}" for name in FIGURES]
+    with localcontext(DECIMAL_CONTEXT):
+        return [f"{to_decimal(getattr(figures, name), scale):,}" for name in FIGURES]
 
 
 def operations_line(outcome: Outcome) -> str:
@@ -96,7 +105,7 @@ def operations_line(outcome: Outcome) -> str:
     return (
         f"{n(outcome.events, 'event')}: {n(c.grants, 'grant')}, {n(c.burns, 'burn')} ({c.burns_refused:,} refused), "
         f"{n(c.holds, 'job hold')} ({c.holds_refused:,} refused), {n(c.captures, 'capture')}, "
-        f"{n(c.releases, 'release')}, {n(c.voids, 'void')}"
+        f"{n(c.releases, 'release')}, {n(c.voids, 'void')}; {n(c.settlements, 'debt settlement')}"
     )
 
 
@@ -111,10 +120,11 @@ class TimelineCSV:
 
     def __call__(self, point: Point) -> None:
         scale = self.scale
-        self.writer.writerow(
-            [
-                point.at.isoformat(),
-                *(to_decimal(getattr(point.figures, name), scale) for name in FIGURES),
-                *(to_decimal(value, scale) for value in point.remaining),
-            ]
-        )
+        with localcontext(DECIMAL_CONTEXT):
+            self.writer.writerow(
+                [
+                    point.at.isoformat(),
+                    *(str(to_decimal(getattr(point.figures, name), scale)) for name in FIGURES),
+                    *(str(to_decimal(value, scale)) for value in point.remaining),
+                ]
+            )

@@ -908,9 +908,7 @@ _DISTRIBUTION_KEYS = {
 }
 
 
-def _distribution(
-    value: object, amount_of: Callable[[object], int] | None, largest: float = math.inf
-) -> Distribution:
+def _distribution(value: object, amount_of: Callable[[object], int] | None, largest: float = math.inf) -> Distribution:
     """An amount (``amount_of`` given; no parameter above ``largest``) or a ratio in 0..1
     (``None``)."""
     ratio = amount_of is None
