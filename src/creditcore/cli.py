@@ -2,19 +2,21 @@
 ``demo``.
 
 A refused operation (any :class:`~creditcore.errors.CreditError`) exits 1 with one line on
-stderr naming the error class; a usage mistake exits 2 (click's rule); neither prints a
-traceback.
+stderr naming the error class; a usage mistake exits 2 with one line too; neither prints a
+traceback. Every command runs in the library's own ``decimal`` context
+(:data:`~creditcore.values.DECIMAL_CONTEXT`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +28,7 @@ from rich.table import Table
 from creditcore.errors import CreditError
 from creditcore.ledger import Ledger
 from creditcore.model import Balance, Block, Entry, Hold, Result
-from creditcore.values import DEFAULT_UNIT
+from creditcore.values import DECIMAL_CONTEXT, DEFAULT_UNIT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,12 +46,47 @@ def _entry_lines(entries: Iterable[Entry]) -> list[str]:
         target = e.block_id or "-"
         lines.append(
             f"    #{e.seq:<3} {e.at:%Y-%m-%d %H:%M}  {e.kind:<8} {e.amount:>6} {e.unit:<8} "
-            f"block {target[:12]:<12}  available after {e.available_after}"
+            f"block {target}  available after {e.available_after}"
         )
     return lines
 
 
-@click.group()
+class _Main(click.Group):
+    """The command group: usage mistakes become one line on stderr (exit 2), and every
+    command runs in the library's own decimal context, whatever the caller's."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        with localcontext(DECIMAL_CONTEXT):
+            if not standalone_mode:
+                return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+            try:
+                done = super().main(args, prog_name, complete_var, False, **extra)
+            except click.ClickException as error:
+                _usage_line(error)
+                sys.exit(error.exit_code)
+            except click.Abort:
+                click.echo("error: aborted", err=True)
+                sys.exit(1)
+            sys.exit(done if isinstance(done, int) else 0)
+
+
+def _usage_line(error: click.ClickException) -> None:
+    """A usage mistake as one line: what is wrong, and where help is."""
+    text = " ".join(error.format_message().split())
+    context = getattr(error, "ctx", None)
+    hint = f" (see: {context.command_path} --help)" if isinstance(error, click.UsageError) and context else ""
+    label = "usage" if isinstance(error, click.UsageError) else type(error).__name__
+    click.echo(f"error: {label}: {text}{hint}", err=True)
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="creditcore")
 def main() -> None:
     """creditcore: an embeddable prepaid-credit ledger."""
@@ -69,7 +106,7 @@ def demo() -> None:
 
     step("1. Deposit, freeze, consume part, check the balance (an AI app running a job)")
     grant = ledger.grant("ada", 100, category="paid", cost_basis="0.01", description="100-credit top-up")
-    echo(f"  granted 100 paid credits as block {grant.block.id[:12]}")
+    echo(f"  granted 100 paid credits as block {grant.block.id}")
     held = ledger.hold("ada", 30, hold_id="job-1", expires_at=start + timedelta(hours=1))
     echo(f"  hold job-1 reserves 30: {_balance_line(ledger.balance('ada'))}")
     now[0] += timedelta(minutes=5)
@@ -174,11 +211,17 @@ class _Time(click.ParamType):  # type: ignore[type-arg]
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
+        text = str(value).strip()
         try:
-            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-03-01T12:00:00Z", param, ctx)
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            self.fail(f"{text[:60]!r} is not an ISO 8601 time such as 2027-03-01T12:00:00Z", param, ctx)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            self.fail(f"{text!r} is out of range: in UTC it falls outside the years 1 to 9999", param, ctx)
 
 
 ISO = _Time()
@@ -195,13 +238,20 @@ def _admin(command: F) -> F:
         show_envvar=True,
         required=True,
         type=click.Path(dir_okay=False),
-        help="The SQLite ledger file (default: $CREDITCORE_DB). Created if missing.",
+        help="The SQLite ledger file (default: $CREDITCORE_DB). A write creates it if missing; a read never does.",
     )(command)
 
 
 @contextmanager
-def _ledger(db: str) -> Iterator[Ledger]:
-    """Open the ledger; any refusal inside exits 1 with one line."""
+def _ledger(db: str, *, read_only: bool = False) -> Iterator[Ledger]:
+    """Open the ledger; any refusal inside exits 1 with one line. A read refuses a file that
+    does not exist (a mistyped path would otherwise become a new, empty ledger)."""
+    if read_only and not os.path.exists(db):
+        click.echo(
+            f"error: StorageError: no ledger file at {db!r}: a read does not create one (check --db or CREDITCORE_DB)",
+            err=True,
+        )
+        sys.exit(1)
     ledger = None
     try:
         ledger = Ledger.sqlite(db)
@@ -296,13 +346,24 @@ def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | No
     sinks: list[Callable[[Any], None]] = []
     if plot is not None:
         sinks.append(points.append)
-    with _simulation_outputs(csv_path, found, sinks) as on_point, _progress(found) as on_progress:
+    # the ledger and the timeline are written next to their names and moved there only when
+    # the run succeeds: a failed or interrupted run leaves no partial file
+    with (
+        _new_file(db, replace=False) as db_file,
+        _new_file(csv_path, replace=True) as csv_file,
+        _simulation_outputs(csv_file, found, sinks) as on_point,
+        _progress(found) as on_progress,
+    ):
+        ledger = None
         try:
-            ledger = open_ledger(found, db) if db is not None else None
+            if db_file is not None:
+                ledger = open_ledger(found, db_file)
+            outcome = run(found, ledger=ledger, on_point=on_point, on_progress=on_progress)
+        except ScenarioError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
         except CreditError as error:
             _fail(error)
-        try:
-            outcome = run(found, ledger=ledger, on_point=on_point, on_progress=on_progress)
         finally:
             if ledger is not None:
                 ledger.close()
@@ -324,6 +385,49 @@ def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | No
     for label, target in (("timeline", csv_path), ("chart", plot), ("ledger", db)):
         if target is not None:
             out.print(f"{label}: {target}")
+
+
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+@contextmanager
+def _new_file(target: str | None, *, replace: bool) -> Iterator[str | None]:
+    """A temporary name next to ``target``, moved to ``target`` when the block succeeds and
+    removed (with SQLite's companion files) when it fails. ``replace=False`` never overwrites
+    a file that appeared at ``target`` meanwhile."""
+    if target is None:
+        yield None
+        return
+    final = Path(target)
+    temporary = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    try:
+        yield str(temporary)
+    except BaseException:
+        for name in (str(temporary), *(f"{temporary}{tail}" for tail in _SQLITE_COMPANIONS)):
+            Path(name).unlink(missing_ok=True)
+        raise
+    try:
+        if replace:
+            os.replace(temporary, final)
+        else:
+            try:
+                os.link(temporary, final)  # fails if the name was taken meanwhile
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links
+                if final.exists():
+                    raise FileExistsError(f"{target} exists already") from None
+                os.replace(temporary, final)
+            else:
+                temporary.unlink()
+        wal = Path(f"{temporary}-wal")
+        if wal.exists():  # normally gone once the ledger is closed
+            os.replace(wal, f"{final}-wal")
+        Path(f"{temporary}-shm").unlink(missing_ok=True)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        click.echo(f"error: cannot write {target}: {error.strerror or error}", err=True)
+        sys.exit(1)
 
 
 @contextmanager
@@ -410,13 +514,14 @@ def grant(
 ) -> None:  # fmt: skip
     """Grant AMOUNT of credit to CUSTOMER as a new block."""
     with _ledger(db) as ledger:
-        if scale is not None:
-            ledger.define_unit(unit, scale)
-        r = ledger.grant(
-            customer, amount, unit=unit, priority=priority, category=category, expires_at=expires_at,
-            effective_at=effective_at, scope=scopes or None, cost_basis=cost_basis, description=description,
-            idempotency_key=key, at=at,
-        )  # fmt: skip
+        with ledger.atomic():  # a refused grant declares no unit: both commit or neither
+            if scale is not None:
+                ledger.define_unit(unit, scale)
+            r = ledger.grant(
+                customer, amount, unit=unit, priority=priority, category=category, expires_at=expires_at,
+                effective_at=effective_at, scope=scopes or None, cost_basis=cost_basis, description=description,
+                idempotency_key=key, at=at,
+            )  # fmt: skip
         _show_result(r, f"granted {r.block.amount} {r.block.unit} to {customer} as block {r.block.id}", as_json)
 
 
@@ -510,7 +615,7 @@ def void(
 @_admin
 def balance(customer: str, unit: str, scope: str | None, at: datetime | None, db: str, as_json: bool) -> None:
     """CUSTOMER's balance."""
-    with _ledger(db) as ledger:
+    with _ledger(db, read_only=True) as ledger:
         b = ledger.balance(customer, unit=unit, scope=scope, at=at)
         if as_json:
             _print_json(b)
@@ -533,7 +638,7 @@ def balance(customer: str, unit: str, scope: str | None, at: datetime | None, db
 @_admin
 def blocks(customer: str, unit: str, include_inactive: bool, at: datetime | None, db: str, as_json: bool) -> None:
     """CUSTOMER's blocks, in burn order."""
-    with _ledger(db) as ledger:
+    with _ledger(db, read_only=True) as ledger:
         found = ledger.blocks(customer, unit=unit, at=at, include_inactive=include_inactive)
         if as_json:
             _print_json(found)
@@ -551,7 +656,7 @@ def blocks(customer: str, unit: str, include_inactive: bool, at: datetime | None
 @_admin
 def entries(customer: str | None, limit: int, after: str | None, db: str, as_json: bool) -> None:
     """The ledger's entries (of CUSTOMER, if given), oldest first."""
-    with _ledger(db) as ledger:
+    with _ledger(db, read_only=True) as ledger:
         page = ledger.entries(customer, limit=limit, after=after)
         if as_json:
             _print_json(page)
@@ -582,7 +687,7 @@ def expire(at: datetime | None, db: str, as_json: bool) -> None:
 @_admin
 def verify(db: str, as_json: bool) -> None:
     """Recompute every balance from the entries; exit 1 if storage disagrees anywhere."""
-    with _ledger(db) as ledger:
+    with _ledger(db, read_only=True) as ledger:
         report = ledger.verify()
     if as_json:
         _print_json(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -20,6 +21,28 @@ def test_demo_walks_the_flows_and_ends_with_a_clean_audit() -> None:
     assert "expire_due() recorded 1 expiry entry" in out
     assert "no problems" in out
     assert "Traceback" not in out + done.stderr
+
+
+def test_demo_shows_whole_block_ids_that_tell_the_blocks_apart() -> None:
+    from creditcore.ledger import Ledger
+
+    done = run("demo")
+    assert done.returncode == 0, done.stderr
+    shown = re.findall(r"\bblk_\w*", done.stdout)
+    assert shown
+    # each one whole, as the ledger makes them (ids are time-ordered: their first characters
+    # are the same for every block made in the same period)
+    prefix, tail = Ledger.memory().grant("x", 1).block.id.split("_")
+    form = re.compile(rf"{prefix}_[0-9a-f]{{{len(tail)}}}$")
+    assert all(form.match(block_id) for block_id in shown), shown
+    # the burn that drew two blocks names two blocks
+    lines = done.stdout.splitlines()
+    drew = lines.index("  burn 60 drew 2 block(s):")
+    first, second = (re.search(r"\bblk_\w+", line)[0] for line in lines[drew + 1 : drew + 3])  # type: ignore[index]
+    assert first != second
+    # the demo grants six blocks: six distinct ids appear in its listing of every entry
+    every = lines[lines.index(next(line for line in lines if "Every entry the ledger wrote" in line)) :]
+    assert len({found for line in every for found in re.findall(r"\bblk_\w+", line)}) == 6
 
 
 def test_unknown_command_is_a_usage_error() -> None:
