@@ -21,7 +21,7 @@ Amounts are integers of minor units.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import attrs
@@ -47,7 +47,7 @@ from creditcore.state import (
     UnitTotals,
     Void,
 )
-from creditcore.values import MAX_MINOR, MAX_SCALE, parse_time, to_decimal
+from creditcore.values import EARLIEST, LATEST, MAX_MINOR, MAX_SCALE, parse_time, to_decimal
 
 DEFAULT_ORDER = BurnOrder.default()
 Transition = tuple[AccountState, tuple[EntryState, ...]]
@@ -289,6 +289,17 @@ def _checked(
 
     Plain type tests and one :func:`~creditcore.values.parse_time`: a rule runs once per
     write."""
+    if (
+        type(at) is datetime
+        and at.tzinfo is UTC
+        and EARLIEST <= at <= LATEST
+        and type(state) is AccountState
+        and (kind is None or type(command) is kind)
+        and (order is DEFAULT_ORDER or type(order) is BurnOrder)
+        and type(scale) is int
+        and 0 <= scale <= MAX_SCALE
+    ):
+        return at  # the common case in one expression; the checks below word a refusal
     if not isinstance(state, AccountState):
         raise ValidationError("state", f"expected an AccountState, got {type(state).__name__}")
     if kind is not None and not isinstance(command, kind):

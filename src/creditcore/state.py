@@ -42,6 +42,8 @@ Overdraft = Literal["reject", "partial", "debt"]
 
 
 def _frozen_dict(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    if type(value) is dict:  # the common case, without an ABC check (this runs once per entry)
+        return dict(value) if value else {}
     if value is None:
         return {}
     if not isinstance(value, Mapping):
