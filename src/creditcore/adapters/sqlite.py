@@ -6,9 +6,15 @@ load reads a customer's current state without scanning their history.
 
 How it talks to SQLite (see SPEC §8 and the reliability notes):
 
+- a file is opened only if it is empty or a creditcore ledger: another application's
+  database, a table of creditcore's name with other columns, or a file that is not a SQLite
+  database raises ``StorageError`` before anything is written to it;
 - one connection per thread (per process after a ``fork``), opened with
   ``isolation_level=None`` so that this module, not the ``sqlite3`` module, says where a
-  transaction starts and ends;
+  transaction starts and ends; a thread opens a second one only to read while a transaction
+  of its own (a batch of another asyncio task, a suspended generator) is open, as a read
+  sees committed state only, and a second write of the thread raises ``StorageError`` at once
+  instead of waiting for itself;
 - every write is ``BEGIN IMMEDIATE … COMMIT`` (``ROLLBACK`` on any error): the write lock is
   taken before the first read, so a read-check-write can never be overtaken by another
   writer, and a busy database is waited for (``busy_timeout``) and retried a few times at
@@ -69,13 +75,17 @@ try:  # sqlite-utils >= 4.0
 except ImportError:  # pragma: no cover - older sqlite-utils: our own schema_version table
     _Migrations = None  # type: ignore[assignment,misc]
 
-__all__ = ["DURABILITY", "SQLiteRepository", "decode_result", "encode_result"]
+__all__ = ["DURABILITY", "MAX_BUSY_TIMEOUT", "SQLiteRepository", "decode_result", "encode_result"]
 
+#: The largest ``busy_timeout`` in seconds: SQLite takes it in milliseconds as a signed 32-bit
+#: int (a larger value would wrap around to no waiting at all).
+MAX_BUSY_TIMEOUT = (2**31 - 1) / 1000
 #: ``durability=`` value -> ``PRAGMA synchronous`` level (FULL = 2, NORMAL = 1).
 DURABILITY: Mapping[str, int] = {"full": 2, "normal": 1}
 _SYNCHRONOUS_NAMES = {2: "FULL", 1: "NORMAL"}
 _MIGRATION_SET = "creditcore"
 _MEMORY = ":memory:"
+_INT64_MAX = 2**63 - 1
 # BEGIN IMMEDIATE already waits busy_timeout for the write lock; these are the extra tries
 # (with a jittered backoff) when SQLite answers SQLITE_BUSY without waiting.
 _BEGIN_ATTEMPTS = 4
@@ -605,9 +615,10 @@ _T = TypeVar("_T")
 
 
 def _storage(
-    action: str,
+    action: str, *, write: bool = False
 ) -> Callable[[Callable[Concatenate[_Session, _P], _T]], Callable[Concatenate[_Session, _P], _T]]:
-    """Run a session method inside its transaction and translate what goes wrong."""
+    """Run a session method inside its transaction and translate what goes wrong; a
+    ``write`` runs only in a write transaction (never through a reader)."""
 
     def wrap(method: Callable[Concatenate[_Session, _P], _T]) -> Callable[Concatenate[_Session, _P], _T]:
         def run(self: _Session, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -617,6 +628,11 @@ def _storage(
                 raise StorageError(
                     f"SQLite could not {action} ({self.where}): the transaction is no longer open "
                     "(SQLite rolled it back after an earlier error, or it has ended); nothing was written"
+                )
+            if write and not self.writing:
+                raise StorageError(
+                    f"SQLite could not {action} ({self.where}): this is a reader, which only reads; "
+                    "nothing was written: write through SQLiteRepository.transaction()"
                 )
             try:
                 return method(self, *args, **kwargs)
@@ -758,8 +774,10 @@ class _Session:
 
     @_storage("list entries")
     def list_entries(self, query: EntryQuery) -> list[EntryState]:
+        if query.after_seq >= _INT64_MAX:
+            return []  # no seq comes after it (SQLite's integers are 64-bit)
         clauses = ["seq > ?"]
-        params: list[object] = [query.after_seq]
+        params: list[object] = [max(query.after_seq, 0)]
         for column, value in (
             ("customer", query.customer),
             ("unit", query.unit),
@@ -781,7 +799,8 @@ class _Session:
         if query.until is not None:
             clauses.append("at < ?")
             params.append(_micros(query.until))
-        params.append(query.limit if query.limit > 0 else -1)  # like the memory adapter: no limit
+        # like the memory adapter: no limit for 0 or less, nor for more rows than SQLite can count
+        params.append(query.limit if 0 < query.limit <= _INT64_MAX else -1)
         sql = f"{_SELECT_ENTRY} WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
         return [_entry(r) for r in self.conn.execute(sql, params)]
 
@@ -792,7 +811,7 @@ class _Session:
 
     # -- writes ----------------------------------------------------------------------------
 
-    @_storage("declare a unit")
+    @_storage("declare a unit", write=True)
     def add_unit(self, name: str, scale: int) -> None:
         self.conn.execute(
             "INSERT INTO units (name, scale) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET scale = excluded.scale",
@@ -800,7 +819,7 @@ class _Session:
         )
         self._wrote("SELECT 1 FROM units WHERE name = ? AND scale = ?", (name, scale))
 
-    @_storage("save an account")
+    @_storage("save an account", write=True)
     def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
         conn = self.conn
         customer = after.customer
@@ -859,7 +878,7 @@ class _Session:
     def past_history(self, customer: str, until: datetime) -> PastHistory:
         return _past_history(self, customer, until)
 
-    @_storage("record an idempotency key")
+    @_storage("record an idempotency key", write=True)
     def record_operation(self, record: OperationRecord) -> None:
         self.conn.execute(
             _UPSERT_OPERATION,
@@ -891,6 +910,9 @@ class _Link:
     pid: int
     thread: threading.Thread
     mode: str | None = None
+    stale: bool = False
+    """A read that a write of the same thread committed after: a nested read must not reuse
+    its snapshot."""
 
 
 class SQLiteRepository:
@@ -923,22 +945,24 @@ class SQLiteRepository:
         connection_factory: type[sqlite3.Connection] = sqlite3.Connection,
         snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise ValidationError("path", f"expected a file path or ':memory:', got {type(path).__name__}")
-        if durability not in DURABILITY:
+        if not isinstance(durability, str) or durability not in DURABILITY:
             raise ValidationError("durability", f"{durability!r} is not one of: {', '.join(map(repr, DURABILITY))}")
         if (
             isinstance(busy_timeout, bool)
             or not isinstance(busy_timeout, (int, float))
             or not math.isfinite(busy_timeout)
-            or busy_timeout < 0
+            or not 0 <= busy_timeout <= MAX_BUSY_TIMEOUT
         ):
-            raise ValidationError("busy_timeout", f"expected a number of seconds >= 0, got {busy_timeout!r}")
+            raise ValidationError(
+                "busy_timeout",
+                f"expected a number of seconds from 0 to {MAX_BUSY_TIMEOUT} (SQLite counts it in milliseconds "
+                f"in a 32-bit int), got {busy_timeout!r}",
+            )
         if not (isinstance(connection_factory, type) and issubclass(connection_factory, sqlite3.Connection)):
             raise ValidationError(
                 "connection_factory", f"expected a subclass of sqlite3.Connection, got {connection_factory!r}"
             )
-        self._path = os.fspath(path)
+        self._path = _file_path(path)
         self._memory = self._path in (_MEMORY, "")
         self._where = "in memory" if self._memory else repr(self._path)
         self._durability = durability
@@ -955,7 +979,7 @@ class SQLiteRepository:
         # ":memory:" is one database per connection: one connection, used by one thread at a time
         self._turn = threading.RLock()
         self._shared: _Link | None = None
-        link = self._open_link()
+        link = self._open_link(first=True)
         try:
             self._migrate(link)
         except BaseException:
@@ -976,7 +1000,7 @@ class SQLiteRepository:
 
     # -- connections -------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, first: bool = False) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
                 self._path,
@@ -988,16 +1012,19 @@ class SQLiteRepository:
         except sqlite3.Error as error:
             raise _storage_error("open the database", self._where, error) from error
         try:
-            self._configure(conn)
+            self._configure(conn, first=first)
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _configure(self, conn: sqlite3.Connection) -> None:
+    def _configure(self, conn: sqlite3.Connection, *, first: bool = False) -> None:
         level = DURABILITY[self._durability]
         try:
             conn.execute(f"PRAGMA busy_timeout = {round(self._busy_timeout * 1000)}")
+            if first and not self._memory:
+                # before anything (journal_mode too) changes the file
+                self._with_busy_retry(lambda: _check_ledger_file(conn, self._where, self._path))
             if not self._memory:
                 mode = self._with_busy_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
                 if str(mode).lower() != "wal":
@@ -1014,8 +1041,8 @@ class SQLiteRepository:
         except sqlite3.Error as error:
             raise _storage_error("open the database", self._where, error) from error
 
-    def _open_link(self) -> _Link:
-        conn = self._connect()
+    def _open_link(self, *, first: bool = False) -> _Link:
+        conn = self._connect(first=first)
         link = _Link(
             conn=conn,
             session=_Session(conn, self._where, self._snapshot_every),
@@ -1031,8 +1058,18 @@ class SQLiteRepository:
         if self._memory:
             self._shared = link
         else:
-            self._local.link = link
+            self._thread_links().append(link)
         return link
+
+    def _thread_links(self) -> list[_Link]:
+        """This thread's connections (a file only): the first for writes and reads, more only
+        while one of them has a transaction open (see :meth:`reader`)."""
+        if os.getpid() != self._pid:
+            self._after_fork()
+        links: list[_Link] | None = getattr(self._local, "links", None)
+        if links is None:
+            links = self._local.links = []
+        return links
 
     def _after_fork(self) -> None:
         # a connection must never cross a fork: forget the parent's without closing them
@@ -1043,26 +1080,45 @@ class SQLiteRepository:
         self._links = []
 
     @contextmanager
-    def _link(self) -> Iterator[_Link]:
+    def _here(self) -> Iterator[list[_Link]]:
+        """This thread's connections, for the life of the block: for ``":memory:"`` the one
+        shared connection, which the thread holds (its turn) until the block ends."""
         if self._closed:
             raise StorageError(f"this SQLiteRepository ({self._where}) is closed")
-        if self._memory:
-            if not self._turn.acquire(timeout=self._busy_timeout):
-                raise StorageError(
-                    f"SQLite could not start a transaction ({self._where}): another thread held the database "
-                    f"for longer than busy_timeout={self._busy_timeout}s"
-                )
-            try:
-                if self._closed or self._shared is None:
-                    raise StorageError(f"this SQLiteRepository ({self._where}) is closed")
-                yield self._shared
-            finally:
-                self._turn.release()
+        if not self._memory:
+            yield self._thread_links()
             return
-        if os.getpid() != self._pid:
-            self._after_fork()
-        link: _Link | None = getattr(self._local, "link", None)
-        yield link if link is not None else self._open_link()
+        if not self._turn.acquire(timeout=self._busy_timeout):
+            raise StorageError(
+                f"SQLite could not start a transaction ({self._where}): another thread held the database "
+                f"for longer than busy_timeout={self._busy_timeout}s"
+            )
+        try:
+            if self._closed or self._shared is None:
+                raise StorageError(f"this SQLiteRepository ({self._where}) is closed")
+            yield [self._shared]
+        finally:
+            self._turn.release()
+
+    @contextmanager
+    def _link(self) -> Iterator[_Link]:
+        """This thread's first connection."""
+        with self._here() as links:
+            yield links[0] if links else self._open_link()
+
+    def _free_link(self, links: list[_Link], purpose: str) -> _Link:
+        """A connection of this thread with no transaction open (a new one if every one has)."""
+        for link in links:
+            if link.mode is None:
+                return link
+        if self._memory:
+            raise StorageError(
+                f"SQLite could not {purpose} ({self._where}): this thread already has a transaction open on the "
+                "in-memory database (a batch, Ledger.atomic(), or a read opened by another asyncio task or a "
+                "suspended generator of this thread), and an in-memory database has one connection: finish "
+                "that one first, or use a file, whose reads never wait"
+            )
+        return self._open_link()
 
     def _with_busy_retry(self, attempt: Callable[[], _T]) -> _T:
         delay = _BACKOFF
@@ -1174,17 +1230,33 @@ class SQLiteRepository:
         _close_quietly(link.conn)
         if self._memory:
             self._shared = None
-        elif getattr(self._local, "link", None) is link:
-            del self._local.link
+        else:
+            links: list[_Link] | None = getattr(self._local, "links", None)
+            if links is not None and link in links:
+                links.remove(link)
 
     # -- the port ----------------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[_Session]:
-        """A write: ``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises."""
-        with self._link() as link:
-            if link.mode is not None:
-                raise RuntimeError(f"a {link.mode} transaction is already open on this thread")
+        """A write: ``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises.
+
+        Writes are serialised: a write waits (``busy_timeout``) for another thread's or
+        process's. One that this thread has open already is not waited for (it could never
+        finish while this thread waits): a second write of the thread raises
+        ``StorageError`` at once."""
+        with self._here() as links:
+            if any(link.mode == "write" for link in links):
+                raise StorageError(
+                    f"SQLite could not start a transaction ({self._where}): this thread already has a write "
+                    "transaction open (a batch, Ledger.atomic(), opened by another asyncio task or by a "
+                    "suspended generator of this thread, or a transaction() not yet ended); waiting for it here "
+                    "would block the thread for good: end that batch first, or write from another thread"
+                )
+            link = self._free_link(links, "start a transaction")
+            for other in links:
+                if other.mode == "read":
+                    other.stale = True  # it will not see what this write commits
             self._begin(link, "BEGIN IMMEDIATE")
             link.mode = "write"
             try:
@@ -1207,13 +1279,21 @@ class SQLiteRepository:
 
     @contextmanager
     def reader(self) -> Iterator[_Session]:
-        """A consistent snapshot: a deferred ``BEGIN``, ended with ``ROLLBACK`` (a read has
-        nothing to commit). Inside a transaction of the same thread, reads that transaction,
-        its own writes included."""
-        with self._link() as link:
-            if link.mode is not None:
-                yield link.session
-                return
+        """A consistent snapshot of what is committed: a deferred ``BEGIN``, ended with
+        ``ROLLBACK`` (a read has nothing to commit). Reads only: a write through it raises
+        ``StorageError``.
+
+        A read never sees a write transaction that is still open, not even one of its own
+        thread (a batch of another asyncio task): while this thread has one open, the read
+        runs on another connection of the thread (WAL: it does not wait). An in-memory
+        database has one connection: there, such a read raises ``StorageError``. A read
+        inside a read of the same thread shares its snapshot."""
+        with self._here() as links:
+            for link in reversed(links):
+                if link.mode == "read" and not link.stale:
+                    yield link.session  # a read inside a read: the same snapshot
+                    return
+            link = self._free_link(links, "read")
             self._begin(link, "BEGIN")
             link.mode = "read"
             try:
@@ -1222,6 +1302,7 @@ class SQLiteRepository:
                 raise _storage_error("read", self._where, error) from error
             finally:
                 link.mode = None
+                link.stale = False
                 self._rollback(link)  # a read has nothing to commit
 
     def __enter__(self) -> SQLiteRepository:
@@ -1300,6 +1381,7 @@ class SQLiteRepository:
                 return
             self._begin(link, "BEGIN IMMEDIATE")
             try:
+                _check_ledger_file(link.conn, self._where, self._path)  # again, now that no one else writes
                 _apply_migrations(link.conn)
             except BaseException:
                 self._end(link, ok=False)
@@ -1312,24 +1394,146 @@ class SQLiteRepository:
             raise _storage_error("create or migrate the schema", self._where, error) from error
 
 
+def _file_path(path: object) -> str:
+    """``path`` as the text ``sqlite3.connect`` takes, or ``ValidationError(field="path")``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValidationError("path", f"expected a file path or ':memory:', got {type(path).__name__}")
+    try:
+        text = os.fspath(path)
+    except TypeError as error:  # a PathLike whose __fspath__ gives something else
+        raise ValidationError("path", f"{path!r} is not a file path: {error}") from None
+    if not isinstance(text, str):
+        raise ValidationError("path", f"expected a file path as text, got {type(text).__name__} from {path!r}")
+    if "\0" in text:
+        raise ValidationError("path", f"{text!r} contains a NUL character, which no file name can hold")
+    return text
+
+
 def _database(conn: sqlite3.Connection) -> sqlite_utils.Database:
     # our connection as it is: no plugins, no PRAGMA changes
     return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
 
 
 def _applied(conn: sqlite3.Connection) -> list[str]:
-    """Applied migration names, from either bookkeeping table."""
-    db = _database(conn)
+    """Applied migration names, from either bookkeeping table (a table of the same name that
+    another application made, with other columns, records nothing of ours)."""
     names: list[str] = []
-    if db["_sqlite_migrations"].exists():
+    if {"migration_set", "name", "id"} <= {column[0] for column in _columns(conn, "_sqlite_migrations")}:
         rows = conn.execute(
             "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", (_MIGRATION_SET,)
         )
         names.extend(name for (name,) in rows)
-    if db["schema_version"].exists():
-        rows = conn.execute("SELECT name FROM schema_version ORDER BY version")
-        names.extend(name for (name,) in rows if name not in names)
+    if _columns(conn, "schema_version") == _SCHEMA_VERSION_COLUMNS:
+        versions = [name for (name,) in conn.execute("SELECT name FROM schema_version ORDER BY version")]
+        # ours starts with our first migration (another application's may have the same columns)
+        if versions and versions[0] == MIGRATIONS[0][0]:
+            names.extend(name for name in versions if name not in names)
     return names
+
+
+# -- what a ledger file holds ----------------------------------------------------------------------
+#
+# Opening a file checks, before anything is written to it, that it is empty or a creditcore
+# ledger: a file with other tables and no record of creditcore's migrations belongs to another
+# application, and a table with one of creditcore's names but other columns cannot hold a
+# ledger (CREATE TABLE IF NOT EXISTS would keep it, and the first write would fail or, worse,
+# a migration would be recorded as applied). Such a file is refused and left as it was.
+
+_Columns = tuple[tuple[str, str, int, int], ...]
+_SCHEMA_VERSION_COLUMNS: _Columns = (
+    ("version", "INTEGER", 0, 1),
+    ("name", "TEXT", 1, 0),
+    ("applied_at", "TEXT", 1, 0),
+)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> _Columns:
+    """A table's columns as (name, declared type, NOT NULL, position in the primary key); ``()``
+    for a table that does not exist."""
+    rows = conn.execute('SELECT name, upper(type), "notnull", pk FROM pragma_table_info(?) ORDER BY cid', (table,))
+    return tuple((name, kind, notnull, pk) for name, kind, notnull, pk in rows)
+
+
+def _tables(conn: sqlite3.Connection, kinds: tuple[str, ...] = ("table",)) -> list[str]:
+    """The names of the file's tables (or other ``kinds`` of schema object), without SQLite's
+    own (``sqlite_sequence``, ``sqlite_stat1``, ``sqlite_autoindex_...``)."""
+    rows = conn.execute(
+        f"SELECT name FROM sqlite_master WHERE type IN ({', '.join('?' for _ in kinds)}) ORDER BY name", kinds
+    )
+    return [name for (name,) in rows if not name.startswith("sqlite_")]
+
+
+_EVERY_KIND = ("table", "index", "view", "trigger")
+
+
+@functools.cache
+def _ledger_schema() -> tuple[dict[str, _Columns], dict[str, tuple[str, ...]], frozenset[str]]:
+    """The columns of every table creditcore's migrations make, the tables each migration
+    makes, and the names of everything they make (indexes and triggers too), read from an
+    in-memory database the migrations ran on."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db = _database(conn)
+        made: dict[str, tuple[str, ...]] = {}
+        for name, step in MIGRATIONS:
+            before = set(_tables(conn))
+            step(db)
+            made[name] = tuple(t for t in _tables(conn) if t not in before)
+        columns = {t: _columns(conn, t) for t in _tables(conn)}
+        return columns, made, frozenset(_tables(conn, _EVERY_KIND))
+    finally:
+        conn.close()
+
+
+_HEADER = b"SQLite format 3\x00"
+
+
+def _check_header(path: str, where: str) -> None:
+    """Refuse a file that has content but is not a SQLite database (SQLite takes a one-byte
+    file for an empty database, and would write over it)."""
+    try:
+        with open(path, "rb") as file:
+            start = file.read(len(_HEADER))
+    except OSError:
+        return  # missing (it will be created), or not a file: SQLite says what is wrong
+    if start and start != _HEADER:
+        raise StorageError(
+            f"SQLite will not use {where}: the file is not a SQLite database (it has content, but not "
+            "SQLite's header); nothing was written to it: give creditcore a file of its own"
+        )
+
+
+def _check_ledger_file(conn: sqlite3.Connection, where: str, path: str) -> None:
+    """Refuse (``StorageError``) a file that is neither empty nor a creditcore ledger. Reads only."""
+    found = _tables(conn, _EVERY_KIND)  # SQLite refuses most files that are not a database here
+    if not found:
+        _check_header(path, where)
+        return  # a new or empty file
+    columns, made, ours = _ledger_schema()
+    wrong = [t for t in found if t in columns and _columns(conn, t) != columns[t]]
+    if wrong:
+        raise StorageError(
+            f"SQLite will not use {where} as a ledger: its table(s) {', '.join(map(repr, wrong))} do not have the "
+            "columns creditcore keeps in them (the file belongs to another application, or is damaged); nothing "
+            "was written to it: give creditcore a file of its own"
+        )
+    applied = _applied(conn)
+    if applied:
+        missing = [t for name in applied for t in made.get(name, ()) if t not in found]
+        if missing:
+            raise StorageError(
+                f"SQLite will not use {where}: it records creditcore's schema, but its table(s) "
+                f"{', '.join(map(repr, missing))} are missing; the file is damaged: restore it from a backup"
+            )
+        return
+    foreign = [t for t in found if t not in ours]
+    if foreign:
+        shown = ", ".join(map(repr, foreign[:5])) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise StorageError(
+            f"SQLite will not use {where} as a ledger: it is a database of another application ({shown}) "
+            "and holds no creditcore ledger; nothing was written to it: give creditcore a file of its own "
+            "(a new path is created)"
+        )
 
 
 def _apply_migrations(conn: sqlite3.Connection) -> None:
@@ -1471,7 +1675,7 @@ def _past_history(session: _Session, customer: str, until: datetime) -> PastHist
     ).fetchone()
     rows = conn.execute(
         f"{_SELECT_ENTRY} WHERE customer = ? AND seq > ? AND seq <= ? AND at <= ? ORDER BY seq",
-        (customer, after, 2**63 - 1 if last is None else last, moment),
+        (customer, after, _INT64_MAX if last is None else last, moment),
     )
     entries = [_entry(r) for r in rows]
     held = start.blocks if start is not None else {}
@@ -1520,10 +1724,13 @@ def _begin_write(session: _Session) -> None:
 
 
 def _end_write(session: _Session, *, kept: bool) -> None:
+    """After a write transaction: what it did not commit (whatever step failed) leaves
+    nothing behind in the session."""
     session.writing = False
     if not kept:
         session.accounts.clear()
         session.last_seq = None
+        session.since_snapshot.clear()
 
 
 def _remember_account(session: _Session, state: AccountState) -> None:
