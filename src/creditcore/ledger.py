@@ -209,13 +209,16 @@ class Ledger:
         return cls(MemoryRepository(), **options)
 
     @classmethod
-    def sqlite(cls, path: str | os.PathLike[str], *, durability: str = "full", **options: Any) -> Ledger:
+    def sqlite(
+        cls, path: str | os.PathLike[str], *, durability: str = "full", busy_timeout: float = 5.0, **options: Any
+    ) -> Ledger:
         """A ledger on a :class:`~creditcore.adapters.sqlite.SQLiteRepository` at ``path`` (created
         if missing; ``":memory:"`` for a private in-memory database).
 
         ``durability="full"`` (default) makes every acknowledged write survive a power loss;
-        ``"normal"`` is faster but may lose the last writes then. ``options`` go to
-        :class:`Ledger`. Call :meth:`close` when done.
+        ``"normal"`` is faster but may lose the last writes then. ``busy_timeout`` is how
+        many seconds a write waits for another connection's (SQLite's ``busy_timeout``).
+        ``options`` go to :class:`Ledger`. Call :meth:`close` when done.
 
         >>> ledger = Ledger.sqlite(":memory:")
         >>> ledger.grant("ada", 5).block.remaining
@@ -224,7 +227,7 @@ class Ledger:
         """
         from creditcore.adapters.sqlite import SQLiteRepository
 
-        return cls(SQLiteRepository(path, durability=durability), **options)
+        return cls(SQLiteRepository(path, durability=durability, busy_timeout=busy_timeout), **options)
 
     @property
     def repository(self) -> Repository:

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 import pytest
@@ -33,11 +34,18 @@ ADAPTERS: dict[str, Callable[[int], MemoryRepository | SQLiteRepository]] = {
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
-def make_ledger(request: pytest.FixtureRequest) -> Iterator[Callable[[int], Ledger]]:
+def make_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[int], Ledger]]:
     opened: list[Ledger] = []
 
     def make(every: int) -> Ledger:
-        ledger = Ledger(ADAPTERS[request.param](every), clock=lambda: T0 + 1000 * HOUR)
+        if request.param == "sqlite":
+            # a file: a reader during a batch reads the last commit on a second connection
+            repository: MemoryRepository | SQLiteRepository = SQLiteRepository(
+                tmp_path / f"ledger-{len(opened)}.db", snapshot_every=every
+            )
+        else:
+            repository = ADAPTERS[request.param](every)
+        ledger = Ledger(repository, clock=lambda: T0 + 1000 * HOUR)
         opened.append(ledger)
         return ledger
 
