@@ -311,6 +311,18 @@ def _checked(
     return parse_time(at, field)
 
 
+def _check_amount(amount: object) -> None:
+    if type(amount) is not int or not 0 < amount <= MAX_MINOR:
+        raise ValidationError("amount", f"expected an int of minor units from 1 to {MAX_MINOR}, got {amount!r}")
+
+
+def _read_arguments(unit: object, scope: object) -> None:
+    if type(unit) is not str or not unit:
+        raise ValidationError("unit", f"expected a unit name, got {unit!r}")
+    if scope is not None and (type(scope) is not str or not scope):
+        raise ValidationError("scope", f"expected None or a scope name, got {scope!r}")
+
+
 def _check_time(state: AccountState, at: datetime) -> None:
     if state.last_at is not None and at < state.last_at:
         raise ValidationError(
@@ -807,18 +819,6 @@ def next_due(state: AccountState) -> datetime | None:
 # -- reads ---------------------------------------------------------------------------------
 
 
-def _check_amount(amount: object) -> None:
-    if type(amount) is not int or not 0 < amount <= MAX_MINOR:
-        raise ValidationError("amount", f"expected an int of minor units from 1 to {MAX_MINOR}, got {amount!r}")
-
-
-def _read_arguments(unit: object, scope: object) -> None:
-    if type(unit) is not str or not unit:
-        raise ValidationError("unit", f"expected a unit name, got {unit!r}")
-    if scope is not None and (type(scope) is not str or not scope):
-        raise ValidationError("scope", f"expected None or a scope name, got {scope!r}")
-
-
 def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None) -> Tally:
     """The balance of ``unit`` in a state already brought to ``at`` (see :func:`view`).
 
@@ -919,6 +919,7 @@ def _replay(
 # cancelled) and the one that never does
 _NEEDS_BLOCK = frozenset(_BLOCK_EFFECT) - {"reverse"}
 _NO_BLOCK = frozenset({"debt"})
+_KINDS = frozenset(ENTRY_KINDS)
 
 
 def inconsistent_history(customer: str, what: str) -> StorageError:
@@ -935,7 +936,7 @@ def _entry_fault(
     """Why ``entry`` cannot be applied to ``customer``'s history, as (field, what), or None."""
     if entry.customer != customer:
         return "customer", f"belongs to customer {entry.customer!r}"
-    if entry.kind not in ENTRY_KINDS:
+    if entry.kind not in _KINDS:
         return "kind", f"has the unknown kind {entry.kind!r}"
     if type(entry.amount) is not int or entry.amount < 0:
         return "amount", f"has the amount {entry.amount!r}"
@@ -1130,24 +1131,18 @@ def _audit(
         if kind in ("grant", "move_in"):
             origin[block.id] = origin.get(block.id, 0) + entry.amount
             origins[block.id] = origins.get(block.id, 0) + 1
-        window = f"the block is usable from {block.effective_at.isoformat()}" + (
-            f" until {block.expires_at.isoformat()}" if block.expires_at is not None else ""
-        )
-        if kind in _DRAWS_ACTIVE and at < block.effective_at:
-            note(
-                f"block {block.id}",
-                "effective_at",
-                block.effective_at.isoformat(),
-                f"at or before {at.isoformat()}",
-                f"entry #{entry.seq} ({kind}) draws from it at {at.isoformat()}, but {window}",
-            )
         expires = block.expires_at
-        if kind in _BEFORE_EXPIRY and expires is not None and at >= expires:
+        drawn_early = kind in _DRAWS_ACTIVE and at < block.effective_at
+        drawn_late = kind in _BEFORE_EXPIRY and expires is not None and at >= expires
+        if drawn_early or drawn_late:
+            window = f"the block is usable from {block.effective_at.isoformat()}" + (
+                f" until {expires.isoformat()}" if expires is not None else ""
+            )
             note(
                 f"block {block.id}",
-                "expires_at",
-                expires.isoformat(),
-                f"after {at.isoformat()}",
+                "effective_at" if drawn_early else "expires_at",
+                block.effective_at.isoformat() if drawn_early else f"{expires.isoformat() if expires else None}",
+                f"at or before {at.isoformat()}" if drawn_early else f"after {at.isoformat()}",
                 f"entry #{entry.seq} ({kind}) takes its credit at {at.isoformat()}, but {window}",
             )
         if kind == "expire":
