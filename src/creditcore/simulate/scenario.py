@@ -9,10 +9,11 @@ turned into integer minor units of the scenario's unit. Only the random draws of
 distribution are floats, and each draw is rounded to the unit's precision at once.
 
 The work a scenario may ask for is bounded before anything runs: about :data:`MAX_EVENTS`
-events, times between :data:`FIRST_TIME` and :data:`LAST_TIME` (every expiry, job end and
-timeline point included), durations of at most :data:`MAX_DURATION_YEARS` years, amounts and
-per-customer totals that fit in a signed 64-bit number of minor units, replay files of at most
-:data:`MAX_EVENTS` rows of at most :data:`MAX_REPLAY_LINE` characters.
+events, :data:`MAX_CUSTOMERS` customers, times between :data:`FIRST_TIME` and
+:data:`LAST_TIME` (every expiry, job end and timeline point included), durations of at
+most :data:`MAX_DURATION_YEARS` years, amounts and per-customer totals that fit in a signed
+64-bit number of minor units, replay files of at most :data:`MAX_EVENTS` rows of at most
+:data:`MAX_REPLAY_LINE` bytes each.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ from creditcore.values import (
 #: The most events (grants, burns, job holds and their ends, replayed rows) a scenario may ask
 #: for, estimated from its rates before it runs: about half an hour of simulation.
 MAX_EVENTS = 100_000_000
-#: The most customers a scenario may declare.
-MAX_CUSTOMERS = 10_000_000
+#: The most customers a scenario may declare (a run keeps each one's account in memory:
+#: about 1.5 KB each).
+MAX_CUSTOMERS = 1_000_000
 #: The longest duration a scenario may name.
 MAX_DURATION_YEARS = 10_000
 #: The earliest and latest time a simulation may reach (a day inside ``datetime``'s range, as
@@ -118,7 +120,8 @@ class Duration:
             if times != 1:
                 span = f"{times} x {span}"
             raise OverflowError(
-                f"{span} after {moment.isoformat()} is past {LAST_TIME:%Y-%m-%d}, the last date a simulation may reach"
+                f"{span} after {moment.isoformat()} is past {LAST_TIME.date().isoformat()}, "
+                "the last date a simulation may reach"
             )
         return found
 
@@ -478,8 +481,8 @@ def _moment(value: object) -> datetime:
             moment = None
         if moment is None or not FIRST_TIME <= moment <= LAST_TIME:
             raise _Problem(
-                f"{value.isoformat()} is out of range: times must lie between {FIRST_TIME:%Y-%m-%d} and "
-                f"{LAST_TIME:%Y-%m-%d} (UTC)"
+                f"{value.isoformat()} is out of range: times must lie between {FIRST_TIME.date().isoformat()} and "
+                f"{LAST_TIME.date().isoformat()} (UTC)"
             )
         return moment
     if isinstance(value, date):
@@ -595,8 +598,8 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
             ids: tuple[str, ...] = (table.need("id", _identifier),)
         else:
             count = table.need("count", _integer, " (or id, for one named customer)")
-            if not 1 <= count <= 10_000_000:
-                raise table.fail("count", f"must be between 1 and 10000000, got {count}")
+            if not 1 <= count <= MAX_CUSTOMERS:
+                raise table.fail("count", f"must be between 1 and {MAX_CUSTOMERS:,}, got {count}")
             prefix = table.need("prefix", _text)
             width = len(str(count))
             table.parse("prefix", functools.partial(_longest_id, count=count))
