@@ -88,8 +88,8 @@ TOO_MUCH = {
     ),
     "per-day-1e300": (changed("per_day = 1\n", "per_day = 1e300\n"), "usage #1: per_day", 17, f"{MAX_EVENTS:,}"),
     "jobs-per-day-1e9": (changed("per_day = 0.5", "per_day = 1e9"), "jobs #1: per_day", 21, "events"),
-    "a-grant-every-minute-for-a-million": (
-        changed('every = "1 week"', 'every = "1 minute"', changed("count = 3", "count = 1000000")),
+    "a-grant-every-minute-for-many-customers": (
+        changed('every = "1 week"', 'every = "1 minute"', changed("count = 3", "count = 100000")),
         "grants #1: every", 12, "events",
     ),
     "too-many-customers": (
