@@ -124,6 +124,20 @@ def test_a_scenario_asking_too_much_is_refused_with_its_key_and_line(case: tuple
     assert len(str(error)) < 400, str(error)
 
 
+def test_a_scenario_up_to_the_limits_runs() -> None:
+    # the last days a simulation may reach, one grant of the largest amount per customer, and
+    # a lognormal with the widest spread: nothing asked for lies past the limits, so it runs
+    text = changed("start = 2027-01-01", "start = 9999-12-20", changed('duration = "30 days"', 'duration = "5 days"'))
+    text = changed(
+        'every = "1 week"\nexpires_after = "10 days"', "", changed("amount = 10", "amount = 9223372036854775807", text)
+    )
+    text = changed(UNIFORM, '{ distribution = "lognormal", median = 1e18, sigma = 10 }', text)
+    found = parse(text, source="s.toml")
+    outcome = run(found)
+    assert outcome.totals.granted == 3 * 9223372036854775807
+    assert outcome.totals.used + outcome.totals.available + outcome.totals.held == outcome.totals.granted
+
+
 def test_a_total_that_outgrows_64_bits_mid_run_stops_the_run_naming_the_rule() -> None:
     text = changed("seed = 1", 'seed = 1\noverdraft = "debt"', changed("per_day = 1\n", "per_day = 5\n"))
     text = changed(UNIFORM, '"9223372036854775807"', text)

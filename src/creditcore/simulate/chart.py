@@ -210,6 +210,8 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
 
 
 def _thousands(value: float, _position: Any = None) -> str:
+    if abs(value) >= 1e9:
+        return f"{value:.3g}"
     if abs(value) >= 1_000_000:
         return f"{value / 1_000_000:.1f}M"
     if abs(value) >= 10_000:

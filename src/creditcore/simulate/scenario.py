@@ -686,7 +686,8 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
         latest = end if effective_after is None else _reach(table, "effective_after", effective_after, end)
         if expires_after is not None:
             _reach(table, "expires_after", expires_after, latest)
-        _reach(table, "void_after", void_after, end)
+        if void_share > 0:
+            _reach(table, "void_after", void_after, end)
         rule = GrantRule(
             name=name_of(table, "grant", number),
             line=locate(text, table.path),
@@ -817,12 +818,13 @@ def _count(value: float) -> str:
     return f"{value:,.0f}" if value < 1e15 else f"{value:.3g}"
 
 
-def _ticks_at_most(window: Window, every: Duration | None) -> float:
-    """How many times a rule repeating ``every`` fires in ``window``, at most."""
+def _ticks_at_most(window: Window, every: Duration | None) -> int:
+    """How many times a rule repeating ``every`` fires in ``window``, at most (exact integers:
+    a total is compared with :data:`MAX_MINOR` without rounding)."""
     if every is None:
-        return 1.0
-    shortest = every.months * 28 * 86400 + every.seconds
-    return (window.ends - window.begins).total_seconds() // shortest + 1
+        return 1
+    shortest = timedelta(days=every.months * 28, seconds=every.seconds)
+    return (window.ends - window.begins) // shortest + 1
 
 
 def _check_work(
@@ -845,7 +847,7 @@ def _check_work(
     most_of = [_ticks_at_most(grant.window, grant.every) * grant.amount for grant in grants]
     if sum(most_of) <= MAX_MINOR:
         return  # no customer can reach it (the usual case: no loop over every customer)
-    granted = [0.0] * customers
+    granted = [0] * customers
     for i, grant in enumerate(grants):
         most = most_of[i]
         for customer in grant.window.customers:
