@@ -22,7 +22,14 @@ import attrs
 
 from creditcore import rules
 from creditcore.adapters.memory import MemoryRepository
-from creditcore.errors import HoldNotActive, IdempotencyConflict, NotFound, StorageError, ValidationError
+from creditcore.errors import (
+    CreditError,
+    HoldNotActive,
+    IdempotencyConflict,
+    NotFound,
+    StorageError,
+    ValidationError,
+)
 from creditcore.model import (
     Balance,
     BalancePoint,
@@ -1111,17 +1118,76 @@ class Ledger:
     @_exact
     def verify(self) -> VerifyReport:
         """Recompute every block, hold and balance from the entries alone and compare with
-        what is stored. ``report.ok`` is True when they all agree; ``str(report)`` lists
-        each problem with the customer, the block or unit, and the two values."""
+        what is stored, and check every remembered result against the entries of its
+        operation. ``report.ok`` is True when they all agree; ``str(report)`` lists each
+        problem with the customer, the block or unit, and the two values.
+
+        It is meant for a damaged store, so it never raises on one: rows it cannot read
+        are reported as problems too."""
         problems: list[rules.Problem] = []
         count = 0
         with self._reader() as reader:
-            customers = reader.customers()
+            # a customer whose account row is gone still has entries
+            customers = list(reader.customers())
+            listed = set(customers)
+            for entry in iterate_entries(reader, EntryQuery(limit=1000)):
+                if entry.customer not in listed:
+                    listed.add(entry.customer)
+                    customers.append(entry.customer)
             for customer in customers:
-                blocks, holds, entries = reader.history(customer)
-                count += len(entries)
-                problems.extend(rules.audit(reader.load_account(customer), blocks, holds, entries))
+                try:
+                    blocks, holds, entries = reader.history(customer)
+                    count += len(entries)
+                    problems.extend(rules.audit(reader.load_account(customer), blocks, holds, entries))
+                except CreditError as error:
+                    problems.append(_unreadable(customer, "stored rows", error))
+            problems.extend(self._audit_results(reader))
         return VerifyReport(customers=len(customers), entries=count, problems=problems)
+
+    def _audit_results(self, reader: Reader) -> list[rules.Problem]:
+        """Each remembered result (what a replay returns) against the stored entries of its
+        operation: the same entries, and amounts that are their sums."""
+        problems: list[rules.Problem] = []
+        try:
+            records = reader.operations()
+        except CreditError as error:
+            return [_unreadable("*", "stored operation results", error)]
+        for record in records:
+            subject = f"result of {record.kind} {record.key!r}"
+            try:
+                stored = list(iterate_entries(reader, EntryQuery(op_id=record.op_id, limit=1000)))
+                shown = tuple(Entry.from_state(e, self._scale(e.unit, reader)) for e in stored)
+            except CreditError as error:
+                problems.append(_unreadable(record.customer, subject, error))
+                continue
+            result = record.result
+            if result.op_id != record.op_id or result.entries != shown:
+                problems.append(
+                    rules.Problem(
+                        customer=record.customer,
+                        subject=subject,
+                        field="entries",
+                        stored=f"{len(result.entries)} entries of op {result.op_id}",
+                        recomputed=f"{len(shown)} entries of op {record.op_id}",
+                        text=f"customer {record.customer!r}, {subject}: the remembered result does not match the "
+                        f"stored entries of op {record.op_id} (a replay would return it)",
+                    )
+                )
+                continue
+            for name, kind in _RESULT_SUMS.get(type(result).__name__, ()):
+                total = sum((e.amount for e in shown if e.kind == kind), Decimal(0))
+                figure = getattr(result, name)
+                if figure != total:
+                    problems.append(
+                        rules.Problem(
+                            customer=record.customer,
+                            subject=subject,
+                            field=name,
+                            stored=str(figure),
+                            recomputed=str(total),
+                        )
+                    )
+        return problems
 
     @_exact
     def entries(
@@ -1161,6 +1227,27 @@ class Ledger:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+#: A result's figures that are the sum of its op's entries of one kind (how each write
+#: builds them), checked by verify().
+_RESULT_SUMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "BurnResult": (("burned", "burn"), ("debt", "debt")),
+    "CaptureResult": (("captured", "capture"),),
+    "VoidResult": (("voided", "void"),),
+    "ReverseResult": (("reversed", "reverse"),),
+}
+
+
+def _unreadable(customer: str, subject: str, error: CreditError) -> rules.Problem:
+    return rules.Problem(
+        customer=customer,
+        subject=subject,
+        field="rows",
+        stored="unreadable",
+        recomputed="-",
+        text=f"customer {customer!r}, {subject}: cannot be read ({error})",
+    )
+
 
 
 class _Batch:

@@ -108,6 +108,10 @@ class Reader(Protocol):
         """Every customer with at least one entry, in first-write order."""
         ...
 
+    def operations(self) -> list[OperationRecord]:
+        """Every remembered keyed write (for ``verify()``), in an order that does not change."""
+        ...
+
 
 @runtime_checkable
 class PastReader(Reader, Protocol):

@@ -78,7 +78,9 @@ def test_it_opens_migrated_forward_and_sound(ledger: Ledger, copy: Path, expecte
 def test_every_unit_block_hold_entry_and_balance_reads_back_identically(
     ledger: Ledger, expected: dict[str, Any]
 ) -> None:
-    found = read_all(ledger)
+    # what the first version read; a field added to a value since (Balance.unscoped_available)
+    # is not in the expectations, and is checked by the tests of its own feature
+    found = known(read_all(ledger), expected["reads"])
     assert found["units"] == expected["reads"]["units"]
     assert found["customers"] == expected["reads"]["customers"]
     assert found["entries"] == expected["reads"]["entries"]
@@ -86,6 +88,16 @@ def test_every_unit_block_hold_entry_and_balance_reads_back_identically(
         for name, value in reads.items():
             assert found["per_customer"][customer][name] == value, f"{customer}: {name} reads back differently"
     assert found == expected["reads"]
+
+
+def known(found: Any, expected: Any) -> Any:
+    """``found`` with only the keys ``expected`` has, at every depth (a key missing from
+    ``found`` stays missing, so the comparison still fails on it)."""
+    if isinstance(expected, dict) and isinstance(found, dict):
+        return {key: known(found[key], value) for key, value in expected.items() if key in found}
+    if isinstance(expected, list) and isinstance(found, list) and len(expected) == len(found):
+        return [known(item, want) for item, want in zip(found, expected, strict=True)]
+    return found
 
 
 def test_every_idempotency_key_is_kept_and_replays(ledger: Ledger, expected: dict[str, Any]) -> None:

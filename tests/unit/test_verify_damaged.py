@@ -179,11 +179,6 @@ def test_a_deleted_account_row_is_reported_by_audit(path: Path) -> None:
     assert "account row is missing" in str(next(p for p in problems if p.field == "stored account"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs SQLiteRepository.customers() (or Ledger.verify) to list customers that have entries "
-    "but no account row; the core reports such a customer once it is given one",
-)
 def test_verify_finds_a_deleted_account_row(path: Path) -> None:
     ledger = damaged_sqlite(path, account_deleted)
     assert ("ada", "account", "stored account") in subjects(ledger)
@@ -326,3 +321,97 @@ def test_verify_never_raises_whatever_one_stored_value_says(data: st.DataObject)
     report = ledger.verify()
     assert isinstance(report.ok, bool) and str(report)
     read_everything(ledger, (T0 + 2 * HOUR, T0 + 4 * DAY, None))
+
+
+# -- remembered results and unreadable rows ---------------------------------------------------
+
+
+def _keyed_history(ledger: Ledger) -> None:
+    ledger.grant("ada", 50, at=T0, idempotency_key="g")
+    ledger.burn("ada", 5, at=T0 + HOUR, idempotency_key="b")
+    ledger.hold("ada", 4, hold_id="h", at=T0 + HOUR)
+    ledger.capture("h", 3, at=T0 + 2 * HOUR)
+    assert ledger.verify().ok
+
+
+def _altered_result_sqlite(path: Path, change: Callable[[dict[str, Any]], None]) -> Ledger:
+    import json
+
+    ledger = Ledger.sqlite(path, clock=lambda: NOW)
+    _keyed_history(ledger)
+    ledger.close()
+    conn = sqlite3.connect(path)
+    (text,) = conn.execute("SELECT result FROM operations WHERE key = 'b'").fetchone()
+    result = json.loads(text)
+    change(result)
+    conn.execute("UPDATE operations SET result = ? WHERE key = 'b'", (json.dumps(result),))
+    conn.commit()
+    conn.close()
+    return Ledger.sqlite(path, clock=lambda: NOW)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.update(burned="50"),
+        lambda r: r.update(debt="1"),
+        lambda r: r["entries"][0].update(amount="4"),
+        lambda r: r.update(entries=[]),
+        lambda r: r["entries"][0].update(block_id="blk_elsewhere"),
+    ],
+    ids=["burned", "debt", "entry-amount", "entries-gone", "entry-block"],
+)
+def test_verify_finds_an_altered_stored_result(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    ledger = _altered_result_sqlite(path, change)
+    report = ledger.verify()
+    assert not report.ok
+    assert any("result of burn 'b'" in str(problem) for problem in report.problems), str(report)
+    ledger.close()
+
+
+def test_verify_finds_an_altered_result_in_memory() -> None:
+    ledger = Ledger.memory(clock=lambda: NOW)
+    _keyed_history(ledger)
+    store = ledger.repository
+    assert isinstance(store, MemoryRepository)
+    record = store._operations[("key", "b")]
+    store._operations[("key", "b")] = attrs.evolve(record, result=attrs.evolve(record.result, burned=99))
+    assert any("result of burn 'b'" in str(problem) for problem in ledger.verify().problems)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value"),
+    [
+        ("blocks", "scope", "5"),
+        ("blocks", "metadata", "[1]"),
+        ("blocks", "cost_basis", "abc"),
+        ("accounts", "totals", "[]"),
+        ("holds", "allocations", "{}"),
+        ("operations", "fingerprint", "{}"),
+        ("operations", "result", '{"type": "Nothing"}'),
+    ],
+)
+def test_verify_reports_rows_it_cannot_read_instead_of_raising(path: Path, table: str, column: str, value: str) -> None:
+    ledger = Ledger.sqlite(path, clock=lambda: NOW)
+    _keyed_history(ledger)
+    ledger.close()
+    conn = sqlite3.connect(path)
+    names = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+    if column not in names:
+        conn.close()
+        pytest.skip(f"{table} has no {column} column")
+    try:
+        conn.execute(f"UPDATE {table} SET {column} = ?", (value,))
+        conn.commit()
+    except sqlite3.IntegrityError:
+        conn.close()
+        pytest.skip(f"a CHECK keeps {value!r} out of {table}.{column}")
+    conn.close()
+    ledger = Ledger.sqlite(path, clock=lambda: NOW)
+    report = ledger.verify()  # never raises
+    assert not report.ok, f"{table}.{column} = {value!r} went unnoticed"
+    assert all(str(problem) for problem in report.problems)
+    for read in (lambda: ledger.balance("ada"), lambda: ledger.blocks("ada"), lambda: ledger.holds("ada")):
+        with contextlib.suppress(CreditError):
+            read()
+    ledger.close()

@@ -117,8 +117,9 @@ class MemoryRepository:
             hold_ids.update(start.holds)
         return PastHistory(
             start=start,
-            blocks=[self._blocks[i] for i in sorted(block_ids)],
-            holds=[self._holds[i] for i in sorted(hold_ids)],
+            # an id with no row (a damaged store) is left out: the replay reports it
+            blocks=[self._blocks[i] for i in sorted(block_ids) if i in self._blocks],
+            holds=[self._holds[i] for i in sorted(hold_ids) if i in self._holds],
             entries=entries,
         )
 
@@ -201,6 +202,9 @@ class _Committed:
     def list_entries(self, query: EntryQuery) -> list[EntryState]:
         return self._store._list_entries(query)
 
+    def operations(self) -> list[OperationRecord]:
+        return list(self._store._operations.values())
+
     def add_unit(self, name: str, scale: int) -> None:
         raise _refuse_write("declare a unit")
 
@@ -281,6 +285,12 @@ class _Work:
     def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
         found = self._operations.get((namespace, key))
         return found if found is not None else self._store._operations.get((namespace, key))
+
+    def operations(self) -> list[OperationRecord]:
+        return [
+            *(r for key, r in self._store._operations.items() if key not in self._operations),
+            *self._operations.values(),
+        ]
 
     def customers(self) -> list[str]:
         known = self._store._customer_entries

@@ -55,7 +55,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import attrs
 import sqlite_utils
 
-from creditcore.errors import StorageError, ValidationError
+from creditcore.errors import CreditError, StorageError, ValidationError
 from creditcore.model import (
     BurnResult,
     CaptureResult,
@@ -589,7 +589,8 @@ _HINTS = {
     "SQLITE_CONSTRAINT": "a row broke a constraint of the schema; nothing was written",
 }
 # What a stored row that cannot be read back, or a value that cannot be stored, raises.
-_TRANSLATED = (sqlite3.Error, ValueError, TypeError, KeyError, OverflowError)
+# what a statement or the decoding of a row that was altered outside the ledger can raise
+_TRANSLATED = (sqlite3.Error, ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
 
 
 def _storage_error(action: str, where: str, error: BaseException) -> StorageError:
@@ -636,6 +637,8 @@ def _storage(
                 )
             try:
                 return method(self, *args, **kwargs)
+            except CreditError:
+                raise  # already the library's own
             except _TRANSLATED as error:
                 raise _storage_error(action, self.where, error) from error
 
@@ -643,6 +646,26 @@ def _storage(
         return run
 
     return wrap
+
+
+_SELECT_OPERATION = "SELECT namespace, key, kind, fingerprint, op_id, customer, result FROM operations"
+
+
+def _operation(row: Sequence[Any]) -> OperationRecord:
+    pairs = json.loads(row[3])
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair) for pair in pairs
+    ):
+        raise ValueError(f"a fingerprint is a list of [field, text] pairs, not {row[3][:80]!r}")
+    return OperationRecord(
+        namespace=row[0],
+        key=row[1],
+        kind=row[2],
+        fingerprint=tuple((field, text) for field, text in pairs),
+        op_id=row[4],
+        customer=row[5],
+        result=decode_result(row[6]),
+    )
 
 
 class _Session:
@@ -757,20 +780,14 @@ class _Session:
     @_storage("find an idempotency key")
     def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
         row = self.conn.execute(
-            "SELECT kind, fingerprint, op_id, customer, result FROM operations WHERE namespace = ? AND key = ?",
+            f"{_SELECT_OPERATION} WHERE namespace = ? AND key = ?",
             (namespace, key),
         ).fetchone()
-        if row is None:
-            return None
-        return OperationRecord(
-            namespace=namespace,
-            key=key,
-            kind=row[0],
-            fingerprint=tuple((field, text) for field, text in json.loads(row[1])),
-            op_id=row[2],
-            customer=row[3],
-            result=decode_result(row[4]),
-        )
+        return None if row is None else _operation(row)
+
+    @_storage("list the remembered operations")
+    def operations(self) -> list[OperationRecord]:
+        return [_operation(row) for row in self.conn.execute(f"{_SELECT_OPERATION} ORDER BY customer, namespace, key")]
 
     @_storage("list entries")
     def list_entries(self, query: EntryQuery) -> list[EntryState]:
