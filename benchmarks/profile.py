@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # python benchmarks/profile.py
 from benchmarks import floors, subjects, workload
 from benchmarks.run import RESULTS, machine
 from creditcore import Ledger
-from creditcore.ledger import _new_id
+from creditcore.ids import new_id as _new_id
 from creditcore.model import BurnResult, Entry
 from creditcore.state import AccountState, BlockState, Burn, EntryState
 from creditcore.values import parse_amount, parse_id, parse_time

@@ -8,7 +8,9 @@ import importlib
 import pytest
 
 MODULES = ["creditcore", "creditcore.values", "creditcore.order", "creditcore.rules", "creditcore.ledger",
-           "creditcore.adapters.memory"]
+           "creditcore.adapters.memory", "creditcore.ids", "creditcore.service.batch", "creditcore.service.context",
+           "creditcore.service.idempotency", "creditcore.service.lookup", "creditcore.service.reads",
+           "creditcore.service.writes"]
 
 
 @pytest.mark.parametrize("name", MODULES)

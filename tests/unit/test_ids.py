@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from creditcore import Ledger
-from creditcore.ledger import _new_id
+from creditcore.ids import new_id as _new_id
 
 _FORM = re.compile(r"(blk|op)_[0-9a-f]{32}")
 

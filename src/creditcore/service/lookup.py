@@ -1,0 +1,38 @@
+"""Finding what a write or read names (a hold, a block), and putting back into a loaded
+state what a load leaves out."""
+
+from __future__ import annotations
+
+import attrs
+
+from creditcore.errors import NotFound
+from creditcore.repository import Reader
+from creditcore.state import AccountState, BlockState, HoldState
+
+
+def find_hold(reader: Reader, hold_id: str) -> HoldState:
+    found = reader.find_hold(hold_id)
+    if found is None:
+        raise NotFound(f"no hold {hold_id!r}")
+    return found
+
+
+def find_block(reader: Reader, block_id: str) -> BlockState:
+    found = reader.find_block(block_id)
+    if found is None:
+        raise NotFound(f"no block {block_id!r}")
+    return found
+
+
+def with_block(state: AccountState, block: BlockState) -> AccountState:
+    """The state with a block that a load leaves out (it has no credit left) put back."""
+    if block.id in state.blocks:
+        return state
+    return attrs.evolve(state, blocks={**state.blocks, block.id: block})
+
+
+def with_hold(state: AccountState, found: HoldState) -> AccountState:
+    """The state with a hold that a load leaves out (it has ended) put back."""
+    if found.id in state.holds:
+        return state
+    return attrs.evolve(state, holds={**state.holds, found.id: found})

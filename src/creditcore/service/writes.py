@@ -1,0 +1,568 @@
+"""The writes: each parses its arguments, then goes through the one write path,
+:func:`perform` (the key's replay, the future check, load, rule, save, result, the key's
+record)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from creditcore import rules
+from creditcore.errors import NotFound, ValidationError
+from creditcore.ids import new_id
+from creditcore.model import (
+    Block,
+    BurnResult,
+    CaptureResult,
+    ChangeExpiryResult,
+    Entry,
+    GrantResult,
+    Hold,
+    HoldResult,
+    ReleaseResult,
+    Result,
+    ReverseResult,
+    VoidResult,
+)
+from creditcore.repository import EntryQuery, OperationRecord, UnitOfWork, iterate_entries
+from creditcore.service import idempotency, lookup
+from creditcore.service.context import Context
+from creditcore.state import (
+    AccountState,
+    Burn,
+    Capture,
+    ChangeExpiry,
+    Grant,
+    PlaceHold,
+    Release,
+    Reverse,
+    Void,
+)
+from creditcore.values import (
+    CATEGORIES,
+    DEFAULT_UNIT,
+    OVERDRAFT_MODES,
+    check_amount,
+    parse_amount,
+    parse_bool,
+    parse_choice,
+    parse_cost_basis,
+    parse_grant_scope,
+    parse_id,
+    parse_metadata,
+    parse_optional_id,
+    parse_optional_time,
+    parse_priority,
+    parse_scale,
+    parse_text,
+    parse_time,
+    to_decimal,
+    whole_minor_units,
+)
+
+R = TypeVar("R", bound=Result)
+Step = Callable[[AccountState, datetime], rules.Transition]
+
+
+def perform(
+    ctx: Context,
+    uow: UnitOfWork,
+    customer: str,
+    at: datetime | None,
+    step: Step,
+    build: Callable[[str, AccountState, tuple[Entry, ...], datetime], R],
+    op_id: str,
+    memo: tuple[str, str | None, str, tuple[tuple[str, str], ...]],
+) -> R:
+    """Load the customer, run the rule, save what it wrote, build the result and, when
+    the call had a key, remember it for replays: ``memo`` is (namespace, key, kind,
+    fingerprint)."""
+    ctx.check_future(at)
+    before = uow.load_account(customer)
+    when = ctx.write_time(at, before)
+    after, entries = step(before, when)
+    saved = uow.save(before, after, entries)
+    own = tuple(Entry.from_state(e, ctx.scale(e.unit, uow)) for e in saved if e.op_id == op_id)
+    result = build(op_id, after, own, when)
+    namespace, key, kind, fingerprint = memo
+    if key is not None:
+        uow.record_operation(
+            OperationRecord(
+                namespace=namespace,
+                key=key,
+                kind=kind,
+                fingerprint=fingerprint,
+                op_id=op_id,
+                customer=customer,
+                result=result,
+            )
+        )
+    return result
+
+
+def define_unit(ctx: Context, name: str, scale: int) -> None:
+    name = parse_id(name, "unit")
+    scale = parse_scale(scale)
+    with ctx.transaction() as uow:
+        known = {DEFAULT_UNIT: 0, **uow.units()}
+        if name in known:
+            if known[name] != scale:
+                raise ValidationError("scale", f"unit {name!r} is declared with scale {known[name]}, not {scale}")
+        else:
+            uow.add_unit(name, scale)
+    ctx.remember_unit(name, scale)
+
+
+def grant(
+    ctx: Context,
+    customer: str,
+    amount: int | Decimal | str,
+    *,
+    unit: str = DEFAULT_UNIT,
+    effective_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    priority: int = 50,
+    category: str = "promotional",
+    cost_basis: int | Decimal | str | None = None,
+    scope: Iterable[str] | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
+    settle_debt: bool | None = None,
+    at: datetime | None = None,
+) -> GrantResult:
+    customer = parse_id(customer, "customer")
+    unit, scale = ctx.unit(unit)
+    minor = parse_amount(amount, scale)
+    effective = parse_optional_time(effective_at, "effective_at")
+    expires = parse_optional_time(expires_at, "expires_at")
+    priority = parse_priority(priority)
+    category = parse_choice(category, "category", CATEGORIES)
+    basis = parse_cost_basis(cost_basis)
+    scopes = parse_grant_scope(scope)
+    description = parse_text(description)
+    meta = parse_metadata(metadata)
+    key = parse_optional_id(idempotency_key, "idempotency_key")
+    settles = ctx.settle_debt if settle_debt is None else parse_bool(settle_debt, "settle_debt")
+    when = parse_optional_time(at, "at")
+    # the arguments alone settle this one; expiry against `at` waits until after the key
+    # lookup, so a retry of a grant that succeeded replays whenever it comes
+    if expires is not None and effective is not None and expires <= effective:
+        raise ValidationError("expires_at", f"{expires.isoformat()} must be later than effective_at")
+    fingerprint = idempotency.fingerprint(
+        key,
+        customer=customer,
+        amount=to_decimal(minor, scale),
+        unit=unit,
+        effective_at=effective,
+        expires_at=expires,
+        priority=priority,
+        category=category,
+        cost_basis=basis,
+        scope=scopes,
+        description=description,
+        metadata=meta,
+        settle_debt=settles,
+    )
+    with ctx.transaction() as uow:
+        replayed = idempotency.replay(uow, "key", key, "grant", fingerprint)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        op_id, block_id = new_id("op"), new_id("blk")
+        command = Grant(
+            op_id=op_id,
+            block_id=block_id,
+            unit=unit,
+            amount=minor,
+            effective_at=effective,
+            expires_at=expires,
+            priority=priority,
+            category=category,
+            cost_basis=basis,
+            scope=scopes,
+            description=description,
+            metadata=meta,
+            settle_debt=settles,
+        )
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> GrantResult:
+            return GrantResult(op_id=op, entries=own, block=Block.from_state(after.blocks[block_id], scale, t))
+
+        return perform(
+            ctx,
+            uow,
+            customer,
+            when,
+            lambda s, t: rules.grant(s, command, t),
+            build,
+            op_id,
+            memo=("key", key, "grant", fingerprint),
+        )
+
+
+def burn(
+    ctx: Context,
+    customer: str,
+    amount: int | Decimal | str,
+    *,
+    unit: str = DEFAULT_UNIT,
+    scope: str | None = None,
+    overdraft: str = "reject",
+    description: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+) -> BurnResult:
+    customer = parse_id(customer, "customer")
+    unit, scale = ctx.unit(unit)
+    minor = parse_amount(amount, scale)
+    scope = parse_optional_id(scope, "scope")
+    mode = parse_choice(overdraft, "overdraft", OVERDRAFT_MODES)
+    description = parse_text(description)
+    meta = parse_metadata(metadata)
+    key = parse_optional_id(idempotency_key, "idempotency_key")
+    when = parse_optional_time(at, "at")
+    limit = None if ctx.debt_limit is None or mode != "debt" else whole_minor_units(ctx.debt_limit, scale)
+    fingerprint = idempotency.fingerprint(
+        key,
+        customer=customer,
+        amount=to_decimal(minor, scale),
+        unit=unit,
+        scope=scope,
+        overdraft=mode,
+        description=description,
+        metadata=meta,
+    )
+    with ctx.transaction() as uow:
+        replayed = idempotency.replay(uow, "key", key, "burn", fingerprint)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        op_id = new_id("op")
+        command = Burn(
+            op_id=op_id,
+            unit=unit,
+            amount=minor,
+            scope=scope,
+            overdraft=mode,  # type: ignore[arg-type]
+            debt_limit=limit,
+            description=description,
+            metadata=meta,
+        )
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> BurnResult:
+            burned = sum((e.amount for e in own if e.kind == "burn"), to_decimal(0, scale))
+            debt = sum((e.amount for e in own if e.kind == "debt"), to_decimal(0, scale))
+            return BurnResult(
+                op_id=op, entries=own, burned=burned, shortfall=to_decimal(minor, scale) - burned, debt=debt
+            )
+
+        return perform(
+            ctx,
+            uow,
+            customer,
+            when,
+            lambda s, t: rules.burn(s, command, t, ctx.order, scale),
+            build,
+            op_id,
+            memo=("key", key, "burn", fingerprint),
+        )
+
+
+def hold(
+    ctx: Context,
+    customer: str,
+    amount: int | Decimal | str,
+    *,
+    hold_id: str,
+    unit: str = DEFAULT_UNIT,
+    scope: str | None = None,
+    expires_at: datetime | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    at: datetime | None = None,
+) -> HoldResult:
+    customer = parse_id(customer, "customer")
+    hold_id = parse_id(hold_id, "hold_id")
+    unit, scale = ctx.unit(unit)
+    minor = parse_amount(amount, scale)
+    scope = parse_optional_id(scope, "scope")
+    expires = parse_optional_time(expires_at, "expires_at")
+    description = parse_text(description)
+    meta = parse_metadata(metadata)
+    when = parse_optional_time(at, "at")
+    fingerprint = idempotency.fingerprint(
+        hold_id,
+        customer=customer,
+        amount=to_decimal(minor, scale),
+        unit=unit,
+        scope=scope,
+        expires_at=expires,
+        description=description,
+        metadata=meta,
+    )
+    with ctx.transaction() as uow:
+        replayed = idempotency.replay(uow, "hold", hold_id, "hold", fingerprint)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        op_id = new_id("op")
+        command = PlaceHold(
+            op_id=op_id,
+            hold_id=hold_id,
+            unit=unit,
+            amount=minor,
+            scope=scope,
+            expires_at=expires,
+            description=description,
+            metadata=meta,
+        )
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> HoldResult:
+            return HoldResult(op_id=op, entries=own, hold=Hold.from_state(after.holds[hold_id], scale))
+
+        return perform(
+            ctx,
+            uow,
+            customer,
+            when,
+            lambda s, t: rules.hold(s, command, t, ctx.order, scale),
+            build,
+            op_id,
+            memo=("hold", hold_id, "hold", fingerprint),
+        )
+
+
+def capture(
+    ctx: Context, hold_id: str, amount: int | Decimal | str | None = None, *, at: datetime | None = None
+) -> CaptureResult:
+    hold_id = parse_id(hold_id, "hold_id")
+    if amount is not None:  # type and sign now; the unit's precision once the hold is known
+        check_amount(amount, allow_zero=True)
+    when = parse_optional_time(at, "at")
+    with ctx.transaction() as uow:
+        found = lookup.find_hold(uow, hold_id)
+        scale = ctx.scale(found.unit, uow)
+        minor = found.amount if amount is None else parse_amount(amount, scale, allow_zero=True)
+        if minor > found.amount:  # a hold's amount never changes: this is an argument check
+            raise ValidationError(
+                "amount",
+                f"cannot capture {to_decimal(minor, scale)}: hold {hold_id!r} holds {to_decimal(found.amount, scale)}",
+            )
+        fingerprint = idempotency.fingerprint(hold_id, amount=to_decimal(minor, scale))
+        replayed = idempotency.replay_end(uow, hold_id, "capture", fingerprint, found.status, found.unit)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        op_id = new_id("op")
+        command = Capture(op_id=op_id, hold_id=hold_id, amount=minor)
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> CaptureResult:
+            captured = sum((e.amount for e in own if e.kind == "capture"), to_decimal(0, scale))
+            return CaptureResult(
+                op_id=op, entries=own, captured=captured, released=to_decimal(found.amount, scale) - captured
+            )
+
+        return perform(
+            ctx,
+            uow,
+            found.customer,
+            when,
+            lambda s, t: rules.capture(lookup.with_hold(s, found), command, t, ctx.order, scale),
+            build,
+            op_id,
+            memo=("end", hold_id, "capture", fingerprint),
+        )
+
+
+def release(ctx: Context, hold_id: str, *, at: datetime | None = None) -> ReleaseResult:
+    hold_id = parse_id(hold_id, "hold_id")
+    when = parse_optional_time(at, "at")
+    with ctx.transaction() as uow:
+        found = lookup.find_hold(uow, hold_id)
+        scale = ctx.scale(found.unit, uow)
+        fingerprint = idempotency.fingerprint(hold_id)
+        replayed = idempotency.replay_end(uow, hold_id, "release", fingerprint, found.status, found.unit)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        op_id = new_id("op")
+        command = Release(op_id=op_id, hold_id=hold_id)
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReleaseResult:
+            return ReleaseResult(op_id=op, entries=own, released=to_decimal(found.amount, scale))
+
+        return perform(
+            ctx,
+            uow,
+            found.customer,
+            when,
+            lambda s, t: rules.release(lookup.with_hold(s, found), command, t),
+            build,
+            op_id,
+            memo=("end", hold_id, "release", fingerprint),
+        )
+
+
+def void(
+    ctx: Context,
+    block_id: str,
+    amount: int | Decimal | str | None = None,
+    *,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+) -> VoidResult:
+    block_id = parse_id(block_id, "block_id")
+    if amount is not None:  # type and sign now; the unit's precision once the block is known
+        check_amount(amount)
+    reason = parse_text(reason, "reason")
+    key = parse_optional_id(idempotency_key, "idempotency_key")
+    when = parse_optional_time(at, "at")
+    with ctx.transaction() as uow:
+        stored = lookup.find_block(uow, block_id)
+        scale = ctx.scale(stored.unit, uow)
+        minor = None if amount is None else parse_amount(amount, scale)
+        fingerprint = idempotency.fingerprint(
+            key, block_id=block_id, amount=idempotency.shown(minor, scale), reason=reason
+        )
+        replayed = idempotency.replay(uow, "key", key, "void", fingerprint)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        op_id = new_id("op")
+        command = Void(op_id=op_id, block_id=block_id, amount=minor, reason=reason)
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> VoidResult:
+            voided = sum((e.amount for e in own if e.kind == "void"), to_decimal(0, scale))
+            return VoidResult(op_id=op, entries=own, voided=voided)
+
+        return perform(
+            ctx,
+            uow,
+            stored.customer,
+            when,
+            lambda s, t: rules.void(lookup.with_block(s, stored), command, t, scale),
+            build,
+            op_id,
+            memo=("key", key, "void", fingerprint),
+        )
+
+
+def reverse(
+    ctx: Context,
+    op_id: str,
+    amount: int | Decimal | str | None = None,
+    *,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+) -> ReverseResult:
+    target = parse_id(op_id, "op_id")
+    if amount is not None:  # type and sign now; the unit's precision once the op is known
+        check_amount(amount)
+    key = parse_optional_id(idempotency_key, "idempotency_key")
+    when = parse_optional_time(at, "at")
+    with ctx.transaction() as uow:
+        target_entries = tuple(iterate_entries(uow, EntryQuery(op_id=target, limit=1000)))
+        if not target_entries:
+            raise NotFound(f"no op {target!r}")
+        customer, unit = target_entries[0].customer, target_entries[0].unit
+        scale = ctx.scale(unit, uow)
+        minor = None if amount is None else parse_amount(amount, scale)
+        fingerprint = idempotency.fingerprint(key, op_id=target, amount=idempotency.shown(minor, scale))
+        replayed = idempotency.replay(uow, "key", key, "reverse", fingerprint)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        # a capture of 0 wrote only releases: its hold tells it from a release
+        ended = uow.find_hold(target_entries[0].hold_id or "")
+        captured_nothing = (
+            {e.kind for e in target_entries} <= {"release", "expire", "void"}
+            and ended is not None
+            and ended.settled_by == target
+            and ended.status == "captured"
+        )
+        prior = tuple(iterate_entries(uow, EntryQuery(customer=customer, kinds=frozenset({"reverse"}), ref=target)))
+        new_op = new_id("op")
+        command = Reverse(
+            op_id=new_op,
+            target=target,
+            target_entries=target_entries,
+            prior=prior,
+            amount=minor,
+            captured_nothing=captured_nothing,
+        )
+
+        def step(state: AccountState, t: datetime) -> rules.Transition:
+            # the blocks credit may go back to, even those a load leaves out
+            wanted = {e.block_id for e in target_entries if e.block_id is not None}
+            wanted.update(block_id for block_id, _ in state.settlements.get(unit, ()))
+            for block_id in sorted(wanted - set(state.blocks)):
+                state = lookup.with_block(state, lookup.find_block(uow, block_id))
+            return rules.reverse(state, command, t, scale)
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReverseResult:
+            undone = sum((e.amount for e in own if e.kind == "reverse"), to_decimal(0, scale))
+            return ReverseResult(op_id=op, entries=own, reversed=undone)
+
+        return perform(ctx, uow, customer, when, step, build, new_op, memo=("key", key, "reverse", fingerprint))
+
+
+def change_expiry(
+    ctx: Context,
+    block_id: str,
+    expires_at: datetime,
+    *,
+    amount: int | Decimal | str | None = None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+) -> ChangeExpiryResult:
+    block_id = parse_id(block_id, "block_id")
+    if amount is not None:  # type and sign now; the unit's precision once the block is known
+        check_amount(amount)
+    expires = parse_time(expires_at, "expires_at")
+    key = parse_optional_id(idempotency_key, "idempotency_key")
+    when = parse_optional_time(at, "at")
+    with ctx.transaction() as uow:
+        stored = lookup.find_block(uow, block_id)
+        scale = ctx.scale(stored.unit, uow)
+        minor = None if amount is None else parse_amount(amount, scale)
+        fingerprint = idempotency.fingerprint(
+            key, block_id=block_id, expires_at=expires, amount=idempotency.shown(minor, scale)
+        )
+        replayed = idempotency.replay(uow, "key", key, "change_expiry", fingerprint)
+        if replayed is not None:
+            return replayed  # type: ignore[return-value]
+        op_id, moved_to = new_id("op"), new_id("blk")
+        command = ChangeExpiry(op_id=op_id, block_id=block_id, new_block_id=moved_to, expires_at=expires, amount=minor)
+
+        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ChangeExpiryResult:
+            return ChangeExpiryResult(op_id=op, entries=own, block=Block.from_state(after.blocks[moved_to], scale, t))
+
+        return perform(
+            ctx,
+            uow,
+            stored.customer,
+            when,
+            lambda s, t: rules.change_expiry(lookup.with_block(s, stored), command, t, scale),
+            build,
+            op_id,
+            memo=("key", key, "change_expiry", fingerprint),
+        )
+
+
+def expire_due(ctx: Context, *, at: datetime | None = None) -> list[Entry]:
+    when = parse_optional_time(at, "at")
+    ctx.check_future(when)
+    with ctx.reader() as reader:
+        customers = reader.customers()
+    written: list[Entry] = []
+    for customer in customers:
+        with ctx.transaction() as uow:
+            before = uow.load_account(customer)
+            horizon = when if when is not None else ctx.now()
+            if before.last_at is not None and horizon < before.last_at:
+                continue  # its history is ahead of the sweep: what fell due is recorded
+            due = rules.next_due(before)
+            if due is None or due > horizon:
+                continue
+            after, entries = rules.advance(before, horizon)
+            saved = uow.save(before, after, entries)
+            written.extend(Entry.from_state(e, ctx.scale(e.unit, uow)) for e in saved)
+    return written
