@@ -7,6 +7,8 @@ order, holds reserve credit before work starts, and every change is an immutable
 >>> ledger = Ledger.memory()
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from creditcore.errors import (
     Conflict,
     CreditError,
@@ -40,6 +42,7 @@ from creditcore.model import (
 from creditcore.order import BurnOrder
 
 __all__ = [
+    "__version__",
     "Balance",
     "BalancePoint",
     "ChangeExpiryResult",
@@ -69,3 +72,9 @@ __all__ = [
     "ValidationError",
 ]
 __version__ = "0.1.0"
+
+try:
+    #: The installed version: one source, ``version`` in pyproject.toml.
+    __version__ = version("creditcore")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
+    __version__ = "0+unknown"
