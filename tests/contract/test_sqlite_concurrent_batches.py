@@ -175,8 +175,8 @@ def test_the_connections_a_thread_opens_are_reused_and_closed(on_file: SQLiteRep
     for _ in range(3):
         with on_file.transaction(), on_file.reader():
             pass
-    assert len(on_file._links) == 2  # one for writes, one for reads during them
-    connections = [link.conn for link in on_file._links]
+    assert len(on_file._connections.links) == 2  # one for writes, one for reads during them
+    connections = [link.conn for link in on_file._connections.links]
     on_file.close()
     for conn in connections:
         with pytest.raises(Exception, match="closed"):

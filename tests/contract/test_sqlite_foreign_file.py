@@ -16,6 +16,7 @@ import pytest
 from creditcore import Ledger, StorageError
 from creditcore.adapters import sqlite as adapter
 from creditcore.adapters.sqlite import SQLiteRepository
+from creditcore.adapters.sqlite import schema as sqlite_schema
 from creditcore.testing.contract import ManualClock
 
 FIRST_VERSION = Path(__file__).parents[1] / "reliability" / "data" / "first_version.sqlite"
@@ -184,14 +185,14 @@ def test_the_columns_expected_are_those_the_migrations_make(tmp_path: Path) -> N
     nothing else, is known to it with the columns SQLite reports for that file."""
     path = tmp_path / "ledger.db"
     Ledger.sqlite(path).close()
-    columns, made, names = adapter._ledger_schema()
+    columns, made, names = sqlite_schema.ledger_schema()
     conn = sqlite3.connect(path)
     try:
-        tables = adapter._tables(conn)
+        tables = sqlite_schema.tables(conn)
         assert set(columns) == set(tables) - {"_sqlite_migrations", "schema_version"}
-        assert all(adapter._columns(conn, t) == columns[t] for t in columns)
+        assert all(sqlite_schema.columns(conn, t) == columns[t] for t in columns)
         assert {t for group in made.values() for t in group} == set(columns)
-        every = adapter._tables(conn, adapter._EVERY_KIND)
+        every = sqlite_schema.tables(conn, sqlite_schema.EVERY_KIND)
         assert {n for n in every if "_sqlite_migrations" not in n and n != "schema_version"} == names
     finally:
         conn.close()

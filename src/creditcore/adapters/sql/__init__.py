@@ -1,0 +1,22 @@
+"""What every SQL adapter shares, written once for any SQL database.
+
+- :mod:`.dialect`: the few ways databases differ (placeholders, types, table options, the
+  append-only triggers), as a small value each adapter passes in;
+- :mod:`.codec`: rows <-> the core's states (blocks, holds, entries, accounts, idempotency
+  records), and the domain's enumerations checked on the way in and out;
+- :mod:`.results`: a write's stored result as JSON text;
+- :mod:`.statements`: every statement text, rendered once for a dialect;
+- :mod:`.schema`: the schema and its one list of forward migrations;
+- :mod:`.snapshots`: the snapshot policy and the past read through snapshots.
+
+What is a database's own (connections, transactions, locking, error translation, how the
+migrations are recorded) lives in its adapter (:mod:`creditcore.adapters.sqlite`).
+"""
+
+from .dialect import SQLITE, Dialect
+from .results import decode_result, encode_result
+from .schema import MIGRATIONS
+from .snapshots import SNAPSHOT_EVERY
+from .statements import Statements
+
+__all__ = ["MIGRATIONS", "SNAPSHOT_EVERY", "SQLITE", "Dialect", "Statements", "decode_result", "encode_result"]

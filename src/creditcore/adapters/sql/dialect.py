@@ -1,0 +1,69 @@
+"""Where SQL databases differ, as much as the shared statements need to know.
+
+A :class:`Dialect` is a small value: the shared layer (:mod:`.statements`, :mod:`.schema`)
+renders its texts from it once, and each adapter passes its own. Everything else (the row
+codecs, the upserts, the partial indexes, ``ON CONFLICT``) is the same SQL on SQLite and on
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+
+def _sqlite_append_only(table: str, verb: str, message: str) -> str:
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table}\n"
+        f"    BEGIN SELECT RAISE(ABORT, '{message}'); END"
+    )
+
+
+def _sqlite_json_check(column: str, nullable: bool) -> str:
+    test = f"json_valid({column})"
+    return f" CHECK ({column} IS NULL OR {test})" if nullable else f" CHECK ({test})"
+
+
+@attrs.frozen(kw_only=True)
+class Dialect:
+    """The parts of a statement that depend on the database."""
+
+    name: str
+    mark: str
+    """The parameter placeholder: ``?`` for sqlite3, ``%s`` for psycopg."""
+    integer: str
+    """A 64-bit integer column (amounts in minor units, microseconds since the epoch)."""
+    row_key: str
+    """A surrogate key the database numbers itself (``pos``: the order rows were made in)."""
+    made_order: str
+    """What orders the rows of a table without a row key (``units``) as they were made."""
+    json: str
+    """A column of JSON text."""
+    json_check: Callable[[str, bool], str]
+    """``(column, nullable)`` -> the CHECK that the column holds JSON ("" where the type does)."""
+    table_options: str
+    """Written after a table's closing parenthesis (SQLite: ``STRICT``)."""
+    keyed_table_options: str
+    """The same for a table whose primary key is its only order (SQLite: ``WITHOUT ROWID``)."""
+    append_only: Callable[[str, str, str], str]
+    """``(table, "UPDATE" | "DELETE", message)`` -> a trigger refusing that change."""
+
+    def marks(self, count: int) -> str:
+        """``count`` placeholders, comma-separated."""
+        return ", ".join(self.mark for _ in range(count))
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    mark="?",
+    integer="INTEGER",
+    row_key="INTEGER PRIMARY KEY",
+    made_order="rowid",
+    json="TEXT",
+    json_check=_sqlite_json_check,
+    table_options=" STRICT",
+    keyed_table_options=" STRICT, WITHOUT ROWID",
+    append_only=_sqlite_append_only,
+)
+"""SQLite: STRICT tables, ``INTEGER`` is 64-bit, JSON is checked text, ``pos`` is the rowid."""

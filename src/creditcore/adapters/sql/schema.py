@@ -1,0 +1,253 @@
+"""The schema and its one list of forward migrations, for any SQL database.
+
+A migration is a name and a step: the statements it runs, rendered for a
+:class:`~.dialect.Dialect`. Each adapter applies the list with its own bookkeeping (SQLite:
+sqlite-utils' ``Migrations``) and in one transaction per step. Append to :data:`MIGRATIONS`;
+never change a step once released (files have recorded it as applied).
+
+The schema states storage invariants (amounts are never negative, ``0 <= held <= remaining <=
+amount``, JSON is JSON, references exist, entries are append-only); the enumerations of the
+domain (entry kinds, categories, hold statuses) are checked by :mod:`.codec`, so that a new
+one needs no table rebuild. The first schema had them as ``CHECK``s: ``0003`` rebuilds the
+tables without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .dialect import Dialect
+
+Step = Callable[[Dialect], tuple[str, ...]]
+
+# The enumerations the first schema checked (0001 as it was released; 0003 drops them).
+_V1_CATEGORY = " CHECK (category IN ('promotional', 'paid'))"
+_V1_ENDING = " CHECK (emptied_by IN ('depleted', 'expired', 'voided'))"
+_V1_STATUS = " CHECK (status IN ('active', 'captured', 'released', 'expired'))"
+_V1_KIND = (
+    " CHECK (kind IN (\n"
+    "            'grant', 'burn', 'debt', 'settle', 'hold', 'capture', 'release',\n"
+    "            'expire', 'void', 'reverse', 'move_out', 'move_in'))"
+)
+# The columns of the first schema (what 0003 copies), written out: a released step must not
+# change when a later migration adds a column.
+_V1_BLOCK_COLUMNS = (
+    "id, customer, unit, number, amount, remaining, held, priority, category, cost_basis, scope, effective_at, "
+    "expires_at, created_at, description, metadata, origin, settles_debt, settle_pending, void_closed, emptied_by"
+)
+_V1_HOLD_COLUMNS = (
+    "id, customer, unit, amount, allocations, status, captured, scope, expires_at, created_at, settled_at, "
+    "settled_by, op_id, description, metadata"
+)
+_V1_ENTRY_COLUMNS = (
+    "seq, op_id, customer, unit, kind, block_id, hold_id, amount, available_after, at, description, metadata, "
+    "ref, of_debt"
+)
+
+# The tables as 0003 leaves them (0001 with the enumeration CHECKs). A later change to a table
+# is a new migration (ALTER TABLE, or a rebuild of its own), never an edit of these.
+
+
+def _blocks(d: Dialect, name: str, *, v1: bool) -> str:
+    i, t = d.integer, "TEXT"
+    return f"""
+    CREATE TABLE IF NOT EXISTS {name} (
+        pos {d.row_key},
+        id {t} NOT NULL UNIQUE,
+        customer {t} NOT NULL REFERENCES accounts (customer),
+        unit {t} NOT NULL,
+        number {i} NOT NULL,
+        amount {i} NOT NULL CHECK (amount >= 0),
+        remaining {i} NOT NULL,
+        held {i} NOT NULL DEFAULT 0,
+        priority {i} NOT NULL,
+        category {t} NOT NULL{_V1_CATEGORY if v1 else ""},
+        cost_basis {t},
+        scope {d.json}{d.json_check("scope", True)},
+        effective_at {i} NOT NULL,
+        expires_at {i},
+        created_at {i} NOT NULL,
+        description {t},
+        metadata {d.json}{d.json_check("metadata", True)},
+        origin {t},
+        settles_debt {i} NOT NULL DEFAULT 0 CHECK (settles_debt IN (0, 1)),
+        settle_pending {i} NOT NULL DEFAULT 0 CHECK (settle_pending IN (0, 1)),
+        void_closed {i} NOT NULL DEFAULT 0 CHECK (void_closed IN (0, 1)),
+        emptied_by {t}{_V1_ENDING if v1 else ""},
+        CHECK (0 <= held AND held <= remaining AND remaining <= amount)
+    ){d.table_options}
+    """
+
+
+def _holds(d: Dialect, name: str, *, v1: bool) -> str:
+    i, t = d.integer, "TEXT"
+    return f"""
+    CREATE TABLE IF NOT EXISTS {name} (
+        pos {d.row_key},
+        id {t} NOT NULL UNIQUE,
+        customer {t} NOT NULL REFERENCES accounts (customer),
+        unit {t} NOT NULL,
+        amount {i} NOT NULL CHECK (amount >= 0),
+        allocations {d.json} NOT NULL{d.json_check("allocations", False)},
+        status {t} NOT NULL{_V1_STATUS if v1 else ""},
+        captured {i} NOT NULL DEFAULT 0 CHECK (captured >= 0 AND captured <= amount),
+        scope {t},
+        expires_at {i},
+        created_at {i} NOT NULL,
+        settled_at {i},
+        settled_by {t},
+        op_id {t} NOT NULL,
+        description {t},
+        metadata {d.json}{d.json_check("metadata", True)}
+    ){d.table_options}
+    """
+
+
+def _entries(d: Dialect, name: str, *, v1: bool, blocks: str = "blocks", holds: str = "holds") -> str:
+    i, t = d.integer, "TEXT"
+    return f"""
+    CREATE TABLE IF NOT EXISTS {name} (
+        seq {i} PRIMARY KEY,
+        op_id {t} NOT NULL,
+        customer {t} NOT NULL REFERENCES accounts (customer),
+        unit {t} NOT NULL,
+        kind {t} NOT NULL{_V1_KIND if v1 else ""},
+        block_id {t} REFERENCES {blocks} (id),
+        hold_id {t} REFERENCES {holds} (id),
+        amount {i} NOT NULL CHECK (amount >= 0),
+        available_after {i} NOT NULL,
+        at {i} NOT NULL,
+        description {t},
+        metadata {d.json}{d.json_check("metadata", True)},
+        ref {t},
+        of_debt {i} NOT NULL DEFAULT 0 CHECK (of_debt IN (0, 1))
+    ){d.table_options}
+    """
+
+
+def _block_indexes(d: Dialect) -> tuple[str, ...]:
+    return (
+        "CREATE INDEX IF NOT EXISTS blocks_by_customer ON blocks (customer)",
+        # a load reads only the blocks that still hold credit, however many are used up
+        "CREATE INDEX IF NOT EXISTS blocks_live ON blocks (customer) WHERE remaining > 0",
+    )
+
+
+def _hold_indexes(d: Dialect) -> tuple[str, ...]:
+    return (
+        "CREATE INDEX IF NOT EXISTS holds_by_customer ON holds (customer)",
+        "CREATE INDEX IF NOT EXISTS holds_active ON holds (customer) WHERE status = 'active'",
+    )
+
+
+def _entry_indexes_and_triggers(d: Dialect) -> tuple[str, ...]:
+    return (
+        "CREATE INDEX IF NOT EXISTS entries_by_customer ON entries (customer, seq)",
+        "CREATE INDEX IF NOT EXISTS entries_by_op ON entries (op_id)",
+        "CREATE INDEX IF NOT EXISTS entries_by_block ON entries (block_id) WHERE block_id IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS entries_by_ref ON entries (ref) WHERE ref IS NOT NULL",
+        # the ledger is append-only: history is never rewritten
+        d.append_only("entries", "UPDATE", "entries are append-only: an entry cannot be changed"),
+        d.append_only("entries", "DELETE", "entries are append-only: an entry cannot be deleted"),
+    )
+
+
+# Every statement of 0001 and 0002 is idempotent (IF NOT EXISTS), so a file can be brought
+# forward by either bookkeeping of the SQLite adapter.
+
+
+def _initial(d: Dialect) -> tuple[str, ...]:
+    i, t = d.integer, "TEXT"
+    return (
+        f"""
+        CREATE TABLE IF NOT EXISTS units (
+            name {t} PRIMARY KEY,
+            scale {i} NOT NULL CHECK (scale >= 0)
+        ){d.table_options}
+        """,
+        f"""
+        CREATE TABLE IF NOT EXISTS accounts (
+            customer {t} PRIMARY KEY,
+            totals {d.json} NOT NULL DEFAULT '{{}}'{d.json_check("totals", False)},
+            last_at {i},
+            next_number {i} NOT NULL DEFAULT 1 CHECK (next_number >= 1),
+            settlements {d.json} NOT NULL DEFAULT '{{}}'{d.json_check("settlements", False)},
+            first_seq {i}
+        ){d.table_options}
+        """,
+        "CREATE INDEX IF NOT EXISTS accounts_by_first_seq ON accounts (first_seq) WHERE first_seq IS NOT NULL",
+        _blocks(d, "blocks", v1=True),
+        *_block_indexes(d),
+        _holds(d, "holds", v1=True),
+        *_hold_indexes(d),
+        _entries(d, "entries", v1=True),
+        *_entry_indexes_and_triggers(d),
+        f"""
+        CREATE TABLE IF NOT EXISTS operations (
+            namespace {t} NOT NULL,
+            key {t} NOT NULL,
+            kind {t} NOT NULL,
+            fingerprint {d.json} NOT NULL{d.json_check("fingerprint", False)},
+            op_id {t} NOT NULL,
+            customer {t} NOT NULL,
+            result {d.json} NOT NULL{d.json_check("result", False)},
+            PRIMARY KEY (namespace, key)
+        ){d.keyed_table_options}
+        """,
+    )
+
+
+def _snapshots(d: Dialect) -> tuple[str, ...]:
+    # a cache of account states: see .snapshots
+    return (
+        f"""
+        CREATE TABLE IF NOT EXISTS snapshots (
+            customer TEXT NOT NULL REFERENCES accounts (customer),
+            seq {d.integer} NOT NULL,
+            at {d.integer} NOT NULL,
+            state {d.json} NOT NULL{d.json_check("state", False)},
+            PRIMARY KEY (customer, seq)
+        ){d.keyed_table_options}
+        """,
+        "CREATE INDEX IF NOT EXISTS snapshots_by_time ON snapshots (customer, at)",
+    )
+
+
+def _enumerations_to_the_domain(d: Dialect) -> tuple[str, ...]:
+    """Rebuild blocks, holds and entries without the enumeration CHECKs, every row copied.
+
+    New tables are made beside the old ones (the new entries referring to the new blocks and
+    holds), filled, and renamed into place once the old ones are dropped, children first, so
+    that no reference is ever left dangling with foreign keys on; the indexes and the
+    append-only triggers go with the old tables and are made again. Dropping a table fires
+    none of its triggers. Run again on a rebuilt file, it rebuilds it again."""
+    blocks, holds, entries = _V1_BLOCK_COLUMNS, _V1_HOLD_COLUMNS, _V1_ENTRY_COLUMNS
+    return (
+        "DROP TABLE IF EXISTS entries_rebuilt",
+        "DROP TABLE IF EXISTS holds_rebuilt",
+        "DROP TABLE IF EXISTS blocks_rebuilt",
+        _blocks(d, "blocks_rebuilt", v1=False),
+        f"INSERT INTO blocks_rebuilt (pos, {blocks}) SELECT pos, {blocks} FROM blocks ORDER BY pos",
+        _holds(d, "holds_rebuilt", v1=False),
+        f"INSERT INTO holds_rebuilt (pos, {holds}) SELECT pos, {holds} FROM holds ORDER BY pos",
+        _entries(d, "entries_rebuilt", v1=False, blocks="blocks_rebuilt", holds="holds_rebuilt"),
+        f"INSERT INTO entries_rebuilt ({entries}) SELECT {entries} FROM entries ORDER BY seq",
+        "DROP TABLE entries",
+        "DROP TABLE holds",
+        "DROP TABLE blocks",
+        # renaming a table also renames the references to it (entries_rebuilt's)
+        "ALTER TABLE blocks_rebuilt RENAME TO blocks",
+        "ALTER TABLE holds_rebuilt RENAME TO holds",
+        "ALTER TABLE entries_rebuilt RENAME TO entries",
+        *_block_indexes(d),
+        *_hold_indexes(d),
+        *_entry_indexes_and_triggers(d),
+    )
+
+
+#: The forward migrations, in order: ``(name, step)``. Append; never edit a released one.
+MIGRATIONS: tuple[tuple[str, Step], ...] = (
+    ("0001_initial", _initial),
+    ("0002_snapshots", _snapshots),
+    ("0003_enumerations_checked_by_the_domain", _enumerations_to_the_domain),
+)
