@@ -27,7 +27,9 @@ from creditcore.adapters import sql
 from creditcore.adapters import sqlite as adapter
 from creditcore.adapters.memory import MemoryRepository
 from creditcore.adapters.sql import codec
+from creditcore.adapters.sql.dialect import SQLITE
 from creditcore.adapters.sql.results import RESULT_TYPES
+from creditcore.adapters.sql.statements import Statements
 from creditcore.adapters.sqlite import SQLiteRepository, decode_result, encode_result
 from creditcore.adapters.sqlite import schema as sqlite_schema
 from creditcore.model import Result
@@ -673,3 +675,19 @@ def test_two_repositories_on_one_file_see_each_others_writes(ledger: Ledger, pat
         assert other.get_hold("h").status == "released"
     finally:
         other.close()
+
+
+def test_the_shared_statements_take_their_placeholders_from_the_dialect() -> None:
+    # the shared layer is written once for any SQL database: another dialect's placeholder
+    # (psycopg's %s) replaces every one of SQLite's
+    pyformat = attrs.evolve(SQLITE, name="pyformat", mark="%s")
+    statements = Statements(pyformat)
+    texts = [value for value in vars(statements).values() if isinstance(value, str)]
+    listed = statements.list_entries(
+        after_seq=0, limit=10, filters=[("customer", "ada")], kinds=["burn"], since=0, until=1
+    )
+    assert listed is not None
+    texts.append(listed[0])
+    assert all("?" not in text for text in texts)
+    assert sum(text.count("%s") for text in texts) > 50
+    assert "ON CONFLICT (id) DO UPDATE" in statements.upsert_block
