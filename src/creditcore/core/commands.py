@@ -1,0 +1,307 @@
+"""The commands of the pure core: what a caller asks a rule to do.
+
+The commands are public: a caller of the pure core builds them by hand. Each checks its
+fields when it is made and raises ValidationError naming the field at fault, so a rule
+never sees a negative amount, a bogus choice or a naive time. The checks are plain type
+and range tests (a burn builds one command per call); the parsers of creditcore.values
+only run to normalise a value or to word a refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import NoReturn
+
+import attrs
+
+from creditcore.core.state import EntryState, Overdraft, frozen_dict
+from creditcore.errors import ValidationError
+from creditcore.values import (
+    CATEGORIES,
+    MAX_ID_LENGTH,
+    MAX_MINOR,
+    MAX_PRIORITY,
+    MAX_TEXT_LENGTH,
+    OVERDRAFT_MODES,
+    parse_cost_basis,
+    parse_grant_scope,
+    parse_id,
+    parse_metadata,
+    parse_priority,
+    parse_text,
+    parse_time,
+)
+
+
+def _refuse_amount(value: object, field: str, least: int) -> NoReturn:
+    if type(value) is not int:
+        hint = " (floats are inexact)" if isinstance(value, float) else ""
+        raise ValidationError(field, f"expected an int of minor units, got {type(value).__name__}{hint}")
+    if value > MAX_MINOR:
+        raise ValidationError(field, f"{value} does not fit in a signed 64-bit amount")
+    raise ValidationError(field, f"must be {'zero or more' if least == 0 else 'more than zero'}, got {value}")
+
+
+def _amount(value: object, field: str = "amount", least: int = 1) -> None:
+    """An int of minor units from ``least`` up to the largest signed 64-bit integer."""
+    if type(value) is not int or not least <= value <= MAX_MINOR:
+        _refuse_amount(value, field, least)
+
+
+def _optional_amount(value: object, field: str = "amount", least: int = 1) -> None:
+    if value is not None and (type(value) is not int or not least <= value <= MAX_MINOR):
+        _refuse_amount(value, field, least)
+
+
+def _id(value: object, field: str) -> None:
+    """A non-empty str of at most 200 characters."""
+    if type(value) is not str or not 0 < len(value) <= MAX_ID_LENGTH:
+        parse_id(value, field)  # words the refusal (and lets a str subclass through)
+
+
+def _optional_id(value: object, field: str) -> None:
+    if value is not None and (type(value) is not str or not 0 < len(value) <= MAX_ID_LENGTH):
+        parse_id(value, field)
+
+
+def _text(value: object, field: str = "description") -> None:
+    if value is not None and (type(value) is not str or len(value) > MAX_TEXT_LENGTH):
+        parse_text(value, field)
+
+
+def _metadata(value: Mapping[str, str]) -> None:
+    if value:
+        parse_metadata(value)
+
+
+def _choice(value: object, field: str, choices: tuple[str, ...]) -> None:
+    if value not in choices or type(value) is not str:
+        raise ValidationError(field, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def _bool(value: object, field: str) -> None:
+    if type(value) is not bool:
+        raise ValidationError(field, f"expected True or False, got {value!r}")
+
+
+def _set(command: object, field: str, value: object) -> None:
+    """Store a normalised value on a frozen command (only while it is being made)."""
+    object.__setattr__(command, field, value)
+
+
+def _time(command: object, field: str, value: object) -> datetime:
+    """An aware time, normalised to UTC on the command."""
+    when = parse_time(value, field)
+    if when is not value:
+        _set(command, field, when)
+    return when
+
+
+def _entries(command: object, field: str, value: object) -> tuple[EntryState, ...]:
+    if type(value) is not tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValidationError(field, f"expected a tuple of EntryState, got {type(value).__name__}")
+        value = tuple(value)
+        _set(command, field, value)
+    for item in value:
+        if not isinstance(item, EntryState):
+            raise ValidationError(field, f"expected a tuple of EntryState, found a {type(item).__name__}")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class Grant:
+    op_id: str
+    block_id: str
+    unit: str
+    amount: int
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+    priority: int = 50
+    category: str = "promotional"
+    cost_basis: Decimal | None = None
+    scope: frozenset[str] | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+    settle_debt: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.block_id, "block_id")
+        _id(self.unit, "unit")
+        _amount(self.amount)
+        effective = None if self.effective_at is None else _time(self, "effective_at", self.effective_at)
+        if self.expires_at is not None:
+            expires = _time(self, "expires_at", self.expires_at)
+            if effective is not None and expires <= effective:
+                raise ValidationError(
+                    "expires_at", f"{expires.isoformat()} must be later than effective_at ({effective.isoformat()})"
+                )
+        if type(self.priority) is not int or not 0 <= self.priority <= MAX_PRIORITY:
+            parse_priority(self.priority)
+        _choice(self.category, "category", CATEGORIES)
+        if self.cost_basis is not None:
+            basis = parse_cost_basis(self.cost_basis)
+            if basis is not self.cost_basis:
+                _set(self, "cost_basis", basis)
+        if self.scope is not None:
+            _set(self, "scope", parse_grant_scope(self.scope))
+        _text(self.description)
+        _metadata(self.metadata)
+        _bool(self.settle_debt, "settle_debt")
+
+
+@attrs.frozen(kw_only=True)
+class Burn:
+    op_id: str
+    unit: str
+    amount: int
+    scope: str | None = None
+    overdraft: Overdraft = "reject"
+    debt_limit: int | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+
+    def __attrs_post_init__(self) -> None:
+        # the common burn in one expression (this runs once per burn); the checks one by
+        # one below word the refusal, or pass what the expression did not cover
+        if (
+            type(self.op_id) is str
+            and 0 < len(self.op_id) <= MAX_ID_LENGTH
+            and type(self.unit) is str
+            and 0 < len(self.unit) <= MAX_ID_LENGTH
+            and type(self.amount) is int
+            and 0 < self.amount <= MAX_MINOR
+            and self.scope is None
+            and self.overdraft in OVERDRAFT_MODES
+            and type(self.overdraft) is str
+            and self.debt_limit is None
+            and self.description is None
+            and not self.metadata
+        ):
+            return
+        _id(self.op_id, "op_id")
+        _id(self.unit, "unit")
+        _amount(self.amount)
+        _optional_id(self.scope, "scope")
+        _choice(self.overdraft, "overdraft", OVERDRAFT_MODES)
+        _optional_amount(self.debt_limit, "debt_limit", 0)
+        _text(self.description)
+        _metadata(self.metadata)
+
+
+@attrs.frozen(kw_only=True)
+class PlaceHold:
+    op_id: str
+    hold_id: str
+    unit: str
+    amount: int
+    scope: str | None = None
+    expires_at: datetime | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.hold_id, "hold_id")
+        _id(self.unit, "unit")
+        _amount(self.amount)
+        _optional_id(self.scope, "scope")
+        if self.expires_at is not None:
+            _time(self, "expires_at", self.expires_at)
+        _text(self.description)
+        _metadata(self.metadata)
+
+
+@attrs.frozen(kw_only=True)
+class Capture:
+    op_id: str
+    hold_id: str
+    amount: int | None = None
+    """``None`` captures everything held."""
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.hold_id, "hold_id")
+        _optional_amount(self.amount, "amount", 0)
+
+
+@attrs.frozen(kw_only=True)
+class Release:
+    op_id: str
+    hold_id: str
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.hold_id, "hold_id")
+
+
+@attrs.frozen(kw_only=True)
+class Void:
+    op_id: str
+    block_id: str
+    amount: int | None = None
+    """``None`` voids all the unheld remaining."""
+    reason: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.block_id, "block_id")
+        _optional_amount(self.amount)
+        _text(self.reason, "reason")
+
+
+@attrs.frozen(kw_only=True)
+class ChangeExpiry:
+    op_id: str
+    block_id: str
+    new_block_id: str
+    expires_at: datetime
+    amount: int | None = None
+    """``None`` moves all the unheld remaining."""
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.block_id, "block_id")
+        _id(self.new_block_id, "new_block_id")
+        if self.new_block_id == self.block_id:
+            raise ValidationError("new_block_id", f"must differ from block_id ({self.block_id!r})")
+        _time(self, "expires_at", self.expires_at)
+        _optional_amount(self.amount)
+
+
+@attrs.frozen(kw_only=True)
+class Reverse:
+    op_id: str
+    target: str
+    """The op id of the burn or capture to reverse."""
+    target_entries: tuple[EntryState, ...]
+    """The entries of that op."""
+    prior: tuple[EntryState, ...] = ()
+    """The ``reverse`` entries of earlier reversals of that op."""
+    amount: int | None = None
+    """``None`` reverses all that is left."""
+    captured_nothing: bool = False
+    """The target is a capture of 0 (its entries are only the release of the rest)."""
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.target, "target")
+        entries = _entries(self, "target_entries", self.target_entries)
+        if not entries:
+            raise ValidationError("target_entries", f"the entries of op {self.target!r} are missing")
+        first = entries[0]
+        for entry in entries:
+            if entry.op_id != self.target:
+                raise ValidationError(
+                    "target_entries", f"entry of op {entry.op_id!r} is not one of op {self.target!r}'s entries"
+                )
+            if entry.customer != first.customer or entry.unit != first.unit:
+                raise ValidationError("target_entries", f"op {self.target!r}'s entries mix customers or units")
+        for entry in _entries(self, "prior", self.prior):
+            if entry.kind != "reverse" or entry.ref != self.target:
+                raise ValidationError("prior", f"expected the reverse entries of op {self.target!r} only")
+        _optional_amount(self.amount)
+        _bool(self.captured_nothing, "captured_nothing")

@@ -1,0 +1,222 @@
+"""Due events: what falls due on its own, with no caller asking — the one registry of them.
+
+Before any write, the rules record every event due up to the write's time, in time order
+(:func:`advance`); reads count them whether recorded or not (:func:`~creditcore.core.rules.view`);
+:func:`next_due` says when the next one falls. Each kind is a :class:`DueKind` in
+:data:`REGISTRY`, whose order is the order of events that fall due at the same instant:
+
+1. expiries, by block creation (credit a hold still pins stays until the hold ends);
+2. hold timeouts, by hold id (credit that goes back to a block expired meanwhile expires at once);
+3. settlements: an upcoming block that settles debt pays it off when it becomes active, by
+   block creation.
+
+A new kind (a recurring grant's period boundary) is one more :class:`DueKind` in the registry,
+at the place its same-instant order gives it.
+
+Each instant of due events is a step of its own: :func:`advance` notes, per instant, the op ids
+it recorded and the balance change of each unit it touched (:class:`~creditcore.core.outcomes.DueStep`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import attrs
+
+from creditcore.core.effects import Work, end_hold
+from creditcore.core.order import DEFAULT_ORDER
+from creditcore.core.outcomes import BalanceChange, DueStep
+from creditcore.core.state import AccountState, UnitTotals
+
+#: ``(when, tie-break within the kind, subject id, unit)`` of one event that is due.
+Pending = tuple[datetime, int, str, str]
+
+
+@attrs.frozen(kw_only=True)
+class DueKind:
+    """One kind of event that falls due on its own."""
+
+    name: str
+    find: Callable[[Work, datetime], list[Pending]]
+    """The events of this kind due at or before the time given, in the working account."""
+    record: Callable[[Work, str, datetime], None]
+    """Record the event of the subject named, at its time."""
+    earliest: Callable[[AccountState], datetime | None]
+    """When the next event of this kind falls, if ever (for :func:`next_due`)."""
+    close: Callable[[Work], None] | None = None
+    """Bookkeeping once the history has an entry at or after the events' times."""
+    restore: Callable[[Work, datetime | None], None] | None = None
+    """Bring the kind's bookkeeping back after a replay of stored entries up to a time."""
+
+
+# -- expiry ---------------------------------------------------------------------------------
+
+
+# The finders are plain loops: every write runs each of them over every block or hold, and
+# a loop costs less than a comprehension here.
+
+
+def _find_expiries(work: Work, at: datetime) -> list[Pending]:
+    found = []
+    for b in work.blocks.values():
+        # a fully held block still gets its event: a hold timeout before its expiry may free credit
+        if b.expires_at is not None and b.expires_at <= at and b.remaining > 0:
+            found.append((b.expires_at, b.number, b.id, b.unit))
+    return found
+
+
+def _record_expiry(work: Work, block_id: str, when: datetime) -> None:
+    block = work.blocks[block_id]
+    if block.unheld > 0:
+        work.record("expire", block.unit, block.unheld, when, f"expire:{block_id}", block=block)
+
+
+def _next_expiry(state: AccountState) -> datetime | None:
+    return min((b.expires_at for b in state.blocks.values() if b.expires_at is not None and b.unheld > 0), default=None)
+
+
+# -- hold timeout ---------------------------------------------------------------------------
+
+
+def _find_timeouts(work: Work, at: datetime) -> list[Pending]:
+    found = []
+    for h in work.holds.values():
+        if h.status == "active" and h.expires_at is not None and h.expires_at <= at:
+            found.append((h.expires_at, 0, h.id, h.unit))
+    return found
+
+
+def _record_timeout(work: Work, hold_id: str, when: datetime) -> None:
+    end_hold(work, work.holds[hold_id], 0, when, f"timeout:{hold_id}", "expired", DEFAULT_ORDER)
+
+
+def _next_timeout(state: AccountState) -> datetime | None:
+    return min(
+        (h.expires_at for h in state.holds.values() if h.status == "active" and h.expires_at is not None),
+        default=None,
+    )
+
+
+# -- settlement by an upcoming block --------------------------------------------------------
+
+
+def _find_settlements(work: Work, at: datetime) -> list[Pending]:
+    found = []
+    for b in work.blocks.values():
+        if b.settle_pending and b.effective_at <= at:
+            found.append((b.effective_at, b.number, b.id, b.unit))
+    return found
+
+
+def _record_settlement(work: Work, block_id: str, when: datetime) -> None:
+    # the flag stays until the customer's history passes effective_at (see _close_settlements):
+    # until then a debt may still be written before the moment the block activates
+    work.settle(work.blocks[block_id], when, f"settle:{block_id}")
+
+
+def _next_settlement(state: AccountState) -> datetime | None:
+    return min((b.effective_at for b in state.blocks.values() if b.settle_pending), default=None)
+
+
+def _close_settlements(work: Work) -> None:
+    # an upcoming block settles debt at effective_at only; once the history has an entry at
+    # or after that moment, the moment is past for good
+    if work.last_at is not None:
+        for block in work.blocks.values():
+            if block.settle_pending and block.effective_at <= work.last_at:
+                work.blocks[block.id] = attrs.evolve(block, settle_pending=False)
+
+
+def _restore_settlements(work: Work, horizon: datetime | None) -> None:
+    for block in work.blocks.values():
+        pending = block.settles_debt and horizon is not None and block.effective_at > horizon
+        if pending != block.settle_pending:
+            work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)
+
+
+#: Every kind of due event, in their same-instant order.
+REGISTRY: tuple[DueKind, ...] = (
+    DueKind(name="expiry", find=_find_expiries, record=_record_expiry, earliest=_next_expiry),
+    DueKind(name="hold timeout", find=_find_timeouts, record=_record_timeout, earliest=_next_timeout),
+    DueKind(
+        name="settlement",
+        find=_find_settlements,
+        record=_record_settlement,
+        earliest=_next_settlement,
+        close=_close_settlements,
+        restore=_restore_settlements,
+    ),
+)
+_FINDERS = tuple((rank, kind.find) for rank, kind in enumerate(REGISTRY))
+_NO_TOTALS = UnitTotals()
+
+
+def pending(work: Work, at: datetime) -> list[tuple[datetime, int, int, str, str]]:
+    """Every event due up to ``at``, in the order they are recorded: ``(when, rank in the
+    registry, tie-break, subject id, unit)``."""
+    events: list[tuple[datetime, int, int, str, str]] = []
+    for rank, find in _FINDERS:
+        found = find(work, at)
+        if found:  # most writes find nothing due
+            events += [(when, rank, tie, ident, unit) for when, tie, ident, unit in found]
+    if len(events) > 1:
+        events.sort()
+    return events
+
+
+def advance(work: Work, at: datetime) -> None:
+    """Record, in time order, everything that fell due up to ``at``, one step per instant."""
+    events = pending(work, at)
+    start = 0
+    while start < len(events):
+        when = events[start][0]
+        end = start
+        while end < len(events) and events[end][0] == when:
+            end += 1
+        units = sorted({event[4] for event in events[start:end]})
+        before = {u: (work.available(u, when), (work.totals.get(u) or _NO_TOTALS).debt) for u in units}
+        first = len(work.entries)
+        for _when, rank, _tie, ident, _unit in events[start:end]:
+            REGISTRY[rank].record(work, ident, when)
+        written = work.entries[first:]
+        if written:
+            touched = {entry.unit for entry in written}
+            work.steps.append(
+                DueStep(
+                    at=when,
+                    ops=tuple(dict.fromkeys(entry.op_id for entry in written)),
+                    change={
+                        u: BalanceChange(
+                            unit=u,
+                            available_before=before[u][0],
+                            available_after=work.available(u, when),
+                            debt_before=before[u][1],
+                            debt_after=(work.totals.get(u) or _NO_TOTALS).debt,
+                        )
+                        for u in units
+                        if u in touched
+                    },
+                )
+            )
+        start = end
+
+
+def close(work: Work) -> None:
+    """Each kind's bookkeeping once the rule is done (before the state is frozen)."""
+    for kind in REGISTRY:
+        if kind.close is not None:
+            kind.close(work)
+
+
+def restore(work: Work, horizon: datetime | None) -> None:
+    """Each kind's bookkeeping after a replay of stored entries up to ``horizon``."""
+    for kind in REGISTRY:
+        if kind.restore is not None:
+            kind.restore(work, horizon)
+
+
+def next_due(state: AccountState) -> datetime | None:
+    """The earliest time an event of any kind falls due, or ``None`` if none ever will."""
+    times = [when for kind in REGISTRY if (when := kind.earliest(state)) is not None]
+    return min(times, default=None)

@@ -1,0 +1,621 @@
+"""The rules of the ledger: pure functions ``(state, command, at) -> Transition``.
+
+Nothing here does I/O, reads a clock or generates an id: the caller passes the time and the
+ids in. Every write rule first records what fell due up to ``at`` (see
+:mod:`creditcore.core.due`), in time order, then applies its command. A rule that raises has
+changed nothing: the state it was given is immutable.
+
+Each rule returns a :class:`~creditcore.core.outcomes.Transition`: it unpacks as ``(new state,
+entries)`` and carries the outcome the rule decided and the balance change it made. Amounts
+are integers of minor units.
+
+>>> from datetime import datetime, UTC
+>>> from creditcore import rules, state
+>>> t = datetime(2026, 1, 1, tzinfo=UTC)
+>>> s = state.AccountState(customer="ada")
+>>> s, entries = rules.grant(s, state.Grant(op_id="op1", block_id="b1", unit="credits", amount=10), t)
+>>> step = rules.burn(s, state.Burn(op_id="op2", unit="credits", amount=4), t)
+>>> step.outcome.burned, step.change["credits"].available_after
+(4, 6)
+>>> rules.tally(step.state, "credits", t).available
+6
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TypeVar
+
+import attrs
+
+from creditcore.core import due
+from creditcore.core.commands import Burn, Capture, ChangeExpiry, Grant, PlaceHold, Release, Reverse, Void
+from creditcore.core.effects import Work, end_hold
+from creditcore.core.order import DEFAULT_ORDER, BurnOrder
+from creditcore.core.outcomes import (
+    Advanced,
+    Burned,
+    Captured,
+    Granted,
+    Held,
+    Moved,
+    Released,
+    Reversed,
+    Transition,
+    Voided,
+)
+from creditcore.core.state import AccountState, BlockState, HoldState, Tally, UnitTotals
+from creditcore.errors import Conflict, HoldNotActive, InsufficientCredits, NotFound, ValidationError
+from creditcore.values import EARLIEST, LATEST, MAX_MINOR, MAX_SCALE, parse_time, to_decimal
+
+
+def _checked(
+    state: object,
+    at: object,
+    command: object = None,
+    kind: type | None = None,
+    order: object = DEFAULT_ORDER,
+    scale: object = 0,
+    field: str = "at",
+) -> datetime:
+    """The arguments every rule takes, checked: ``at`` comes back aware and in UTC.
+
+    Plain type tests and one :func:`~creditcore.values.parse_time`: a rule runs once per
+    write."""
+    if (
+        type(at) is datetime
+        and at.tzinfo is UTC
+        and EARLIEST <= at <= LATEST
+        and type(state) is AccountState
+        and (kind is None or type(command) is kind)
+        and (order is DEFAULT_ORDER or type(order) is BurnOrder)
+        and type(scale) is int
+        and 0 <= scale <= MAX_SCALE
+    ):
+        return at  # the common case in one expression; the checks below word a refusal
+    if not isinstance(state, AccountState):
+        raise ValidationError("state", f"expected an AccountState, got {type(state).__name__}")
+    if kind is not None and not isinstance(command, kind):
+        raise ValidationError("command", f"expected a {kind.__name__}, got {type(command).__name__}")
+    if order is not DEFAULT_ORDER and not isinstance(order, BurnOrder):
+        raise ValidationError("order", f"expected a BurnOrder, got {type(order).__name__}")
+    if type(scale) is not int or not 0 <= scale <= MAX_SCALE:
+        raise ValidationError("scale", f"expected an int between 0 and {MAX_SCALE}, got {scale!r}")
+    return parse_time(at, field)
+
+
+def _check_amount(amount: object) -> None:
+    if type(amount) is not int or not 0 < amount <= MAX_MINOR:
+        raise ValidationError("amount", f"expected an int of minor units from 1 to {MAX_MINOR}, got {amount!r}")
+
+
+def _read_arguments(unit: object, scope: object) -> None:
+    if type(unit) is not str or not unit:
+        raise ValidationError("unit", f"expected a unit name, got {unit!r}")
+    if scope is not None and (type(scope) is not str or not scope):
+        raise ValidationError("scope", f"expected None or a scope name, got {scope!r}")
+
+
+def _check_time(state: AccountState, at: datetime) -> None:
+    if state.last_at is not None and at < state.last_at:
+        raise ValidationError(
+            "at",
+            f"{at.isoformat()} is before {state.customer!r}'s last entry at "
+            f"{state.last_at.isoformat()}: a customer's history only moves forward",
+        )
+
+
+OutcomeT = TypeVar("OutcomeT")
+
+
+def _done(work: Work, outcome: OutcomeT) -> Transition[OutcomeT]:
+    """The transition of a rule that has written all its entries."""
+    due.close(work)
+    state, entries = work.freeze()
+    return Transition(state, entries, outcome, work.change(state), tuple(work.steps))
+
+
+def advance(state: AccountState, at: datetime) -> Transition[Advanced]:
+    """Record the events that fell due up to ``at`` (expiries, hold timeouts, debt
+    settlements: see :mod:`creditcore.core.due`), one step per instant."""
+    at = _checked(state, at)
+    _check_time(state, at)
+    work = Work(state)
+    due.advance(work, at)
+    return _done(work, Advanced(steps=len(work.steps)))
+
+
+def view(state: AccountState, at: datetime) -> AccountState:
+    """The state as it is at ``at`` (not before the last entry), for reading: what fell due is
+    counted whether or not it has been recorded."""
+    at = _checked(state, at)
+    if state.last_at is not None and at < state.last_at:
+        raise ValidationError(
+            "at",
+            f"{at.isoformat()} is before {state.customer!r}'s last entry at {state.last_at.isoformat()}: "
+            "view() shows the state from then on; rebuild() the state of an earlier time",
+        )
+    work = Work(state)
+    due.advance(work, at)
+    due.close(work)
+    return work.freeze()[0]
+
+
+def _begin(state: AccountState, at: datetime) -> Work:
+    _check_time(state, at)
+    work = Work(state)
+    due.advance(work, at)
+    return work
+
+
+def plan_draw(
+    blocks: Iterable[BlockState],
+    unit: str,
+    scope: str | None,
+    amount: int,
+    at: datetime,
+    order: BurnOrder = DEFAULT_ORDER,
+) -> tuple[list[tuple[BlockState, int]], int]:
+    """Which blocks a burn of ``amount`` draws from, in order, and the shortfall."""
+    at = parse_time(at, "at")
+    _read_arguments(unit, scope)
+    _check_amount(amount)
+    if not isinstance(order, BurnOrder):
+        raise ValidationError("order", f"expected a BurnOrder, got {type(order).__name__}")
+    return _plan_draw(blocks, unit, scope, amount, at, order)
+
+
+def _plan_draw(
+    blocks: Iterable[BlockState], unit: str, scope: str | None, amount: int, at: datetime, order: BurnOrder
+) -> tuple[list[tuple[BlockState, int]], int]:
+    # BlockState.unheld, .is_active and .usable_by, inlined: this runs over every block a burn,
+    # a hold or a preview considers
+    eligible = [
+        b for b in blocks
+        if b.unit == unit
+        and b.remaining > b.held
+        and b.effective_at <= at
+        and (b.expires_at is None or at < b.expires_at)
+        and (b.scope is None or (scope is not None and scope in b.scope))
+    ]  # fmt: skip
+    eligible.sort(key=order.sort_key)
+    plan: list[tuple[BlockState, int]] = []
+    need = amount
+    for block in eligible:
+        if need == 0:
+            break
+        take = min(need, block.unheld)
+        plan.append((block, take))
+        need -= take
+    return plan, need
+
+
+def grant(state: AccountState, command: Grant, at: datetime) -> Transition[Granted]:
+    """Create one new block; if it is active and unscoped, it first pays off debt."""
+    at = _checked(state, at, command, Grant)
+    work = _begin(state, at)
+    effective_at = command.effective_at if command.effective_at is not None else at
+    if command.expires_at is not None and (command.expires_at <= effective_at or command.expires_at <= at):
+        raise ValidationError(
+            "expires_at", f"{command.expires_at.isoformat()} must be later than both effective_at and the grant time"
+        )
+    if command.block_id in work.blocks:
+        raise ValidationError("block_id", f"block {command.block_id!r} exists already")
+    granted = work.totals.get(command.unit, UnitTotals()).granted
+    if granted + command.amount > MAX_MINOR:
+        raise ValidationError("amount", "the customer's total granted would not fit in a signed 64-bit amount")
+    settles = command.settle_debt and command.scope is None
+    block = BlockState(
+        id=command.block_id,
+        customer=state.customer,
+        unit=command.unit,
+        number=work.next_number,
+        amount=command.amount,
+        remaining=0,
+        priority=command.priority,
+        category=command.category,
+        cost_basis=command.cost_basis,
+        scope=command.scope,
+        effective_at=effective_at,
+        expires_at=command.expires_at,
+        created_at=at,
+        description=command.description,
+        metadata=command.metadata,
+        settles_debt=settles,
+        settle_pending=settles and effective_at > at,
+    )
+    work.next_number += 1
+    work.watch(command.unit, at)
+    block = work.record(
+        "grant",
+        command.unit,
+        command.amount,
+        at,
+        command.op_id,
+        block=block,
+        description=command.description,
+        metadata=command.metadata,
+    )  # type: ignore[assignment]
+    settled = work.settle(block, at, command.op_id) if settles and effective_at <= at else 0
+    return _done(work, Granted(unit=command.unit, block_id=command.block_id, granted=command.amount, settled=settled))
+
+
+def burn(
+    state: AccountState, command: Burn, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
+) -> Transition[Burned]:
+    """Draw ``amount`` from the eligible blocks in burn order; what no credit covers is
+    refused, left as shortfall, or recorded as debt, as ``command.overdraft`` says."""
+    at = _checked(state, at, command, Burn, order, scale)
+    work = _begin(state, at)
+    plan, shortfall = _plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    if shortfall:
+        available = command.amount - shortfall
+        if command.overdraft == "reject":
+            raise _insufficient(
+                work, command.unit, command.scope, command.amount, available, at, scale,
+                "pass overdraft='partial' or 'debt' to burn what there is",
+            )  # fmt: skip
+        if command.overdraft == "debt":
+            debt = work.totals.get(command.unit, UnitTotals()).debt
+            if command.debt_limit is not None and debt + shortfall > command.debt_limit:
+                raise _insufficient(
+                    work, command.unit, command.scope, command.amount, available, at, scale,
+                    f"the debt would reach {to_decimal(debt + shortfall, scale)}, over the limit of "
+                    f"{to_decimal(command.debt_limit, scale)}",
+                )  # fmt: skip
+            if debt + shortfall > MAX_MINOR:
+                raise ValidationError("amount", "the customer's debt would not fit in a signed 64-bit amount")
+    work.watch(command.unit, at)
+    for block, take in plan:
+        work.record(
+            "burn",
+            command.unit,
+            take,
+            at,
+            command.op_id,
+            block=block,
+            description=command.description,
+            metadata=command.metadata,
+        )
+    debt = shortfall if command.overdraft == "debt" else 0
+    if debt:
+        work.record(
+            "debt",
+            command.unit,
+            debt,
+            at,
+            command.op_id,
+            description=command.description,
+            metadata=command.metadata,
+        )
+    # positional, unlike the other outcomes: keywords cost a third of the object, once per burn
+    outcome = Burned(command.unit, command.amount, command.amount - shortfall, shortfall, debt)
+    return _done(work, outcome)
+
+
+def _insufficient(
+    work: Work, unit: str, scope: str | None, amount: int, available: int, at: datetime, scale: int, advice: str
+) -> InsufficientCredits:
+    """The refusal of a burn or hold of ``amount`` that only ``available`` could serve.
+
+    Credit that is active but only usable by other scopes is named, with how to reach it:
+    a balance without ``scope`` counts it, so the refusal must say why it was not used."""
+    elsewhere: dict[frozenset[str], int] = {}
+    for block in work.blocks.values():
+        if (
+            block.unit == unit
+            and block.scope is not None
+            and block.remaining > block.held
+            and block.is_active(at)
+            and not block.usable_by(scope)
+        ):
+            elsewhere[block.scope] = elsewhere.get(block.scope, 0) + block.unheld
+    parts = []
+    if elsewhere:
+        names = sorted(set().union(*elsewhere))
+        more = f"{to_decimal(sum(elsewhere.values()), scale)} {unit} more is available only to "
+        if len(names) == 1:
+            parts.append(f"{more}scope {names[0]!r}: pass scope={names[0]!r} to use it")
+        else:
+            each = "; ".join(
+                f"{to_decimal(part, scale)} {unit} to {' or '.join(map(repr, sorted(scopes)))}"
+                for scopes, part in sorted(elsewhere.items(), key=lambda item: sorted(item[0]))
+            )
+            parts.append(f"{more}scopes {', '.join(map(repr, names))} ({each}): pass one of them as scope= to use it")
+    parts.append(advice)
+    return InsufficientCredits(
+        to_decimal(amount, scale),
+        to_decimal(available, scale),
+        unit,
+        "; ".join(parts),
+        usable_by=("" if not elsewhere else "without a scope" if scope is None else f"to scope {scope!r}"),
+    )
+
+
+def hold(
+    state: AccountState, command: PlaceHold, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
+) -> Transition[Held]:
+    """Pin ``amount`` of credit in specific blocks, chosen in burn order; all or nothing."""
+    at = _checked(state, at, command, PlaceHold, order, scale)
+    work = _begin(state, at)
+    if command.expires_at is not None and command.expires_at <= at:
+        raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than the hold time")
+    if command.hold_id in work.holds:
+        raise ValidationError("hold_id", f"hold {command.hold_id!r} exists already")
+    plan, shortfall = _plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    if shortfall:
+        raise _insufficient(
+            work, command.unit, command.scope, command.amount, command.amount - shortfall, at, scale,
+            "a hold reserves all of its amount or nothing",
+        )  # fmt: skip
+    work.watch(command.unit, at)
+    for block, take in plan:
+        work.record(
+            "hold",
+            command.unit,
+            take,
+            at,
+            command.op_id,
+            block=block,
+            hold_id=command.hold_id,
+            description=command.description,
+            metadata=command.metadata,
+        )
+    allocations = tuple((block.id, take) for block, take in plan)
+    work.holds[command.hold_id] = HoldState(
+        id=command.hold_id,
+        customer=state.customer,
+        unit=command.unit,
+        amount=command.amount,
+        allocations=allocations,
+        scope=command.scope,
+        expires_at=command.expires_at,
+        created_at=at,
+        op_id=command.op_id,
+        description=command.description,
+        metadata=command.metadata,
+    )
+    return _done(work, Held(unit=command.unit, hold_id=command.hold_id, held=command.amount, allocations=allocations))
+
+
+def _active_hold(work: Work, hold_id: str) -> HoldState:
+    found = work.holds.get(hold_id)
+    if found is None:
+        raise NotFound(f"no hold {hold_id!r} for customer {work.customer!r}")
+    if found.status != "active":
+        raise HoldNotActive(hold_id, found.status)
+    return found
+
+
+def capture(
+    state: AccountState, command: Capture, at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
+) -> Transition[Captured]:
+    """Consume all or part of a hold and release the rest, atomically."""
+    at = _checked(state, at, command, Capture, order, scale)
+    work = _begin(state, at)
+    found = _active_hold(work, command.hold_id)
+    amount = found.amount if command.amount is None else command.amount
+    if amount > found.amount:
+        raise ValidationError(
+            "amount",
+            f"cannot capture {to_decimal(amount, scale)}: hold {found.id!r} holds {to_decimal(found.amount, scale)}",
+        )
+    work.watch(found.unit, at)
+    end_hold(work, found, amount, at, command.op_id, "captured", order)
+    return _done(work, Captured(unit=found.unit, hold_id=found.id, captured=amount, released=found.amount - amount))
+
+
+def release(state: AccountState, command: Release, at: datetime) -> Transition[Released]:
+    """Give all of a hold's credit back to its blocks."""
+    at = _checked(state, at, command, Release)
+    work = _begin(state, at)
+    found = _active_hold(work, command.hold_id)
+    work.watch(found.unit, at)
+    end_hold(work, found, 0, at, command.op_id, "released", DEFAULT_ORDER)
+    return _done(work, Released(unit=found.unit, hold_id=found.id, released=found.amount))
+
+
+def _unheld_block(work: Work, block_id: str, what: str, at: datetime, scale: int) -> BlockState:
+    block = work.blocks.get(block_id)
+    if block is None:
+        raise NotFound(f"no block {block_id!r} for customer {work.customer!r}")
+    if block.unheld <= 0:
+        status = block.status(at)
+        held = f" ({to_decimal(block.held, scale)} is held)" if block.held else ""
+        raise Conflict(f"block {block_id!r} has no unheld credit left to {what}: it is {status}{held}")
+    return block
+
+
+def _part(block: BlockState, amount: int | None, scale: int) -> int:
+    unheld = block.unheld
+    if amount is None:
+        return unheld
+    if amount > unheld:
+        raise ValidationError(
+            "amount",
+            f"{to_decimal(amount, scale)} is more than the {to_decimal(unheld, scale)} unheld in block {block.id!r}",
+        )
+    return amount
+
+
+def void(state: AccountState, command: Void, at: datetime, scale: int = 0) -> Transition[Voided]:
+    """Remove up to the block's unheld remaining (default: all of it); held credit stays."""
+    at = _checked(state, at, command, Void, scale=scale)
+    work = _begin(state, at)
+    block = _unheld_block(work, command.block_id, "void", at, scale)
+    amount = _part(block, command.amount, scale)
+    work.watch(block.unit, at)
+    work.record("void", block.unit, amount, at, command.op_id, block=block, description=command.reason)
+    return _done(work, Voided(unit=block.unit, block_id=block.id, voided=amount))
+
+
+def change_expiry(state: AccountState, command: ChangeExpiry, at: datetime, scale: int = 0) -> Transition[Moved]:
+    """Move credit into a new block that is the same but for its expiry; the balance stays."""
+    at = _checked(state, at, command, ChangeExpiry, scale=scale)
+    work = _begin(state, at)
+    if command.expires_at <= at:
+        raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than {at.isoformat()}")
+    block = _unheld_block(work, command.block_id, "move", at, scale)
+    if command.expires_at <= block.effective_at:
+        raise ValidationError(
+            "expires_at", f"{command.expires_at.isoformat()} must be later than now and than the block's effective_at"
+        )
+    amount = _part(block, command.amount, scale)
+    work.watch(block.unit, at)
+    work.record("move_out", block.unit, amount, at, command.op_id, block=block)
+    moved = attrs.evolve(
+        block,
+        id=command.new_block_id,
+        number=work.next_number,
+        amount=amount,
+        remaining=0,
+        held=0,
+        expires_at=command.expires_at,
+        created_at=at,
+        origin=block.id,
+        void_closed=False,
+        emptied_by=None,
+    )
+    work.next_number += 1
+    work.record("move_in", block.unit, amount, at, command.op_id, block=moved)
+    return _done(work, Moved(unit=block.unit, block_id=block.id, new_block_id=moved.id, moved=amount))
+
+
+def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0) -> Transition[Reversed]:
+    """Undo a burn or a capture, fully or partly: the debt it recorded first, then credit
+    back to the blocks it drew, in the reverse of the order they were drawn.
+
+    Debt still owed is cancelled; debt already settled gives the credit back to the blocks
+    that settled it, latest settlement first. Credit returned to an expired block expires at
+    once; to a voided block, it is voided at once. The blocks named must be in ``state``.
+    """
+    at = _checked(state, at, command, Reverse, scale=scale)
+    if command.target_entries[0].customer != state.customer:
+        raise ValidationError(
+            "target_entries",
+            f"op {command.target!r} is customer {command.target_entries[0].customer!r}'s, not {state.customer!r}'s",
+        )
+    work = _begin(state, at)
+    target = command.target
+    if command.captured_nothing:
+        raise ValidationError("amount", f"op {target!r} captured nothing: nothing is left to reverse")
+    kinds = {e.kind for e in command.target_entries}
+    # a burn writes burn and debt entries; a capture, capture entries and the release of the
+    # rest (which may expire or be voided at once)
+    if not kinds & {"burn", "debt", "capture"} or kinds - {"burn", "debt", "capture", "release", "expire", "void"}:
+        raise ValidationError(
+            "op_id", f"op {target!r} is a {'/'.join(sorted(kinds)) or 'empty op'}: only burns and captures reverse"
+        )
+    unit = command.target_entries[0].unit
+    taken = [(e.block_id, e.amount) for e in command.target_entries if e.kind in ("burn", "capture") and e.block_id]
+    debt_part = sum(e.amount for e in command.target_entries if e.kind == "debt")
+    back: dict[str, int] = {}
+    debt_back = 0
+    for entry in command.prior:
+        if entry.of_debt:
+            debt_back += entry.amount
+        elif entry.block_id is not None:
+            back[entry.block_id] = back.get(entry.block_id, 0) + entry.amount
+    left = sum(amount for _, amount in taken) + debt_part - sum(back.values()) - debt_back
+    amount = left if command.amount is None else command.amount
+    if amount > left or amount <= 0:
+        raise ValidationError(
+            "amount",
+            f"op {target!r} has {to_decimal(left, scale)} left to reverse; cannot reverse {to_decimal(amount, scale)}",
+        )
+    work.watch(unit, at)
+    need = amount
+    # the debt was drawn last, so it is reversed first
+    debt = min(need, debt_part - debt_back)
+    need -= debt
+    owed = min(debt, work.totals.get(unit, UnitTotals()).debt)
+    if owed:
+        work.record("reverse", unit, owed, at, command.op_id, ref=target, of_debt=True)
+    undone = owed
+    settled = debt - owed
+    for block_id, amount_settled in reversed(work.settlements.get(unit, ())):
+        if not settled:
+            break
+        give = min(settled, amount_settled)
+        work.unsettle(unit, block_id, give)
+        work.give_back(work.blocks[block_id], "reverse", give, at, command.op_id, ref=target, of_debt=True)
+        settled -= give
+        undone += give
+    for block_id, amount_taken in reversed(taken):
+        if not need:
+            break
+        give = min(need, amount_taken - back.get(block_id, 0))
+        if give > 0:
+            work.give_back(work.blocks[block_id], "reverse", give, at, command.op_id, ref=target)
+            need -= give
+            undone += give
+    return _done(work, Reversed(unit=unit, target=target, reversed=undone, debt_cancelled=owed))
+
+
+def next_due(state: AccountState) -> datetime | None:
+    """The earliest time something falls due for the account (a block expiry, a hold
+    timeout, an upcoming block that settles debt: see :mod:`creditcore.core.due`). ``None``
+    if nothing ever will."""
+    if not isinstance(state, AccountState):
+        raise ValidationError("state", f"expected an AccountState, got {type(state).__name__}")
+    return due.next_due(state)
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None) -> Tally:
+    """The balance of ``unit`` in a state already brought to ``at`` (see :func:`view`).
+
+    ``unscoped_available`` is the part of ``available`` in unscoped blocks: what a burn or a
+    hold without a scope can use (with ``scope`` given, still that unscoped part)."""
+    at = _checked(state, at)
+    _read_arguments(unit, scope)
+    available = held = upcoming = unscoped = 0
+    for block in state.blocks.values():
+        if block.unit != unit or not block.remaining:
+            continue
+        if block.is_upcoming(at):
+            upcoming += block.remaining
+            continue
+        if scope is not None and not block.usable_by(scope):
+            continue
+        held += block.held
+        if not block.is_expired(at):
+            available += block.unheld
+            if block.scope is None:
+                unscoped += block.unheld
+    totals = state.unit_totals(unit)
+    return Tally(
+        available=available,
+        unscoped_available=unscoped,
+        held=held,
+        granted=totals.granted,
+        used=totals.used,
+        expired=totals.expired,
+        voided=totals.voided,
+        upcoming=upcoming,
+        debt=totals.debt,
+    )
+
+
+def preview_burn(
+    state: AccountState,
+    unit: str,
+    amount: int,
+    at: datetime,
+    scope: str | None = None,
+    order: BurnOrder = DEFAULT_ORDER,
+) -> tuple[tuple[tuple[str, int], ...], int]:
+    """The allocations a burn would make at ``at`` and its shortfall; writes nothing."""
+    at = _checked(state, at, order=order)
+    _read_arguments(unit, scope)
+    _check_amount(amount)
+    plan, shortfall = _plan_draw(state.blocks.values(), unit, scope, amount, at, order)
+    return tuple((block.id, take) for block, take in plan), shortfall
+
+
+def decimal_allocations(allocations: Iterable[tuple[str, int]], scale: int) -> tuple[tuple[str, Decimal], ...]:
+    return tuple((block_id, to_decimal(amount, scale)) for block_id, amount in allocations)

@@ -1,0 +1,243 @@
+"""The pure core's values: the state of one customer's account, its entries and its balance.
+
+Amounts here are integers of minor units (``150`` is 1.50 in a unit of scale 2); the
+:class:`~creditcore.ledger.Ledger` turns them into ``Decimal`` at its edge. Every class is
+frozen: a rule returns a new state and never changes the one it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, get_args
+
+import attrs
+
+from creditcore.errors import ValidationError
+
+EntryKind = Literal[
+    "grant", "burn", "debt", "settle", "hold", "capture", "release",
+    "expire", "void", "reverse", "move_out", "move_in",
+]  # fmt: skip
+ENTRY_KINDS: tuple[str, ...] = get_args(EntryKind)
+HoldStatus = Literal["active", "captured", "released", "expired"]
+HOLD_STATUSES: tuple[str, ...] = get_args(HoldStatus)
+Overdraft = Literal["reject", "partial", "debt"]
+
+
+def frozen_dict(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Metadata as a plain dict of its own (the converter of every ``metadata`` field)."""
+    if type(value) is dict:  # the common case, without an ABC check (this runs once per entry)
+        return dict(value) if value else {}
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("metadata", f"expected a dict of str to str, got {type(value).__name__}")
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class BlockState:
+    """One block of credit as the core keeps it."""
+
+    id: str
+    customer: str
+    unit: str
+    number: int
+    """Creation order within the customer: the last tie-breaker of every burn order."""
+    amount: int
+    """Original amount in minor units (for a block made by ``change_expiry``, what moved in)."""
+    remaining: int
+    """Credit still in the block, held or not."""
+    held: int = 0
+    """Part of ``remaining`` pinned by active holds."""
+    priority: int
+    category: str
+    cost_basis: Decimal | None = None
+    scope: frozenset[str] | None = None
+    effective_at: datetime
+    expires_at: datetime | None = None
+    created_at: datetime
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+    origin: str | None = None
+    """The block this one was moved from by ``change_expiry`` (it is not granted twice)."""
+    settles_debt: bool = False
+    """An unscoped block granted with ``settle_debt``: it pays debt off when it becomes active."""
+    settle_pending: bool = False
+    """Set while an upcoming block still has to settle debt at ``effective_at``."""
+    void_closed: bool = False
+    """A void took all its unheld credit: credit that comes back is voided at once."""
+    emptied_by: str | None = None
+    """What last brought ``remaining`` to zero: ``depleted``, ``expired`` or ``voided``."""
+
+    @property
+    def unheld(self) -> int:
+        return self.remaining - self.held
+
+    def is_upcoming(self, at: datetime) -> bool:
+        return at < self.effective_at
+
+    def is_expired(self, at: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= at
+
+    def is_active(self, at: datetime) -> bool:
+        """Usable at ``at``: ``effective_at <= at < expires_at``."""
+        return self.effective_at <= at and (self.expires_at is None or at < self.expires_at)
+
+    def usable_by(self, scope: str | None) -> bool:
+        """An unscoped block serves every burn; a scoped one only burns of its scopes."""
+        return self.scope is None or (scope is not None and scope in self.scope)
+
+    def status(self, at: datetime) -> str:
+        if self.remaining == 0 and self.emptied_by is not None:
+            return self.emptied_by
+        if self.is_upcoming(at):
+            return "upcoming"
+        if self.is_expired(at):
+            return "expired"
+        return "active"
+
+
+@attrs.frozen(kw_only=True)
+class HoldState:
+    """A hold: credit pinned in specific blocks until it is captured, released or expires."""
+
+    id: str
+    customer: str
+    unit: str
+    amount: int
+    allocations: tuple[tuple[str, int], ...]
+    """``(block_id, amount)`` pinned at hold time, in burn order."""
+    status: HoldStatus = "active"
+    captured: int = 0
+    scope: str | None = None
+    expires_at: datetime | None = None
+    created_at: datetime
+    settled_at: datetime | None = None
+    settled_by: str | None = None
+    """The op id of the capture, release or timeout that ended the hold."""
+    op_id: str
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+
+    def status_at(self, at: datetime) -> HoldStatus:
+        """The status at ``at``, counting a timeout that is due but not yet recorded."""
+        if self.settled_at is not None and self.settled_at <= at:
+            return self.status
+        if self.expires_at is not None and self.expires_at <= at:
+            return "expired"
+        return "active"
+
+
+@attrs.frozen(kw_only=True)
+class EntryState:
+    """One immutable ledger entry. ``seq`` is 0 until a repository stores it."""
+
+    seq: int = 0
+    op_id: str
+    customer: str
+    unit: str
+    kind: EntryKind
+    block_id: str | None = None
+    hold_id: str | None = None
+    amount: int
+    available_after: int
+    at: datetime
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+    ref: str | None = None
+    """For a ``reverse`` entry: the op it reverses."""
+    of_debt: bool = False
+    """For a ``reverse`` entry: it undoes the debt part of the op (cancelling debt still owed,
+    or giving settled debt back to the block that settled it)."""
+
+    def numbered(self, seq: int) -> EntryState:
+        """This entry with the ``seq`` a repository gives it when it stores it (the
+        constructor field by field, not attrs.evolve: this runs once per stored entry)."""
+        return EntryState(
+            seq=seq,
+            op_id=self.op_id,
+            customer=self.customer,
+            unit=self.unit,
+            kind=self.kind,
+            block_id=self.block_id,
+            hold_id=self.hold_id,
+            amount=self.amount,
+            available_after=self.available_after,
+            at=self.at,
+            description=self.description,
+            metadata=self.metadata,
+            ref=self.ref,
+            of_debt=self.of_debt,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class UnitTotals:
+    """Running totals of one unit for one customer (the parts of a balance that live
+    outside the blocks still holding credit)."""
+
+    granted: int = 0
+    used: int = 0
+    expired: int = 0
+    voided: int = 0
+    debt: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class AccountState:
+    """Everything the rules need about one customer.
+
+    ``blocks`` holds the blocks that still hold credit (and any others a shell loaded for
+    the operation at hand); ``holds`` the active holds. Blocks and holds that end stay in the
+    state a rule returns, so the repository can store their final form.
+    """
+
+    customer: str
+    blocks: Mapping[str, BlockState] = attrs.field(factory=dict)
+    holds: Mapping[str, HoldState] = attrs.field(factory=dict)
+    totals: Mapping[str, UnitTotals] = attrs.field(factory=dict)
+    last_at: datetime | None = None
+    """Time of the customer's last entry: its history only moves forward from here."""
+    next_number: int = 1
+    settlements: Mapping[str, tuple[tuple[str, int], ...]] = attrs.field(factory=dict)
+    """Per unit, ``(block_id, amount)`` of debt settlements not yet returned by a reversal,
+    oldest first: reversing usage that was recorded as debt and then settled gives the
+    credit back to the blocks that settled it, latest first."""
+
+    def unit_totals(self, unit: str) -> UnitTotals:
+        return self.totals.get(unit) or UnitTotals()
+
+    def live(self) -> AccountState:
+        """The state as a repository loads it back: only the blocks with credit left and the
+        active holds (itself when nothing ended, which is most writes)."""
+        blocks, holds = self.blocks, self.holds
+        if all(b.remaining > 0 for b in blocks.values()) and all(h.status == "active" for h in holds.values()):
+            return self
+        return AccountState(
+            customer=self.customer,
+            blocks={k: b for k, b in blocks.items() if b.remaining > 0},
+            holds={k: h for k, h in holds.items() if h.status == "active"},
+            totals=self.totals,
+            last_at=self.last_at,
+            next_number=self.next_number,
+            settlements=self.settlements,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Tally:
+    """A balance in minor units (see :class:`creditcore.model.Balance`)."""
+
+    available: int = 0
+    unscoped_available: int = 0
+    """The part of ``available`` in unscoped blocks, which a burn without a scope can use."""
+    held: int = 0
+    granted: int = 0
+    used: int = 0
+    expired: int = 0
+    voided: int = 0
+    upcoming: int = 0
+    debt: int = 0
