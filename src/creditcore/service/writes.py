@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from creditcore import rules
+from creditcore.core.outcomes import Burned, Captured, Released, Reversed, Voided
 from creditcore.errors import NotFound, ValidationError
 from creditcore.ids import new_id
 from creditcore.model import (
@@ -72,7 +73,7 @@ def perform(
     customer: str,
     at: datetime | None,
     step: Step,
-    build: Callable[[str, AccountState, tuple[Entry, ...], datetime], R],
+    build: Callable[[str, rules.Transition, tuple[Entry, ...], datetime], R],
     op_id: str,
     memo: tuple[str, str | None, str, tuple[tuple[str, str], ...]],
 ) -> R:
@@ -82,10 +83,11 @@ def perform(
     ctx.check_future(at)
     before = uow.load_account(customer)
     when = ctx.write_time(at, before)
-    after, entries = step(before, when)
+    transition = step(before, when)
+    after, entries = transition
     saved = uow.save(before, after, entries)
     own = tuple(Entry.from_state(e, ctx.scale(e.unit, uow)) for e in saved if e.op_id == op_id)
-    result = build(op_id, after, own, when)
+    result = build(op_id, transition, own, when)
     namespace, key, kind, fingerprint = memo
     if key is not None:
         uow.record_operation(
@@ -187,8 +189,8 @@ def grant(
             settle_debt=settles,
         )
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> GrantResult:
-            return GrantResult(op_id=op, entries=own, block=Block.from_state(after.blocks[block_id], scale, t))
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> GrantResult:
+            return GrantResult(op_id=op, entries=own, block=Block.from_state(done.state.blocks[block_id], scale, t))
 
         return perform(
             ctx,
@@ -251,11 +253,14 @@ def burn(
             metadata=meta,
         )
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> BurnResult:
-            burned = sum((e.amount for e in own if e.kind == "burn"), to_decimal(0, scale))
-            debt = sum((e.amount for e in own if e.kind == "debt"), to_decimal(0, scale))
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> BurnResult:
+            burn = cast(Burned, done.outcome)
             return BurnResult(
-                op_id=op, entries=own, burned=burned, shortfall=to_decimal(minor, scale) - burned, debt=debt
+                op_id=op,
+                entries=own,
+                burned=to_decimal(burn.burned, scale),
+                shortfall=to_decimal(burn.shortfall, scale),
+                debt=to_decimal(burn.debt, scale),
             )
 
         return perform(
@@ -318,8 +323,8 @@ def hold(
             metadata=meta,
         )
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> HoldResult:
-            return HoldResult(op_id=op, entries=own, hold=Hold.from_state(after.holds[hold_id], scale))
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> HoldResult:
+            return HoldResult(op_id=op, entries=own, hold=Hold.from_state(done.state.holds[hold_id], scale))
 
         return perform(
             ctx,
@@ -356,10 +361,13 @@ def capture(
         op_id = new_id("op")
         command = Capture(op_id=op_id, hold_id=hold_id, amount=minor)
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> CaptureResult:
-            captured = sum((e.amount for e in own if e.kind == "capture"), to_decimal(0, scale))
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> CaptureResult:
+            capture = cast(Captured, done.outcome)
             return CaptureResult(
-                op_id=op, entries=own, captured=captured, released=to_decimal(found.amount, scale) - captured
+                op_id=op,
+                entries=own,
+                captured=to_decimal(capture.captured, scale),
+                released=to_decimal(capture.released, scale),
             )
 
         return perform(
@@ -387,8 +395,10 @@ def release(ctx: Context, hold_id: str, *, at: datetime | None = None) -> Releas
         op_id = new_id("op")
         command = Release(op_id=op_id, hold_id=hold_id)
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReleaseResult:
-            return ReleaseResult(op_id=op, entries=own, released=to_decimal(found.amount, scale))
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> ReleaseResult:
+            return ReleaseResult(
+                op_id=op, entries=own, released=to_decimal(cast(Released, done.outcome).released, scale)
+            )
 
         return perform(
             ctx,
@@ -430,9 +440,8 @@ def void(
         op_id = new_id("op")
         command = Void(op_id=op_id, block_id=block_id, amount=minor, reason=reason)
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> VoidResult:
-            voided = sum((e.amount for e in own if e.kind == "void"), to_decimal(0, scale))
-            return VoidResult(op_id=op, entries=own, voided=voided)
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> VoidResult:
+            return VoidResult(op_id=op, entries=own, voided=to_decimal(cast(Voided, done.outcome).voided, scale))
 
         return perform(
             ctx,
@@ -497,9 +506,10 @@ def reverse(
                 state = lookup.with_block(state, lookup.find_block(uow, block_id))
             return rules.reverse(state, command, t, scale)
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ReverseResult:
-            undone = sum((e.amount for e in own if e.kind == "reverse"), to_decimal(0, scale))
-            return ReverseResult(op_id=op, entries=own, reversed=undone)
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> ReverseResult:
+            return ReverseResult(
+                op_id=op, entries=own, reversed=to_decimal(cast(Reversed, done.outcome).reversed, scale)
+            )
 
         return perform(ctx, uow, customer, when, step, build, new_op, memo=("key", key, "reverse", fingerprint))
 
@@ -532,8 +542,10 @@ def change_expiry(
         op_id, moved_to = new_id("op"), new_id("blk")
         command = ChangeExpiry(op_id=op_id, block_id=block_id, new_block_id=moved_to, expires_at=expires, amount=minor)
 
-        def build(op: str, after: AccountState, own: tuple[Entry, ...], t: datetime) -> ChangeExpiryResult:
-            return ChangeExpiryResult(op_id=op, entries=own, block=Block.from_state(after.blocks[moved_to], scale, t))
+        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> ChangeExpiryResult:
+            return ChangeExpiryResult(
+                op_id=op, entries=own, block=Block.from_state(done.state.blocks[moved_to], scale, t)
+            )
 
         return perform(
             ctx,
