@@ -464,17 +464,15 @@ class _Run:
         )  # fmt: skip
         before = self.states[index]
         try:
-            after, entries = rules.burn(before, command, at, rules.DEFAULT_ORDER, self.s.scale)
+            done = rules.burn(before, command, at, rules.DEFAULT_ORDER, self.s.scale)
         except InsufficientCredits:
             self.refuse(index, amount)
             self.counts["burns_refused"] += 1
             return
-        burned = 0
-        for entry in entries:
-            if entry.kind == "burn":
-                burned += entry.amount
-        if burned < amount:
-            self.refuse(index, amount - burned)
+        after, entries = done
+        shortfall = done.outcome.shortfall  # what the rule decided no credit covered
+        if shortfall:
+            self.refuse(index, shortfall)
         self.commit(index, before, after, entries, at)
         self.counts["burns"] += 1
         if self.mirror is not None:
