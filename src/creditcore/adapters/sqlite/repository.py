@@ -245,6 +245,12 @@ class SQLiteRepository:
             missing = [name for name in known if name not in applied(link.conn)]
             if missing:
                 raise StorageError(f"SQLite could not migrate {self._where}: {', '.join(missing)} did not apply")
+            if not self._settings.memory:
+                # The connection that rebuilt tables (0003 drops and renames them) was seen to
+                # read pages other processes had since reused as if they were still its own
+                # ("database disk image is malformed" on a sound file): it is not used again;
+                # the next use opens a fresh one.
+                connections.discard(link)
         except sqlite3.Error as error:
             raise storage_error("create or migrate the schema", self._where, error) from error
 
