@@ -1,9 +1,12 @@
 """The storage port: what a :class:`~creditcore.ledger.Ledger` needs from an adapter.
 
 An adapter stores and loads what the rules decide; it never decides anything itself. A
-write goes through a unit of work: the ledger opens a transaction, loads one customer's
-state, runs a pure rule, saves the new state and its entries, and the transaction commits
-as a whole or not at all.
+write goes through a unit of work: the ledger opens a transaction, locks one customer
+(:meth:`UnitOfWork.lock`, which also loads its state) *before* it looks up the call's
+idempotency key, runs a pure rule, saves what the rule changed (a :class:`ChangeSet`), and
+the transaction commits as a whole or not at all. On a database with row locks, writes of
+different customers then run side by side, and two calls with one key for one customer
+are serialised, so the second sees the first's record.
 
 Any object with these methods is a repository; ``creditcore.testing`` holds the contract
 suite that proves one.
@@ -11,14 +14,13 @@ suite that proves one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-from creditcore.model import Result
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 
@@ -38,7 +40,42 @@ class OperationRecord:
     """The call's arguments in a canonical text form, compared field by field on replay."""
     op_id: str
     customer: str
-    result: Result
+    outcome: Mapping[str, str]
+    """The figures the write's result shows (exact decimal text in the unit, ``"12.40"``) and
+    the id of the block or hold it made, from which a replay rebuilds the result together
+    with the op's entries: a record keeps what a replay needs and no more."""
+
+
+@attrs.frozen(kw_only=True)
+class ChangeSet:
+    """What one write changed, as the rule decided it: an adapter stores it as given and
+    never compares states to find out."""
+
+    customer: str
+    account: AccountState
+    """The customer's live state after the write (:meth:`AccountState.live`): the blocks that
+    hold credit, the active holds, the totals, the last write's time."""
+    blocks: tuple[BlockState, ...]
+    """Every block the write created or changed, whole."""
+    holds: tuple[HoldState, ...]
+    """Every hold the write created or changed, whole."""
+    entries: tuple[EntryState, ...]
+    """The new entries, in order, without their ``seq`` (the adapter numbers them)."""
+
+    @classmethod
+    def of(cls, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> ChangeSet:
+        """The change from ``before`` to ``after``, a state a rule made from it (the rules
+        replace what they change, so an object that is not the one ``before`` held is new or
+        changed). The one place that tells what a write changed."""
+        blocks = before.blocks
+        holds = before.holds
+        return cls(
+            customer=after.customer,
+            account=after.live(),
+            blocks=tuple(b for b in after.blocks.values() if blocks.get(b.id) is not b),
+            holds=tuple(h for h in after.holds.values() if holds.get(h.id) is not h),
+            entries=tuple(entries),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -90,7 +127,18 @@ class Reader(Protocol):
         ...
 
     def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
-        """Every block and hold of the customer in its latest form, and every entry."""
+        """Every block and hold of the customer in its latest form, and every entry (for a
+        replay of the whole history: ``verify()``, ``timeline()``)."""
+        ...
+
+    def blocks(self, customer: str) -> list[BlockState]:
+        """Every block of the customer in its latest form, in creation order, without its
+        entries."""
+        ...
+
+    def holds(self, customer: str) -> list[HoldState]:
+        """Every hold of the customer in its latest form, in creation order, without its
+        entries."""
         ...
 
     def find_block(self, block_id: str) -> BlockState | None: ...
@@ -137,11 +185,17 @@ class UnitOfWork(Reader, Protocol):
     """A write transaction. Its changes are seen by its own reads, by no one else's until
     the transaction ends, and are all kept or all dropped."""
 
+    def lock(self, customer: str) -> AccountState:
+        """Lock the customer for the rest of the transaction (creating its account if new)
+        and return its current state, as :meth:`load_account` does. A write calls it before
+        it reads anything its rule or its idempotency key depends on; another transaction
+        that locks the same customer waits until this one ends."""
+        ...
+
     def add_unit(self, name: str, scale: int) -> None: ...
 
-    def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
-        """Store ``after`` (which a rule derived from ``before``) and append ``entries``;
-        returns the entries with their ``seq`` assigned."""
+    def save(self, changes: ChangeSet) -> list[EntryState]:
+        """Store what a write changed; returns its entries with their ``seq`` assigned."""
         ...
 
     def record_operation(self, record: OperationRecord) -> None: ...

@@ -28,11 +28,12 @@ from creditcore.adapters import sqlite as adapter
 from creditcore.adapters.memory import MemoryRepository
 from creditcore.adapters.sql import codec
 from creditcore.adapters.sql.dialect import SQLITE
-from creditcore.adapters.sql.results import RESULT_TYPES
 from creditcore.adapters.sql.statements import Statements
-from creditcore.adapters.sqlite import SQLiteRepository, decode_result, encode_result
+from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.adapters.sqlite import schema as sqlite_schema
+from creditcore.codec import RESULT_TYPES, decode_result, encode_result
 from creditcore.model import Result
+from creditcore.repository import ChangeSet
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 from creditcore.testing.contract import START, ManualClock, describe, run_script, snapshot
 
@@ -141,7 +142,7 @@ def test_unusual_field_values_round_trip_exactly(path: Path) -> None:
     )  # fmt: skip
     after = AccountState(customer="ada", blocks={"b1": block}, holds={"h1": found}, last_at=at, next_number=4)
     with repository.transaction() as uow:
-        (saved,) = uow.save(AccountState(customer="ada"), after, [entry])
+        (saved,) = uow.save(ChangeSet.of(AccountState(customer="ada"), after, [entry]))
     repository.close()
     again = SQLiteRepository(path)
     try:
@@ -340,7 +341,7 @@ def test_an_unknown_enumeration_is_refused_on_the_way_in_and_nothing_is_written(
     odd = attrs.evolve(block, category="gift", number=block.number + 1, id="b-odd")
     after = attrs.evolve(before, blocks={**before.blocks, odd.id: odd})
     with pytest.raises(StorageError, match="'gift' is not a block category"), repository.transaction() as uow:
-        uow.save(before, after, [])
+        uow.save(ChangeSet.of(before, after, []))
     with repository.reader() as reader:
         assert reader.load_account("ada") == before
         assert reader.find_block("b-odd") is None

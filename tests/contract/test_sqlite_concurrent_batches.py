@@ -18,7 +18,7 @@ import pytest
 
 from creditcore import Ledger, StorageError
 from creditcore.adapters.sqlite import SQLiteRepository
-from creditcore.repository import EntryQuery
+from creditcore.repository import ChangeSet, EntryQuery
 from creditcore.testing.contract import ManualClock
 
 
@@ -52,7 +52,7 @@ def test_a_read_during_a_write_of_the_same_thread_reads_what_is_committed(on_fil
     with on_file.transaction() as uow:
         uow.add_unit("eur", 2)
         state = uow.load_account("ada")
-        uow.save(state, state, [])
+        uow.save(ChangeSet.of(state, state, []))
         started = time.monotonic()
         with on_file.reader() as reader:  # the write lock is held by this very thread
             assert reader.units() == {}

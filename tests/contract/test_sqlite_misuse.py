@@ -19,7 +19,7 @@ import pytest
 
 from creditcore import Ledger, StorageError, ValidationError
 from creditcore.adapters.sqlite import MAX_BUSY_TIMEOUT, SQLiteRepository
-from creditcore.repository import EntryQuery, OperationRecord, iterate_entries
+from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, iterate_entries
 from creditcore.testing.contract import ManualClock, snapshot
 from creditcore.values import EARLIEST, LATEST
 
@@ -170,13 +170,19 @@ def test_a_write_through_a_reader_raises_storage_error_and_writes_nothing(
     granted = ledger.grant("ada", 5)
     before = snapshot(ledger)
     record = OperationRecord(
-        namespace="key", key="k", kind="grant", fingerprint=(), op_id=granted.op_id, customer="ada", result=granted
+        namespace="key",
+        key="k",
+        kind="grant",
+        fingerprint=(),
+        op_id=granted.op_id,
+        customer="ada",
+        outcome={"block_id": granted.block.id},
     )
     with repository.reader() as reader:
         state = reader.load_account("ada")
         calls = {
             "add_unit": lambda: reader.add_unit("eur", 2),
-            "save": lambda: reader.save(state, attrs.evolve(state, next_number=99), []),
+            "save": lambda: reader.save(ChangeSet.of(state, attrs.evolve(state, next_number=99), [])),
             "record_operation": lambda: reader.record_operation(record),
         }
         with pytest.raises(StorageError, match="reader, which only reads; nothing was written"):

@@ -33,7 +33,7 @@ import pytest
 from reliability_support import HEAVY, fresh, integrity
 
 from creditcore import CreditError, Ledger
-from creditcore.adapters.sqlite import decode_result, encode_result
+from creditcore.codec import decode_result, encode_result
 from creditcore.model import Result
 
 Call = tuple[str, tuple[Any, ...], dict[str, Any]]

@@ -21,7 +21,7 @@ from creditcore import Ledger, rules
 from creditcore.adapters.memory import MemoryRepository
 from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.errors import CreditError, ValidationError
-from creditcore.repository import PastReader
+from creditcore.repository import ChangeSet, PastReader
 from creditcore.state import BlockState, EntryState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -205,7 +205,7 @@ def test_an_entry_dated_before_a_snapshot_drops_it(make_ledger: Callable[[int], 
             op_id="op_late", customer="ada", unit="credits", kind="grant", block_id=block.id, amount=7,
             available_after=available, at=late,
         )  # fmt: skip
-        uow.save(before, after, [entry])
+        uow.save(ChangeSet.of(before, after, [entry]))
     start = snapshot_start(ledger, "ada", T0 + 5.5 * HOUR)
     assert start is None or start <= late, "a snapshot dated after the late entry survived it"
     for at in every_moment(ledger, "ada"):

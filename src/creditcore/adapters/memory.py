@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from creditcore.errors import StorageError, ValidationError
-from creditcore.repository import EntryQuery, OperationRecord, PastHistory
+from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 #: Entries of a customer between two snapshots of its account state.
@@ -184,6 +184,14 @@ class _Committed:
             [store._entries[i] for i in store._customer_entries.get(customer, ())],
         )
 
+    def blocks(self, customer: str) -> list[BlockState]:
+        store = self._store
+        return [store._blocks[i] for i in store._customer_blocks.get(customer, ())]
+
+    def holds(self, customer: str) -> list[HoldState]:
+        store = self._store
+        return [store._holds[i] for i in store._customer_holds.get(customer, ())]
+
     def past_history(self, customer: str, until: datetime) -> PastHistory:
         return self._store._past_history(customer, until)
 
@@ -208,7 +216,10 @@ class _Committed:
     def add_unit(self, name: str, scale: int) -> None:
         raise _refuse_write("declare a unit")
 
-    def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
+    def lock(self, customer: str) -> AccountState:
+        raise _refuse_write("lock a customer")
+
+    def save(self, changes: ChangeSet) -> list[EntryState]:
         raise _refuse_write("save an account")
 
     def record_operation(self, record: OperationRecord) -> None:
@@ -255,13 +266,19 @@ class _Work:
         found = self._holds.get(hold_id)
         return found if found is not None else self._store._holds[hold_id]
 
+    def blocks(self, customer: str) -> list[BlockState]:
+        ids = [*self._store._customer_blocks.get(customer, ()), *self._new_blocks.get(customer, ())]
+        return [self._block(i) for i in ids]
+
+    def holds(self, customer: str) -> list[HoldState]:
+        ids = [*self._store._customer_holds.get(customer, ()), *self._new_holds.get(customer, ())]
+        return [self._hold(i) for i in ids]
+
     def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
         store = self._store
-        block_ids = [*store._customer_blocks.get(customer, ()), *self._new_blocks.get(customer, ())]
-        hold_ids = [*store._customer_holds.get(customer, ()), *self._new_holds.get(customer, ())]
         return (
-            [self._block(i) for i in block_ids],
-            [self._hold(i) for i in hold_ids],
+            self.blocks(customer),
+            self.holds(customer),
             [
                 *(store._entries[i] for i in store._customer_entries.get(customer, ())),
                 *self._customer_entries.get(customer, ()),
@@ -317,23 +334,26 @@ class _Work:
         self._check_open()
         self._units[name] = scale
 
-    def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
+    def lock(self, customer: str) -> AccountState:
+        # one writer at a time holds the whole store (the transaction's lock)
+        self._check_open()
+        return self.load_account(customer)
+
+    def save(self, changes: ChangeSet) -> list[EntryState]:
         self._check_open()
         store = self._store
-        customer = after.customer
-        for block in after.blocks.values():
-            if before.blocks.get(block.id) is not block:
-                if block.id not in self._blocks and block.id not in store._blocks:
-                    self._new_blocks.setdefault(customer, []).append(block.id)
-                self._blocks[block.id] = block
-        for found in after.holds.values():
-            if before.holds.get(found.id) is not found:
-                if found.id not in self._holds and found.id not in store._holds:
-                    self._new_holds.setdefault(customer, []).append(found.id)
-                self._holds[found.id] = found
-        # keep only what a later write can touch
-        live = after.live()
+        customer = changes.customer
+        for block in changes.blocks:
+            if block.id not in self._blocks and block.id not in store._blocks:
+                self._new_blocks.setdefault(customer, []).append(block.id)
+            self._blocks[block.id] = block
+        for found in changes.holds:
+            if found.id not in self._holds and found.id not in store._holds:
+                self._new_holds.setdefault(customer, []).append(found.id)
+            self._holds[found.id] = found
+        live = changes.account
         self._accounts[customer] = live
+        entries = changes.entries
         if not entries:
             return []
         first = len(store._entries) + len(self._entries) + 1

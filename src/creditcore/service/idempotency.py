@@ -5,11 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import attrs
-
 from creditcore.errors import HoldNotActive, IdempotencyConflict
-from creditcore.model import Result
-from creditcore.repository import UnitOfWork
+from creditcore.repository import OperationRecord, UnitOfWork
 from creditcore.values import canonical, to_decimal
 
 
@@ -28,7 +25,10 @@ def shown(minor: int | None, scale: int) -> Decimal | None:
 
 def replay(
     uow: UnitOfWork, namespace: str, key: str | None, kind: str, fingerprint: tuple[tuple[str, str], ...]
-) -> Result | None:
+) -> OperationRecord | None:
+    """The record of an earlier call with this key and these arguments (to replay), ``None``
+    for a new key; other arguments, or another kind of write, raise
+    :class:`IdempotencyConflict` naming the first difference."""
     if key is None:
         return None
     record = uow.find_operation(namespace, key)
@@ -39,7 +39,7 @@ def replay(
     for (field, was), (_, now) in zip(record.fingerprint, fingerprint, strict=True):
         if was != now:
             raise IdempotencyConflict(key, field, f"{was} then, {now} now")
-    return attrs.evolve(record.result, replayed=True)
+    return record
 
 
 def replay_end(
@@ -49,7 +49,8 @@ def replay_end(
     fingerprint: tuple[tuple[str, str], ...],
     status: str,
     unit: str,
-) -> Result | None:
+    scale: int,
+) -> OperationRecord | None:
     """A capture or release repeated as it was replays; anything else on an ended hold
     is refused."""
     record = uow.find_operation("end", hold_id)
@@ -58,10 +59,10 @@ def replay_end(
     if record.kind != kind:
         raise HoldNotActive(hold_id, status, f"it was {status} earlier; a {kind} cannot follow")
     if record.fingerprint != fingerprint:
-        captured = getattr(record.result, "captured", None)
+        captured = record.outcome["captured"]
         raise HoldNotActive(
             hold_id,
             status,
             f"it was captured with {captured} {unit}, a capture of another amount cannot follow",
         )
-    return attrs.evolve(record.result, replayed=True)
+    return record

@@ -7,28 +7,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from creditcore import rules
-from creditcore.core.outcomes import Burned, Captured, Released, Reversed, Voided
 from creditcore.errors import NotFound, ValidationError
 from creditcore.ids import new_id
 from creditcore.model import (
-    Block,
     BurnResult,
     CaptureResult,
     ChangeExpiryResult,
     Entry,
     GrantResult,
-    Hold,
     HoldResult,
     ReleaseResult,
     Result,
     ReverseResult,
     VoidResult,
 )
-from creditcore.repository import EntryQuery, OperationRecord, UnitOfWork, iterate_entries
-from creditcore.service import idempotency, lookup
+from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, UnitOfWork, iterate_entries
+from creditcore.service import idempotency, lookup, results
 from creditcore.service.context import Context
 from creditcore.state import (
     AccountState,
@@ -73,22 +70,45 @@ def perform(
     customer: str,
     at: datetime | None,
     step: Step,
-    build: Callable[[str, rules.Transition, tuple[Entry, ...], datetime], R],
     op_id: str,
+    scale: int,
     memo: tuple[str, str | None, str, tuple[tuple[str, str], ...]],
-) -> R:
-    """Load the customer, run the rule, save what it wrote, build the result and, when
-    the call had a key, remember it for replays: ``memo`` is (namespace, key, kind,
-    fingerprint)."""
+    find: Callable[[], OperationRecord | None] | None = None,
+) -> Result:
+    """The one write path: lock the customer, replay the call if its key is known, check
+    the time, run the rule, save what it changed, build the result and, when the call had
+    a key, remember what a replay needs. ``memo`` is (namespace, key, kind, fingerprint);
+    ``find`` looks the key up when the default lookup does not fit (a hold's end)."""
+    before = uow.lock(customer)  # before the key's lookup: a second call with it waits here
+    namespace, key, kind, fingerprint = memo
+    record = find() if find is not None else idempotency.replay(uow, namespace, key, kind, fingerprint)
+    if record is not None:
+        stored = iterate_entries(uow, EntryQuery(op_id=record.op_id, limit=1000))
+        return results.build(
+            record.kind,
+            record.op_id,
+            record.outcome,
+            tuple(Entry.from_state(e, scale) for e in stored),
+            scale,
+            block=lambda block_id: lookup.find_block(uow, block_id),
+            hold=lambda hold_id: lookup.find_hold(uow, hold_id),
+            replayed=True,
+        )
     ctx.check_future(at)
-    before = uow.load_account(customer)
     when = ctx.write_time(at, before)
     transition = step(before, when)
     after, entries = transition
-    saved = uow.save(before, after, entries)
-    own = tuple(Entry.from_state(e, ctx.scale(e.unit, uow)) for e in saved if e.op_id == op_id)
-    result = build(op_id, transition, own, when)
-    namespace, key, kind, fingerprint = memo
+    saved = uow.save(ChangeSet.of(before, after, entries))
+    kept = results.figures(kind, transition.outcome, scale)
+    result = results.build(
+        kind,
+        op_id,
+        kept,
+        tuple(Entry.from_state(e, scale) for e in saved if e.op_id == op_id),
+        scale,
+        block=after.blocks.__getitem__,
+        hold=after.holds.__getitem__,
+    )
     if key is not None:
         uow.record_operation(
             OperationRecord(
@@ -98,7 +118,7 @@ def perform(
                 fingerprint=fingerprint,
                 op_id=op_id,
                 customer=customer,
-                result=result,
+                outcome=kept,
             )
         )
     return result
@@ -169,9 +189,6 @@ def grant(
         settle_debt=settles,
     )
     with ctx.transaction() as uow:
-        replayed = idempotency.replay(uow, "key", key, "grant", fingerprint)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         op_id, block_id = new_id("op"), new_id("blk")
         command = Grant(
             op_id=op_id,
@@ -189,17 +206,14 @@ def grant(
             settle_debt=settles,
         )
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> GrantResult:
-            return GrantResult(op_id=op, entries=own, block=Block.from_state(done.state.blocks[block_id], scale, t))
-
-        return perform(
+        return perform(  # type: ignore[return-value]
             ctx,
             uow,
             customer,
             when,
             lambda s, t: rules.grant(s, command, t),
-            build,
             op_id,
+            scale,
             memo=("key", key, "grant", fingerprint),
         )
 
@@ -238,9 +252,6 @@ def burn(
         metadata=meta,
     )
     with ctx.transaction() as uow:
-        replayed = idempotency.replay(uow, "key", key, "burn", fingerprint)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         op_id = new_id("op")
         command = Burn(
             op_id=op_id,
@@ -253,24 +264,14 @@ def burn(
             metadata=meta,
         )
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> BurnResult:
-            burn = cast(Burned, done.outcome)
-            return BurnResult(
-                op_id=op,
-                entries=own,
-                burned=to_decimal(burn.burned, scale),
-                shortfall=to_decimal(burn.shortfall, scale),
-                debt=to_decimal(burn.debt, scale),
-            )
-
-        return perform(
+        return perform(  # type: ignore[return-value]
             ctx,
             uow,
             customer,
             when,
             lambda s, t: rules.burn(s, command, t, ctx.order, scale),
-            build,
             op_id,
+            scale,
             memo=("key", key, "burn", fingerprint),
         )
 
@@ -308,9 +309,6 @@ def hold(
         metadata=meta,
     )
     with ctx.transaction() as uow:
-        replayed = idempotency.replay(uow, "hold", hold_id, "hold", fingerprint)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         op_id = new_id("op")
         command = PlaceHold(
             op_id=op_id,
@@ -323,17 +321,14 @@ def hold(
             metadata=meta,
         )
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> HoldResult:
-            return HoldResult(op_id=op, entries=own, hold=Hold.from_state(done.state.holds[hold_id], scale))
-
-        return perform(
+        return perform(  # type: ignore[return-value]
             ctx,
             uow,
             customer,
             when,
             lambda s, t: rules.hold(s, command, t, ctx.order, scale),
-            build,
             op_id,
+            scale,
             memo=("hold", hold_id, "hold", fingerprint),
         )
 
@@ -355,30 +350,19 @@ def capture(
                 f"cannot capture {to_decimal(minor, scale)}: hold {hold_id!r} holds {to_decimal(found.amount, scale)}",
             )
         fingerprint = idempotency.fingerprint(hold_id, amount=to_decimal(minor, scale))
-        replayed = idempotency.replay_end(uow, hold_id, "capture", fingerprint, found.status, found.unit)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         op_id = new_id("op")
         command = Capture(op_id=op_id, hold_id=hold_id, amount=minor)
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> CaptureResult:
-            capture = cast(Captured, done.outcome)
-            return CaptureResult(
-                op_id=op,
-                entries=own,
-                captured=to_decimal(capture.captured, scale),
-                released=to_decimal(capture.released, scale),
-            )
-
-        return perform(
+        return perform(  # type: ignore[return-value]
             ctx,
             uow,
             found.customer,
             when,
             lambda s, t: rules.capture(lookup.with_hold(s, found), command, t, ctx.order, scale),
-            build,
             op_id,
+            scale,
             memo=("end", hold_id, "capture", fingerprint),
+            find=lambda: idempotency.replay_end(uow, hold_id, "capture", fingerprint, found.status, found.unit, scale),
         )
 
 
@@ -389,26 +373,19 @@ def release(ctx: Context, hold_id: str, *, at: datetime | None = None) -> Releas
         found = lookup.find_hold(uow, hold_id)
         scale = ctx.scale(found.unit, uow)
         fingerprint = idempotency.fingerprint(hold_id)
-        replayed = idempotency.replay_end(uow, hold_id, "release", fingerprint, found.status, found.unit)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         op_id = new_id("op")
         command = Release(op_id=op_id, hold_id=hold_id)
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> ReleaseResult:
-            return ReleaseResult(
-                op_id=op, entries=own, released=to_decimal(cast(Released, done.outcome).released, scale)
-            )
-
-        return perform(
+        return perform(  # type: ignore[return-value]
             ctx,
             uow,
             found.customer,
             when,
             lambda s, t: rules.release(lookup.with_hold(s, found), command, t),
-            build,
             op_id,
+            scale,
             memo=("end", hold_id, "release", fingerprint),
+            find=lambda: idempotency.replay_end(uow, hold_id, "release", fingerprint, found.status, found.unit, scale),
         )
 
 
@@ -434,23 +411,17 @@ def void(
         fingerprint = idempotency.fingerprint(
             key, block_id=block_id, amount=idempotency.shown(minor, scale), reason=reason
         )
-        replayed = idempotency.replay(uow, "key", key, "void", fingerprint)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         op_id = new_id("op")
         command = Void(op_id=op_id, block_id=block_id, amount=minor, reason=reason)
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> VoidResult:
-            return VoidResult(op_id=op, entries=own, voided=to_decimal(cast(Voided, done.outcome).voided, scale))
-
-        return perform(
+        return perform(  # type: ignore[return-value]
             ctx,
             uow,
             stored.customer,
             when,
             lambda s, t: rules.void(lookup.with_block(s, stored), command, t, scale),
-            build,
             op_id,
+            scale,
             memo=("key", key, "void", fingerprint),
         )
 
@@ -476,9 +447,6 @@ def reverse(
         scale = ctx.scale(unit, uow)
         minor = None if amount is None else parse_amount(amount, scale)
         fingerprint = idempotency.fingerprint(key, op_id=target, amount=idempotency.shown(minor, scale))
-        replayed = idempotency.replay(uow, "key", key, "reverse", fingerprint)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         # a capture of 0 wrote only releases: its hold tells it from a release
         ended = uow.find_hold(target_entries[0].hold_id or "")
         captured_nothing = (
@@ -506,12 +474,9 @@ def reverse(
                 state = lookup.with_block(state, lookup.find_block(uow, block_id))
             return rules.reverse(state, command, t, scale)
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> ReverseResult:
-            return ReverseResult(
-                op_id=op, entries=own, reversed=to_decimal(cast(Reversed, done.outcome).reversed, scale)
-            )
-
-        return perform(ctx, uow, customer, when, step, build, new_op, memo=("key", key, "reverse", fingerprint))
+        return perform(  # type: ignore[return-value]
+            ctx, uow, customer, when, step, new_op, scale, memo=("key", key, "reverse", fingerprint)
+        )
 
 
 def change_expiry(
@@ -536,25 +501,17 @@ def change_expiry(
         fingerprint = idempotency.fingerprint(
             key, block_id=block_id, expires_at=expires, amount=idempotency.shown(minor, scale)
         )
-        replayed = idempotency.replay(uow, "key", key, "change_expiry", fingerprint)
-        if replayed is not None:
-            return replayed  # type: ignore[return-value]
         op_id, moved_to = new_id("op"), new_id("blk")
         command = ChangeExpiry(op_id=op_id, block_id=block_id, new_block_id=moved_to, expires_at=expires, amount=minor)
 
-        def build(op: str, done: rules.Transition, own: tuple[Entry, ...], t: datetime) -> ChangeExpiryResult:
-            return ChangeExpiryResult(
-                op_id=op, entries=own, block=Block.from_state(done.state.blocks[moved_to], scale, t)
-            )
-
-        return perform(
+        return perform(  # type: ignore[return-value]
             ctx,
             uow,
             stored.customer,
             when,
             lambda s, t: rules.change_expiry(lookup.with_block(s, stored), command, t, scale),
-            build,
             op_id,
+            scale,
             memo=("key", key, "change_expiry", fingerprint),
         )
 
@@ -567,7 +524,7 @@ def expire_due(ctx: Context, *, at: datetime | None = None) -> list[Entry]:
     written: list[Entry] = []
     for customer in customers:
         with ctx.transaction() as uow:
-            before = uow.load_account(customer)
+            before = uow.lock(customer)
             horizon = when if when is not None else ctx.now()
             if before.last_at is not None and horizon < before.last_at:
                 continue  # its history is ahead of the sweep: what fell due is recorded
@@ -575,6 +532,6 @@ def expire_due(ctx: Context, *, at: datetime | None = None) -> list[Entry]:
             if due is None or due > horizon:
                 continue
             after, entries = rules.advance(before, horizon)
-            saved = uow.save(before, after, entries)
+            saved = uow.save(ChangeSet.of(before, after, entries))
             written.extend(Entry.from_state(e, ctx.scale(e.unit, uow)) for e in saved)
     return written

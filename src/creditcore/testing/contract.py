@@ -47,7 +47,7 @@ from creditcore.errors import (
 )
 from creditcore.ledger import Ledger
 from creditcore.model import Balance, Result
-from creditcore.repository import EntryQuery, Repository, iterate_entries
+from creditcore.repository import ChangeSet, EntryQuery, Repository, iterate_entries
 
 __all__ = [
     "START",
@@ -658,7 +658,7 @@ class RepositoryContract(abc.ABC):
         with pytest.raises(RuntimeError), repository.transaction() as uow:
             uow.add_unit("eur", 2)
             state = uow.load_account("ada")
-            uow.save(state, attrs.evolve(state, next_number=99), [])
+            uow.save(ChangeSet.of(state, attrs.evolve(state, next_number=99), []))
             raise RuntimeError("abandon")
         assert snapshot(ledger) == before
 

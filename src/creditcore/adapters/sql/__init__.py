@@ -14,9 +14,8 @@ migrations are recorded) lives in its adapter (:mod:`creditcore.adapters.sqlite`
 """
 
 from .dialect import SQLITE, Dialect
-from .results import decode_result, encode_result
 from .schema import MIGRATIONS
 from .snapshots import SNAPSHOT_EVERY
 from .statements import Statements
 
-__all__ = ["MIGRATIONS", "SNAPSHOT_EVERY", "SQLITE", "Dialect", "Statements", "decode_result", "encode_result"]
+__all__ = ["MIGRATIONS", "SNAPSHOT_EVERY", "SQLITE", "Dialect", "Statements"]

@@ -23,8 +23,6 @@ from creditcore.repository import OperationRecord
 from creditcore.state import ENTRY_KINDS, HOLD_STATUSES, AccountState, BlockState, EntryState, HoldState, UnitTotals
 from creditcore.values import CATEGORIES
 
-from .results import decode_result, encode_result
-
 #: What last brought a block's ``remaining`` to zero (``BlockState.emptied_by``), or ``None``.
 BLOCK_ENDINGS: tuple[str, ...] = ("depleted", "expired", "voided")
 
@@ -47,7 +45,7 @@ ENTRY_COLUMNS = (
     "description", "metadata", "ref", "of_debt",
 )  # fmt: skip
 ACCOUNT_COLUMNS = ("customer", "totals", "last_at", "next_number", "settlements", "first_seq")
-OPERATION_COLUMNS = ("namespace", "key", "kind", "fingerprint", "op_id", "customer", "result")
+OPERATION_COLUMNS = ("namespace", "key", "kind", "fingerprint", "op_id", "customer", "outcome")
 
 # -- times and JSON ----------------------------------------------------------------------------
 
@@ -321,7 +319,7 @@ def operation_row(record: OperationRecord) -> tuple[object, ...]:
         json_text([list(pair) for pair in record.fingerprint]),
         record.op_id,
         record.customer,
-        encode_result(record.result),
+        json_text(dict(record.outcome)),
     )
 
 
@@ -331,6 +329,9 @@ def operation(row: Sequence[Any]) -> OperationRecord:
         isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair) for pair in pairs
     ):
         raise ValueError(f"a fingerprint is a list of [field, text] pairs, not {row[3][:80]!r}")
+    outcome = json.loads(row[6])
+    if not isinstance(outcome, dict) or not all(isinstance(v, str) for v in outcome.values()):
+        raise ValueError(f"an outcome is an object of texts, not {row[6][:80]!r}")
     return OperationRecord(
         namespace=row[0],
         key=row[1],
@@ -338,5 +339,5 @@ def operation(row: Sequence[Any]) -> OperationRecord:
         fingerprint=tuple((field, text) for field, text in pairs),
         op_id=row[4],
         customer=row[5],
-        result=decode_result(row[6]),
+        outcome=outcome,
     )

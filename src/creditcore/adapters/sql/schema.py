@@ -245,9 +245,56 @@ def _enumerations_to_the_domain(d: Dialect) -> tuple[str, ...]:
     )
 
 
+def _slim_idempotency_records(d: Dialect) -> tuple[str, ...]:
+    """An idempotency record keeps the figures its result shows and the id of what it made
+    (a replay rebuilds the rest from the op's entries), no longer the whole result: each
+    stored result becomes those figures, as the exact decimal text it held."""
+    t = "TEXT"
+    amounts = {
+        "burn": ("burned", "shortfall", "debt"),
+        "capture": ("captured", "released"),
+        "release": ("released",),
+        "void": ("voided",),
+        "reverse": ("reversed",),
+        "grant": ("remaining",),
+        "change_expiry": ("moved",),
+        "hold": (),
+    }
+    paths = {"remaining": "$.block.remaining", "moved": "$.block.amount"}
+    made = {"grant": ("block_id", "$.block.id"), "change_expiry": ("new_block_id", "$.block.id"),
+            "hold": ("hold_id", "$.hold.id")}  # fmt: skip
+    cases = []
+    for kind, names in amounts.items():
+        pairs = [f"'{name}', json_extract(result, '{paths.get(name, '$.' + name)}')" for name in names]
+        if kind in made:
+            name, path = made[kind]
+            pairs.append(f"'{name}', json_extract(result, '{path}')")
+        cases.append(f"WHEN '{kind}' THEN json_object({', '.join(pairs)})")
+    return (
+        f"""
+        CREATE TABLE operations_slim (
+            namespace {t} NOT NULL,
+            key {t} NOT NULL,
+            kind {t} NOT NULL,
+            fingerprint {d.json} NOT NULL{d.json_check("fingerprint", False)},
+            op_id {t} NOT NULL,
+            customer {t} NOT NULL,
+            outcome {d.json} NOT NULL{d.json_check("outcome", False)},
+            PRIMARY KEY (namespace, key)
+        ){d.keyed_table_options}
+        """,
+        "INSERT INTO operations_slim (namespace, key, kind, fingerprint, op_id, customer, outcome) "
+        "SELECT namespace, key, kind, fingerprint, op_id, customer, "
+        f"CASE kind {' '.join(cases)} ELSE json_object() END FROM operations",
+        "DROP TABLE operations",
+        "ALTER TABLE operations_slim RENAME TO operations",
+    )
+
+
 #: The forward migrations, in order: ``(name, step)``. Append; never edit a released one.
 MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0001_initial", _initial),
     ("0002_snapshots", _snapshots),
     ("0003_enumerations_checked_by_the_domain", _enumerations_to_the_domain),
+    ("0004_slim_idempotency_records", _slim_idempotency_records),
 )

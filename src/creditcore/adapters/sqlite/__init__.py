@@ -42,7 +42,6 @@ sqlite-utils, refusing a foreign file), :mod:`.session` (one transaction's reads
 and :mod:`.repository`.
 """
 
-from creditcore.adapters.sql.results import decode_result, encode_result
 from creditcore.adapters.sql.schema import MIGRATIONS
 from creditcore.adapters.sql.snapshots import SNAPSHOT_EVERY
 
@@ -55,6 +54,4 @@ __all__ = [
     "MIGRATIONS",
     "SNAPSHOT_EVERY",
     "SQLiteRepository",
-    "decode_result",
-    "encode_result",
 ]

@@ -113,22 +113,37 @@ def tables(conn: sqlite3.Connection, kinds: tuple[str, ...] = ("table",)) -> lis
 
 
 @functools.cache
-def ledger_schema() -> tuple[dict[str, Columns], dict[str, tuple[str, ...]], frozenset[str]]:
-    """The columns of every table creditcore's migrations make, the tables each migration
-    makes, and the names of everything they make (indexes and triggers too), read from an
-    in-memory database the migrations ran on."""
+@functools.cache
+def ledger_schema(
+    applied: tuple[str, ...] | None = None,
+) -> tuple[dict[str, Columns], dict[str, tuple[str, ...]], frozenset[str]]:
+    """The columns of every table creditcore's migrations make — all of them, or only those a
+    file records as ``applied`` (a file of an older schema has the columns of its time) —,
+    the tables each migration makes, and the names of everything they make (indexes and
+    triggers too), read from in-memory databases the migrations ran on."""
+    made: dict[str, tuple[str, ...]] = {}
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         db = database(conn)
-        made: dict[str, tuple[str, ...]] = {}
         for name, step in MIGRATIONS:
             before = set(tables(conn))
             _run(step)(db)
             made[name] = tuple(t for t in tables(conn) if t not in before)
         found = {t: columns(conn, t) for t in tables(conn)}
-        return found, made, frozenset(tables(conn, EVERY_KIND))
+        ours = frozenset(tables(conn, EVERY_KIND))
     finally:
         conn.close()
+    if applied is not None:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            db = database(conn)
+            for name, step in MIGRATIONS:
+                if name in applied:
+                    _run(step)(db)
+            found = {t: columns(conn, t) for t in tables(conn)}
+        finally:
+            conn.close()
+    return found, made, ours
 
 
 def _check_header(path: str, where: str) -> None:
@@ -152,7 +167,8 @@ def check_ledger_file(conn: sqlite3.Connection, where: str, path: str) -> None:
     if not found:
         _check_header(path, where)
         return  # a new or empty file
-    expected, made, ours = ledger_schema()
+    done = applied(conn)
+    expected, made, ours = ledger_schema(tuple(done) if done else None)
     wrong = [t for t in found if t in expected and columns(conn, t) != expected[t]]
     if wrong:
         raise StorageError(
@@ -160,7 +176,6 @@ def check_ledger_file(conn: sqlite3.Connection, where: str, path: str) -> None:
             "columns creditcore keeps in them (the file belongs to another application, or is damaged); nothing "
             "was written to it: give creditcore a file of its own"
         )
-    done = applied(conn)
     if done:
         missing = [t for name in done for t in made.get(name, ()) if t not in found]
         if missing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -19,7 +19,7 @@ from creditcore.adapters.sql.dialect import SQLITE
 from creditcore.adapters.sql.snapshots import SNAPSHOT_EVERY, keep_snapshots, past_history
 from creditcore.adapters.sql.statements import Statements
 from creditcore.errors import CreditError, StorageError
-from creditcore.repository import EntryQuery, OperationRecord, PastHistory
+from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 from .errors import TRANSLATED, storage_error
@@ -187,6 +187,19 @@ class Session:
             self._remember_account(state)
         return state
 
+    @_storage("lock a customer", write=True)
+    def lock(self, customer: str) -> AccountState:
+        # BEGIN IMMEDIATE already holds the whole file's write lock: loading is locking
+        return self.load_account(customer)
+
+    @_storage("read a customer's blocks")
+    def blocks(self, customer: str) -> list[BlockState]:
+        return [self._block(r) for r in self.conn.execute(SQL.customer_blocks, (customer,))]
+
+    @_storage("read a customer's holds")
+    def holds(self, customer: str) -> list[HoldState]:
+        return [self._hold(r) for r in self.conn.execute(SQL.customer_holds, (customer,))]
+
     @_storage("read a customer's history")
     def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
         conn = self.conn
@@ -257,9 +270,13 @@ class Session:
         self._wrote(SQL.unit_witness, (name, scale))
 
     @_storage("save an account", write=True)
-    def save(self, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> list[EntryState]:
+    def save(self, changes: ChangeSet) -> list[EntryState]:
         conn = self.conn
-        customer = after.customer
+        customer = changes.customer
+        entries = changes.entries
+        after = changes.account
+        # the account as this transaction loaded it (lock() keeps it): what a block had before
+        before = self.accounts.get(customer) or AccountState(customer=customer)
         stored: list[EntryState] = []
         first: dict[str, int] = {}
         if entries:
@@ -279,10 +296,9 @@ class Session:
         for other, seq in first.items():
             if other != customer:
                 conn.execute(SQL.update_first_seq, (seq, other))
-        changed_blocks = [b for b in after.blocks.values() if before.blocks.get(b.id) is not b]
-        if changed_blocks:
-            self._save_blocks(before, changed_blocks)
-        changed_holds = [h for h in after.holds.values() if before.holds.get(h.id) is not h]
+        if changes.blocks:
+            self._save_blocks(before, list(changes.blocks))
+        changed_holds = changes.holds
         if changed_holds:
             rows = [codec.hold_row(h) for h in changed_holds]
             if len(rows) == 1:  # execute costs less than executemany over one row

@@ -1,7 +1,7 @@
-"""The stored result of a write (the idempotency record's ``result``) as JSON text.
-
-Shared by every SQL adapter: the text is the same whichever database keeps it.
-"""
+"""A write's result as JSON text and back, exactly (``decode_result(encode_result(r)) == r``):
+for an app that passes results between processes or keeps them (the crash tests hand them
+from a child to its parent this way). Idempotency records do not keep results: they keep the
+figures a replay rebuilds one from (see :mod:`creditcore.service.results`)."""
 
 from __future__ import annotations
 

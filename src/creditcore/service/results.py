@@ -1,0 +1,120 @@
+"""Results: what a write returns, built from its rule's outcome, its entries and the block or
+hold it made — once when it runs and again, from the same three stored, when its
+idempotency key replays it. One function for both, so a replay returns exactly what the
+call returned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from creditcore.model import (
+    Block,
+    BurnResult,
+    CaptureResult,
+    ChangeExpiryResult,
+    Entry,
+    GrantResult,
+    Hold,
+    HoldResult,
+    ReleaseResult,
+    Result,
+    ReverseResult,
+    VoidResult,
+)
+from creditcore.state import BlockState, HoldState
+from creditcore.values import DECIMAL_CONTEXT, to_decimal
+
+#: What an idempotency record keeps of a write: the figures its result shows, as exact
+#: decimal text in the unit (``"12.40"``), and the id of the block or hold it made.
+Figures = Mapping[str, str]
+
+# each kind's figures: the outcome's amounts the result shows, and the id of what it made
+_AMOUNTS: dict[str, tuple[str, ...]] = {
+    "burn": ("burned", "shortfall", "debt"),
+    "capture": ("captured", "released"),
+    "release": ("released",),
+    "void": ("voided",),
+    "reverse": ("reversed",),
+    "change_expiry": ("moved",),
+    "grant": (),
+    "hold": (),
+}
+_MADE = {"grant": "block_id", "change_expiry": "new_block_id", "hold": "hold_id"}
+
+
+def figures(kind: str, outcome: Any, scale: int) -> dict[str, str]:
+    """What a record of a ``kind`` write keeps, from its rule's outcome."""
+    kept = {name: str(to_decimal(getattr(outcome, name), scale)) for name in _AMOUNTS[kind]}
+    made = _MADE.get(kind)
+    if made is not None:
+        kept[made] = getattr(outcome, made)
+    if kind == "grant":  # what the block kept once it settled debt
+        kept["remaining"] = str(to_decimal(outcome.granted - outcome.settled, scale))
+    return kept
+
+
+def build(
+    kind: str,
+    op_id: str,
+    kept: Figures,
+    entries: tuple[Entry, ...],
+    scale: int,
+    block: Callable[[str], BlockState],
+    hold: Callable[[str], HoldState],
+    *,
+    replayed: bool = False,
+) -> Result:
+    """The result of a ``kind`` write from its :func:`figures`: ``entries`` are the op's own,
+    ``block``/``hold`` find the block or hold it made (as it is now: how it stood right
+    after the write comes from the figures)."""
+
+    def amount(name: str) -> Decimal:
+        return Decimal(kept[name])
+
+    if kind == "burn":
+        return BurnResult(
+            op_id=op_id,
+            entries=entries,
+            burned=amount("burned"),
+            shortfall=amount("shortfall"),
+            debt=amount("debt"),
+            replayed=replayed,
+        )
+    if kind == "capture":
+        return CaptureResult(
+            op_id=op_id, entries=entries, captured=amount("captured"), released=amount("released"), replayed=replayed
+        )
+    if kind == "release":
+        return ReleaseResult(op_id=op_id, entries=entries, released=amount("released"), replayed=replayed)
+    if kind == "void":
+        return VoidResult(op_id=op_id, entries=entries, voided=amount("voided"), replayed=replayed)
+    if kind == "reverse":
+        return ReverseResult(op_id=op_id, entries=entries, reversed=amount("reversed"), replayed=replayed)
+    if kind == "grant":
+        # the block right after its grant: what it kept once it settled debt, nothing held
+        made = _as_made(block(kept["block_id"]), _minor(amount("remaining"), scale))
+        return GrantResult(
+            op_id=op_id, entries=entries, block=Block.from_state(made, scale, entries[0].at), replayed=replayed
+        )
+    if kind == "change_expiry":
+        made = _as_made(block(kept["new_block_id"]), _minor(amount("moved"), scale))
+        moved_in = next(e for e in entries if e.kind == "move_in")
+        return ChangeExpiryResult(
+            op_id=op_id, entries=entries, block=Block.from_state(made, scale, moved_in.at), replayed=replayed
+        )
+    if kind == "hold":
+        placed = attrs.evolve(hold(kept["hold_id"]), status="active", captured=0, settled_at=None, settled_by=None)
+        return HoldResult(op_id=op_id, entries=entries, hold=Hold.from_state(placed, scale), replayed=replayed)
+    raise ValueError(f"no result for a {kind!r} write")
+
+
+def _minor(amount: Decimal, scale: int) -> int:
+    return int(amount.scaleb(scale, DECIMAL_CONTEXT))
+
+
+def _as_made(block: BlockState, remaining: int) -> BlockState:
+    return attrs.evolve(block, remaining=remaining, held=0, emptied_by="depleted" if remaining == 0 else None)
