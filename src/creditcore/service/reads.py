@@ -143,7 +143,7 @@ def blocks(
         if include_inactive and (current.last_at is None or when >= current.last_at):
             # blocks with no credit left are not part of a loaded state: add their stored
             # form, which is final (a past state is rebuilt with every block it had)
-            for block in reader.history(customer)[0]:
+            for block in reader.blocks(customer):
                 found.setdefault(block.id, block)
     chosen = [
         b for b in found.values()
@@ -190,7 +190,7 @@ def holds(ctx: Context, customer: str, *, status: str | None = "active", at: dat
         status = parse_choice(status, "status", HOLD_STATUSES)
     with ctx.reader() as reader:
         state, when = _state_at(ctx, reader, customer, at)
-        stored = reader.history(customer)[1]
+        stored = reader.holds(customer)
         found = [state.holds.get(h.id, h) for h in stored if h.created_at <= when]
         views = [Hold.from_state(h, ctx.scale(h.unit, reader), when) for h in found]
     return [h for h in views if status is None or h.status == status]

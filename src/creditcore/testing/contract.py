@@ -615,6 +615,22 @@ class RepositoryContract(abc.ABC):
             assert ledger.balance("ada").available == 6  # reads inside see the writes
         assert [e.kind for e in ledger.entries().items] == ["grant", "burn"]
 
+    def test_a_customers_blocks_and_holds_read_alone(self, ledger: Ledger, repository: Repository) -> None:
+        spent = ledger.grant("ada", 5).block.id
+        kept = ledger.grant("ada", 10).block.id
+        ledger.burn("ada", 7)
+        ledger.hold("ada", 2, hold_id="h1")
+        ledger.release("h1")
+        ledger.hold("ada", 1, hold_id="h2")
+        ledger.grant("bob", 3)
+        with repository.reader() as reader:
+            assert [b.id for b in reader.blocks("ada")] == [spent, kept]  # used up ones too
+            assert [(b.remaining, b.held) for b in reader.blocks("ada")] == [(0, 0), (8, 1)]
+            assert [(h.id, h.status) for h in reader.holds("ada")] == [("h1", "released"), ("h2", "active")]
+            assert reader.blocks("nobody") == [] and reader.holds("nobody") == []
+            history = reader.history("ada")
+            assert (history[0], history[1]) == (reader.blocks("ada"), reader.holds("ada"))
+
     def test_a_transaction_reads_its_own_writes(self, repository: Repository) -> None:
         with repository.transaction() as uow:
             uow.add_unit("eur", 2)
