@@ -111,9 +111,7 @@ def test_an_error_caught_inside_still_rolls_back_at_the_end(ledger: Ledger) -> N
     ],
     ids=["not-found", "state-validation", "key-conflict"],
 )
-def test_errors_of_every_kind_caught_inside_still_roll_back(
-    ledger: Ledger, call: Any, error: type[Exception]
-) -> None:
+def test_errors_of_every_kind_caught_inside_still_roll_back(ledger: Ledger, call: Any, error: type[Exception]) -> None:
     seeded(ledger)
     ledger.grant("bob", 2, idempotency_key="g-bob", at=T0)
     before = state(ledger)

@@ -7,11 +7,26 @@ import importlib
 
 import pytest
 
-MODULES = ["creditcore", "creditcore.values", "creditcore.order", "creditcore.rules", "creditcore.ledger",
-           "creditcore.adapters.memory", "creditcore.ids", "creditcore.service.batch", "creditcore.service.context",
-           "creditcore.service.idempotency", "creditcore.service.lookup", "creditcore.service.reads",
-           "creditcore.service.writes", "creditcore.core.outcomes", "creditcore.core.rules", "creditcore.core.order", "creditcore.codec",
-           "creditcore.service.results"]
+MODULES = [
+    "creditcore",
+    "creditcore.values",
+    "creditcore.order",
+    "creditcore.rules",
+    "creditcore.ledger",
+    "creditcore.adapters.memory",
+    "creditcore.ids",
+    "creditcore.service.batch",
+    "creditcore.service.context",
+    "creditcore.service.idempotency",
+    "creditcore.service.lookup",
+    "creditcore.service.reads",
+    "creditcore.service.writes",
+    "creditcore.core.outcomes",
+    "creditcore.core.rules",
+    "creditcore.core.order",
+    "creditcore.codec",
+    "creditcore.service.results",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -379,9 +379,7 @@ def test_reverse_replay_succeeds_even_when_nothing_is_left_to_reverse(ledger: Le
     assert ledger.reverse(burn.op_id, idempotency_key="r1", at=T0).op_id == first.op_id
 
 
-@pytest.mark.parametrize(
-    ("amount", "field"), [(3, "amount"), (None, "amount")], ids=["other-amount", "no-amount"]
-)
+@pytest.mark.parametrize(("amount", "field"), [(3, "amount"), (None, "amount")], ids=["other-amount", "no-amount"])
 def test_reverse_key_with_other_arguments_raises_idempotency_conflict(
     ledger: Ledger, amount: int | None, field: str
 ) -> None:

@@ -252,11 +252,7 @@ class _Work:
         return {**self._store._units, **self._units}
 
     def load_account(self, customer: str) -> AccountState:
-        return (
-            self._accounts.get(customer)
-            or self._store._accounts.get(customer)
-            or AccountState(customer=customer)
-        )
+        return self._accounts.get(customer) or self._store._accounts.get(customer) or AccountState(customer=customer)
 
     def _block(self, block_id: str) -> BlockState:
         found = self._blocks.get(block_id)
