@@ -221,6 +221,20 @@ class Repository(Protocol):
     def close(self) -> None: ...
 
 
+#: Entries of a customer between two snapshots of its account state (see :class:`PastReader`).
+SNAPSHOT_EVERY = 1_000
+
+
+def snapshot_due(since: int, every: int, after: AccountState) -> bool:
+    """The snapshot policy every adapter follows: take one once ``every`` entries of the
+    customer have piled up since the last, and no sooner than there are live blocks and
+    active holds to write into it (so a snapshot never costs more than the replay it saves)."""
+    if since < every or after.last_at is None:
+        return False
+    live = after.live()
+    return since >= len(live.blocks) + len(live.holds)
+
+
 def iterate_entries(reader: Reader, query: EntryQuery) -> Iterator[EntryState]:
     """Every entry matching ``query``, page by page."""
     after = query.after_seq

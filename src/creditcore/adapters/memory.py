@@ -23,11 +23,9 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from creditcore.errors import StorageError, ValidationError
-from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, PastHistory
+from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory, snapshot_due
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
-#: Entries of a customer between two snapshots of its account state.
-SNAPSHOT_EVERY = 1_000
 # (dated, after entry seq, the customer's entry count then, the state)
 _Snapshot = tuple[datetime, int, int, AccountState]
 #: Longest wait a lock accepts (threading's own limit).
@@ -372,7 +370,7 @@ class _Work:
             self._snapshots[customer] = snapshots
         count = len(self._store._customer_entries.get(customer, ())) + len(self._customer_entries.get(customer, ()))
         since = count - (snapshots[-1][2] if snapshots else 0)
-        if live.last_at is not None and since >= max(self._store._snapshot_every, len(live.blocks) + len(live.holds)):
+        if live.last_at is not None and snapshot_due(since, self._store._snapshot_every, live):
             self._snapshots[customer] = [*snapshots, (live.last_at, stored[-1].seq, count, live)]
 
     def record_operation(self, record: OperationRecord) -> None:

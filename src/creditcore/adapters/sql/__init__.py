@@ -13,9 +13,10 @@ What is a database's own (connections, transactions, locking, error translation,
 migrations are recorded) lives in its adapter (:mod:`creditcore.adapters.sqlite`).
 """
 
+from creditcore.repository import SNAPSHOT_EVERY
+
 from .dialect import SQLITE, Dialect
 from .schema import MIGRATIONS
-from .snapshots import SNAPSHOT_EVERY
 from .statements import Statements
 
 __all__ = ["MIGRATIONS", "SNAPSHOT_EVERY", "SQLITE", "Dialect", "Statements"]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from creditcore.repository import PastHistory
+from creditcore.repository import PastHistory, snapshot_due
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 from . import codec
@@ -22,7 +22,6 @@ from .statements import INT64_MAX, Statements
 #: Entries of a customer between two snapshots of its account state (more for an account
 #: with more live blocks and holds than that, so writing a snapshot stays a small share of
 #: the writes).
-SNAPSHOT_EVERY = 1_000
 # how many customers' counts of entries since their last snapshot a connection keeps
 _SNAPSHOT_MEMO = 20_000
 # ids per statement when reading rows by id
@@ -44,18 +43,6 @@ class Connection(Protocol):
 
 
 Decode = Callable[[tuple[Any, ...]], Any]
-
-
-def is_due(since: int, every: int, after: AccountState) -> bool:
-    """The policy: snapshot once ``every`` entries have piled up since the last one, and no
-    sooner than there are live blocks and active holds to write into it."""
-    return (
-        since >= every
-        and after.last_at is not None
-        and since
-        >= sum(1 for b in after.blocks.values() if b.remaining > 0)
-        + sum(1 for h in after.holds.values() if h.status == "active")
-    )
 
 
 def snapshot_text(state: AccountState) -> str:
@@ -113,7 +100,7 @@ def keep_snapshots(
         (since,) = conn.execute(sql.entries_since, (customer, row[0] if row else 0)).fetchone()
     else:
         since += len(stored)
-    if is_due(since, every, after):
+    if snapshot_due(since, every, after):
         assert after.last_at is not None
         conn.execute(sql.insert_snapshot, (customer, stored[-1].seq, codec.micros(after.last_at), snapshot_text(after)))
         since = 0

@@ -43,7 +43,7 @@ and :mod:`.repository`.
 """
 
 from creditcore.adapters.sql.schema import MIGRATIONS
-from creditcore.adapters.sql.snapshots import SNAPSHOT_EVERY
+from creditcore.repository import SNAPSHOT_EVERY
 
 from .connections import DURABILITY
 from .repository import MAX_BUSY_TIMEOUT, SQLiteRepository

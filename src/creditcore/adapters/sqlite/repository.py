@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from creditcore.adapters.sql.schema import MIGRATIONS
-from creditcore.adapters.sql.snapshots import SNAPSHOT_EVERY
 from creditcore.errors import StorageError, ValidationError
+from creditcore.repository import SNAPSHOT_EVERY
 
 from .connections import DURABILITY, MEMORY, Connections, Link, Settings
 from .errors import storage_error

@@ -16,10 +16,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from creditcore.adapters.sql import codec
 from creditcore.adapters.sql.dialect import SQLITE
-from creditcore.adapters.sql.snapshots import SNAPSHOT_EVERY, keep_snapshots, past_history
+from creditcore.adapters.sql.snapshots import keep_snapshots, past_history
 from creditcore.adapters.sql.statements import Statements
 from creditcore.errors import CreditError, StorageError
-from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, PastHistory
+from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 from .errors import TRANSLATED, storage_error
