@@ -1,0 +1,73 @@
+"""The state machine's refusals and replays: bad input that must be refused without a
+write, and earlier keyed calls made again (as they were, reformatted, stale, changed,
+or as another kind of call under the same key)."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import precondition, rule
+
+from creditcore.testing.stateful.calls import Call, at_choices, customers, zones
+from creditcore.testing.stateful.side_by_side import SideBySide
+from creditcore.testing.stateful.variants import changed_call, other_kind, reformatted
+
+
+class ReplayRules(SideBySide):
+    """``refuse_bad_input`` and ``repeat_a_call``."""
+
+    @rule(
+        customer=customers,
+        kind=st.sampled_from(("grant", "burn", "hold", "capture", "void", "reverse", "change_expiry")),
+        amount=st.sampled_from((0, -1, "0.001", "1.5", 1.5, True, "abc", "NaN", Decimal("Infinity"), None)),
+    )
+    def refuse_bad_input(self, customer: str, kind: str, amount: object) -> None:
+        """Amounts the ledger must refuse (zero, negative, too precise, float, bool, not a
+        number) raise ``ValidationError``; an unknown hold, block or op raises ``NotFound``.
+        Nothing is written."""
+        if kind == "capture":
+            self.perform(Call(kind, {"hold_id": "no-such-hold"}), None, remember=False)
+            return
+        if kind in ("void", "reverse", "change_expiry"):
+            # None (all of it) and "1.5" (fine in usd) would be valid: those go to an unknown target
+            known = [op.id for op in self._reversal_targets()] if kind == "reverse" else list(self.model.blocks)
+            name = "op_id" if kind == "reverse" else "block_id"
+            bad = amount is not None and amount != "1.5"
+            target = known[len(known) // 2] if known and bad else f"no-such-{name}"
+            targeted: dict[str, Any] = {name: target, "amount": amount}
+            if kind == "change_expiry":
+                targeted["expires_at"] = self._grid(self.now, 2)
+            self.perform(Call(kind, targeted), None, remember=False)
+            return
+        kwargs: dict[str, Any] = {"customer": customer, "amount": amount}
+        if kind == "hold":
+            kwargs["hold_id"] = f"hold-{next(self._ids)}"
+        self.perform(Call(kind, kwargs), None, remember=False)
+
+    @precondition(lambda self: bool(self.calls))
+    @rule(
+        index=st.integers(min_value=0, max_value=10**6),
+        variant=st.sampled_from(("same", "reformatted", "stale", "changed", "other-kind")),
+        choice=st.integers(min_value=0, max_value=100),
+        when=at_choices,
+        zone=zones,
+    )
+    def repeat_a_call(self, index: int, variant: str, choice: int, when: str, zone: tzinfo) -> None:
+        """An earlier keyed call made again: as it was (a replay if it succeeded, which writes
+        nothing), with the same values written differently (still a replay), at a time before
+        the customer's last entry (``at`` is not compared: still a replay), with one argument
+        changed (``IdempotencyConflict``, or ``HoldNotActive`` for an ended hold), or as
+        another kind of call with the same key."""
+        call = self.calls[index % len(self.calls)]
+        if variant == "reformatted":
+            call = reformatted(call)
+        elif variant == "changed":
+            call = changed_call(call, choice, self._customer_of(call))
+        elif variant == "other-kind":
+            call = other_kind(call, self._customer_of(call))
+        if variant == "stale":
+            when = "stale"
+        self.perform(call, self._time_for(when, self._customer_of(call), zone))

@@ -1,0 +1,194 @@
+"""One call on the ledger and on the model, side by side: the same outcome (error class and
+details, or every figure of the result, the blocks drawn in order, every entry), the
+right entries stored, and the checks the invariants and the read rule share."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+import attrs
+from hypothesis import note
+
+from creditcore.errors import CreditError
+from creditcore.model import Result
+from creditcore.repository import EntryQuery
+from creditcore.state import EntryState
+from creditcore.testing.reference import BALANCE_FIELDS, RefResult
+from creditcore.testing.stateful.calls import CUSTOMERS, DRAWING, MAINTENANCE_KINDS, Call, attribute_at, scaled
+from creditcore.testing.stateful.state import MachineState
+from creditcore.testing.stateful.variants import error_signature, same_error_details
+
+
+class SideBySide(MachineState):
+    """``perform`` a call on both and compare; check balances, blocks and holds against the model."""
+
+    # -- running one call on both ----------------------------------------------------------
+
+    def perform(self, call: Call, at: datetime | None, *, remember: bool = True) -> Result | None:
+        """Make ``call`` on the ledger and on the model, require the same outcome and the
+        right entries; return the ledger's result (``None`` if it raised)."""
+        customer = self._customer_of(call)
+        op_time = at if at is not None else self.model.read_time(customer or CUSTOMERS[0])
+        note(f"{call} at={at!r} (now={self.now.isoformat()})")
+        real: Result | None = None
+        real_error: CreditError | None = None
+        try:
+            real = getattr(self.ledger, call.kind)(**call.kwargs, at=at)
+        except CreditError as error:
+            real_error = error
+        extra = self._ids_made(call, real)
+        expected: RefResult | None = None
+        expected_error: CreditError | None = None
+        try:
+            expected = getattr(self.model, call.kind)(**call.kwargs, **extra, at=at)
+        except CreditError as error:
+            expected_error = error
+        self._compare(call, real, real_error, expected, expected_error)
+        self._check_new_entries(call, real, op_time)
+        if call.key is not None and remember:
+            self.calls.append(call)
+            if real is not None and not real.replayed:
+                self.originals[call.key] = real
+        if real is not None and not real.replayed:
+            self.instants.append(op_time)
+            if customer is not None:
+                self.advanced[customer] = max(op_time, self.advanced.get(customer, op_time))
+        return real
+
+    @staticmethod
+    def _ids_made(call: Call, real: Result | None) -> dict[str, object]:
+        """The ids the ledger made for a call that succeeded, for the model to use too: later
+        calls name blocks and operations by them."""
+        if real is None or real.replayed:
+            return {}
+        made: dict[str, object] = {"new_op_id": real.op_id}
+        if call.kind == "grant":
+            made["block_id"] = attribute_at(real, "block.id")
+        elif call.kind == "change_expiry":
+            made["new_block_id"] = attribute_at(real, "block.id")
+        return made
+
+    def _compare(
+        self,
+        call: Call,
+        real: Result | None,
+        real_error: CreditError | None,
+        expected: RefResult | None,
+        expected_error: CreditError | None,
+    ) -> None:
+        if real_error is not None or expected_error is not None:
+            if real_error is not None and expected_error is not None:
+                gap = (call.kind, error_signature(expected_error), error_signature(real_error))
+                if gap in self.known_check_order_gaps | self.known_error_gaps:
+                    note(f"known gap {gap}: both refuse the call, for different reasons")
+                    return
+            assert type(real_error) is type(expected_error), (
+                f"{call}: the ledger gave {real_error!r} ({real!r}), the model expects {expected_error!r}"
+            )
+            same_error_details(call, real_error, expected_error)
+            return
+        assert real is not None and expected is not None
+        assert real.replayed == expected.replayed, f"{call}: replayed={real.replayed}, model: {expected.replayed}"
+        for path, value in expected.values.items():
+            actual = attribute_at(real, path)
+            assert actual == value, f"{call}: result.{path} is {actual!r}, the model expects {value!r}"
+        if call.kind in DRAWING:
+            drawn = tuple((e.block_id, e.amount) for e in real.entries if e.kind == call.kind)
+            assert drawn == expected.draws, (
+                f"{call}: drew {drawn} (in this order), the model draws {expected.draws} in burn order"
+            )
+        if expected.entries is not None:
+            written = tuple((e.kind, e.block_id, e.amount) for e in real.entries)
+            assert written == expected.entries, f"{call}: wrote {written}, the model expects {expected.entries}"
+        if expected.replayed:
+            assert call.key is not None
+            original = self.originals[call.key]
+            assert attrs.evolve(real, replayed=False) == original, (
+                f"{call}: a replay returned {real!r}, not {original!r}"
+            )
+
+    def _new_entries(self) -> list[EntryState]:
+        with self.ledger.repository.reader() as reader:
+            return reader.list_entries(EntryQuery(after_seq=self.last_seq, limit=100_000))
+
+    def _check_history_order(self, call: object, new: list[EntryState]) -> None:
+        """``seq`` strictly increases across the ledger, and a customer's entries (lazily
+        recorded ones included) never go back in time."""
+        seqs = [e.seq for e in new]
+        assert all(a < b for a, b in itertools.pairwise([self.last_seq, *seqs])), f"seq not increasing: {seqs}"
+        if new:
+            self.last_seq = new[-1].seq
+        for entry in new:
+            last = self.entry_times.get(entry.customer)
+            assert last is None or entry.at >= last, f"{call}: {entry} is dated before {entry.customer}'s {last}"
+            self.entry_times[entry.customer] = entry.at
+
+    def _check_new_entries(self, call: Call, real: Result | None, op_time: datetime) -> None:
+        new = self._new_entries()
+        self._check_history_order(call, new)
+        if real is None or real.replayed:
+            assert not new, f"{call} {'replayed' if real else 'failed'} but wrote {new}"
+            return
+        own = [e for e in new if e.op_id == real.op_id]
+        others = [e for e in new if e.op_id != real.op_id]
+        customer = self._customer_of(call)
+        assert all(e.customer == customer for e in new), f"{call} wrote entries of another customer: {new}"
+        assert [(e.seq, e.kind, e.block_id, e.hold_id, scaled(e.amount, e.unit), e.at) for e in own] == [
+            (e.seq, e.kind, e.block_id, e.hold_id, e.amount, e.at) for e in real.entries
+        ], f"{call}: stored entries {own} differ from the result's {real.entries}"
+        for entry in own:
+            assert entry.at == op_time, f"{call}: entry dated {entry.at}, the call was at {op_time}"
+            block = self.model.blocks.get(entry.block_id or "")
+            if entry.kind in ("burn", "hold"):
+                assert block is not None and block.active_at(op_time), f"{call}: drew from inactive block {entry}"
+            if entry.kind == "capture":
+                assert block is not None and block.effective_at <= op_time, f"{call}: captured an upcoming block"
+        for entry in new:
+            if entry.kind == "settle":  # SPEC §3: only unscoped blocks, once active, pay debt off
+                block = self.model.blocks.get(entry.block_id or "")
+                assert block is not None and block.scope is None and block.effective_at <= entry.at, (
+                    f"{call}: {entry} settles debt from a scoped or upcoming block"
+                )
+        if own:
+            last = own[-1]
+            expected = self.model.balance(last.customer, unit=last.unit, at=op_time)["available"]
+            assert scaled(last.available_after, last.unit) == expected, (
+                f"{call}: available_after={last.available_after} minor, the model has {expected} available"
+            )
+        for entry in others:
+            assert entry.kind in MAINTENANCE_KINDS, f"{call} wrote an entry of another operation: {entry}"
+            assert entry.at <= op_time and (not own or entry.seq < own[0].seq), f"{call}: late maintenance {entry}"
+
+    # -- checks shared by the invariants and the read rule ---------------------------------
+
+    def _check_balance(self, customer: str, unit: str, at: datetime | None, real: Any = None) -> None:
+        if real is None:
+            real = self.ledger.balance(customer, unit=unit, at=at)
+        parts = real.available + real.held + real.used + real.expired + real.voided + real.upcoming
+        assert real.granted == parts, f"{customer} {unit}: the balance identity fails: {real}"
+        assert real.net == real.available - real.debt
+        expected = self.model.balance(customer, unit=unit, at=at)
+        got = {name: getattr(real, name) for name in BALANCE_FIELDS}
+        assert got == expected, f"{customer} {unit} at {at}: ledger {got}, model {expected}"
+
+    def _check_blocks(self, customer: str, unit: str, at: datetime | None) -> None:
+        real = self.ledger.blocks(customer, unit=unit, at=at, include_inactive=True)
+        expected = self.model.block_views(customer, unit=unit, at=at)
+        assert [b.id for b in real] == [b.id for b, _ in expected], (
+            f"{customer} {unit}: blocks {[b.id for b in real]}, the model's burn order is {[b.id for b, _ in expected]}"
+        )
+        for block, (ref, figures) in zip(real, expected, strict=True):
+            assert 0 <= block.held <= block.remaining <= block.amount, f"out of bounds: {block}"
+            got = (block.amount, block.remaining, block.held, block.available)
+            want = (ref.amount, figures.remaining, figures.held, figures.available)
+            assert got == want, f"{block.id} amount/remaining/held/available {got}, the model has {want}"
+            assert block.status == figures.status, f"{block.id} is {block.status}, the model says {figures.status}"
+
+    def _check_holds(self, customer: str, at: datetime | None) -> None:
+        real = self.ledger.holds(customer, status=None, at=at)
+        expected = self.model.hold_views(customer, at=at)
+        got = [(h.id, h.status, h.amount, h.captured, h.allocations, h.expires_at, h.settled_at) for h in real]
+        want = [(h.id, h.status, h.amount, h.captured, h.allocations, h.expires_at, h.settled_at) for h in expected]
+        assert got == want, f"{customer} holds at {at}: ledger {got}, model {want}"
