@@ -5,8 +5,9 @@ Tests never read the wall clock and never sleep: they set ``clock.now`` or pass 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -34,14 +35,21 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def ledger(clock: Clock) -> Ledger:
-    """An in-memory ledger whose clock stands at 2026-01-01T00:00Z until the test moves it.
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, clock: Clock, tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger on each adapter (memory, and a SQLite file at ``durability="normal"``: the
+    crash tests prove durability) whose clock stands at 2026-01-01T00:00Z until the test
+    moves it.
 
     Tests date their writes with ``at=`` as they please, ahead of that clock too, so the
     future check (SPEC §13) is off here; ``test_future_writes.py`` tests it.
     """
-    return Ledger.memory(clock=clock, future_tolerance=None)
+    if request.param == "memory":
+        made = Ledger.memory(clock=clock, future_tolerance=None)
+    else:
+        made = Ledger.sqlite(tmp_path / "ledger.db", durability="normal", clock=clock, future_tolerance=None)
+    yield made
+    made.close()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ totals and entries are corrupted directly, and the report must name the customer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -42,6 +43,13 @@ def busy(ledger: Ledger) -> dict[str, str]:
     ledger.grant("bob", 5, effective_at=T0 + DAY, at=T0 + 2 * HOUR)
     ledger.expire_due(at=T0 + 2 * DAY)
     return ids
+
+
+@pytest.fixture
+def ledger(clock: Callable[[], datetime]) -> Ledger:
+    """These tests damage the memory adapter's own dictionaries (test_verify_damaged.py
+    damages SQLite files with raw SQL)."""
+    return Ledger.memory(clock=clock, future_tolerance=None)
 
 
 def repo(ledger: Ledger) -> MemoryRepository:
