@@ -10,8 +10,7 @@ from typing import Any
 
 import attrs
 
-from creditcore.rules import Problem
-from creditcore.state import BlockState, EntryState, HoldState, Tally
+from creditcore.state import BlockState, EntryState, HoldState, Problem, Tally
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 

@@ -19,7 +19,7 @@ from creditcore.core import outcomes as _outcomes
 from creditcore.core.commands import Burn, Capture, ChangeExpiry, Grant, PlaceHold, Release, Reverse, Void
 from creditcore.core.due import DueKind
 from creditcore.core.effects import apply_to_block, apply_to_totals, inconsistent_history
-from creditcore.core.history import Problem, audit, rebuild, timeline
+from creditcore.core.history import audit, rebuild, timeline
 from creditcore.core.order import DEFAULT_ORDER, BurnOrder
 from creditcore.core.outcomes import (
     Advanced,
@@ -60,6 +60,7 @@ from creditcore.core.state import (
     EntryState,
     HoldState,
     HoldStatus,
+    Problem,
     Tally,
     UnitTotals,
 )

@@ -21,6 +21,7 @@ from creditcore.core.state import (
     HoldState,
     HoldStatus,
     Overdraft,
+    Problem,
     Tally,
     UnitTotals,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "HoldStatus",
     "Overdraft",
     "PlaceHold",
+    "Problem",
     "Release",
     "Reverse",
     "Tally",

@@ -16,7 +16,16 @@ import attrs
 from creditcore.core import due
 from creditcore.core.effects import BLOCK_EFFECT, Work, inconsistent_history
 from creditcore.core.rules import tally, view
-from creditcore.core.state import ENTRY_KINDS, AccountState, BlockState, EntryState, HoldState, Tally, UnitTotals
+from creditcore.core.state import (
+    ENTRY_KINDS,
+    AccountState,
+    BlockState,
+    EntryState,
+    HoldState,
+    Problem,
+    Tally,
+    UnitTotals,
+)
 from creditcore.errors import StorageError
 from creditcore.values import parse_time
 
@@ -138,27 +147,6 @@ def rebuild(
         work.next_number = max(work.next_number, start.next_number)
     due.close(work)
     return work.freeze()[0]
-
-
-@attrs.frozen(kw_only=True)
-class Problem:
-    """One disagreement found by :func:`audit`."""
-
-    customer: str
-    subject: str
-    """What disagrees: ``block <id>``, ``unit <name>``, ``entry #<seq>``, ``hold <id>``."""
-    field: str
-    stored: str
-    recomputed: str
-    text: str | None = None
-
-    def __str__(self) -> str:
-        if self.text is not None:
-            return self.text
-        return (
-            f"customer {self.customer!r}, {self.subject}: {self.field} is {self.stored} in storage "
-            f"but {self.recomputed} from the entries"
-        )
 
 
 def audit(

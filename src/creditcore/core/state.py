@@ -241,3 +241,24 @@ class Tally:
     voided: int = 0
     upcoming: int = 0
     debt: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Problem:
+    """One disagreement found by :func:`audit`."""
+
+    customer: str
+    subject: str
+    """What disagrees: ``block <id>``, ``unit <name>``, ``entry #<seq>``, ``hold <id>``."""
+    field: str
+    stored: str
+    recomputed: str
+    text: str | None = None
+
+    def __str__(self) -> str:
+        if self.text is not None:
+            return self.text
+        return (
+            f"customer {self.customer!r}, {self.subject}: {self.field} is {self.stored} in storage "
+            f"but {self.recomputed} from the entries"
+        )
