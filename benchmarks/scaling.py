@@ -20,7 +20,7 @@ import attrs
 from benchmarks.workload import START, TICK
 from creditcore import Ledger
 from creditcore.adapters.sqlite import SQLiteRepository
-from creditcore.repository import Repository
+from creditcore.repository import ChangeSet, Repository
 from creditcore.state import AccountState, BlockState, EntryState, UnitTotals
 
 CHUNK = 1_000
@@ -60,7 +60,8 @@ def _entry(customer: str, op: str, kind: str, block: str, amount: int, available
 
 def _save(repository: Repository, before: AccountState, after: AccountState, entries: list[EntryState]) -> None:
     with repository.transaction() as uow:
-        uow.save(before, after, entries)
+        uow.lock(before.customer)
+        uow.save(ChangeSet.of(before, after, entries))
 
 
 def build_history(repository: Repository, customer: str, size: int) -> tuple[datetime, datetime]:
