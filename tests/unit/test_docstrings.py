@@ -26,6 +26,9 @@ MODULES = [
     "creditcore.core.order",
     "creditcore.codec",
     "creditcore.service.results",
+    "creditcore.testing.contract",
+    "creditcore.testing.reference",
+    "creditcore.testing.stateful",
 ]
 
 
