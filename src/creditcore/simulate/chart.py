@@ -24,8 +24,8 @@ from typing import Any
 
 import attrs
 
-from creditcore.simulate.engine import Figures, Point
-from creditcore.simulate.scenario import Scenario
+from creditcore.simulate.figures import Figures, Point
+from creditcore.simulate.model import Scenario
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 FORMATS = (".png", ".svg")

@@ -21,6 +21,11 @@ same run every time.
 With a ``ledger`` (``creditcore simulate --db``) every operation the core applied is also
 written through that :class:`~creditcore.ledger.Ledger`, at the same instant, so the file
 holds the whole history; its balances equal the summary.
+
+The parts live beside it: :mod:`~creditcore.simulate.accounts` (the accounts and running
+totals), :mod:`~creditcore.simulate.figures` (what a run reports) and
+:mod:`~creditcore.simulate.mirror` (the ``--db`` ledger); their public names are importable
+from here too.
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ from datetime import datetime, timedelta
 from decimal import localcontext
 from typing import Any
 
-import attrs
-
 from creditcore import rules
 from creditcore.errors import Conflict, InsufficientCredits, NotFound, ValidationError
 from creditcore.ledger import Ledger
+from creditcore.simulate.accounts import _Accounts
+from creditcore.simulate.figures import FIGURES, Counts, Figures, Outcome, Point
+from creditcore.simulate.mirror import _Mirror, open_ledger
 from creditcore.simulate.scenario import (
     Duration,
     GrantRule,
@@ -48,196 +54,14 @@ from creditcore.simulate.scenario import (
     Window,
     rule_where,
 )
-from creditcore.state import AccountState, Burn, Capture, Grant, PlaceHold, Release, Tally, Void
-from creditcore.values import DECIMAL_CONTEXT, to_decimal
+from creditcore.state import Burn, Capture, Grant, PlaceHold, Release, Void
+from creditcore.values import DECIMAL_CONTEXT
+
+__all__ = ["FIGURES", "Counts", "Figures", "Outcome", "Point", "open_ledger", "run"]
 
 # event kinds, in the order they run at the same instant
 _ACTIVATE, _GRANT, _VOID, _JOB_END, _USE, _SAMPLE = 0, 1, 2, 3, 4, 9
 _JOB_START = _USE  # job starts and usage share a rank: their rule's place orders them
-_MIRROR_BATCH = 500
-FIGURES = ("granted", "used", "expired", "voided", "available", "held", "upcoming", "shortfall", "debt")
-
-
-@attrs.frozen(kw_only=True)
-class Figures:
-    """Totals in minor units; ``granted == available + held + used + expired + voided + upcoming``."""
-
-    granted: int = 0
-    used: int = 0
-    expired: int = 0
-    """Credit that expired unused: breakage."""
-    voided: int = 0
-    available: int = 0
-    held: int = 0
-    upcoming: int = 0
-    shortfall: int = 0
-    """Usage no credit covered: refused burns and jobs, the uncovered part of partial burns,
-    and debt."""
-    debt: int = 0
-    """Debt still owed at the end."""
-
-    def __add__(self, other: Figures) -> Figures:
-        return Figures(**{name: getattr(self, name) + getattr(other, name) for name in FIGURES})
-
-
-@attrs.frozen(kw_only=True)
-class Point:
-    """The whole population's credit at one sampled instant, in minor units."""
-
-    at: datetime
-    figures: Figures
-    remaining: tuple[int, ...]
-    """Credit left in effective blocks (held included, expired excluded), per grant rule."""
-
-
-@attrs.frozen(kw_only=True)
-class Counts:
-    """How many of each operation the run applied or had refused."""
-
-    grants: int = 0
-    burns: int = 0
-    burns_refused: int = 0
-    holds: int = 0
-    holds_refused: int = 0
-    captures: int = 0
-    releases: int = 0
-    voids: int = 0
-    settlements: int = 0
-    """Debt settlements the rules recorded (a grant or an activating block paying debt off);
-    they follow from other events and are not counted in :attr:`events`."""
-
-    @property
-    def events(self) -> int:
-        """Every event the run processed (refused ones included)."""
-        return (
-            self.grants + self.burns + self.burns_refused + self.holds + self.holds_refused
-            + self.captures + self.releases + self.voids
-        )  # fmt: skip
-
-
-@attrs.frozen(kw_only=True)
-class Outcome:
-    """What a run found: totals, per group, and per customer, at the scenario's end."""
-
-    scenario: Scenario
-    totals: Figures
-    groups: dict[str, Figures]
-    counts: Counts
-    customers: dict[str, Figures]
-
-    @property
-    def events(self) -> int:
-        return self.counts.events
-
-    def decimal(self, minor: int) -> Any:
-        with localcontext(DECIMAL_CONTEXT):
-            return to_decimal(minor, self.scenario.scale)
-
-
-class _Mirror:
-    """Writes what the core applied through a :class:`Ledger` too, in the same order, in
-    batches of ``atomic()`` for speed: operations are queued and each batch writes them inside
-    one ``with ledger.atomic():`` block. Only operations the core accepted are written, so no
-    write is refused (a refusal inside ``atomic()`` would roll the batch back)."""
-
-    def __init__(self, ledger: Ledger, scenario: Scenario) -> None:
-        self.ledger = ledger
-        self.scale = scenario.scale
-        self.unit = scenario.unit
-        self.blocks: dict[str, str] = {}
-        self.queue: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
-
-    def __enter__(self) -> _Mirror:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
-        if kind is None:
-            self.flush()
-        else:
-            self.queue.clear()
-
-    def add(self, write: Callable[..., None], *args: Any) -> None:
-        self.queue.append((write, args))
-        if len(self.queue) >= _MIRROR_BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.queue:
-            return
-        with self.ledger.atomic():
-            for write, args in self.queue:
-                write(*args)
-        self.queue.clear()
-
-    def amount(self, minor: int) -> Any:
-        return to_decimal(minor, self.scale)
-
-    def grant(self, customer: str, command: Grant, at: datetime, keep_id: bool) -> None:
-        self.add(self._grant, customer, command, at, keep_id)
-
-    def _grant(self, customer: str, command: Grant, at: datetime, keep_id: bool) -> None:
-        result = self.ledger.grant(
-            customer,
-            self.amount(command.amount),
-            unit=self.unit,
-            effective_at=command.effective_at,
-            expires_at=command.expires_at,
-            priority=command.priority,
-            category=command.category,
-            cost_basis=command.cost_basis,
-            scope=command.scope,
-            description=command.description,
-            at=at,
-        )
-        if keep_id:
-            self.blocks[command.block_id] = result.block.id
-
-    def burn(self, customer: str, command: Burn, at: datetime) -> None:
-        self.add(self._burn, customer, command, at)
-
-    def _burn(self, customer: str, command: Burn, at: datetime) -> None:
-        self.ledger.burn(
-            customer, self.amount(command.amount), unit=self.unit, scope=command.scope,
-            overdraft=command.overdraft, at=at,
-        )  # fmt: skip
-
-    def hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
-        self.add(self._hold, customer, command, at)
-
-    def _hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
-        self.ledger.hold(
-            customer, self.amount(command.amount), hold_id=command.hold_id, unit=self.unit, scope=command.scope, at=at
-        )
-
-    def capture(self, command: Capture, at: datetime) -> None:
-        self.add(self._capture, command, at)
-
-    def _capture(self, command: Capture, at: datetime) -> None:
-        assert command.amount is not None
-        self.ledger.capture(command.hold_id, self.amount(command.amount), at=at)
-
-    def release(self, command: Release, at: datetime) -> None:
-        self.add(self._release, command, at)
-
-    def _release(self, command: Release, at: datetime) -> None:
-        self.ledger.release(command.hold_id, at=at)
-
-    def void(self, command: Void, at: datetime) -> None:
-        self.add(self._void, command, at)
-
-    def _void(self, command: Void, at: datetime) -> None:
-        self.ledger.void(self.blocks.pop(command.block_id), reason=command.reason, at=at)
-
-    def forget(self, block_id: str) -> None:
-        """A block the core found nothing to void in: its ledger id is no longer needed."""
-        self.add(self._forget, block_id)
-
-    def _forget(self, block_id: str) -> None:
-        self.blocks.pop(block_id, None)
-
-    def finish(self, end: datetime) -> None:
-        self.flush()
-        self.ledger.expire_due(at=end)
 
 
 def _rng(scenario: Scenario, kind: str, index: int, purpose: str) -> random.Random:
@@ -292,26 +116,16 @@ def _poisson(window: Window, per_day: float, rng: random.Random, kind: int, rule
         yield moment, kind, (kind, window.customers[rng.randrange(count)], rule)
 
 
-class _Run:
+class _Run(_Accounts):
+    """One run of a scenario: its events in time order, each applied through a rule."""
+
     def __init__(self, scenario: Scenario, ledger: Ledger | None) -> None:
-        self.s = scenario
-        self.unit = scenario.unit
+        super().__init__(scenario)
         self.factor = scenario.factor
-        self.states = [AccountState(customer=c) for c in scenario.customers]
-        self.group_of = scenario.customer_group
-        self.shortfall = [0] * len(scenario.customers)
-        self.series = {rule.name: i for i, rule in enumerate(scenario.grants)}
-        self.remaining = [0] * len(scenario.grants)
-        self.upcoming = [0] * len(scenario.grants)
-        self.held = 0
-        # running totals of the whole population, for the timeline
-        self.granted = self.used = self.expired = self.voided = self.debt = self.short = 0
-        self.expiries: list[tuple[datetime, int, int]] = []
         self.heap: list[tuple[datetime, int, int, int, tuple[Any, ...]]] = []
         self.sources: list[Iterator[Event]] = []
         self.counter = 0
         self.ids = 0
-        self.counts: dict[str, int] = dict.fromkeys(attrs.fields_dict(Counts), 0)
         self.mirror = _Mirror(ledger, scenario) if ledger is not None else None
         self.grant_rng = [_rng(scenario, "grants", i, "voids") for i in range(len(scenario.grants))]
         self.usage_rng = [_rng(scenario, "usage", i, "amounts") for i in range(len(scenario.usage))]
@@ -348,61 +162,6 @@ class _Run:
     def next_id(self, prefix: str) -> str:
         self.ids += 1
         return f"{prefix}{self.ids}"
-
-    # -- applying what a rule returned ------------------------------------------------------
-
-    def commit(self, index: int, before: AccountState, after: AccountState, entries: tuple[Any, ...], at: datetime,
-               ended_hold: str | None = None) -> None:  # fmt: skip
-        """Keep ``after`` as the customer's account and add its changes to the timeline."""
-        if entries:
-            touched: dict[str, None] = {}
-            for entry in entries:
-                if entry.block_id is not None:
-                    touched[entry.block_id] = None
-                if entry.kind == "settle":
-                    self.counts["settlements"] += 1
-            emptied = []
-            old_blocks, new_blocks = before.blocks, after.blocks
-            for block_id in touched:
-                new = new_blocks[block_id]
-                old = old_blocks.get(block_id)
-                change = new.remaining - (old.remaining if old is not None else 0)
-                series = self.series[new.description]  # type: ignore[index]
-                if new.effective_at > at:
-                    self.upcoming[series] += change
-                else:
-                    self.remaining[series] += change
-                self.held += new.held - (old.held if old is not None else 0)
-                if not new.remaining:
-                    emptied.append(block_id)
-            was, now = before.totals.get(self.unit), after.totals[self.unit]
-            if was is None:
-                self.granted += now.granted
-                self.used += now.used
-                self.expired += now.expired
-                self.voided += now.voided
-                self.debt += now.debt
-            else:
-                self.granted += now.granted - was.granted
-                self.used += now.used - was.used
-                self.expired += now.expired - was.expired
-                self.voided += now.voided - was.voided
-                self.debt += now.debt - was.debt
-            if emptied or ended_hold is not None:
-                # as the memory adapter does: keep only what a later rule can touch
-                blocks = dict(new_blocks)
-                for block_id in emptied:
-                    del blocks[block_id]
-                holds = after.holds
-                if ended_hold is not None:
-                    holds = dict(holds)
-                    del holds[ended_hold]
-                after = attrs.evolve(after, blocks=blocks, holds=holds)
-        self.states[index] = after
-
-    def refuse(self, index: int, amount: int) -> None:
-        self.shortfall[index] += amount
-        self.short += amount
 
     # -- events ------------------------------------------------------------------------------
 
@@ -515,29 +274,6 @@ class _Run:
                 self.mirror.capture(capture, at)
         self.commit(index, before, after, entries, at, ended_hold=hold_id)
 
-    def sample(self, at: datetime) -> Point:
-        """Record the expiries due by ``at`` (as ``expire_due`` would), then read the totals."""
-        due: set[int] = set()
-        while self.expiries and self.expiries[0][0] <= at:
-            due.add(heapq.heappop(self.expiries)[2])
-        for index in sorted(due):
-            before = self.states[index]
-            after, entries = rules.advance(before, at)
-            self.commit(index, before, after, entries, at)
-        remaining = sum(self.remaining)
-        figures = Figures(
-            granted=self.granted,
-            used=self.used,
-            expired=self.expired,
-            voided=self.voided,
-            available=remaining - self.held,
-            held=self.held,
-            upcoming=sum(self.upcoming),
-            shortfall=self.short,
-            debt=self.debt,
-        )
-        return Point(at=at, figures=figures, remaining=tuple(self.remaining))
-
     # -- the run ---------------------------------------------------------------------------
 
     def samples(self) -> Iterator[Event]:
@@ -626,48 +362,6 @@ class _Run:
         draw = rule.amount.draw_minor
         for moment, kind, payload in arrivals:
             yield moment, kind, (_USE, payload[1], draw(rng, factor), rule.scope)
-
-    def outcome(self) -> Outcome:
-        s = self.s
-        per_customer: dict[str, Figures] = {}
-        groups = [Figures() for _ in s.groups]
-        for index, state in enumerate(self.states):
-            figures = _figures(rules.tally(rules.view(state, s.end), s.unit, s.end), self.shortfall[index])
-            per_customer[s.customers[index]] = figures
-            groups[self.group_of[index]] += figures
-        totals = sum(groups, Figures())
-        return Outcome(
-            scenario=s,
-            totals=totals,
-            groups=dict(zip(s.groups, groups, strict=True)),
-            counts=Counts(**self.counts),
-            customers=per_customer,
-        )
-
-
-def _figures(tally: Tally, shortfall: int) -> Figures:
-    return Figures(
-        granted=tally.granted,
-        used=tally.used,
-        expired=tally.expired,
-        voided=tally.voided,
-        available=tally.available,
-        held=tally.held,
-        upcoming=tally.upcoming,
-        shortfall=shortfall,
-        debt=tally.debt,
-    )
-
-
-def open_ledger(scenario: Scenario, path: str) -> Ledger:
-    """A SQLite ledger for ``scenario`` at ``path``: its unit declared, its debt limit set."""
-    with localcontext(DECIMAL_CONTEXT):
-        limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
-    # a scenario may lie in the future: its writes are dated by the scenario, not the clock
-    ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit, future_tolerance=None)
-    if scenario.unit != "credits":
-        ledger.define_unit(scenario.unit, scenario.scale)
-    return ledger
 
 
 def run(

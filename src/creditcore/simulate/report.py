@@ -13,8 +13,8 @@ from typing import IO, Any
 
 from rich.table import Table
 
-from creditcore.simulate.engine import FIGURES, Figures, Outcome, Point
-from creditcore.simulate.scenario import Scenario
+from creditcore.simulate.figures import FIGURES, Figures, Outcome, Point
+from creditcore.simulate.model import Scenario
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 _HEADINGS = {

@@ -1,0 +1,137 @@
+"""The mirror that writes a run through a :class:`~creditcore.ledger.Ledger` (``--db``).
+
+Every operation the core applied is also written through the ledger, at the same instant, so
+the file holds the whole history; its balances equal the summary. :func:`open_ledger` makes
+the SQLite ledger a scenario writes to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import localcontext
+from typing import Any
+
+from creditcore.ledger import Ledger
+from creditcore.simulate.model import Scenario
+from creditcore.state import Burn, Capture, Grant, PlaceHold, Release, Void
+from creditcore.values import DECIMAL_CONTEXT, to_decimal
+
+_MIRROR_BATCH = 500
+
+
+class _Mirror:
+    """Writes what the core applied through a :class:`Ledger` too, in the same order, in
+    batches of ``atomic()`` for speed: operations are queued and each batch writes them inside
+    one ``with ledger.atomic():`` block. Only operations the core accepted are written, so no
+    write is refused (a refusal inside ``atomic()`` would roll the batch back)."""
+
+    def __init__(self, ledger: Ledger, scenario: Scenario) -> None:
+        self.ledger = ledger
+        self.scale = scenario.scale
+        self.unit = scenario.unit
+        self.blocks: dict[str, str] = {}
+        self.queue: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+
+    def __enter__(self) -> _Mirror:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None:
+            self.flush()
+        else:
+            self.queue.clear()
+
+    def add(self, write: Callable[..., None], *args: Any) -> None:
+        self.queue.append((write, args))
+        if len(self.queue) >= _MIRROR_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.queue:
+            return
+        with self.ledger.atomic():
+            for write, args in self.queue:
+                write(*args)
+        self.queue.clear()
+
+    def amount(self, minor: int) -> Any:
+        return to_decimal(minor, self.scale)
+
+    def grant(self, customer: str, command: Grant, at: datetime, keep_id: bool) -> None:
+        self.add(self._grant, customer, command, at, keep_id)
+
+    def _grant(self, customer: str, command: Grant, at: datetime, keep_id: bool) -> None:
+        result = self.ledger.grant(
+            customer,
+            self.amount(command.amount),
+            unit=self.unit,
+            effective_at=command.effective_at,
+            expires_at=command.expires_at,
+            priority=command.priority,
+            category=command.category,
+            cost_basis=command.cost_basis,
+            scope=command.scope,
+            description=command.description,
+            at=at,
+        )
+        if keep_id:
+            self.blocks[command.block_id] = result.block.id
+
+    def burn(self, customer: str, command: Burn, at: datetime) -> None:
+        self.add(self._burn, customer, command, at)
+
+    def _burn(self, customer: str, command: Burn, at: datetime) -> None:
+        self.ledger.burn(
+            customer, self.amount(command.amount), unit=self.unit, scope=command.scope,
+            overdraft=command.overdraft, at=at,
+        )  # fmt: skip
+
+    def hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
+        self.add(self._hold, customer, command, at)
+
+    def _hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
+        self.ledger.hold(
+            customer, self.amount(command.amount), hold_id=command.hold_id, unit=self.unit, scope=command.scope, at=at
+        )
+
+    def capture(self, command: Capture, at: datetime) -> None:
+        self.add(self._capture, command, at)
+
+    def _capture(self, command: Capture, at: datetime) -> None:
+        assert command.amount is not None
+        self.ledger.capture(command.hold_id, self.amount(command.amount), at=at)
+
+    def release(self, command: Release, at: datetime) -> None:
+        self.add(self._release, command, at)
+
+    def _release(self, command: Release, at: datetime) -> None:
+        self.ledger.release(command.hold_id, at=at)
+
+    def void(self, command: Void, at: datetime) -> None:
+        self.add(self._void, command, at)
+
+    def _void(self, command: Void, at: datetime) -> None:
+        self.ledger.void(self.blocks.pop(command.block_id), reason=command.reason, at=at)
+
+    def forget(self, block_id: str) -> None:
+        """A block the core found nothing to void in: its ledger id is no longer needed."""
+        self.add(self._forget, block_id)
+
+    def _forget(self, block_id: str) -> None:
+        self.blocks.pop(block_id, None)
+
+    def finish(self, end: datetime) -> None:
+        self.flush()
+        self.ledger.expire_due(at=end)
+
+
+def open_ledger(scenario: Scenario, path: str) -> Ledger:
+    """A SQLite ledger for ``scenario`` at ``path``: its unit declared, its debt limit set."""
+    with localcontext(DECIMAL_CONTEXT):
+        limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
+    # a scenario may lie in the future: its writes are dated by the scenario, not the clock
+    ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit, future_tolerance=None)
+    if scenario.unit != "credits":
+        ledger.define_unit(scenario.unit, scenario.scale)
+    return ledger
