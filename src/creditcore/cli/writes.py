@@ -1,0 +1,136 @@
+"""The writes: ``grant``, ``burn``, ``hold``, ``capture``, ``release`` and ``void`` on a SQLite
+ledger (``--db`` or ``CREDITCORE_DB``, created if missing).
+
+Each prints its headline and the entries it wrote, or the result as JSON with ``--json``; a
+refused write exits 1 with one line on stderr.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from creditcore.cli.common import ISO, admin, show_result, sqlite_ledger
+from creditcore.model import Hold
+from creditcore.values import DEFAULT_UNIT
+
+
+def _hold_line(hold: Hold) -> str:
+    pinned = ", ".join(f"{amount} from {block_id}" for block_id, amount in hold.allocations)
+    return f"hold {hold.id} for {hold.customer}: {hold.amount} {hold.unit} {hold.status} ({pinned})"
+
+
+@click.command()
+@click.argument("customer")
+@click.argument("amount")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--scale", type=int, help="Declare --unit with this many decimal places if it is new.")
+@click.option("--priority", type=int, default=50, show_default=True, help="Lower burns first (0-1000).")
+@click.option("--category", type=click.Choice(["promotional", "paid"]), default="promotional", show_default=True)
+@click.option("--expires-at", type=ISO, help="When the block expires (default: never).")
+@click.option("--effective-at", type=ISO, help="When the block becomes usable (default: now).")
+@click.option("--scope", "scopes", multiple=True, help="Only burns of this scope may use it (repeatable).")
+@click.option("--cost-basis", help="The price paid per credit, e.g. 0.01.")
+@click.option("--description")
+@click.option("--key", help="Idempotency key: a retry with the same key replays.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@admin
+def grant(
+    customer: str, amount: str, unit: str, scale: int | None, priority: int, category: str,
+    expires_at: datetime | None, effective_at: datetime | None, scopes: tuple[str, ...], cost_basis: str | None,
+    description: str | None, key: str | None, at: datetime | None, db: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Grant AMOUNT of credit to CUSTOMER as a new block."""
+    with sqlite_ledger(db) as ledger:
+        with ledger.atomic():  # a refused grant declares no unit: both commit or neither
+            if scale is not None:
+                ledger.define_unit(unit, scale)
+            r = ledger.grant(
+                customer, amount, unit=unit, priority=priority, category=category, expires_at=expires_at,
+                effective_at=effective_at, scope=scopes or None, cost_basis=cost_basis, description=description,
+                idempotency_key=key, at=at,
+            )  # fmt: skip
+        show_result(r, f"granted {r.block.amount} {r.block.unit} to {customer} as block {r.block.id}", as_json)
+
+
+@click.command()
+@click.argument("customer")
+@click.argument("amount")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--scope", help="The kind of usage: scoped blocks of this scope may pay for it.")
+@click.option("--overdraft", type=click.Choice(["reject", "partial", "debt"]), default="reject", show_default=True)
+@click.option("--description")
+@click.option("--key", help="Idempotency key: a retry with the same key replays.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@admin
+def burn(
+    customer: str, amount: str, unit: str, scope: str | None, overdraft: str, description: str | None,
+    key: str | None, at: datetime | None, db: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Use AMOUNT of CUSTOMER's credit, in burn order."""
+    with sqlite_ledger(db) as ledger:
+        r = ledger.burn(
+            customer, amount, unit=unit, scope=scope, overdraft=overdraft, description=description,
+            idempotency_key=key, at=at,
+        )  # fmt: skip
+        show_result(r, f"burned {r.burned} {unit} of {customer}: shortfall {r.shortfall}, debt {r.debt}", as_json)
+
+
+@click.command()
+@click.argument("customer")
+@click.argument("amount")
+@click.option("--hold-id", required=True, help="Your id for this hold; repeating it replays.")
+@click.option("--unit", default=DEFAULT_UNIT, show_default=True)
+@click.option("--scope")
+@click.option("--expires-at", type=ISO, help="Release the hold automatically then.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@admin
+def hold(
+    customer: str, amount: str, hold_id: str, unit: str, scope: str | None, expires_at: datetime | None,
+    at: datetime | None, db: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Reserve AMOUNT of CUSTOMER's credit until it is captured or released."""
+    with sqlite_ledger(db) as ledger:
+        r = ledger.hold(customer, amount, hold_id=hold_id, unit=unit, scope=scope, expires_at=expires_at, at=at)
+        show_result(r, _hold_line(r.hold), as_json)
+
+
+@click.command()
+@click.argument("hold_id")
+@click.argument("amount", required=False)
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@admin
+def capture(hold_id: str, amount: str | None, at: datetime | None, db: str, as_json: bool) -> None:
+    """Use AMOUNT of a hold (default: all of it) and release the rest."""
+    with sqlite_ledger(db) as ledger:
+        r = ledger.capture(hold_id, amount, at=at)
+        show_result(r, f"hold {hold_id}: captured {r.captured}, released {r.released}", as_json)
+
+
+@click.command()
+@click.argument("hold_id")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@admin
+def release(hold_id: str, at: datetime | None, db: str, as_json: bool) -> None:
+    """Give all of a hold's credit back."""
+    with sqlite_ledger(db) as ledger:
+        r = ledger.release(hold_id, at=at)
+        show_result(r, f"hold {hold_id}: released {r.released}", as_json)
+
+
+@click.command()
+@click.argument("block_id")
+@click.argument("amount", required=False)
+@click.option("--reason", help="Why, e.g. refund or chargeback.")
+@click.option("--key", help="Idempotency key: a retry with the same key replays.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@admin
+def void(
+    block_id: str, amount: str | None, reason: str | None, key: str | None, at: datetime | None, db: str,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Remove AMOUNT of a block's unheld credit (default: all of it)."""
+    with sqlite_ledger(db) as ledger:
+        r = ledger.void(block_id, amount, reason=reason, idempotency_key=key, at=at)
+        show_result(r, f"voided {r.voided} of block {block_id}", as_json)
