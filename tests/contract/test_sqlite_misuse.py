@@ -42,10 +42,16 @@ class BytesPath:
     def __fspath__(self) -> bytes:
         return b"ledger.db"
 
+    def __repr__(self) -> str:  # a stable test id
+        return "BytesPath()"
+
 
 class BrokenPath:
     def __fspath__(self) -> Any:
         return 42
+
+    def __repr__(self) -> str:  # a stable test id
+        return "BrokenPath()"
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,10 @@ import attrs
 from creditcore import rules
 from creditcore.errors import CreditError, NotFound, ValidationError
 from creditcore.model import Balance, BalancePoint, Block, BurnPreview, Entry, EntryPage, Hold, VerifyReport
-from creditcore.repository import EntryQuery, PastHistory, Reader, iterate_entries
+from creditcore.repository import EntryQuery, OperationRecord, PastHistory, Reader, iterate_entries
 from creditcore.service import lookup
 from creditcore.service.context import Context
-from creditcore.state import ENTRY_KINDS, HOLD_STATUSES, AccountState
+from creditcore.state import ENTRY_KINDS, HOLD_STATUSES, AccountState, EntryState
 from creditcore.values import (
     DEFAULT_UNIT,
     parse_amount,
@@ -57,18 +57,20 @@ def _state_at(
     return rules.view(state, when), when
 
 
-def _audit_results(ctx: Context, reader: Reader) -> list[rules.Problem]:
-    """Each remembered outcome (what a replay returns) against the stored entries of its
-    operation: its figures are their sums."""
+def _audit_results(
+    ctx: Context, reader: Reader, records: list[OperationRecord], entries: list[EntryState]
+) -> list[rules.Problem]:
+    """A customer's remembered results (what a replay returns) against its stored entries:
+    each figure is the sum of its op's entries of one kind, and the block a grant made is
+    one its entries name."""
     problems: list[rules.Problem] = []
-    try:
-        records = reader.operations()
-    except CreditError as error:
-        return [_unreadable("*", "stored operation results", error)]
+    by_op: dict[str, list[EntryState]] = {}
+    for entry in entries:
+        by_op.setdefault(entry.op_id, []).append(entry)
     for record in records:
         subject = f"result of {record.kind} {record.key!r}"
+        stored = by_op.get(record.op_id, [])
         try:
-            stored = list(iterate_entries(reader, EntryQuery(op_id=record.op_id, limit=1000)))
             scale = ctx.scale(stored[0].unit, reader) if stored else 0
         except CreditError as error:
             problems.append(_unreadable(record.customer, subject, error))
@@ -267,6 +269,12 @@ def verify(ctx: Context) -> VerifyReport:
             if entry.customer not in listed:
                 listed.add(entry.customer)
                 customers.append(entry.customer)
+        records: dict[str, list[OperationRecord]] = {}
+        try:
+            for record in reader.operations():
+                records.setdefault(record.customer, []).append(record)
+        except CreditError as error:
+            problems.append(_unreadable("*", "stored operation results", error))
         for customer in customers:
             try:
                 blocks, holds, entries = reader.history(customer)
@@ -274,7 +282,10 @@ def verify(ctx: Context) -> VerifyReport:
                 problems.extend(rules.audit(reader.load_account(customer), blocks, holds, entries))
             except CreditError as error:
                 problems.append(_unreadable(customer, "stored rows", error))
-        problems.extend(_audit_results(ctx, reader))
+                continue
+            problems.extend(_audit_results(ctx, reader, records.pop(customer, []), entries))
+        for orphans in records.values():  # results of customers with no entries at all
+            problems.extend(_audit_results(ctx, reader, orphans, []))
     return VerifyReport(customers=len(customers), entries=count, problems=problems)
 
 
