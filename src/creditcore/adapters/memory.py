@@ -384,13 +384,19 @@ class _Work:
         self._open = False
         store = self._store
         with store._published:
-            store._units.update(self._units)
+            # most transactions are one write: skip what it did not touch
+            if self._units:
+                store._units.update(self._units)
             store._accounts.update(self._accounts)
-            _extend_index(store._customer_blocks, self._new_blocks.items())
-            _extend_index(store._customer_holds, self._new_holds.items())
+            if self._new_blocks:
+                _extend_index(store._customer_blocks, self._new_blocks.items())
+            if self._new_holds:
+                _extend_index(store._customer_holds, self._new_holds.items())
             store._blocks.update(self._blocks)
-            store._holds.update(self._holds)
-            store._operations.update(self._operations)
+            if self._holds:
+                store._holds.update(self._holds)
+            if self._operations:
+                store._operations.update(self._operations)
             base = len(store._entries)
             store._entries.extend(self._entries)
             for position, entry in enumerate(self._entries, start=base):
@@ -398,7 +404,8 @@ class _Work:
                 store._op_entries.setdefault(entry.op_id, []).append(position)
                 if entry.block_id is not None:
                     store._block_entries.setdefault(entry.block_id, []).append(position)
-            store._snapshots.update(self._snapshots)
+            if self._snapshots:
+                store._snapshots.update(self._snapshots)
 
     def discard(self) -> None:
         self._open = False

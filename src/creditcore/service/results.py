@@ -28,10 +28,9 @@ from creditcore.model import (
 from creditcore.state import BlockState, HoldState
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
-#: What an idempotency record keeps of a write: the figures its result shows, as exact
-#: decimal text in the unit (``"12.40"``), and the id of the block or hold it made.
-Figures = Mapping[str, str]
-
+# What an idempotency record keeps of a write (see :func:`kept`): the figures its result
+# shows, as exact decimal text in the unit (``"12.40"``), and the id of the block or hold it
+# made.
 # each kind's figures: the outcome's amounts the result shows, and the id of what it made
 _AMOUNTS: dict[str, tuple[str, ...]] = {
     "burn": ("burned", "shortfall", "debt"),
@@ -46,21 +45,27 @@ _AMOUNTS: dict[str, tuple[str, ...]] = {
 _MADE = {"grant": "block_id", "change_expiry": "new_block_id", "hold": "hold_id"}
 
 
-def figures(kind: str, outcome: Any, scale: int) -> dict[str, str]:
-    """What a record of a ``kind`` write keeps, from its rule's outcome."""
-    kept = {name: str(to_decimal(getattr(outcome, name), scale)) for name in _AMOUNTS[kind]}
+def figures(kind: str, outcome: Any, scale: int) -> dict[str, Decimal | str]:
+    """What a ``kind`` write's result shows, from its rule's outcome: its amounts (exact, in
+    the unit) and the id of what it made; :func:`kept` is how a record keeps them."""
+    shown: dict[str, Decimal | str] = {name: to_decimal(getattr(outcome, name), scale) for name in _AMOUNTS[kind]}
     made = _MADE.get(kind)
     if made is not None:
-        kept[made] = getattr(outcome, made)
+        shown[made] = getattr(outcome, made)
     if kind == "grant":  # what the block kept once it settled debt
-        kept["remaining"] = str(to_decimal(outcome.granted - outcome.settled, scale))
-    return kept
+        shown["remaining"] = to_decimal(outcome.granted - outcome.settled, scale)
+    return shown
+
+
+def kept(shown: Mapping[str, Decimal | str]) -> dict[str, str]:
+    """:func:`figures` as an idempotency record keeps them: exact decimal text."""
+    return {name: str(value) for name, value in shown.items()}
 
 
 def build(
     kind: str,
     op_id: str,
-    kept: Figures,
+    shown: Mapping[str, Decimal | str],
     entries: tuple[Entry, ...],
     scale: int,
     block: Callable[[str], BlockState],
@@ -73,7 +78,8 @@ def build(
     after the write comes from the figures)."""
 
     def amount(name: str) -> Decimal:
-        return Decimal(kept[name])
+        value = shown[name]  # a Decimal as the write computed it, or text from a record
+        return value if type(value) is Decimal else Decimal(value)
 
     if kind == "burn":
         return BurnResult(
@@ -96,18 +102,20 @@ def build(
         return ReverseResult(op_id=op_id, entries=entries, reversed=amount("reversed"), replayed=replayed)
     if kind == "grant":
         # the block right after its grant: what it kept once it settled debt, nothing held
-        made = _as_made(block(kept["block_id"]), _minor(amount("remaining"), scale))
+        made = _as_made(block(str(shown["block_id"])), _minor(amount("remaining"), scale))
         return GrantResult(
             op_id=op_id, entries=entries, block=Block.from_state(made, scale, entries[0].at), replayed=replayed
         )
     if kind == "change_expiry":
-        made = _as_made(block(kept["new_block_id"]), _minor(amount("moved"), scale))
+        made = _as_made(block(str(shown["new_block_id"])), _minor(amount("moved"), scale))
         moved_in = next(e for e in entries if e.kind == "move_in")
         return ChangeExpiryResult(
             op_id=op_id, entries=entries, block=Block.from_state(made, scale, moved_in.at), replayed=replayed
         )
     if kind == "hold":
-        placed = attrs.evolve(hold(kept["hold_id"]), status="active", captured=0, settled_at=None, settled_by=None)
+        placed = attrs.evolve(
+            hold(str(shown["hold_id"])), status="active", captured=0, settled_at=None, settled_by=None
+        )
         return HoldResult(op_id=op_id, entries=entries, hold=Hold.from_state(placed, scale), replayed=replayed)
     raise ValueError(f"no result for a {kind!r} write")
 

@@ -99,11 +99,11 @@ def perform(
     transition = step(before, when)
     after, entries = transition
     saved = uow.save(ChangeSet.of(before, after, entries))
-    kept = results.figures(kind, transition.outcome, scale)
+    shown = results.figures(kind, transition.outcome, scale)
     result = results.build(
         kind,
         op_id,
-        kept,
+        shown,
         tuple(Entry.from_state(e, scale) for e in saved if e.op_id == op_id),
         scale,
         block=after.blocks.__getitem__,
@@ -118,7 +118,7 @@ def perform(
                 fingerprint=fingerprint,
                 op_id=op_id,
                 customer=customer,
-                outcome=kept,
+                outcome=results.kept(shown),
             )
         )
     return result
