@@ -28,10 +28,8 @@ from creditcore.model import (
 from creditcore.state import BlockState, HoldState
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
-# What an idempotency record keeps of a write (see :func:`kept`): the figures its result
-# shows, as exact decimal text in the unit (``"12.40"``), and the id of the block or hold it
-# made.
-# each kind's figures: the outcome's amounts the result shows, and the id of what it made
+# Each kind's figures: the outcome's amounts its result shows, and the id of what it made.
+# An idempotency record keeps them as exact decimal text in the unit ("12.40"): see kept().
 _AMOUNTS: dict[str, tuple[str, ...]] = {
     "burn": ("burned", "shortfall", "debt"),
     "capture": ("captured", "released"),
