@@ -4,14 +4,13 @@ counts and the :class:`Outcome` at the scenario's end, all in minor units."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import localcontext
 from typing import Any
 
 import attrs
 
 from creditcore.simulate.model import Scenario
 from creditcore.state import Tally
-from creditcore.values import DECIMAL_CONTEXT, to_decimal
+from creditcore.values import to_decimal
 
 FIGURES = ("granted", "used", "expired", "voided", "available", "held", "upcoming", "shortfall", "debt")
 
@@ -88,8 +87,7 @@ class Outcome:
         return self.counts.events
 
     def decimal(self, minor: int) -> Any:
-        with localcontext(DECIMAL_CONTEXT):
-            return to_decimal(minor, self.scenario.scale)
+        return to_decimal(minor, self.scenario.scale)
 
 
 def _figures(tally: Tally, shortfall: int) -> Figures:

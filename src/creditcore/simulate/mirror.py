@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import localcontext
 from typing import Any
 
 from creditcore.ledger import Ledger
 from creditcore.simulate.model import Scenario
 from creditcore.state import Burn, Capture, Grant, PlaceHold, Release, Void
-from creditcore.values import DECIMAL_CONTEXT, to_decimal
+from creditcore.values import to_decimal
 
 _MIRROR_BATCH = 500
 
@@ -128,8 +127,7 @@ class _Mirror:
 
 def open_ledger(scenario: Scenario, path: str) -> Ledger:
     """A SQLite ledger for ``scenario`` at ``path``: its unit declared, its debt limit set."""
-    with localcontext(DECIMAL_CONTEXT):
-        limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
+    limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
     # a scenario may lie in the future: its writes are dated by the scenario, not the clock
     ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit, future_tolerance=None)
     if scenario.unit != "credits":

@@ -8,14 +8,13 @@ caller's ``decimal`` context is.
 from __future__ import annotations
 
 import csv
-from decimal import localcontext
 from typing import IO, Any
 
 from rich.table import Table
 
 from creditcore.simulate.figures import FIGURES, Figures, Outcome, Point
 from creditcore.simulate.model import Scenario
-from creditcore.values import DECIMAL_CONTEXT, to_decimal
+from creditcore.values import to_decimal
 
 _HEADINGS = {
     "granted": "granted",
@@ -32,8 +31,7 @@ _HEADINGS = {
 
 def figures_json(figures: Figures, scale: int) -> dict[str, str]:
     """Every figure as an exact decimal string."""
-    with localcontext(DECIMAL_CONTEXT):
-        return {name: str(to_decimal(getattr(figures, name), scale)) for name in FIGURES}
+    return {name: str(to_decimal(getattr(figures, name), scale)) for name in FIGURES}
 
 
 def as_json(outcome: Outcome) -> dict[str, Any]:
@@ -92,8 +90,7 @@ def summary_table(outcome: Outcome) -> Table:
 
 
 def _cells(figures: Figures, scale: int) -> list[str]:
-    with localcontext(DECIMAL_CONTEXT):
-        return [f"{to_decimal(getattr(figures, name), scale):,}" for name in FIGURES]
+    return [f"{to_decimal(getattr(figures, name), scale):,}" for name in FIGURES]
 
 
 def operations_line(outcome: Outcome) -> str:
@@ -120,11 +117,10 @@ class TimelineCSV:
 
     def __call__(self, point: Point) -> None:
         scale = self.scale
-        with localcontext(DECIMAL_CONTEXT):
-            self.writer.writerow(
-                [
-                    point.at.isoformat(),
-                    *(str(to_decimal(getattr(point.figures, name), scale)) for name in FIGURES),
-                    *(str(to_decimal(value, scale)) for value in point.remaining),
-                ]
-            )
+        self.writer.writerow(
+            [
+                point.at.isoformat(),
+                *(str(to_decimal(getattr(point.figures, name), scale)) for name in FIGURES),
+                *(str(to_decimal(value, scale)) for value in point.remaining),
+            ]
+        )
