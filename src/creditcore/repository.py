@@ -67,15 +67,13 @@ class ChangeSet:
         """The change from ``before`` to ``after``, a state a rule made from it (the rules
         replace what they change, so an object that is not the one ``before`` held is new or
         changed). The one place that tells what a write changed."""
-        blocks = before.blocks
-        holds = before.holds
-        return cls(
-            customer=after.customer,
-            account=after.live(),
-            blocks=tuple(b for b in after.blocks.values() if blocks.get(b.id) is not b),
-            holds=tuple(h for h in after.holds.values() if holds.get(h.id) is not h),
-            entries=tuple(entries),
-        )
+        changes = after.changes()
+        if changes is not None:  # the rule's own record of what it set
+            blocks, holds = changes
+        else:
+            blocks = tuple(b for b in after.blocks.values() if before.blocks.get(b.id) is not b)
+            holds = tuple(h for h in after.holds.values() if before.holds.get(h.id) is not h)
+        return cls(customer=after.customer, account=after.live(), blocks=blocks, holds=holds, entries=tuple(entries))
 
 
 @attrs.frozen(kw_only=True)

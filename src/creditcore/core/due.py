@@ -53,16 +53,17 @@ class DueKind:
 # -- expiry ---------------------------------------------------------------------------------
 
 
-# The finders are plain loops: every write runs each of them over every block or hold, and
-# a loop costs less than a comprehension here.
+# The finders walk the account's index (:mod:`~creditcore.core.index`) in time order and stop
+# at the first event not yet due: a write looks only at what fell due.
 
 
 def _find_expiries(work: Work, at: datetime) -> list[Pending]:
     found = []
-    for b in work.blocks.values():
-        # a fully held block still gets its event: a hold timeout before its expiry may free credit
-        if b.expires_at is not None and b.expires_at <= at and b.remaining > 0:
-            found.append((b.expires_at, b.number, b.id, b.unit))
+    # a fully held block still gets its event: a hold timeout before its expiry may free credit
+    for when, number, block_id, unit in work.index.expiries:
+        if when > at:
+            break
+        found.append((when, number, block_id, unit))
     return found
 
 
@@ -73,7 +74,12 @@ def _record_expiry(work: Work, block_id: str, when: datetime) -> None:
 
 
 def _next_expiry(state: AccountState) -> datetime | None:
-    return min((b.expires_at for b in state.blocks.values() if b.expires_at is not None and b.unheld > 0), default=None)
+    blocks = state.blocks
+    for item in state.index().expiries:
+        if blocks[item[2]].unheld > 0:
+            when: datetime = item[0]
+            return when
+    return None
 
 
 # -- hold timeout ---------------------------------------------------------------------------
@@ -81,9 +87,10 @@ def _next_expiry(state: AccountState) -> datetime | None:
 
 def _find_timeouts(work: Work, at: datetime) -> list[Pending]:
     found = []
-    for h in work.holds.values():
-        if h.status == "active" and h.expires_at is not None and h.expires_at <= at:
-            found.append((h.expires_at, 0, h.id, h.unit))
+    for when, hold_id, unit in work.index.timeouts:
+        if when > at:
+            break
+        found.append((when, 0, hold_id, unit))
     return found
 
 
@@ -92,10 +99,8 @@ def _record_timeout(work: Work, hold_id: str, when: datetime) -> None:
 
 
 def _next_timeout(state: AccountState) -> datetime | None:
-    return min(
-        (h.expires_at for h in state.holds.values() if h.status == "active" and h.expires_at is not None),
-        default=None,
-    )
+    timeouts = state.index().timeouts
+    return timeouts.first()[0] if timeouts else None
 
 
 # -- settlement by an upcoming block --------------------------------------------------------
@@ -103,9 +108,10 @@ def _next_timeout(state: AccountState) -> datetime | None:
 
 def _find_settlements(work: Work, at: datetime) -> list[Pending]:
     found = []
-    for b in work.blocks.values():
-        if b.settle_pending and b.effective_at <= at:
-            found.append((b.effective_at, b.number, b.id, b.unit))
+    for when, number, block_id, unit in work.index.settling:
+        if when > at:
+            break
+        found.append((when, number, block_id, unit))
     return found
 
 
@@ -116,20 +122,25 @@ def _record_settlement(work: Work, block_id: str, when: datetime) -> None:
 
 
 def _next_settlement(state: AccountState) -> datetime | None:
-    return min((b.effective_at for b in state.blocks.values() if b.settle_pending), default=None)
+    settling = state.index().settling
+    return settling.first()[0] if settling else None
 
 
 def _close_settlements(work: Work) -> None:
     # an upcoming block settles debt at effective_at only; once the history has an entry at
     # or after that moment, the moment is past for good
-    if work.last_at is not None:
-        for block in work.blocks.values():
-            if block.settle_pending and block.effective_at <= work.last_at:
-                work.blocks[block.id] = attrs.evolve(block, settle_pending=False)
+    if work.last_at is not None and work.index.settling:
+        passed = []
+        for when, _number, block_id, _unit in work.index.settling:
+            if when > work.last_at:
+                break
+            passed.append(block_id)
+        for block_id in passed:
+            work.blocks[block_id] = attrs.evolve(work.blocks[block_id], settle_pending=False)
 
 
 def _restore_settlements(work: Work, horizon: datetime | None) -> None:
-    for block in work.blocks.values():
+    for block in list(work.blocks.values()):
         pending = block.settles_debt and horizon is not None and block.effective_at > horizon
         if pending != block.settle_pending:
             work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)

@@ -9,10 +9,12 @@ row in ``BLOCK_EFFECT`` and, if it counts in the totals, one in ``TOTALS_EFFECT`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
+import immutables
 
 from creditcore.core.order import BurnOrder
 from creditcore.core.outcomes import BalanceChange, DueStep
@@ -110,26 +112,79 @@ def apply_to_totals(totals: UnitTotals, kind: str, amount: int, block_id: str | 
 
 
 _NO_TOTALS = UnitTotals()
+V = TypeVar("V")
 
 
-def available(blocks: Mapping[str, BlockState], unit: str, at: datetime) -> int:
-    """The unheld credit of ``unit`` in the blocks effective at ``at``: the balance a rule
-    writes as each entry's ``available_after`` (see :meth:`Work.available`)."""
-    return sum(b.remaining - b.held for b in blocks.values() if b.unit == unit and b.effective_at <= at)
+class Layer(Mapping[str, V]):
+    """Blocks or holds while a rule runs: the map the rule was given, with its changes over
+    it. Setting one tells the account's index (see :mod:`~creditcore.core.index`)."""
+
+    __slots__ = ("base", "changed", "on_change")
+
+    def __init__(self, base: Mapping[str, V], on_change: Callable[[V | None, V], None]) -> None:
+        self.base = base
+        self.changed: dict[str, V] = {}
+        self.on_change = on_change
+
+    def __getitem__(self, key: str) -> V:
+        found = self.changed.get(key)
+        return found if found is not None else self.base[key]
+
+    def get(self, key: str, default: V | None = None) -> V | None:  # type: ignore[override]
+        found = self.changed.get(key)
+        return found if found is not None else self.base.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.changed or key in self.base
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self.on_change(self.get(key), value)
+        self.changed[key] = value
+
+    def __len__(self) -> int:
+        return len(self.base) + sum(1 for key in self.changed if key not in self.base)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.base
+        yield from (key for key in self.changed if key not in self.base)
+
+    def items(self) -> Iterator[tuple[str, V]]:  # type: ignore[override]
+        """Every one with its key, changed or not (a walk over all of them: for the rare
+        paths only)."""
+        changed, base = self.changed, self.base
+        for key, value in base.items():
+            yield key, changed.get(key, value)
+        for key, value in changed.items():
+            if key not in base:
+                yield key, value
+
+    def values(self) -> Iterator[V]:  # type: ignore[override]
+        """Every one, changed or not (as :meth:`items`)."""
+        for _key, value in self.items():
+            yield value
+
+    def finish(self) -> immutables.Map[str, V]:
+        """The map with the changes made (the one given, if none were)."""
+        base = self.base
+        assert type(base) is immutables.Map
+        return base.update(self.changed) if self.changed else base
 
 
 class Work:
-    """A private working copy of an account while one rule runs."""
+    """A private working copy of an account while one rule runs (or while
+    :mod:`~creditcore.core.history` replays stored entries). :meth:`freeze` ends it."""
 
     __slots__ = (
-        "blocks", "customer", "entries", "given_blocks", "holds", "last_at", "next_number", "settlements", "steps",
+        "blocks", "customer", "entries", "holds", "index", "last_at", "next_number", "settlements", "steps",
         "totals", "watched",
     )  # fmt: skip
 
     def __init__(self, state: AccountState) -> None:
         self.customer = state.customer
-        self.blocks: dict[str, BlockState] = dict(state.blocks)
-        self.holds: dict[str, HoldState] = dict(state.holds)
+        index = self.index = state.index().copy()
+        index.pass_time(state.last_at)
+        self.blocks: Layer[BlockState] = Layer(state.blocks, index.moved)
+        self.holds: Layer[HoldState] = Layer(state.holds, index.hold_moved)
         self.totals: dict[str, UnitTotals] = dict(state.totals)
         self.last_at = state.last_at
         self.next_number = state.next_number
@@ -137,44 +192,46 @@ class Work:
         self.entries: list[EntryState] = []
         self.steps: list[DueStep] = []
         """The instants of due events recorded (see :mod:`creditcore.core.due`)."""
-        self.watched: tuple[str, datetime, Mapping[str, BlockState], int] | None = None
-        self.given_blocks = state.blocks
+        self.watched: tuple[str, datetime, int, int] | None = None
 
     def freeze(self) -> tuple[AccountState, tuple[EntryState, ...]]:
-        """The account and the entries written so far."""
+        """The account and the entries written; the work ends here (its index goes to the
+        account)."""
         new = AccountState(
             customer=self.customer,
-            blocks=self.blocks,
-            holds=self.holds,
+            blocks=self.blocks.finish(),
+            holds=self.holds.finish(),
             totals=self.totals,
             last_at=self.last_at,
             next_number=self.next_number,
             settlements=self.settlements,
         )
+        object.__setattr__(new, "_index", self.index)
+        object.__setattr__(new, "_changes", (tuple(self.blocks.changed.values()), tuple(self.holds.changed.values())))
         return new, tuple(self.entries)
 
     def watch(self, unit: str, at: datetime) -> None:
-        """Note the balance of ``unit`` at ``at`` before the operation writes its entries:
-        the blocks as they are (the given state's own, when nothing fell due) and the debt."""
-        blocks = self.given_blocks if not self.entries else dict(self.blocks)
-        self.watched = (unit, at, blocks, (self.totals.get(unit) or _NO_TOTALS).debt)
+        """Note the balance of ``unit`` at ``at`` before the operation writes its entries."""
+        self.watched = (unit, at, self.available(unit, at), (self.totals.get(unit) or _NO_TOTALS).debt)
 
     def change(self, after: AccountState) -> Callable[[], dict[str, BalanceChange]]:
-        """The balance change from :meth:`watch` to ``after``, measured when it is first
-        asked for (most writes never ask): nothing if nothing was watched."""
+        """The balance change from :meth:`watch` to ``after``, as a function that builds it
+        when it is first asked for (most writes never ask): nothing if nothing was watched."""
         watched = self.watched
+        if watched is None:
+            return dict
+        unit, at, available_before, debt_before = watched
+        available_after = self.available(unit, at)
+        debt_after = after.unit_totals(unit).debt
 
         def measure() -> dict[str, BalanceChange]:
-            if watched is None:
-                return {}
-            unit, at, blocks, debt = watched
             return {
                 unit: BalanceChange(
                     unit=unit,
-                    available_before=available(blocks, unit, at),
-                    available_after=available(after.blocks, unit, at),
-                    debt_before=debt,
-                    debt_after=after.unit_totals(unit).debt,
+                    available_before=available_before,
+                    available_after=available_after,
+                    debt_before=debt_before,
+                    debt_after=debt_after,
                 )
             }
 
@@ -210,7 +267,8 @@ class Work:
 
     def available(self, unit: str, at: datetime) -> int:
         """The running available balance of ``unit`` after the entries recorded so far: the
-        unheld credit of every block effective at ``at``.
+        unheld credit of every block effective at ``at``, from the index's running sum less
+        the blocks still upcoming at ``at``.
 
         A block's expiry takes its credit away with its ``expire`` entry, not before: entries
         are recorded in time order with every expiry due by their time written first, so an
@@ -218,8 +276,14 @@ class Work:
         blocks expiring at one instant, credit released into an expired block just before it
         expires again) each entry's ``available_after`` is the balance after exactly that
         entry."""
-        # BlockState.unheld, inlined: this runs once per entry, over every block
-        return sum(b.remaining - b.held for b in self.blocks.values() if b.unit == unit and b.effective_at <= at)
+        index = self.index
+        total = index.unheld.get(unit, 0)
+        if index.upcoming:
+            for _when, _number, block_id, block_unit in index.upcoming_after(at):
+                if block_unit == unit:
+                    block = self.blocks[block_id]
+                    total -= block.remaining - block.held
+        return total
 
     def record(
         self,

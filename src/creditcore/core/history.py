@@ -15,7 +15,7 @@ import attrs
 
 from creditcore.core import due
 from creditcore.core.effects import BLOCK_EFFECT, Work, inconsistent_history
-from creditcore.core.rules import tally, view
+from creditcore.core.rules import count, tally, view
 from creditcore.core.state import (
     ENTRY_KINDS,
     AccountState,
@@ -400,7 +400,7 @@ def timeline(
     group: list[datetime] = []
 
     def mark(at: datetime, work: Work) -> None:
-        figures = tally(work.freeze()[0], unit, at)
+        figures = count(work.index, work.blocks, work.totals.get(unit) or UnitTotals(), unit, at, None)
         if not points or points[-1][1] != figures:
             points.append((at, figures))
 

@@ -104,6 +104,10 @@ class BurnOrder:
         """Oldest credit first: effective time, then creation."""
         return cls(("effective_at", "created"))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the compiled key is made again from the keys (a function made by eval does not pickle)
+        return (BurnOrder, (self.keys,))
+
     def key(self, block: BlockState) -> tuple[Any, ...]:
         """The sort key of ``block`` under this order."""
         return self.sort_key(block)

@@ -23,7 +23,7 @@ are integers of minor units.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -33,6 +33,7 @@ import attrs
 from creditcore.core import due
 from creditcore.core.commands import Burn, Capture, ChangeExpiry, Grant, PlaceHold, Release, Reverse, Void
 from creditcore.core.effects import Work, end_hold
+from creditcore.core.index import Index
 from creditcore.core.order import DEFAULT_ORDER, BurnOrder
 from creditcore.core.outcomes import (
     Advanced,
@@ -129,7 +130,7 @@ def advance(state: AccountState, at: datetime) -> Transition[Advanced]:
 
 def view(state: AccountState, at: datetime) -> AccountState:
     """The state as it is at ``at`` (not before the last entry), for reading: what fell due is
-    counted whether or not it has been recorded."""
+    counted whether or not it has been recorded (the state itself, when nothing has)."""
     at = _checked(state, at)
     if state.last_at is not None and at < state.last_at:
         raise ValidationError(
@@ -137,6 +138,9 @@ def view(state: AccountState, at: datetime) -> AccountState:
             f"{at.isoformat()} is before {state.customer!r}'s last entry at {state.last_at.isoformat()}: "
             "view() shows the state from then on; rebuild() the state of an earlier time",
         )
+    upcoming = due.next_due(state)
+    if upcoming is None or upcoming > at:
+        return state
     work = Work(state)
     due.advance(work, at)
     due.close(work)
@@ -170,8 +174,7 @@ def plan_draw(
 def _plan_draw(
     blocks: Iterable[BlockState], unit: str, scope: str | None, amount: int, at: datetime, order: BurnOrder
 ) -> tuple[list[tuple[BlockState, int]], int]:
-    # BlockState.unheld, .is_active and .usable_by, inlined: this runs over every block a burn,
-    # a hold or a preview considers
+    # BlockState.unheld, .is_active and .usable_by, inlined
     eligible = [
         b for b in blocks
         if b.unit == unit
@@ -181,15 +184,41 @@ def _plan_draw(
         and (b.scope is None or (scope is not None and scope in b.scope))
     ]  # fmt: skip
     eligible.sort(key=order.sort_key)
+    return _take(eligible, amount)
+
+
+def _take(eligible: Iterable[BlockState], amount: int) -> tuple[list[tuple[BlockState, int]], int]:
     plan: list[tuple[BlockState, int]] = []
     need = amount
     for block in eligible:
-        if need == 0:
-            break
-        take = min(need, block.unheld)
+        take = min(need, block.remaining - block.held)
         plan.append((block, take))
         need -= take
+        if need == 0:
+            break
     return plan, need
+
+
+def _eligible(
+    index: Index, blocks: Mapping[str, BlockState], unit: str, scope: str | None, at: datetime
+) -> Iterator[BlockState]:
+    """The blocks a burn or a hold of ``unit`` with ``scope`` may draw at ``at``, in the
+    index's burn order: a walk that stops as soon as the draw has what it needs."""
+    for _key, block_id in index.in_burn_order(unit, scope):
+        b = blocks[block_id]
+        # BlockState.unheld and .is_active, inlined (the scope is the index's to match)
+        if b.remaining > b.held and b.effective_at <= at and (b.expires_at is None or at < b.expires_at):
+            yield b
+
+
+def _draw(
+    work: Work, unit: str, scope: str | None, amount: int, at: datetime, order: BurnOrder
+) -> tuple[list[tuple[BlockState, int]], int]:
+    """Which blocks a burn or hold draws from, in ``order``, and the shortfall."""
+    index = work.index
+    if index.order != order:
+        index.reorder(order, list(work.blocks.values()))
+    return _take(_eligible(index, work.blocks, unit, scope, at), amount)
 
 
 def grant(state: AccountState, command: Grant, at: datetime) -> Transition[Granted]:
@@ -249,7 +278,7 @@ def burn(
     refused, left as shortfall, or recorded as debt, as ``command.overdraft`` says."""
     at = _checked(state, at, command, Burn, order, scale)
     work = _begin(state, at)
-    plan, shortfall = _plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    plan, shortfall = _draw(work, command.unit, command.scope, command.amount, at, order)
     if shortfall:
         available = command.amount - shortfall
         if command.overdraft == "reject":
@@ -344,7 +373,7 @@ def hold(
         raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than the hold time")
     if command.hold_id in work.holds:
         raise ValidationError("hold_id", f"hold {command.hold_id!r} exists already")
-    plan, shortfall = _plan_draw(work.blocks.values(), command.unit, command.scope, command.amount, at, order)
+    plan, shortfall = _draw(work, command.unit, command.scope, command.amount, at, order)
     if shortfall:
         raise _insufficient(
             work, command.unit, command.scope, command.amount, command.amount - shortfall, at, scale,
@@ -573,8 +602,56 @@ def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None
     hold without a scope can use (with ``scope`` given, still that unscoped part)."""
     at = _checked(state, at)
     _read_arguments(unit, scope)
+    return count(state.index(), state.blocks, state.unit_totals(unit), unit, at, scope)
+
+
+def count(
+    index: Index, blocks: Mapping[str, BlockState], totals: UnitTotals, unit: str, at: datetime, scope: str | None
+) -> Tally:
+    """:func:`tally` from an account's index: its running sums, less the blocks still upcoming
+    at ``at``. A block past its expiry whose credit is not yet expired by an entry (a state not
+    brought to ``at``) sends it to a walk over every block instead."""
+    for when, _number, block_id, block_unit in index.expiries:
+        if when > at:
+            break
+        block = blocks[block_id]
+        if block_unit == unit and block.remaining > block.held:
+            return _count_blocks(blocks.values(), totals, unit, at, scope)
+    available = held = unscoped = upcoming = 0
+    for (block_unit, scopes), (unheld_sum, held_sum) in index.sums.items():
+        if block_unit == unit and (scope is None or scopes is None or scope in scopes):
+            available += unheld_sum
+            held += held_sum
+            if scopes is None:
+                unscoped += unheld_sum
+    for _when, _number, block_id, block_unit in index.upcoming_after(at):
+        if block_unit != unit:
+            continue
+        block = blocks[block_id]
+        upcoming += block.remaining
+        if scope is None or block.usable_by(scope):
+            available -= block.remaining - block.held
+            held -= block.held
+            if block.scope is None:
+                unscoped -= block.remaining - block.held
+    return Tally(
+        available=available,
+        unscoped_available=unscoped,
+        held=held,
+        granted=totals.granted,
+        used=totals.used,
+        expired=totals.expired,
+        voided=totals.voided,
+        upcoming=upcoming,
+        debt=totals.debt,
+    )
+
+
+def _count_blocks(
+    blocks: Iterable[BlockState], totals: UnitTotals, unit: str, at: datetime, scope: str | None
+) -> Tally:
     available = held = upcoming = unscoped = 0
-    for block in state.blocks.values():
+    for block in blocks:
         if block.unit != unit or not block.remaining:
             continue
         if block.is_upcoming(at):
@@ -587,7 +664,6 @@ def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None
             available += block.unheld
             if block.scope is None:
                 unscoped += block.unheld
-    totals = state.unit_totals(unit)
     return Tally(
         available=available,
         unscoped_available=unscoped,
@@ -613,7 +689,7 @@ def preview_burn(
     at = _checked(state, at, order=order)
     _read_arguments(unit, scope)
     _check_amount(amount)
-    plan, shortfall = _plan_draw(state.blocks.values(), unit, scope, amount, at, order)
+    plan, shortfall = _take(_eligible(state.index(order), state.blocks, unit, scope, at), amount)
     return tuple((block.id, take) for block, take in plan), shortfall
 
 

@@ -7,13 +7,16 @@ frozen: a rule returns a new state and never changes the one it was given.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import attrs
+import immutables
 
+from creditcore.core.index import Index
+from creditcore.core.order import DEFAULT_ORDER, BurnOrder
 from creditcore.errors import ValidationError
 
 EntryKind = Literal[
@@ -186,18 +189,32 @@ class UnitTotals:
     debt: int = 0
 
 
+def _map(value: Mapping[str, Any] | None) -> immutables.Map[str, Any]:
+    """Blocks or holds as a persistent map (the converter of ``AccountState.blocks`` and
+    ``.holds``): a rule's new state shares all but what it changed with the old one."""
+    if type(value) is immutables.Map:
+        return value
+    if value is None:
+        return immutables.Map()
+    if not isinstance(value, Mapping):
+        raise ValidationError("state", f"expected a mapping of ids, got {type(value).__name__}")
+    return immutables.Map(value)
+
+
 @attrs.frozen(kw_only=True)
 class AccountState:
     """Everything the rules need about one customer.
 
     ``blocks`` holds the blocks that still hold credit (and any others a shell loaded for
     the operation at hand); ``holds`` the active holds. Blocks and holds that end stay in the
-    state a rule returns, so the repository can store their final form.
+    state a rule returns, so the repository can store their final form. Both are persistent
+    maps (``immutables.Map``; any mapping given is converted), so the state a rule returns
+    shares everything it did not change with the one it was given.
     """
 
     customer: str
-    blocks: Mapping[str, BlockState] = attrs.field(factory=dict)
-    holds: Mapping[str, HoldState] = attrs.field(factory=dict)
+    blocks: Mapping[str, BlockState] = attrs.field(factory=immutables.Map, converter=_map)
+    holds: Mapping[str, HoldState] = attrs.field(factory=immutables.Map, converter=_map)
     totals: Mapping[str, UnitTotals] = attrs.field(factory=dict)
     last_at: datetime | None = None
     """Time of the customer's last entry: its history only moves forward from here."""
@@ -206,25 +223,71 @@ class AccountState:
     """Per unit, ``(block_id, amount)`` of debt settlements not yet returned by a reversal,
     oldest first: reversing usage that was recorded as debt and then settled gives the
     credit back to the blocks that settled it, latest first."""
+    _index: Index | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    """The derived indexes (:mod:`creditcore.core.index`): made by the rule that made this
+    state, or on first use. Never copied by ``attrs.evolve``, which starts a state afresh."""
+    _changes: tuple[tuple[BlockState, ...], tuple[HoldState, ...]] | None = attrs.field(
+        init=False, default=None, eq=False, repr=False
+    )
+    """The blocks and holds the rule that made this state created or changed, if a rule did."""
 
     def unit_totals(self, unit: str) -> UnitTotals:
         return self.totals.get(unit) or UnitTotals()
 
+    def index(self, order: BurnOrder | None = None) -> Index:
+        """The state's indexes, with the burn sequences in ``order`` (default: whichever
+        order they have, or the default order)."""
+        index = self._index
+        if index is None:
+            index = Index.build(self.blocks.values(), self.holds.values(), order or DEFAULT_ORDER, self.last_at)
+            object.__setattr__(self, "_index", index)
+        elif order is not None and index.order != order:
+            index = index.copy()
+            index.reorder(order, self.blocks.values())
+            object.__setattr__(self, "_index", index)
+        return index
+
+    def changes(self) -> tuple[tuple[BlockState, ...], tuple[HoldState, ...]] | None:
+        """The blocks and holds the rule that made this state created or changed (None for a
+        state no rule made)."""
+        return self._changes
+
     def live(self) -> AccountState:
         """The state as a repository loads it back: only the blocks with credit left and the
         active holds (itself when nothing ended, which is most writes)."""
+        index = self.index()
         blocks, holds = self.blocks, self.holds
-        if all(b.remaining > 0 for b in blocks.values()) and all(h.status == "active" for h in holds.values()):
+        if len(blocks) == index.live_blocks and len(holds) == index.active_holds:
             return self
-        return AccountState(
+        changes = self._changes
+        if changes is not None:  # what ended is among what the rule changed
+            if len(blocks) != index.live_blocks:
+                blocks = _without(blocks, (b.id for b in changes[0] if b.remaining <= 0))
+            if len(holds) != index.active_holds:
+                holds = _without(holds, (h.id for h in changes[1] if h.status != "active"))
+        if len(blocks) != index.live_blocks:
+            blocks = immutables.Map({k: b for k, b in blocks.items() if b.remaining > 0})
+        if len(holds) != index.active_holds:
+            holds = immutables.Map({k: h for k, h in holds.items() if h.status == "active"})
+        live = AccountState(
             customer=self.customer,
-            blocks={k: b for k, b in blocks.items() if b.remaining > 0},
-            holds={k: h for k, h in holds.items() if h.status == "active"},
+            blocks=blocks,
+            holds=holds,
             totals=self.totals,
             last_at=self.last_at,
             next_number=self.next_number,
             settlements=self.settlements,
         )
+        object.__setattr__(live, "_index", index)  # it counts live blocks and active holds only
+        return live
+
+
+def _without(found: Mapping[str, Any], ids: Iterable[str]) -> immutables.Map[str, Any]:
+    assert type(found) is immutables.Map
+    mutation = found.mutate()
+    for ident in ids:
+        mutation.pop(ident, None)
+    return mutation.finish()
 
 
 @attrs.frozen(kw_only=True)
