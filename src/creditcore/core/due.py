@@ -58,9 +58,12 @@ class DueKind:
 
 
 def _find_expiries(work: Work, at: datetime) -> list[Pending]:
+    queue = work.index.expiries
+    if not queue or queue.first()[0] > at:
+        return []  # most writes find nothing due
     found = []
     # a fully held block still gets its event: a hold timeout before its expiry may free credit
-    for when, number, block_id, unit in work.index.expiries:
+    for when, number, block_id, unit in queue:
         if when > at:
             break
         found.append((when, number, block_id, unit))
@@ -86,8 +89,11 @@ def _next_expiry(state: AccountState) -> datetime | None:
 
 
 def _find_timeouts(work: Work, at: datetime) -> list[Pending]:
+    queue = work.index.timeouts
+    if not queue or queue.first()[0] > at:
+        return []  # most writes find nothing due
     found = []
-    for when, hold_id, unit in work.index.timeouts:
+    for when, hold_id, unit in queue:
         if when > at:
             break
         found.append((when, 0, hold_id, unit))
@@ -107,8 +113,11 @@ def _next_timeout(state: AccountState) -> datetime | None:
 
 
 def _find_settlements(work: Work, at: datetime) -> list[Pending]:
+    queue = work.index.settling
+    if not queue or queue.first()[0] > at:
+        return []  # most writes find nothing due
     found = []
-    for when, number, block_id, unit in work.index.settling:
+    for when, number, block_id, unit in queue:
         if when > at:
             break
         found.append((when, number, block_id, unit))

@@ -99,16 +99,19 @@ def apply_to_totals(totals: UnitTotals, kind: str, amount: int, block_id: str | 
     effect = TOTALS_EFFECT.get("reverse_debt" if kind == "reverse" and block_id is None else kind)
     if not effect:
         return totals
-    figures = {
-        "granted": totals.granted,
-        "used": totals.used,
-        "expired": totals.expired,
-        "voided": totals.voided,
-        "debt": totals.debt,
-    }
+    granted, used, expired, voided, debt = totals.granted, totals.used, totals.expired, totals.voided, totals.debt
     for name, sign in effect:
-        figures[name] += sign * amount
-    return UnitTotals(**figures)
+        if name == "used":
+            used += sign * amount
+        elif name == "debt":
+            debt += sign * amount
+        elif name == "granted":
+            granted += sign * amount
+        elif name == "expired":
+            expired += sign * amount
+        else:
+            voided += sign * amount
+    return UnitTotals(granted=granted, used=used, expired=expired, voided=voided, debt=debt)
 
 
 _NO_TOTALS = UnitTotals()
