@@ -1,11 +1,20 @@
 """Hand-written floors: the least code that does the same work as the ledger.
 
-Both floors draw blocks in the ledger's default burn order for this workload (priority,
-then expiry with never-expiring last, then creation order), skip blocks that are not
-active, burn what there is (``overdraft="partial"``), write one entry per block touched with
-the customer's available balance after it, and keep only blocks that still hold credit in
-the working set (as the ledger's adapters do). They validate nothing, keep no idempotency
-keys and build no result objects: that is the ledger's extra work the ratios measure.
+- :class:`DictFloor`: plain Python lists and dicts, against the memory adapter.
+- :class:`LeanFloor`: the least an application writing its own ledger in raw ``sqlite3``
+  would do: a blocks table and an entries table, each indexed by customer, INTEGER keys.
+- :class:`SchemaFloor`: raw ``sqlite3`` statements on the ledger's own schema (its tables,
+  indexes, triggers and account rows): what the ledger's statements cost without its Python.
+
+Every floor draws blocks in the ledger's default burn order for this workload (priority,
+then expiry with never-expiring last, then creation order), skips blocks that are not
+active, burns what there is (``overdraft="partial"``), writes one entry per block touched
+with the customer's available balance after it, and updates the blocks. They validate
+nothing, keep no idempotency keys and build no result objects: that is the ledger's extra
+work the ratios measure.
+
+``remaining()`` gives each block's credit by ``(customer, grant number)``, so a test can
+check that a floor burns the blocks the ledger burns.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import bisect
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +43,7 @@ class DictFloor:
         self.entries: list[tuple[Any, ...]] = []
         self.holds: dict[str, tuple[str, list[tuple[list[Any], int]]]] = {}
         self.ops = 0
+        self.every: dict[tuple[str, int], list[Any]] = {}  # for remaining(), not for the burns
 
     def grant(self, spec: GrantSpec, at: datetime) -> None:
         self.ops += 1
@@ -40,11 +51,15 @@ class DictFloor:
         key = (spec.priority, 0 if expires is not None else 1, expires or at, spec.number)
         block = [key, f"{spec.customer}/{spec.number}", spec.amount, 0, expires]
         bisect.insort(self.blocks.setdefault(spec.customer, []), block, key=lambda b: b[_KEY])
+        self.every[spec.customer, spec.number] = block
         available = self.available[spec.customer] = self.available.get(spec.customer, 0) + spec.amount
         entries = self.entries
         entries.append(
             (len(entries) + 1, self.ops, spec.customer, "grant", block[_ID], None, spec.amount, available, at)
         )
+
+    def remaining(self) -> dict[tuple[str, int], int]:
+        return {key: block[_REMAINING] for key, block in self.every.items()}
 
     def burn(self, spec: BurnSpec) -> int:
         self.ops += 1
@@ -138,7 +153,7 @@ class DictFloor:
         return spec.capture or 0
 
 
-# -- the raw sqlite3 floor -----------------------------------------------------------------
+# -- raw sqlite3: the lean floor -----------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -147,6 +162,137 @@ _US = timedelta(microseconds=1)
 def _micros(value: datetime) -> int:
     return (value - _EPOCH) // _US
 
+
+def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+    """A connection as the ledger's SQLite adapter sets its own: WAL and the given
+    ``synchronous`` level; transactions begun by hand (``BEGIN IMMEDIATE``)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+_LEAN_SCHEMA = (
+    """CREATE TABLE blocks (
+        id INTEGER PRIMARY KEY,
+        customer TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        expires_at INTEGER,  -- microseconds since 1970; NULL: never
+        remaining INTEGER NOT NULL
+    )""",
+    "CREATE INDEX blocks_by_customer ON blocks (customer)",
+    """CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        customer TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        block_id INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        available_after INTEGER NOT NULL,
+        at INTEGER NOT NULL
+    )""",
+    "CREATE INDEX entries_by_customer ON entries (customer)",
+)
+_LEAN_LIVE = (
+    "SELECT id, remaining, expires_at FROM blocks WHERE customer = ? AND remaining > 0 "
+    "ORDER BY priority, expires_at IS NULL, expires_at, id"
+)
+_LEAN_AVAILABLE = (
+    "SELECT coalesce(sum(remaining), 0) FROM blocks "
+    "WHERE customer = ? AND remaining > 0 AND (expires_at IS NULL OR expires_at > ?)"
+)
+_LEAN_ENTRY = "INSERT INTO entries (customer, kind, block_id, amount, available_after, at) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+class LeanFloor:
+    """The least an application writing its own ledger in raw ``sqlite3`` would do.
+
+    Two tables: ``blocks`` (INTEGER key, the customer, priority, expiry, what is left) and
+    ``entries`` (INTEGER key, one row per block a write touched, with the customer's
+    available balance after it), each indexed by customer; no account row, no operation
+    ids, no holds. A burn reads the customer's blocks with credit left in the default burn
+    order, takes from the active ones, then updates them and inserts its entries with two
+    ``executemany`` calls. A grant reads the customer's available balance (a sum over the
+    blocks), then inserts the block and its entry. WAL and the ``synchronous`` level of the
+    ledger run it is compared with.
+    """
+
+    def __init__(self, path: str, synchronous: str) -> None:
+        self.conn = _connect(path, synchronous)
+        for statement in _LEAN_SCHEMA:
+            self.conn.execute(statement)
+        self.keys: list[tuple[str, int]] = []
+        """``(customer, grant number)`` of block ``i + 1``: for :meth:`remaining` only."""
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def remaining(self) -> dict[tuple[str, int], int]:
+        rows = self.conn.execute("SELECT id, remaining FROM blocks ORDER BY id").fetchall()
+        return {self.keys[block_id - 1]: left for block_id, left in rows}
+
+    def grant(self, spec: GrantSpec, at: datetime) -> int:
+        """One grant, in the caller's transaction; returns the amount granted."""
+        conn, customer, when = self.conn, spec.customer, _micros(at)
+        (available,) = conn.execute(_LEAN_AVAILABLE, (customer, when)).fetchone()
+        expires = None if spec.expires_at is None else _micros(spec.expires_at)
+        block_id = conn.execute(
+            "INSERT INTO blocks (customer, priority, expires_at, remaining) VALUES (?, ?, ?, ?)",
+            (customer, spec.priority, expires, spec.amount),
+        ).lastrowid
+        conn.execute(_LEAN_ENTRY, (customer, "grant", block_id, spec.amount, available + spec.amount, when))
+        self.keys.append((customer, spec.number))
+        return spec.amount
+
+    def grants(self, specs: Iterable[GrantSpec]) -> int:
+        """Every grant in one transaction, all at ``START``; returns the total granted."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        granted = sum(self.grant(spec, START) for spec in specs)
+        conn.execute("COMMIT")
+        return granted
+
+    def burn(self, spec: BurnSpec) -> int:
+        """One burn, in the caller's transaction; returns the amount burned."""
+        conn, customer, at = self.conn, spec.customer, _micros(spec.at)
+        live = [
+            (b, left) for b, left, expires in conn.execute(_LEAN_LIVE, (customer,)) if expires is None or expires > at
+        ]
+        available = sum(left for _, left in live)
+        need = spec.amount
+        updates = []
+        entries = []
+        for block_id, left in live:
+            take = need if need < left else left
+            need -= take
+            available -= take
+            updates.append((left - take, block_id))
+            entries.append((customer, "burn", block_id, take, available, at))
+            if not need:
+                break
+        conn.executemany("UPDATE blocks SET remaining = ? WHERE id = ?", updates)
+        conn.executemany(_LEAN_ENTRY, entries)
+        return spec.amount - need
+
+    def burns_each(self, specs: Iterable[BurnSpec]) -> int:
+        """One transaction per burn."""
+        conn = self.conn
+        burned = 0
+        for spec in specs:
+            conn.execute("BEGIN IMMEDIATE")
+            burned += self.burn(spec)
+            conn.execute("COMMIT")
+        return burned
+
+    def burns_together(self, specs: Iterable[BurnSpec]) -> int:
+        """Every burn in one transaction."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        burned = sum(self.burn(spec) for spec in specs)
+        conn.execute("COMMIT")
+        return burned
+
+
+# -- raw sqlite3: the schema floor -----------------------------------------------------------
 
 _SELECT_LIVE = (
     "SELECT id, remaining, held, expires_at FROM blocks WHERE customer = ? AND remaining > 0 "
@@ -158,26 +304,34 @@ _INSERT_ENTRY = (
 )
 
 
-class SQLiteFloor:
-    """The ledger's own schema (tables, indexes, triggers, constraints) written to with plain
-    ``sqlite3`` calls: WAL, the given ``synchronous`` level, ``BEGIN IMMEDIATE`` per
-    transaction."""
+class SchemaFloor:
+    """The ledger's own schema (tables, indexes, triggers, constraints, the JSON account row)
+    written to with plain ``sqlite3`` calls: WAL, the given ``synchronous`` level,
+    ``BEGIN IMMEDIATE`` per transaction.
+
+    The file is made by ``Ledger.sqlite`` (so it is the schema of the code under test), but
+    the statements below are written for the schema as it stood when this floor was: when
+    the ledger's schema changes, they fail, and this floor needs the new columns.
+    """
 
     def __init__(self, path: str, synchronous: str) -> None:
-        from creditcore.adapters.sqlite import SQLiteRepository
+        from creditcore import Ledger
 
-        SQLiteRepository(path, durability=synchronous.lower()).close()  # the same schema, migrated
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute(f"PRAGMA synchronous = {synchronous}")
+        Ledger.sqlite(path, durability=synchronous.lower()).close()  # the same schema, migrated
+        self.conn = _connect(path, synchronous)
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.ops = 0
 
     def close(self) -> None:
         self.conn.close()
 
-    def grants(self, specs: tuple[GrantSpec, ...]) -> None:
-        """All the grants in one transaction (setup, not timed)."""
+    def remaining(self) -> dict[tuple[str, int], int]:
+        rows = self.conn.execute("SELECT customer, number, remaining FROM blocks").fetchall()
+        return {(customer, number): left for customer, number, left in rows}
+
+    def grants(self, specs: Iterable[GrantSpec]) -> int:
+        """All the grants in one transaction, all at ``START``; returns the total granted.
+        Each customer's totals are written once, at the end (the floor of that row)."""
         conn = self.conn
         at = _micros(START)
         conn.execute("BEGIN IMMEDIATE")
@@ -214,6 +368,7 @@ class SQLiteFloor:
             totals = {"credits": {"granted": amount, "used": 0, "expired": 0, "voided": 0, "debt": 0}}
             conn.execute("UPDATE accounts SET totals = ? WHERE customer = ?", (json.dumps(totals), customer))
         conn.execute("COMMIT")
+        return sum(granted.values())
 
     def burn(self, spec: BurnSpec) -> int:
         """One burn, in the caller's transaction."""
@@ -247,7 +402,7 @@ class SQLiteFloor:
         )
         return burned
 
-    def burns_each(self, specs: tuple[BurnSpec, ...]) -> int:
+    def burns_each(self, specs: Iterable[BurnSpec]) -> int:
         """One transaction per burn."""
         conn = self.conn
         burned = 0
@@ -257,7 +412,7 @@ class SQLiteFloor:
             conn.execute("COMMIT")
         return burned
 
-    def burns_together(self, specs: tuple[BurnSpec, ...]) -> int:
+    def burns_together(self, specs: Iterable[BurnSpec]) -> int:
         """Every burn in one transaction."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")

@@ -4,21 +4,22 @@ customer's history grows, and what a burn costs as used-up and expired blocks pi
 Histories are written straight through the repository port (``UnitOfWork.save``, in chunks,
 the way a long run of writes would have left them: entries, blocks, totals, and whatever
 the adapter keeps alongside) because building 10^6 entries through the public API would
-take most of the time budget. Everything is then measured through the public ``Ledger``.
+take most of the time budget. Everything is then measured through the public ``Ledger``
+(:class:`benchmarks.timing.Subject`). This is the one benchmark module that uses the port
+and the state classes: when they change, the builds below follow them. The other corners
+(live blocks, verify and timeline, :mod:`benchmarks.corners`) are built through the public
+API only.
 """
 
 from __future__ import annotations
 
 import gc
-import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
 
 from benchmarks.workload import START, TICK
-from creditcore import Ledger
 from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.repository import ChangeSet, Repository
 from creditcore.state import AccountState, BlockState, EntryState, UnitTotals
@@ -157,41 +158,3 @@ def settle(repository: Repository) -> None:
     gc.collect()
     if isinstance(repository, SQLiteRepository):
         repository.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
-
-def per_call(action: Callable[[int], object], calls: int, repeats: int) -> float:
-    """Best of ``repeats`` runs of ``calls`` calls: seconds per call."""
-    best = float("inf")
-    counter = 0
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(calls):
-            action(counter)
-            counter += 1
-        best = min(best, (time.perf_counter() - started) / calls)
-    return best
-
-
-class Subject:
-    """One customer of a scaling curve, measured a round at a time so that every level of
-    the curve sees the same moments of a shared machine; each figure is the best round."""
-
-    def __init__(self, ledger: Ledger, customer: str, last: datetime, middle: datetime | None) -> None:
-        self.ledger = ledger
-        self.customer = customer
-        self.middle = middle
-        self.next_at = last + timedelta(seconds=1)
-        self.best: dict[str, float] = {}
-
-    def _keep(self, name: str, seconds: float) -> None:
-        self.best[name] = min(seconds, self.best.get(name, float("inf")))
-
-    def measure_round(self, calls: int) -> None:
-        ledger, customer = self.ledger, self.customer
-        start = self.next_at
-        self.next_at += TICK * (calls + 1)
-        self._keep("burn", per_call(lambda i: ledger.burn(customer, 1, at=start + TICK * i), calls, 1))
-        self._keep("balance", per_call(lambda _i: ledger.balance(customer), calls, 1))
-        middle = self.middle
-        if middle is not None:
-            self._keep("past_balance", per_call(lambda _i: ledger.balance(customer, at=middle), max(2, calls // 40), 1))

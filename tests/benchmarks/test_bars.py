@@ -1,0 +1,87 @@
+"""The bars read a run's figures as the issue states them: the verdict follows the ratio and
+its limit, and a figure that is missing says so instead of passing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks import bars, simulation
+
+
+def _find(found: list[dict[str, Any]], words: str) -> dict[str, Any]:
+    (row,) = [row for row in found if words in row["bar"] and row["source"] == bars.ISSUE_12]
+    return row
+
+
+def _run(**figures: Any) -> dict[str, Any]:
+    return {"machine": {}, "mode": "test", **figures}
+
+
+def test_a_run_without_figures_measures_no_bar() -> None:
+    found = bars.compute(_run())
+    assert {row["verdict"] for row in found} == {bars.NOT_MEASURED}
+
+
+def test_the_lean_floor_bars_pass_at_their_ratio_and_fall_short_below_it() -> None:
+    def normal(ratio: float) -> dict[str, Any]:
+        against = [{"name": "lean floor", "kind": "floor", "per_s": 100.0, "ratio": ratio}]
+        figure = {"name": "n", "operations": 10, "unit": "burns", "creditcore_per_s": 50.0, "against": against}
+        return _run(floors={"sqlite_each_normal": figure})
+
+    assert _find(bars.compute(normal(0.5)), "NORMAL ≥ 0.5x the lean floor")["verdict"] == bars.PASS
+    assert _find(bars.compute(normal(0.49)), "NORMAL ≥ 0.5x the lean floor")["verdict"] == bars.SHORT
+
+
+def test_the_sqlalchemy_bar_needs_creditcore_strictly_faster() -> None:
+    def core(ratio: float) -> dict[str, Any]:
+        row = {"name": "SQLAlchemy Core", "kind": "peer", "per_s": 1.0, "ratio": ratio, "creditcore_per_s": 1.0}
+        return _run(peers=[row])
+
+    assert _find(bars.compute(core(1.0)), "SQLAlchemy Core")["verdict"] == bars.SHORT
+    assert _find(bars.compute(core(1.01)), "SQLAlchemy Core")["verdict"] == bars.PASS
+
+
+def test_live_blocks_compare_the_largest_customer_with_the_smallest() -> None:
+    rows = [{"live_blocks": 10, "burn": 1.0}, {"live_blocks": 100, "burn": 9.0}, {"live_blocks": 10_000, "burn": 2.5}]
+    found = bars.compute(_run(corners={"live_blocks": {"memory": rows}}))
+    row = _find(found, "memory: a burn with 10,000 live blocks ≤ 2x a burn with 10")
+    assert (row["measured"], row["verdict"]) == (2.5, bars.SHORT)
+
+
+def test_verify_and_timeline_allow_twelve_times_the_cost_for_ten_times_the_entries() -> None:
+    rows = [{"entries": 1_000, "verify": 1.0, "timeline": 1.0}, {"entries": 10_000, "verify": 12.0, "timeline": 12.1}]
+    found = bars.compute(_run(corners={"verify_timeline": {"sqlite": rows}}))
+    assert _find(found, "sqlite: verify() at 10x the entries ≤ 12x")["verdict"] == bars.PASS
+    assert _find(found, "sqlite: timeline() at 10x the entries ≤ 12x")["verdict"] == bars.SHORT
+
+
+def test_the_atomic_grants_peak_is_over_the_bar_when_the_child_hit_its_memory_limit() -> None:
+    found = bars.compute(_run(peak={"grants": 16_000, "over_limit": True}))
+    assert _find(found, "16,000 grants")["verdict"] == bars.SHORT
+
+
+def test_the_simulator_speed_up_is_judged_against_the_floor_of_the_same_run() -> None:
+    # twice as fast on the clock, but the machine was twice as fast too (its floor): no gain
+    figures = {
+        "us_per_event": simulation.BASELINE["us_per_event"] / 2,
+        "baseline": {
+            **simulation.BASELINE,
+            "speedup": 2.0,
+            "speedup_by_floor": 1.0,
+        },
+    }
+    row = _find(bars.compute(_run(simulation=figures)), "simulator ≥ 3x faster")
+    assert (row["measured"], row["verdict"]) == (1.0, bars.SHORT)
+
+
+def test_workers_are_not_available_until_the_command_line_has_the_option() -> None:
+    figures = {"workers": {"available": False, "note": "creditcore simulate has no --workers option here"}}
+    row = _find(bars.compute(_run(simulation=figures)), "--workers 2")
+    assert row["verdict"] == bars.NOT_AVAILABLE
+
+
+def test_workers_that_print_different_summaries_fall_short_however_fast() -> None:
+    workers = {"available": True, "cpus": 2, "seconds_1": 4.0, "seconds_2": 1.0, "speedup": 4.0, "identical": False}
+    row = _find(bars.compute(_run(simulation={"workers": workers})), "--workers 2")
+    assert row["verdict"] == bars.SHORT
+    assert "DIFFER" in row["detail"]
