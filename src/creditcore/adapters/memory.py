@@ -71,6 +71,7 @@ class MemoryRepository:
         self._customer_entries: dict[str, list[int]] = {}
         self._op_entries: dict[str, list[int]] = {}
         self._block_entries: dict[str, list[int]] = {}
+        self._ref_entries: dict[str, list[int]] = {}
         self._operations: dict[tuple[str, str], OperationRecord] = {}
         self._snapshots: dict[str, list[_Snapshot]] = {}
 
@@ -125,6 +126,8 @@ class MemoryRepository:
         # pick the narrowest index, then filter; positions are seq - 1
         if query.op_id is not None:
             positions: Sequence[int] = self._op_entries.get(query.op_id, [])
+        elif query.ref is not None:
+            positions = self._ref_entries.get(query.ref, [])
         elif query.block_id is not None:
             positions = self._block_entries.get(query.block_id, [])
         elif query.customer is not None:
@@ -404,6 +407,8 @@ class _Work:
                 store._op_entries.setdefault(entry.op_id, []).append(position)
                 if entry.block_id is not None:
                     store._block_entries.setdefault(entry.block_id, []).append(position)
+                if entry.ref is not None:
+                    store._ref_entries.setdefault(entry.ref, []).append(position)
             if self._snapshots:
                 store._snapshots.update(self._snapshots)
 

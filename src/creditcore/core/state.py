@@ -247,6 +247,32 @@ class AccountState:
             object.__setattr__(self, "_index", index)
         return index
 
+    def with_block(self, block: BlockState) -> AccountState:
+        """This state with ``block`` put in (one a load leaves out: it has no credit left),
+        or itself if it holds the block already. Its index follows, without a rebuild."""
+        if block.id in self.blocks:
+            return self
+        blocks = self.blocks
+        assert type(blocks) is immutables.Map
+        new = attrs.evolve(self, blocks=blocks.set(block.id, block))
+        index = self.index().copy()
+        index.moved(None, block)
+        object.__setattr__(new, "_index", index)
+        return new
+
+    def with_hold(self, found: HoldState) -> AccountState:
+        """This state with hold ``found`` put in (one a load leaves out: it has ended), or
+        itself if it holds the hold already."""
+        if found.id in self.holds:
+            return self
+        holds = self.holds
+        assert type(holds) is immutables.Map
+        new = attrs.evolve(self, holds=holds.set(found.id, found))
+        index = self.index().copy()
+        index.hold_moved(None, found)
+        object.__setattr__(new, "_index", index)
+        return new
+
     def changes(self) -> tuple[tuple[BlockState, ...], tuple[HoldState, ...]] | None:
         """The blocks and holds the rule that made this state created or changed (None for a
         state no rule made)."""

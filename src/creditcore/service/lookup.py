@@ -3,8 +3,6 @@ state what a load leaves out."""
 
 from __future__ import annotations
 
-import attrs
-
 from creditcore.errors import NotFound
 from creditcore.repository import Reader
 from creditcore.state import AccountState, BlockState, HoldState
@@ -26,13 +24,9 @@ def find_block(reader: Reader, block_id: str) -> BlockState:
 
 def with_block(state: AccountState, block: BlockState) -> AccountState:
     """The state with a block that a load leaves out (it has no credit left) put back."""
-    if block.id in state.blocks:
-        return state
-    return attrs.evolve(state, blocks={**state.blocks, block.id: block})
+    return state.with_block(block)
 
 
 def with_hold(state: AccountState, found: HoldState) -> AccountState:
     """The state with a hold that a load leaves out (it has ended) put back."""
-    if found.id in state.holds:
-        return state
-    return attrs.evolve(state, holds={**state.holds, found.id: found})
+    return state.with_hold(found)

@@ -240,7 +240,8 @@ def timeline(
         _, due = rules.advance(state, horizon)
         last = max((e.seq for e in entries), default=0)
         entries = [*entries, *(attrs.evolve(e, seq=last + i) for i, e in enumerate(due, start=1))]
-        blocks = [*blocks, *(b for b in state.blocks.values() if b.id not in {x.id for x in blocks})]
+        stored = {b.id for b in blocks}
+        blocks = [*blocks, *(b for b in state.blocks.values() if b.id not in stored)]
     points = []
     for when, figures in rules.timeline(customer, blocks, entries, unit, horizon):
         if (start is not None and when < start) or (end is not None and when >= end):
