@@ -139,22 +139,38 @@ class _HandRolled:
         return sum(self.burn(spec) for spec in specs)
 
 
+#: The statements of a burn, built once and reused as a careful user would: SQLAlchemy then
+#: reuses their compiled form instead of building and hashing a new statement per burn.
+_LIVE = (
+    select(blocks.c.id, blocks.c.remaining)
+    .where(
+        blocks.c.customer == bindparam("customer"),
+        blocks.c.remaining > 0,
+        or_(blocks.c.expires_at.is_(None), blocks.c.expires_at > bindparam("at")),
+    )
+    .order_by(blocks.c.priority, blocks.c.expires_at.is_(None), blocks.c.expires_at, blocks.c.id)
+)
+_TAKE = sql_update(blocks).where(blocks.c.id == bindparam("block")).values(remaining=bindparam("left"))
+_RECORD = sql_insert(entries)
+_LIVE_OBJECTS = (
+    select(Block)
+    .where(
+        Block.customer == bindparam("customer"),
+        Block.remaining > 0,
+        or_(Block.expires_at.is_(None), Block.expires_at > bindparam("at")),
+    )
+    .order_by(Block.priority, Block.expires_at.is_(None), Block.expires_at, Block.id)
+)
+
+
 class CoreBurns(_HandRolled):
-    """The burn in SQLAlchemy Core: ``select``, then ``update`` and ``insert`` with a list
-    of parameter sets each, inside ``engine.begin()``."""
+    """The burn in SQLAlchemy Core: a ``select``, then an ``update`` and an ``insert`` with a
+    list of parameter sets each, inside ``engine.begin()``."""
 
     def burn(self, spec: BurnSpec) -> int:
         at = _naive(spec.at)
         with self.engine.begin() as conn:
-            live = conn.execute(
-                select(blocks.c.id, blocks.c.remaining)
-                .where(
-                    blocks.c.customer == spec.customer,
-                    blocks.c.remaining > 0,
-                    or_(blocks.c.expires_at.is_(None), blocks.c.expires_at > at),
-                )
-                .order_by(blocks.c.priority, blocks.c.expires_at.is_(None), blocks.c.expires_at, blocks.c.id)
-            ).all()
+            live = conn.execute(_LIVE, {"customer": spec.customer, "at": at}).all()
             available = sum(left for _, left in live)
             need = spec.amount
             updates = []
@@ -177,11 +193,8 @@ class CoreBurns(_HandRolled):
                 if not need:
                     break
             if updates:
-                conn.execute(
-                    sql_update(blocks).where(blocks.c.id == bindparam("block")).values(remaining=bindparam("left")),
-                    updates,
-                )
-                conn.execute(sql_insert(entries), rows)
+                conn.execute(_TAKE, updates)
+                conn.execute(_RECORD, rows)
         return spec.amount - need
 
 
@@ -192,15 +205,7 @@ class OrmBurns(_HandRolled):
     def burn(self, spec: BurnSpec) -> int:
         at = _naive(spec.at)
         with Session(self.engine) as session, session.begin():
-            live = session.scalars(
-                select(Block)
-                .where(
-                    Block.customer == spec.customer,
-                    Block.remaining > 0,
-                    or_(Block.expires_at.is_(None), Block.expires_at > at),
-                )
-                .order_by(Block.priority, Block.expires_at.is_(None), Block.expires_at, Block.id)
-            ).all()
+            live = session.scalars(_LIVE_OBJECTS, {"customer": spec.customer, "at": at}).all()
             available = sum(block.remaining for block in live)
             need = spec.amount
             for block in live:
