@@ -119,13 +119,21 @@ class Subject:
     the curve sees the same moments of a shared machine; each figure is the best round.
 
     A round burns 1 credit ``calls`` times (each burn its own write, later than the last),
-    reads the current balance ``calls`` times and, when ``middle`` is given, a past balance
-    at ``middle``."""
+    reads the current balance ``calls`` times (or ``balance_calls``) and, when ``middle`` is
+    given, a past balance at ``middle``."""
 
-    def __init__(self, ledger: Ledger, customer: str, last: datetime, middle: datetime | None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        customer: str,
+        last: datetime,
+        middle: datetime | None,
+        balance_calls: int | None = None,
+    ) -> None:
         self.ledger = ledger
         self.customer = customer
         self.middle = middle
+        self.balance_calls = balance_calls
         self.next_at = last + timedelta(seconds=1)
         self.best: dict[str, float] = {}
 
@@ -138,7 +146,7 @@ class Subject:
         tick = timedelta(milliseconds=1)
         self.next_at += tick * (calls + 1)
         self.keep("burn", per_call(lambda i: ledger.burn(customer, 1, at=start + tick * i), calls))
-        self.keep("balance", per_call(lambda _i: ledger.balance(customer), calls))
+        self.keep("balance", per_call(lambda _i: ledger.balance(customer), self.balance_calls or calls))
         middle = self.middle
         if middle is not None:
             self.keep("past_balance", per_call(lambda _i: ledger.balance(customer, at=middle), max(2, calls // 40)))
