@@ -2,25 +2,31 @@
 
 The ledger (``--db``) and the timeline (``--csv``) are written next to their names and moved
 there only when the run succeeds, so a failed or interrupted run leaves no partial file.
+``--workers N`` runs the customers in N processes; the output is the same for any N. A
+progress bar (percentage and time left) goes to stderr on a terminal, or anywhere with
+``--progress``; never to stdout.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
-from rich.console import Console
 
 from creditcore.cli.common import console, fail
 from creditcore.errors import CreditError
+
+#: The most worker processes ``--workers`` takes.
+MAX_WORKERS = 1024
 
 
 @click.command()
@@ -29,7 +35,22 @@ from creditcore.errors import CreditError
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the burn-down chart here (.png or .svg).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the sampled timeline here as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
-def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | None, as_json: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Run the customers in this many processes (the output is the same for any number).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on stderr (default: on a terminal, once a run takes a second).",
+)
+def simulate(
+    scenario: str, db: str | None, plot: str | None, csv_path: str | None, as_json: bool, workers: int,
+    progress: bool | None,
+) -> None:  # fmt: skip
     """Simulate the burn-down of SCENARIO.toml (the format is in the README)."""
     from creditcore.simulate import ScenarioError, load, open_ledger, run
     from creditcore.simulate.chart import FORMATS, ChartUnavailable, draw
@@ -43,6 +64,10 @@ def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | No
             raise click.BadParameter(f"{target!r}: its folder does not exist", param_hint=option)
     if db is not None and Path(db).exists():
         raise click.BadParameter(f"{db!r} exists already: a simulation writes a new ledger", param_hint="--db")
+    if db is not None and workers > 1:
+        raise click.UsageError(
+            f"--db writes every operation through one ledger in one process: drop --workers {workers} or --db"
+        )
     try:
         found = load(scenario)
     except ScenarioError as error:
@@ -61,13 +86,14 @@ def simulate(scenario: str, db: str | None, plot: str | None, csv_path: str | No
         _new_file(db, replace=False) as db_file,
         _new_file(csv_path, replace=True) as csv_file,
         _simulation_outputs(csv_file, found, sinks) as on_point,
-        _progress(found) as on_progress,
+        _progress(progress) as on_progress,
+        _workers(min(workers, len(found.customers))) as pool,
     ):
         ledger = None
         try:
             if db_file is not None:
                 ledger = open_ledger(found, db_file)
-            outcome = run(found, ledger=ledger, on_point=on_point, on_progress=on_progress)
+            outcome = run(found, ledger=ledger, on_point=on_point, on_progress=on_progress, executor=pool)
         except ScenarioError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
@@ -166,33 +192,100 @@ def _simulation_outputs(
 
 
 @contextmanager
-def _progress(scenario: Any) -> Iterator[Callable[[datetime], None] | None]:
-    """A progress bar on stderr, over simulated time, once a run has taken a second; only
-    on a terminal."""
-    if not sys.stderr.isatty():
+def _workers(count: int) -> Iterator[Executor | None]:
+    """``count`` worker processes (none for one: the run stays in this process). They ignore
+    Ctrl-C, which this process handles: an interrupted or failed run ends them at once."""
+    if count <= 1:
         yield None
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    began = time.monotonic()
-    span = (scenario.end - scenario.start).total_seconds()
-    bar: list[Any] = []
-
-    def advance(at: datetime) -> None:
-        if not bar:
-            if time.monotonic() - began < 1.0:
-                return
-            progress = Progress(
-                TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn(),
-                console=Console(file=sys.stderr), transient=True,
-            )  # fmt: skip
-            progress.start()
-            bar.extend([progress, progress.add_task("run", total=span, day="")])
-        progress, task = bar
-        progress.update(task, completed=(at - scenario.start).total_seconds(), day=f"{at:%Y-%m-%d}")
-
+    pool = ProcessPoolExecutor(max_workers=count, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
     try:
-        yield advance
+        yield pool
+    except BaseException:
+        # no public way to end running tasks; their results are of no use any more
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+@contextmanager
+def _progress(wanted: bool | None) -> Iterator[Callable[[int, int], None] | None]:
+    """The progress bar: on stderr when it is a terminal (``wanted`` None) or when asked
+    (True); never with ``--no-progress`` (False)."""
+    stream = sys.stderr
+    terminal = stream.isatty()
+    if wanted is False or (wanted is None and not terminal):
+        yield None
+        return
+    bar = ProgressBar(stream, terminal=terminal, delay=1.0 if wanted is None else 0.0)
+    try:
+        yield bar
     finally:
-        if bar:
-            bar[0].stop()
+        bar.close()
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+class ProgressBar:
+    """``simulating [#########...........]  45%  ETA 0:00:12`` on ``stream``.
+
+    On a terminal it is one line redrawn in place (at most 10 times a second) and erased at
+    the end; elsewhere (a log, a pipe) a line is written at most every ``every`` seconds, and
+    the last one says how long the run took. It appears only once ``delay`` seconds have
+    passed, so a quick run shows none. Work is counted in estimated events (see
+    :func:`creditcore.simulate.run`); the time left is the time so far, scaled to the work
+    left."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: IO[str], *, terminal: bool, delay: float = 0.0, every: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.stream = stream
+        self.terminal = terminal
+        self.delay = delay
+        self.every = 0.1 if terminal else every
+        self.clock = clock
+        self.began = clock()
+        self.shown = -1.0
+        """When the bar was last drawn (negative: never)."""
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if now - self.began < self.delay:
+            return
+        if self.shown >= 0 and now - self.shown < self.every and done < total:
+            return
+        self.draw(done, total, now)
+
+    def line(self, done: int, total: int, now: float) -> str:
+        share = min(1.0, done / total) if total > 0 else 1.0
+        filled = int(share * self.WIDTH)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        elapsed = now - self.began
+        if done >= total:
+            tail = f"took {_clock(elapsed)}"
+        elif done > 0:
+            tail = f"ETA {_clock(elapsed * (total - done) / done)}"
+        else:
+            tail = "ETA -:--:--"
+        return f"simulating [{bar}] {int(share * 100):3d}%  {tail}"
+
+    def draw(self, done: int, total: int, now: float) -> None:
+        text = self.line(done, total, now)
+        if self.terminal:
+            self.stream.write(f"\r{text}\x1b[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self.shown = now
+
+    def close(self) -> None:
+        """Erase the bar from a terminal (elsewhere its lines stay, the last one at 100%)."""
+        if self.terminal and self.shown >= 0:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

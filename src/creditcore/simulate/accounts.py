@@ -1,135 +1,441 @@
-"""The accounts of a run: each customer's state, kept small, and the population's running totals.
+"""One customer at a time: each customer's events in time order, applied through the rules.
 
-Like the memory adapter, a run keeps only the blocks that still hold credit and the active
-holds, so an account stays small however long it runs, and it keeps no entry: the timeline is
-a stream of sampled points, built from the changes each rule reports.
+A part of a run is a scenario's customers (all of them, or a slice that
+:mod:`~creditcore.simulate.parts` cut out). :func:`run_part` runs them one after the other;
+each customer's account is an :class:`~creditcore.state.AccountState`, and every event calls a
+rule (``rules.grant``, ``rules.burn``, ``rules.hold``, ``rules.capture``, ``rules.release``,
+``rules.void``) directly, with no repository in between. Customers never touch each other's
+accounts, and every random draw comes from the customer's own streams
+(:mod:`~creditcore.simulate.streams`), so a customer's run is the same whichever part it is in.
+
+Like the memory adapter, an account keeps only the blocks that still hold credit and the
+active holds, and no entry: the timeline is kept as what each sampled interval changed
+(:mod:`~creditcore.simulate.timeline`), read from the account at each instant it changed in.
+
+Within a customer, events are taken by time, then by kind (a block becoming active, grants,
+voids, job ends, then usage and job starts), then by the rule they come from, then by the
+order they were made; at each sampled instant, after every event at that instant, the
+expiries due by then are recorded (as ``expire_due`` would) and the account is read.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
+import random
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from creditcore import rules
-from creditcore.simulate.figures import Counts, Figures, Outcome, Point, _figures
-from creditcore.simulate.model import Scenario
-from creditcore.state import AccountState
+from creditcore.errors import Conflict, CreditError, InsufficientCredits, NotFound, ValidationError
+from creditcore.ledger import Ledger
+from creditcore.simulate.figures import Counts
+from creditcore.simulate.mirror import _Mirror
+from creditcore.simulate.model import GrantRule, JobRule, ReplayEvent, Scenario, UsageRule
+from creditcore.simulate.scenario import ScenarioError, rule_where
+from creditcore.simulate.streams import after, arrivals, stream, ticks
+from creditcore.simulate.timeline import WIDTH, Changes, row, sample_times
+from creditcore.state import AccountState, Burn, Capture, Grant, PlaceHold, Release, Void
+
+# event kinds, in the order they run at the same instant (job starts share usage's rank: the
+# place of their rule orders them)
+_ACTIVATE, _GRANT, _VOID, _JOB_END, _USE = 0, 1, 2, 3, 4
+# what a source's events are
+_GRANTS, _USAGE, _REPLAY, _JOBS = 0, 1, 2, 3
+# burn commands kept per rule and amount (a command is immutable, and building one costs more
+# than the rest of an event's bookkeeping); a rule with more distinct amounts starts afresh
+_KEPT_BURNS = 4096
+
+Heaped = tuple[datetime, int, int, int, Any]
+"""(when, rank, number, source, payload): rank orders kinds, then sources; number, the order
+events were made in (so the payload is never compared). Events a rule's source makes have
+``source`` >= 0; events other events make (a job's end, a void, an activation) have -1."""
 
 
-class _Accounts:
-    """Every customer's account during a run, and the running totals the timeline reads.
+@attrs.frozen(kw_only=True)
+class PartResult:
+    """What a part found: each of its customers' figures, the timeline's changes, the counts,
+    and where it stopped if a rule refused an operation the scenario asks for."""
 
-    :meth:`commit` keeps the account a rule returned and adds its changes to the totals;
-    :meth:`sample` reads them as a :class:`Point`; :meth:`outcome` tallies the end.
-    """
+    figures: list[tuple[int, ...]]
+    """Per customer (in order, up to the one it stopped at): the nine figures in
+    :data:`~creditcore.simulate.figures.FIGURES` order."""
+    changes: Changes
+    counts: tuple[int, ...]
+    """In :class:`~creditcore.simulate.figures.Counts` field order."""
+    stopped: tuple[int, ScenarioError] | None = None
+    """The first of its customers (its place in the part) whose run a rule stopped, and why."""
 
-    def __init__(self, scenario: Scenario) -> None:
-        self.s = scenario
-        self.unit = scenario.unit
-        self.states = [AccountState(customer=c) for c in scenario.customers]
-        self.group_of = scenario.customer_group
-        self.shortfall = [0] * len(scenario.customers)
-        self.series = {rule.name: i for i, rule in enumerate(scenario.grants)}
-        self.remaining = [0] * len(scenario.grants)
-        self.upcoming = [0] * len(scenario.grants)
-        self.held = 0
-        # running totals of the whole population, for the timeline
-        self.granted = self.used = self.expired = self.voided = self.debt = self.short = 0
-        self.expiries: list[tuple[datetime, int, int]] = []
-        self.counts: dict[str, int] = dict.fromkeys(attrs.fields_dict(Counts), 0)
 
-    def commit(self, index: int, before: AccountState, after: AccountState, entries: tuple[Any, ...], at: datetime,
-               ended_hold: str | None = None) -> None:  # fmt: skip
-        """Keep ``after`` as the customer's account and add its changes to the timeline."""
-        if entries:
-            touched: dict[str, None] = {}
-            for entry in entries:
-                if entry.block_id is not None:
-                    touched[entry.block_id] = None
-                if entry.kind == "settle":
-                    self.counts["settlements"] += 1
-            emptied = []
-            old_blocks, new_blocks = before.blocks, after.blocks
-            for block_id in touched:
-                new = new_blocks[block_id]
-                old = old_blocks.get(block_id)
-                change = new.remaining - (old.remaining if old is not None else 0)
-                series = self.series[new.description]  # type: ignore[index]
-                if new.effective_at > at:
-                    self.upcoming[series] += change
-                else:
-                    self.remaining[series] += change
-                self.held += new.held - (old.held if old is not None else 0)
-                if not new.remaining:
-                    emptied.append(block_id)
-            was, now = before.totals.get(self.unit), after.totals[self.unit]
-            if was is None:
-                self.granted += now.granted
-                self.used += now.used
-                self.expired += now.expired
-                self.voided += now.voided
-                self.debt += now.debt
-            else:
-                self.granted += now.granted - was.granted
-                self.used += now.used - was.used
-                self.expired += now.expired - was.expired
-                self.voided += now.voided - was.voided
-                self.debt += now.debt - was.debt
-            if emptied or ended_hold is not None:
-                # as the memory adapter does: keep only what a later rule can touch
-                blocks = dict(new_blocks)
-                for block_id in emptied:
-                    del blocks[block_id]
-                holds = after.holds
-                if ended_hold is not None:
-                    holds = dict(holds)
-                    del holds[ended_hold]
-                after = attrs.evolve(after, blocks=blocks, holds=holds)
-        self.states[index] = after
+_COUNTS = tuple(attrs.fields_dict(Counts))
 
-    def refuse(self, index: int, amount: int) -> None:
-        self.shortfall[index] += amount
-        self.short += amount
 
-    def sample(self, at: datetime) -> Point:
-        """Record the expiries due by ``at`` (as ``expire_due`` would), then read the totals."""
-        due: set[int] = set()
-        while self.expiries and self.expiries[0][0] <= at:
-            due.add(heapq.heappop(self.expiries)[2])
-        for index in sorted(due):
-            before = self.states[index]
-            after, entries = rules.advance(before, at)
-            self.commit(index, before, after, entries, at)
-        remaining = sum(self.remaining)
-        figures = Figures(
-            granted=self.granted,
-            used=self.used,
-            expired=self.expired,
-            voided=self.voided,
-            available=remaining - self.held,
-            held=self.held,
-            upcoming=sum(self.upcoming),
-            shortfall=self.short,
-            debt=self.debt,
-        )
-        return Point(at=at, figures=figures, remaining=tuple(self.remaining))
+def run_part(scenario: Scenario, *, ledger: Ledger | None = None,
+             on_customer: Callable[[int], None] | None = None) -> PartResult:  # fmt: skip
+    """Run every customer of ``scenario``, one after the other; ``on_customer`` receives each
+    customer's index once it is done. A rule that refuses an operation the scenario asks for
+    as invalid stops the part at that customer."""
+    return _Part(scenario, ledger).run(on_customer)
 
-    def outcome(self) -> Outcome:
+
+class _Part:
+    """The customers of one part, run one after the other; ``self.state`` and the fields next
+    to it belong to the customer being run."""
+
+    def __init__(self, scenario: Scenario, ledger: Ledger | None) -> None:
+        s = self.s = scenario
+        self.unit = s.unit
+        self.scale = s.scale
+        self.factor = s.factor
+        self.end = s.end
+        self.overdraft = s.overdraft
+        self.debt_limit = s.debt_limit
+        self.mirror = _Mirror(ledger, s) if ledger is not None else None
+        self.series: dict[str | None, int] = {rule.name: i for i, rule in enumerate(s.grants)}
+        self.times = sample_times(s)
+        self.changes: Changes = [None] * len(self.times)
+        self.counts = dict.fromkeys(_COUNTS, 0)
+        # every rule in file order (grants, usage, jobs) is a source of events; its place
+        # orders its events after those of the rules before it
+        self.sources: list[tuple[int, int, GrantRule | UsageRule | JobRule]] = [
+            *((_GRANTS, i, rule) for i, rule in enumerate(s.grants)),
+            *((_REPLAY if rule.pattern == "replay" else _USAGE, i, rule) for i, rule in enumerate(s.usage)),
+            *((_JOBS, i, rule) for i, rule in enumerate(s.jobs)),
+        ]
+        self.width = len(self.sources) + 1
+        self.ranks = [(_GRANT if what == _GRANTS else _USE) * self.width + place + 1
+                      for place, (what, _, _) in enumerate(self.sources)]  # fmt: skip
+        handler_of = {_GRANTS: self.grant, _USAGE: self.use, _REPLAY: self.use, _JOBS: self.start_job}
+        self.handlers = [handler_of[what] for what, _, _ in self.sources]
+        # the replayed events of each customer, per usage rule
+        self.replays: dict[int, dict[int, list[ReplayEvent]]] = {}
+        for i, rule in enumerate(s.usage):
+            if rule.pattern == "replay":
+                by_customer: dict[int, list[ReplayEvent]] = {}
+                for event in rule.events:
+                    by_customer.setdefault(event.customer, []).append(event)
+                self.replays[i] = by_customer
+        # the customers of each source, ascending (parse makes windows so)
+        self.members = [
+            tuple(sorted(self.replays[i])) if what == _REPLAY else rule.window.customers
+            for what, i, rule in self.sources
+        ]
+        self.burns: list[dict[tuple[int, str | None], Burn]] = [{} for _ in s.usage]
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self, on_customer: Callable[[int], None] | None) -> PartResult:
         s = self.s
-        per_customer: dict[str, Figures] = {}
-        groups = [Figures() for _ in s.groups]
-        for index, state in enumerate(self.states):
-            figures = _figures(rules.tally(rules.view(state, s.end), s.unit, s.end), self.shortfall[index])
-            per_customer[s.customers[index]] = figures
-            groups[self.group_of[index]] += figures
-        totals = sum(groups, Figures())
-        return Outcome(
-            scenario=s,
-            totals=totals,
-            groups=dict(zip(s.groups, groups, strict=True)),
-            counts=Counts(**self.counts),
-            customers=per_customer,
-        )
+        figures: list[tuple[int, ...]] = []
+        stopped = None
+        members = self.members
+        cursors = [0] * len(members)  # per source, its next customer not yet run
+        with self.mirror if self.mirror is not None else nullcontext():
+            for index, customer in enumerate(s.customers):
+                covered = []
+                for place, found in enumerate(members):
+                    at = cursors[place]
+                    if at < len(found) and found[at] == index:
+                        covered.append(place)
+                        cursors[place] = at + 1
+                try:
+                    figures.append(self.customer(index, customer, covered))
+                except _Stopped as problem:
+                    stopped = (index, problem.error)
+                    break
+                if on_customer is not None:
+                    on_customer(index)
+            if self.mirror is not None and stopped is None:
+                self.mirror.finish(s.end)
+        counts = tuple(self.counts[name] for name in _COUNTS)
+        return PartResult(figures=figures, changes=self.changes, counts=counts, stopped=stopped)
+
+    def customer(self, index: int, customer: str, covered: list[int]) -> tuple[int, ...]:
+        """Run one customer's events; its figures at the end."""
+        s = self.s
+        self.customer_id = customer
+        self.state = AccountState(customer=customer)
+        self.shortfall = 0
+        self.ids = 0
+        self.rngs: dict[tuple[str, int, str], random.Random] = {}
+        self.numbers = numbers = itertools.count()
+        self.expiries: list[datetime] = []
+        heap: list[Heaped] = []
+        self.heap = heap
+        iterators: list[Iterator[Any]] = []
+        ranks, push, pop = self.ranks, heapq.heappush, heapq.heappop
+        for place in covered:
+            iterator = self.events_of(place, index, customer)
+            iterators.append(iterator)
+            found = next(iterator, None)
+            if found is not None:
+                at = found if type(found) is datetime else found.at
+                push(heap, (at, ranks[place], next(numbers), len(iterators) - 1, found))
+        sources = [self.sources[place] for place in covered]
+        handlers = [self.handlers[place] for place in covered]
+        ranks = [ranks[place] for place in covered]
+        # the sampled instant whose interval events now fall in, and whether the account
+        # changed since it was last read
+        self.bucket = 0
+        self.limit = limit = self.times[0]
+        self.dirty = False
+        self.last = [0] * (WIDTH + 2 * len(s.grants))
+        while heap:
+            at, rank, _, source, payload = pop(heap)
+            if at > limit:
+                self.read_until(at)
+                limit = self.limit
+            try:
+                if source >= 0:
+                    found = next(iterators[source], None)  # the source's next event, queued
+                    if found is not None:
+                        when = found if type(found) is datetime else found.at
+                        push(heap, (when, rank, next(numbers), source, found))
+                    handlers[source](sources[source][1], payload, at)
+                else:
+                    kind = rank // self.width
+                    if kind == _JOB_END:
+                        self.end_job(payload[0], payload[1], payload[2], at)
+                    elif kind == _VOID:
+                        self.void(payload[0], payload[1], at)
+                    else:
+                        self.activate(payload[1], at)
+            except CreditError as problem:
+                origin = self.sources[covered[source]] if source >= 0 else None
+                raise _Stopped(self.stopped(problem, at, rank // self.width, origin, payload)) from None
+            self.dirty = True
+        try:
+            self.read_until(None)
+        except CreditError as problem:
+            raise _Stopped(self.stopped(problem, self.limit, -1, None, None)) from None
+        end = s.end
+        tally = rules.tally(rules.view(self.state, end), self.unit, end)
+        return (
+            tally.granted, tally.used, tally.expired, tally.voided, tally.available, tally.held, tally.upcoming,
+            self.shortfall, tally.debt,
+        )  # fmt: skip
+
+    # -- the event queue -------------------------------------------------------------------
+
+    def events_of(self, place: int, index: int, customer: str) -> Iterator[Any]:
+        """The events of source ``place`` for this customer: times, or replayed events."""
+        what, i, rule = self.sources[place]
+        window = rule.window
+        if what == _GRANTS:
+            assert isinstance(rule, GrantRule)
+            return ticks(window.begins, rule.every, window.ends)
+        if what == _REPLAY:
+            return iter(self.replays[i][index])
+        if what == _JOBS:
+            assert isinstance(rule, JobRule)
+            rng = stream(self.s, "jobs", i, "arrivals", customer)
+            return arrivals(rng, window.begins, window.ends, rule.per_day)
+        assert isinstance(rule, UsageRule)
+        if rule.pattern == "fixed":
+            return ticks(window.begins, rule.every, window.ends)
+        return arrivals(stream(self.s, "usage", i, "arrivals", customer), window.begins, window.ends, rule.per_day)
+
+    def later(self, moment: datetime | None, kind: int, payload: tuple[Any, ...]) -> None:
+        """An event made by another one (a job's end, a void, a block becoming active).
+
+        The end is exclusive: an operation at or after it is not made (a job still running
+        keeps its hold). A block becoming active at the end itself is counted, as a read of
+        the state at the end counts it."""
+        end = self.end
+        if moment is None or moment > end or (moment == end and kind != _ACTIVATE):
+            return
+        heapq.heappush(self.heap, (moment, kind * self.width, next(self.numbers), -1, payload))
+
+    def next_id(self, prefix: str) -> str:
+        self.ids += 1
+        return f"{prefix}{self.ids}"
+
+    def draws(self, kind: str, index: int, purpose: str) -> random.Random:
+        """This customer's stream for ``purpose`` of rule ``kind`` #``index``, made when first
+        needed."""
+        key = (kind, index, purpose)
+        found = self.rngs.get(key)
+        if found is None:
+            found = self.rngs[key] = stream(self.s, kind, index, purpose, self.customer_id)
+        return found
+
+    # -- the timeline ------------------------------------------------------------------------
+
+    def read_until(self, moment: datetime | None) -> None:
+        """Close the sampled instants before ``moment`` (``None``: every one left) at which
+        this customer has something to record: the instant its last events fell in, and each
+        instant an expiry falls due by. At each, the expiries due are recorded, as
+        ``expire_due`` would, and the account is read if it changed."""
+        times, expiries = self.times, self.expiries
+        k = self.bucket
+        while True:
+            at = times[k]
+            if expiries and expiries[0] <= at:
+                while expiries and expiries[0] <= at:
+                    heapq.heappop(expiries)
+                self.commit(rules.advance(self.state, at))
+                self.dirty = True
+            if self.dirty:
+                self.read(k, at)
+            following = len(times) if moment is None else bisect_left(times, moment, k + 1)
+            if expiries:
+                following = min(following, bisect_left(times, expiries[0], k + 1))
+            if following == len(times):
+                return  # the end: an expiry after it is never recorded
+            k = following
+            self.bucket, self.limit = k, times[k]
+            if moment is not None and moment <= times[k]:
+                return  # the instant ``moment`` falls in: its expiries come after its events
+
+    def read(self, k: int, at: datetime) -> None:
+        """Add what the account changed since it was last read to instant ``k``."""
+        now = row(self.state, self.shortfall, at, self.unit, self.series, len(self.s.grants))
+        change = [a - b for a, b in zip(now, self.last, strict=True)]
+        kept = self.changes[k]
+        self.changes[k] = change if kept is None else [a + b for a, b in zip(kept, change, strict=True)]
+        self.last = now
+        self.dirty = False
+
+    def commit(self, done: tuple[AccountState, tuple[Any, ...]]) -> None:
+        """Keep the account a rule returned as the memory adapter would load it back (only
+        blocks with credit left, only active holds), counting the debt settlements."""
+        after, entries = done
+        for entry in entries:
+            if entry.kind == "settle":
+                self.counts["settlements"] += 1
+        self.state = after.live()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def grant(self, rule_index: int, _: object, at: datetime) -> None:
+        rule: GrantRule = self.s.grants[rule_index]
+        effective = rule.effective_after.after(at) if rule.effective_after is not None else None
+        expires = rule.expires_after.after(effective or at) if rule.expires_after is not None else None
+        block_id = self.next_id("b")
+        command = Grant(
+            op_id=self.next_id("o"), block_id=block_id, unit=self.unit, amount=rule.amount, effective_at=effective,
+            expires_at=expires, priority=rule.priority, category=rule.category, cost_basis=rule.cost_basis,
+            scope=rule.scope, description=rule.name,
+        )  # fmt: skip
+        self.commit(rules.grant(self.state, command, at))
+        self.counts["grants"] += 1
+        voided = rule.void_share > 0 and self.draws("grants", rule_index, "voids").random() < rule.void_share
+        if self.mirror is not None:
+            self.mirror.grant(self.customer_id, command, at, keep_id=voided)
+        if expires is not None:
+            heapq.heappush(self.expiries, expires)
+        if effective is not None:
+            self.later(effective, _ACTIVATE, (rule_index, block_id))
+        if voided:
+            self.later(after(rule.void_after, at), _VOID, (rule_index, block_id))
+
+    def activate(self, block_id: str, at: datetime) -> None:
+        # the timeline counts its credit as effective from now on (the instant is marked changed)
+        block = self.state.blocks.get(block_id)
+        if block is not None and block.settle_pending:  # debt it pays off from now on
+            self.commit(rules.advance(self.state, at))
+
+    def void(self, rule_index: int, block_id: str, at: datetime) -> None:
+        name = self.s.grants[rule_index].name
+        command = Void(op_id=self.next_id("o"), block_id=block_id, reason=f"refund: {name}")
+        try:
+            done = rules.void(self.state, command, at, self.scale)
+        except (NotFound, Conflict):
+            if self.mirror is not None:
+                self.mirror.forget(self.customer_id, block_id)
+            return  # nothing unheld was left to void
+        self.commit(done)
+        self.counts["voids"] += 1
+        if self.mirror is not None:
+            self.mirror.void(self.customer_id, command, at)
+
+    def use(self, rule_index: int, event: datetime | ReplayEvent, at: datetime) -> None:
+        rule = self.s.usage[rule_index]
+        if type(event) is datetime:
+            assert rule.amount is not None
+            amount = rule.amount.draw_minor(self.draws("usage", rule_index, "amounts"), self.factor)
+            scope = rule.scope
+        else:
+            assert isinstance(event, ReplayEvent)
+            amount, scope = event.amount, event.scope or rule.scope
+        kept = self.burns[rule_index]
+        command = kept.get((amount, scope))
+        if command is None:
+            if len(kept) >= _KEPT_BURNS:
+                kept.clear()
+            command = kept[amount, scope] = Burn(
+                op_id="use", unit=self.unit, amount=amount, scope=scope, overdraft=self.overdraft,
+                debt_limit=self.debt_limit,
+            )  # fmt: skip
+        try:
+            done = rules.burn(self.state, command, at, rules.DEFAULT_ORDER, self.scale)
+        except InsufficientCredits:
+            self.shortfall += amount
+            self.counts["burns_refused"] += 1
+            return
+        self.shortfall += done.outcome.shortfall  # what the rule decided no credit covered
+        self.commit(done)
+        self.counts["burns"] += 1
+        if self.mirror is not None:
+            self.mirror.burn(self.customer_id, command, at)
+
+    def start_job(self, rule_index: int, _: object, at: datetime) -> None:
+        rule: JobRule = self.s.jobs[rule_index]
+        amount = rule.amount.draw_minor(self.draws("jobs", rule_index, "amounts"), self.factor)
+        hold_id = self.next_id("job")
+        command = PlaceHold(op_id=self.next_id("o"), hold_id=hold_id, unit=self.unit, amount=amount, scope=rule.scope)
+        try:
+            done = rules.hold(self.state, command, at, rules.DEFAULT_ORDER, self.scale)
+        except InsufficientCredits:
+            self.shortfall += amount
+            self.counts["holds_refused"] += 1
+            return
+        self.commit(done)
+        self.counts["holds"] += 1
+        if self.mirror is not None:
+            self.mirror.hold(self.customer_id, command, at)
+        self.later(after(rule.duration, at), _JOB_END, (rule_index, hold_id, amount))
+
+    def end_job(self, rule_index: int, hold_id: str, amount: int, at: datetime) -> None:
+        rule: JobRule = self.s.jobs[rule_index]
+        rng = self.draws("jobs", rule_index, "ends")
+        if rule.release_share and rng.random() < rule.release_share:
+            release = Release(op_id=self.next_id("o"), hold_id=hold_id)
+            self.commit(rules.release(self.state, release, at))
+            self.counts["releases"] += 1
+            if self.mirror is not None:
+                self.mirror.release(self.customer_id, release, at)
+        else:
+            used = min(amount, max(0, round(amount * rule.capture_ratio.draw(rng))))
+            capture = Capture(op_id=self.next_id("o"), hold_id=hold_id, amount=used)
+            self.commit(rules.capture(self.state, capture, at, rules.DEFAULT_ORDER, self.scale))
+            self.counts["captures"] += 1
+            if self.mirror is not None:
+                self.mirror.capture(self.customer_id, capture, at)
+
+    def stopped(self, problem: CreditError, at: datetime, kind: int,
+                source: tuple[int, int, object] | None, payload: Any) -> ScenarioError:  # fmt: skip
+        """A rule refused an operation the scenario asks for as invalid (a total past the
+        64-bit range, say): this customer's run cannot go on; name the rule that made it."""
+        origin: tuple[str, int] | None = None
+        if source is not None:
+            what, index, _ = source
+            origin = ("grants" if what == _GRANTS else "jobs" if what == _JOBS else "usage", index)
+        elif kind in (_JOB_END, _VOID, _ACTIVATE):
+            origin = ("jobs" if kind == _JOB_END else "grants", payload[0])
+        line, where = rule_where(self.s, origin)
+        message = problem.message if isinstance(problem, ValidationError) else f"{type(problem).__name__}: {problem}"
+        return ScenarioError(
+            self.s.source, line, where,
+            f"the run stopped at {at.isoformat()} (customer {self.customer_id!r}): {message}",
+        )  # fmt: skip
+
+
+class _Stopped(Exception):
+    def __init__(self, error: ScenarioError) -> None:
+        self.error = error

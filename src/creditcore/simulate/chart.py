@@ -81,8 +81,16 @@ def chart_data(points: Sequence[Point], scenario: Scenario) -> ChartData:
 
 
 def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
-    """Draw the burn-down of ``points`` to ``path`` (``.png`` or ``.svg``)."""
-    figure(points, scenario).savefig(str(path))
+    """Draw the burn-down of ``points`` to ``path`` (``.png`` or ``.svg``). The file is the
+    same for the same points: an SVG carries no date, and its ids are not random."""
+    chart = figure(points, scenario)
+    import matplotlib
+
+    if Path(path).suffix.lower() == ".svg":
+        with matplotlib.rc_context({"svg.hashsalt": "creditcore"}):
+            chart.savefig(str(path), metadata={"Date": None})
+    else:
+        chart.savefig(str(path))
 
 
 def figure(points: Sequence[Point], scenario: Scenario) -> Any:

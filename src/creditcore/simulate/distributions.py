@@ -41,9 +41,9 @@ class Distribution:
             return rng.uniform(self.a, self.b)
         if self.kind == "beta":
             return rng.betavariate(self.a, self.b)
-        # rng.lognormvariate(a, b) is exp(rng.normalvariate(a, b)): the same draws, without
-        # the OverflowError of a far tail
-        exponent = rng.normalvariate(self.a, self.b)
+        # exp of a normal draw, as rng.lognormvariate(a, b) but without the OverflowError of a
+        # far tail; gauss() rather than normalvariate(): half the cost, one stream per customer
+        exponent = rng.gauss(self.a, self.b)
         value = math.exp(exponent) if exponent < 709 else math.inf
         return value if self.cap is None else min(value, self.cap)
 

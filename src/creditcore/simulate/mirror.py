@@ -1,8 +1,13 @@
 """The mirror that writes a run through a :class:`~creditcore.ledger.Ledger` (``--db``).
 
 Every operation the core applied is also written through the ledger, at the same instant, so
-the file holds the whole history; its balances equal the summary. :func:`open_ledger` makes
-the SQLite ledger a scenario writes to.
+the file holds the whole history; its balances equal the summary. A run goes customer by
+customer, so the file is written one customer's whole history after the other (each in time
+order). :func:`open_ledger` makes the SQLite ledger a scenario writes to.
+
+The run names blocks and holds per customer (``b1``, ``job1``); the ledger's hold ids must be
+unique in the whole ledger, so the mirror numbers them afresh (``job1``, ``job2``, ...) and
+keeps each customer's names apart.
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ class _Mirror:
         self.ledger = ledger
         self.scale = scenario.scale
         self.unit = scenario.unit
-        self.blocks: dict[str, str] = {}
+        self.blocks: dict[tuple[str, str], str] = {}
+        """(customer, the run's block id) -> the ledger's block id, for a void to come."""
+        self.holds: dict[tuple[str, str], str] = {}
+        """(customer, the run's hold id) -> the ledger's hold id, while the hold is active."""
+        self.numbered = 0
         self.queue: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
 
     def __enter__(self) -> _Mirror:
@@ -75,7 +84,7 @@ class _Mirror:
             at=at,
         )
         if keep_id:
-            self.blocks[command.block_id] = result.block.id
+            self.blocks[customer, command.block_id] = result.block.id
 
     def burn(self, customer: str, command: Burn, at: datetime) -> None:
         self.add(self._burn, customer, command, at)
@@ -87,38 +96,40 @@ class _Mirror:
         )  # fmt: skip
 
     def hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
-        self.add(self._hold, customer, command, at)
+        self.numbered += 1
+        hold_id = self.holds[customer, command.hold_id] = f"job{self.numbered}"
+        self.add(self._hold, customer, hold_id, command, at)
 
-    def _hold(self, customer: str, command: PlaceHold, at: datetime) -> None:
+    def _hold(self, customer: str, hold_id: str, command: PlaceHold, at: datetime) -> None:
         self.ledger.hold(
-            customer, self.amount(command.amount), hold_id=command.hold_id, unit=self.unit, scope=command.scope, at=at
+            customer, self.amount(command.amount), hold_id=hold_id, unit=self.unit, scope=command.scope, at=at
         )
 
-    def capture(self, command: Capture, at: datetime) -> None:
-        self.add(self._capture, command, at)
+    def capture(self, customer: str, command: Capture, at: datetime) -> None:
+        self.add(self._capture, self.holds.pop((customer, command.hold_id)), command, at)
 
-    def _capture(self, command: Capture, at: datetime) -> None:
+    def _capture(self, hold_id: str, command: Capture, at: datetime) -> None:
         assert command.amount is not None
-        self.ledger.capture(command.hold_id, self.amount(command.amount), at=at)
+        self.ledger.capture(hold_id, self.amount(command.amount), at=at)
 
-    def release(self, command: Release, at: datetime) -> None:
-        self.add(self._release, command, at)
+    def release(self, customer: str, command: Release, at: datetime) -> None:
+        self.add(self._release, self.holds.pop((customer, command.hold_id)), at)
 
-    def _release(self, command: Release, at: datetime) -> None:
-        self.ledger.release(command.hold_id, at=at)
+    def _release(self, hold_id: str, at: datetime) -> None:
+        self.ledger.release(hold_id, at=at)
 
-    def void(self, command: Void, at: datetime) -> None:
-        self.add(self._void, command, at)
+    def void(self, customer: str, command: Void, at: datetime) -> None:
+        self.add(self._void, customer, command, at)
 
-    def _void(self, command: Void, at: datetime) -> None:
-        self.ledger.void(self.blocks.pop(command.block_id), reason=command.reason, at=at)
+    def _void(self, customer: str, command: Void, at: datetime) -> None:
+        self.ledger.void(self.blocks.pop((customer, command.block_id)), reason=command.reason, at=at)
 
-    def forget(self, block_id: str) -> None:
+    def forget(self, customer: str, block_id: str) -> None:
         """A block the core found nothing to void in: its ledger id is no longer needed."""
-        self.add(self._forget, block_id)
+        self.add(self._forget, customer, block_id)
 
-    def _forget(self, block_id: str) -> None:
-        self.blocks.pop(block_id, None)
+    def _forget(self, customer: str, block_id: str) -> None:
+        self.blocks.pop((customer, block_id), None)
 
     def finish(self, end: datetime) -> None:
         self.flush()

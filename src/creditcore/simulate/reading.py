@@ -34,6 +34,10 @@ class ScenarioError(Exception):
         self.where = where
         self.message = message
 
+    def __reduce__(self) -> tuple[type[ScenarioError], tuple[str, int | None, str, str]]:
+        # as its own fields, so that a worker's error arrives whole in the process that ran it
+        return (ScenarioError, (self.source, self.line, self.where, self.message))
+
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
 
