@@ -2,6 +2,10 @@
 ``0001_initial``) left it, and ``data/first_version.json``: what every read of it returned
 then. ``test_upgrade.py`` opens a copy of the file with today's code and requires the same.
 
+The same history, written by the code of each later schema (``--name schema_0002`` and so on,
+with ``--snapshot-every 3`` so that those files hold snapshots of account state too), makes
+``data/schema_*.sqlite`` and ``.json``: a file as each released schema left it.
+
 The file holds two declared units, customers with blocks in every state (active, upcoming,
 depleted, expired, voided, moved by ``change_expiry``, scoped), holds that were captured,
 released, timed out or are still active, debt settled by a grant, a reversal, expiries
@@ -11,10 +15,17 @@ Regenerate only with the first version's code (the file stands for files users a
 have)::
 
     python tests/reliability/make_first_version.py
+
+and a file of a later schema only with the code that wrote that schema, from a copy of its
+commit (the commits are in ``VERSIONS`` of ``test_upgrade.py``)::
+
+    git archive <commit> src | tar -x -C /tmp/old
+    PYTHONPATH=/tmp/old/src python tests/reliability/make_first_version.py --name schema_0002 --snapshot-every 3
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -179,12 +190,23 @@ def write_history(ledger: Ledger, clock: ManualClock) -> list[tuple[str, tuple[A
     return keyed
 
 
-def main() -> None:
+def files(name: str) -> tuple[Path, Path]:
+    """The ledger file and the expectations of one version's file in ``data/``."""
+    return DATA / f"{name}.sqlite", DATA / f"{name}.json"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", default="first_version", help="the files' name in data/")
+    parser.add_argument("--snapshot-every", type=int, default=None, help="SQLiteRepository's snapshot_every")
+    options = parser.parse_args(argv)
+    file, expectations = files(options.name)
     DATA.mkdir(exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{FILE}{suffix}").unlink(missing_ok=True)
+        Path(f"{file}{suffix}").unlink(missing_ok=True)
     clock = ManualClock(START)
-    repository = SQLiteRepository(FILE)
+    every = {} if options.snapshot_every is None else {"snapshot_every": options.snapshot_every}
+    repository = SQLiteRepository(file, **every)
     ledger = Ledger(repository, clock=clock)
     keyed = write_history(ledger, clock)
     schema = repository.schema_version()
@@ -199,11 +221,11 @@ def main() -> None:
     report = ledger.verify()
     assert report.ok, str(report)
     ledger.close()
-    conn = sqlite3.connect(FILE)
+    conn = sqlite3.connect(file)
     conn.execute("VACUUM")
     conn.close()
-    EXPECTED.write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {FILE} ({FILE.stat().st_size} bytes) and {EXPECTED}")
+    expectations.write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {file} ({file.stat().st_size} bytes) and {expectations}")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,13 @@ def repository_of(ledger: Ledger) -> SQLiteRepository:
 def fresh(result: Result) -> Result:
     """``result`` as its first call returned it (a replay differs only in ``replayed``)."""
     return attrs.evolve(result, replayed=False)
+
+
+def known(found: Any, expected: Any) -> Any:
+    """``found`` with only the keys ``expected`` has, at every depth (a key missing from
+    ``found`` stays missing, so the comparison still fails on it)."""
+    if isinstance(expected, dict) and isinstance(found, dict):
+        return {key: known(found[key], value) for key, value in expected.items() if key in found}
+    if isinstance(expected, list) and isinstance(found, list) and len(expected) == len(found):
+        return [known(item, want) for item, want in zip(found, expected, strict=True)]
+    return found

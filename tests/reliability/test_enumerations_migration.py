@@ -3,48 +3,46 @@ with the domain's enumerations frozen into ``CHECK``s) is rebuilt without those 
 is opened, every row copied, and reads back exactly as before; afterwards a new enumeration
 value needs no schema change (the codec refuses one it does not know, on read).
 
-The file of the previous schema is made by today's code with the migrations list cut short
-before ``0003``; the committed first-version file (``test_upgrade.py``) goes through the same
-rebuild from ``0001_initial``.
+The file of the previous schema is the one its own code wrote (``data/schema_0002.sqlite``,
+see ``make_first_version.py``), with entries of every kind, holds of every status, blocks
+emptied every way and snapshots: today's write path writes only today's schema (its tables
+have changed since), so it cannot make an older file by running with the migrations list cut
+short. The cut list still serves to apply ``0003`` alone, and to make a file new at that
+schema to compare with.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
-from reliability_support import dump, integrity, raw
+from make_first_version import READ_AT, decode_call, files, plain, read_all
+from reliability_support import dump, fresh, integrity, known, raw
 
 from creditcore import Ledger, StorageError
 from creditcore.adapters.sql.schema import MIGRATIONS
 from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.adapters.sqlite import repository as sqlite_repository
 from creditcore.adapters.sqlite import schema as sqlite_schema
-from creditcore.model import Result
 from creditcore.state import ENTRY_KINDS
-from creditcore.testing.contract import ManualClock, run_script, snapshot
+from creditcore.testing.contract import ManualClock
 
 REBUILD = "0003_enumerations_checked_by_the_domain"
-BEFORE = [name for name, _ in MIGRATIONS][: [name for name, _ in MIGRATIONS].index(REBUILD)]
-DAY = timedelta(days=1)
-
-
-# migrations after 0003 that leave the tables it rebuilds alone, and that today's write path
-# needs (its idempotency records): the old file has them, so today's code can write it
-INDEPENDENT = ("0004_slim_idempotency_records",)
+NAMES = [name for name, _ in MIGRATIONS]
+BEFORE = NAMES[: NAMES.index(REBUILD)]
+OLD_FILE, OLD_READS = files("schema_0002")
 
 
 @contextmanager
-def previous_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """While it lasts, creditcore knows only the migrations before 0003 (and those after it
-    that touch other tables)."""
-    cut = tuple(m for m in MIGRATIONS if m[0] in BEFORE or m[0] in INDEPENDENT)
+def migrations_until(monkeypatch: pytest.MonkeyPatch, last: str) -> Iterator[None]:
+    """While it lasts, creditcore knows only the migrations up to ``last``."""
+    cut = tuple(MIGRATIONS[: NAMES.index(last) + 1])
     monkeypatch.setattr(sqlite_schema, "MIGRATIONS", cut)
     monkeypatch.setattr(sqlite_repository, "MIGRATIONS", cut)
     sqlite_schema.ledger_schema.cache_clear()
@@ -55,51 +53,17 @@ def previous_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         sqlite_schema.ledger_schema.cache_clear()
 
 
-def write_every_kind(ledger: Ledger, clock: ManualClock) -> dict[str, Result]:
-    """Entries of every kind, holds of every status, blocks emptied every way, keyed calls
-    (their results returned by key)."""
-    keyed: dict[str, Result] = {}
-    keyed["k-debt"] = ledger.burn("ada", 5, overdraft="debt", idempotency_key="k-debt")  # debt
-    keyed["k-grant"] = ledger.grant("ada", 20, expires_at=clock() + DAY, idempotency_key="k-grant")  # settle
-    ledger.grant("ada", 10, unit="credits", priority=1)
-    spent = keyed["k-burn"] = ledger.burn("ada", 3, idempotency_key="k-burn")
-    ledger.reverse(spent.op_id, 1)
-    ledger.hold("ada", 2, hold_id="h-captured")
-    ledger.capture("h-captured", 1)
-    ledger.hold("ada", 2, hold_id="h-released")
-    ledger.release("h-released")
-    ledger.hold("ada", 1, hold_id="h-expired", expires_at=clock() + timedelta(hours=1))
-    voided = ledger.grant("ada", 4).block
-    ledger.void(voided.id)
-    moved = ledger.grant("ada", 6, expires_at=clock() + 3 * DAY).block
-    ledger.change_expiry(moved.id, clock() + 5 * DAY, amount=2)
-    clock.advance(2 * DAY)
-    ledger.burn("ada", 1)  # the hold and the first grant expire first
-    run_script(ledger, clock, seed=11, steps=150)
-    ledger.grant("ada", 5)
-    ledger.hold("ada", 1, hold_id="h-active")
-    return keyed
-
-
-def make_old_file(path: Path, monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> dict[str, Result]:
-    """A ledger file of the schema before 0003, with a history of every kind."""
-    with previous_schema(monkeypatch):
-        ledger = Ledger(SQLiteRepository(path, snapshot_every=5), clock=clock, units={"usd": 2})
-        try:
-            keyed = write_every_kind(ledger, clock)
-            repository = ledger.repository
-            assert isinstance(repository, SQLiteRepository)
-            assert repository.schema_version() == [*BEFORE, *INDEPENDENT]
-        finally:
-            ledger.close()
-    return keyed
+@pytest.fixture
+def old_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ledger.db"
+    shutil.copyfile(OLD_FILE, path)
+    return path
 
 
 @pytest.fixture
-def old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "ledger.db"
-    make_old_file(path, monkeypatch, ManualClock())
-    return path
+def old_reads() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(OLD_READS.read_text())
+    return data
 
 
 def table_sql(path: Path, table: str) -> str:
@@ -127,6 +91,8 @@ def shape(path: Path) -> dict[str, Any]:
 
 
 def test_the_file_of_the_previous_schema_has_the_enumeration_checks(old_file: Path) -> None:
+    with raw(old_file) as conn:
+        assert [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")] == BEFORE
     assert "kind IN (" in table_sql(old_file, "entries")
     assert "category IN (" in table_sql(old_file, "blocks")
     assert "status IN (" in table_sql(old_file, "holds")
@@ -141,17 +107,18 @@ def test_the_file_of_the_previous_schema_has_the_enumeration_checks(old_file: Pa
     assert snapshots > 0
 
 
-def test_it_migrates_forward_and_reads_back_identically(old_file: Path, tmp_path: Path) -> None:
+def test_it_rebuilds_the_tables_with_every_row_as_it_was(
+    old_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before_rows = dump(old_file)
-    old = Ledger(SQLiteRepository(old_file), clock=ManualClock())
-    try:
-        repository = old.repository
-        assert isinstance(repository, SQLiteRepository)
-        assert sorted(repository.schema_version()) == sorted(name for name, _ in MIGRATIONS)
-        read_back = snapshot(old)
-        assert old.verify().ok
-    finally:
-        old.close()
+    with migrations_until(monkeypatch, REBUILD):
+        repository = SQLiteRepository(old_file)
+        try:
+            assert repository.schema_version() == [*BEFORE, REBUILD]
+        finally:
+            repository.close()
+        fresh_file = tmp_path / "fresh.db"
+        SQLiteRepository(fresh_file).close()
     after_rows = dump(old_file)
     # every row of every table, the same (the bookkeeping of migrations aside)
     bookkeeping = {"_sqlite_migrations", "schema_version"}
@@ -159,42 +126,37 @@ def test_it_migrates_forward_and_reads_back_identically(old_file: Path, tmp_path
         t: r for t, r in before_rows.items() if t not in bookkeeping
     }
     assert integrity(old_file) == ["ok"]
-    # and the same schema as a file made new today: columns, references, indexes, triggers
-    fresh = tmp_path / "fresh.db"
-    SQLiteRepository(fresh).close()
-    assert shape(old_file) == shape(fresh)
+    # and the same schema as a file made new at that schema: columns, references, indexes, triggers
+    assert shape(old_file) == shape(fresh_file)
     for table in ("entries", "blocks", "holds"):
         assert " IN ('" not in table_sql(old_file, table)
-    assert read_back["entries"] and read_back["history"]["ada"][0]
 
 
-def test_what_it_read_before_the_migration_it_reads_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "ledger.db"
-    clock = ManualClock()
-    keyed = make_old_file(path, monkeypatch, clock)
-    with previous_schema(monkeypatch):
-        ledger = Ledger(SQLiteRepository(path, snapshot_every=5), clock=clock, units={"usd": 2})
-        try:
-            expected = snapshot(ledger)
-            past = ledger.balance("ada", at=clock() - DAY)
-        finally:
-            ledger.close()
-    again = Ledger(SQLiteRepository(path, snapshot_every=5), clock=ManualClock(clock()))  # migrates
+def test_it_migrates_forward_to_today_and_reads_back_identically(
+    old_file: Path, tmp_path: Path, old_reads: dict[str, Any]
+) -> None:
+    ledger = Ledger(SQLiteRepository(old_file, snapshot_every=3), clock=ManualClock(READ_AT))  # migrates
     try:
-        assert snapshot(again) == expected
-        assert again.balance("ada", at=clock() - DAY) == past
+        repository = ledger.repository
+        assert isinstance(repository, SQLiteRepository)
+        assert repository.schema_version() == NAMES
+        assert known(read_all(ledger), old_reads["reads"]) == old_reads["reads"]
+        assert ledger.verify().ok
         # the keyed calls replay with their first results
-        replayed = {
-            "k-debt": again.burn("ada", 5, overdraft="debt", idempotency_key="k-debt"),
-            "k-burn": again.burn("ada", 3, idempotency_key="k-burn"),
-        }
-        assert replayed == {key: attrs.evolve(keyed[key], replayed=True) for key in replayed}
+        for item in old_reads["keyed"][:12]:
+            name, args, kwargs = decode_call(item["call"])
+            again = getattr(ledger, name)(*args, **kwargs)
+            assert again.replayed and plain(fresh(again)) == item["result"], (name, args, kwargs)
         # and it goes on: new writes, the append-only trigger
-        assert again.grant("bea", 3).block.remaining == 3
-        assert again.verify().ok
+        assert ledger.grant("bea", 3).block.remaining == 3
+        assert ledger.verify().ok
     finally:
-        again.close()
-    with raw(path) as conn, pytest.raises(sqlite3.Error, match="append-only"):
+        ledger.close()
+    fresh_file = tmp_path / "fresh.db"
+    SQLiteRepository(fresh_file).close()
+    assert shape(old_file) == shape(fresh_file)
+    assert integrity(old_file) == ["ok"]
+    with raw(old_file) as conn, pytest.raises(sqlite3.Error, match="append-only"):
         conn.execute("UPDATE entries SET amount = amount + 1")
 
 

@@ -1,13 +1,14 @@
-"""A file written by the first version of creditcore opens with today's code and reads back
-exactly as it did then.
+"""A file written by each earlier version of creditcore opens with today's code and reads
+back exactly as it did then.
 
 ``data/first_version.sqlite`` and ``data/first_version.json`` were made by
-``make_first_version.py`` with the first version (schema ``0001_initial``). The test opens a
-copy, so the forward migrations of today's code run on it, and compares what the public
-reads return, not the schema: a migration may add tables or columns, but every unit, block,
-hold, entry, balance (now and in the past), timeline point and idempotency key must read
-back identically, every keyed call must replay with its original result, ``verify()`` must
-be clean and new writes must work.
+``make_first_version.py`` with the first version (schema ``0001_initial``); ``data/schema_*``
+by the same script with the code that last wrote each later schema (``VERSIONS``), with
+snapshots of account state in them. Each test opens a copy, so the forward migrations of
+today's code run on it, and compares what the public reads return, not the schema: a
+migration may add tables or columns, but every unit, block, hold, entry, balance (now and in
+the past), timeline point and idempotency key must read back identically, every keyed call
+must replay with its original result, ``verify()`` must be clean and new writes must work.
 """
 
 from __future__ import annotations
@@ -20,33 +21,50 @@ from typing import Any
 
 import pytest
 from make_first_version import (
-    EXPECTED,
-    FILE,
     READ_AT,
     START,
     decode_call,
+    files,
     operation_records,
     plain,
     read_all,
 )
-from reliability_support import fresh, integrity
+from reliability_support import fresh, integrity, known, raw
 
 from creditcore import Ledger
 from creditcore.adapters import sqlite as adapter
 from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.testing.contract import ManualClock
 
+#: Each earlier version's file: its name in ``data/``, the commit whose code wrote it, and the
+#: migrations it records.
+VERSIONS = {
+    "first_version": ("the first version", ("0001_initial",)),
+    "schema_0002": ("9708e5d", ("0001_initial", "0002_snapshots")),
+    "schema_0003": ("f23e4f9", ("0001_initial", "0002_snapshots", "0003_enumerations_checked_by_the_domain")),
+    "schema_0004": (
+        "9b70482",
+        ("0001_initial", "0002_snapshots", "0003_enumerations_checked_by_the_domain", "0004_slim_idempotency_records"),
+    ),
+}
+
+
+@pytest.fixture(params=sorted(VERSIONS))
+def version(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
 
 @pytest.fixture
-def expected() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(EXPECTED.read_text())
+def expected(version: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(files(version)[1].read_text())
     return data
 
 
 @pytest.fixture
-def copy(tmp_path: Path) -> Path:
+def copy(tmp_path: Path, version: str) -> Path:
     target = tmp_path / "ledger.db"
-    shutil.copyfile(FILE, target)
+    shutil.copyfile(files(version)[0], target)
     return target
 
 
@@ -57,10 +75,22 @@ def ledger(copy: Path) -> Iterator[Ledger]:
     opened.close()
 
 
-def test_the_first_version_file_is_what_the_expectations_describe(expected: dict[str, Any]) -> None:
-    assert expected["written_by_schema"] == ["0001_initial"]
+def test_each_version_file_is_what_the_expectations_describe(
+    version: str, copy: Path, expected: dict[str, Any]
+) -> None:
+    assert expected["written_by_schema"] == list(VERSIONS[version][1])
     assert expected["read_at"] == READ_AT.isoformat()
     assert len(expected["keyed"]) > 30
+    if "0002_snapshots" in expected["written_by_schema"]:
+        with raw(copy) as conn:
+            (snapshots,) = conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()
+        assert snapshots > 0, "a file of a schema with snapshots holds some, so that their migration is tested"
+
+
+def test_every_earlier_schema_has_its_file() -> None:
+    released = [name for name, _ in adapter.MIGRATIONS]
+    for schema in released[: released.index("0004_slim_idempotency_records") + 1]:
+        assert any(migrations[-1] == schema for _, migrations in VERSIONS.values()), f"no file of {schema}"
 
 
 def test_it_opens_migrated_forward_and_sound(ledger: Ledger, copy: Path, expected: dict[str, Any]) -> None:
@@ -88,16 +118,6 @@ def test_every_unit_block_hold_entry_and_balance_reads_back_identically(
         for name, value in reads.items():
             assert found["per_customer"][customer][name] == value, f"{customer}: {name} reads back differently"
     assert found == expected["reads"]
-
-
-def known(found: Any, expected: Any) -> Any:
-    """``found`` with only the keys ``expected`` has, at every depth (a key missing from
-    ``found`` stays missing, so the comparison still fails on it)."""
-    if isinstance(expected, dict) and isinstance(found, dict):
-        return {key: known(found[key], value) for key, value in expected.items() if key in found}
-    if isinstance(expected, list) and isinstance(found, list) and len(expected) == len(found):
-        return [known(item, want) for item, want in zip(found, expected, strict=True)]
-    return found
 
 
 def test_every_idempotency_key_is_kept_and_replays(ledger: Ledger, expected: dict[str, Any]) -> None:
