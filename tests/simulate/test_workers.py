@@ -194,6 +194,29 @@ def test_progress_counts_up_to_the_estimated_work_in_process_and_on_workers(tmp_
             assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
 
+def test_progress_moves_within_one_long_customers_run() -> None:
+    found = parse("""\
+[simulation]
+start = 2026-01-01
+duration = "30 days"
+
+[[customers]]
+id = "busy"
+
+[[grants]]
+amount = 1000000
+
+[[usage]]
+pattern = "poisson"
+per_day = 1000
+amount = 1
+""")
+    seen = progress_of(found)
+    total = sum(work(found))
+    assert len(seen) >= 2 + 30_000 // 4096 - 1 and seen[-1] == (total, total)
+    assert 0 < seen[1][0] < seen[-2][0] < total
+
+
 def test_parts_are_consecutive_cover_every_customer_and_share_the_work() -> None:
     found = load(ROOT / "examples" / "ai_app.toml")
     cost = work(found)

@@ -75,20 +75,27 @@ class PartResult:
 _COUNTS = tuple(attrs.fields_dict(Counts))
 
 
-def run_part(scenario: Scenario, *, ledger: Ledger | None = None,
-             on_customer: Callable[[int], None] | None = None) -> PartResult:  # fmt: skip
-    """Run every customer of ``scenario``, one after the other; ``on_customer`` receives each
-    customer's index once it is done. A rule that refuses an operation the scenario asks for
-    as invalid stops the part at that customer."""
-    return _Part(scenario, ledger).run(on_customer)
+Progress = Callable[[int, int, bool], None]
+"""Receives (customer index, events run for it so far, whether its run is over), every few
+thousand events and at the end of each customer."""
+
+#: How many events a customer runs between two reports of its progress.
+PROGRESS_EVERY = 4096
+
+
+def run_part(scenario: Scenario, *, ledger: Ledger | None = None, on_progress: Progress | None = None) -> PartResult:
+    """Run every customer of ``scenario``, one after the other. A rule that refuses an
+    operation the scenario asks for as invalid stops the part at that customer."""
+    return _Part(scenario, ledger, on_progress).run()
 
 
 class _Part:
     """The customers of one part, run one after the other; ``self.state`` and the fields next
     to it belong to the customer being run."""
 
-    def __init__(self, scenario: Scenario, ledger: Ledger | None) -> None:
+    def __init__(self, scenario: Scenario, ledger: Ledger | None, on_progress: Progress | None) -> None:
         s = self.s = scenario
+        self.on_progress = on_progress
         self.unit = s.unit
         self.scale = s.scale
         self.factor = s.factor
@@ -97,6 +104,7 @@ class _Part:
         self.debt_limit = s.debt_limit
         self.mirror = _Mirror(ledger, s) if ledger is not None else None
         self.series: dict[str | None, int] = {rule.name: i for i, rule in enumerate(s.grants)}
+        self.rules = len(s.grants)
         self.times = sample_times(s)
         self.changes: Changes = [None] * len(self.times)
         self.counts = dict.fromkeys(_COUNTS, 0)
@@ -126,10 +134,12 @@ class _Part:
             for what, i, rule in self.sources
         ]
         self.burns: list[dict[tuple[int, str | None], Burn]] = [{} for _ in s.usage]
+        self.usage_amounts = [rule.amount.minor_drawer(s.factor) if rule.amount else None for rule in s.usage]
+        self.job_amounts = [rule.amount.minor_drawer(s.factor) for rule in s.jobs]
 
     # -- the run ---------------------------------------------------------------------------
 
-    def run(self, on_customer: Callable[[int], None] | None) -> PartResult:
+    def run(self) -> PartResult:
         s = self.s
         figures: list[tuple[int, ...]] = []
         stopped = None
@@ -148,8 +158,8 @@ class _Part:
                 except _Stopped as problem:
                     stopped = (index, problem.error)
                     break
-                if on_customer is not None:
-                    on_customer(index)
+                if self.on_progress is not None:
+                    self.on_progress(index, 0, True)
             if self.mirror is not None and stopped is None:
                 self.mirror.finish(s.end)
         counts = tuple(self.counts[name] for name in _COUNTS)
@@ -163,6 +173,7 @@ class _Part:
         self.shortfall = 0
         self.ids = 0
         self.rngs: dict[tuple[str, int, str], random.Random] = {}
+        self.amount_streams: list[random.Random | None] = [None] * len(s.usage)
         self.numbers = numbers = itertools.count()
         self.expiries: list[datetime] = []
         heap: list[Heaped] = []
@@ -176,16 +187,23 @@ class _Part:
             if found is not None:
                 at = found if type(found) is datetime else found.at
                 push(heap, (at, ranks[place], next(numbers), len(iterators) - 1, found))
-        sources = [self.sources[place] for place in covered]
-        handlers = [self.handlers[place] for place in covered]
-        ranks = [ranks[place] for place in covered]
+        steps = [(self.handlers[place], self.sources[place][1]) for place in covered]
         # the sampled instant whose interval events now fall in, and whether the account
         # changed since it was last read
         self.bucket = 0
         self.limit = limit = self.times[0]
         self.dirty = False
         self.last = [0] * (WIDTH + 2 * len(s.grants))
+        # events left until the next report of progress (never, without a receiver)
+        countdown = PROGRESS_EVERY if self.on_progress is not None else -1
+        ran = 0
         while heap:
+            countdown -= 1
+            if not countdown:
+                assert self.on_progress is not None
+                ran += PROGRESS_EVERY
+                self.on_progress(index, ran, False)
+                countdown = PROGRESS_EVERY
             at, rank, _, source, payload = pop(heap)
             if at > limit:
                 self.read_until(at)
@@ -196,7 +214,8 @@ class _Part:
                     if found is not None:
                         when = found if type(found) is datetime else found.at
                         push(heap, (when, rank, next(numbers), source, found))
-                    handlers[source](sources[source][1], payload, at)
+                    handler, rule_index = steps[source]
+                    handler(rule_index, payload, at)
                 else:
                     kind = rank // self.width
                     if kind == _JOB_END:
@@ -272,6 +291,7 @@ class _Part:
         instant an expiry falls due by. At each, the expiries due are recorded, as
         ``expire_due`` would, and the account is read if it changed."""
         times, expiries = self.times, self.expiries
+        last = len(times) - 1
         k = self.bucket
         while True:
             at = times[k]
@@ -282,22 +302,29 @@ class _Part:
                 self.dirty = True
             if self.dirty:
                 self.read(k, at)
-            following = len(times) if moment is None else bisect_left(times, moment, k + 1)
-            if expiries:
-                following = min(following, bisect_left(times, expiries[0], k + 1))
-            if following == len(times):
+            if k == last:
                 return  # the end: an expiry after it is never recorded
+            if moment is not None and moment <= times[k + 1]:
+                following = k + 1  # the usual case: the next instant (its expiries come after its events)
+            else:
+                following = last + 1 if moment is None else bisect_left(times, moment, k + 1)
+                if expiries and (following > last or expiries[0] <= times[following - 1]):
+                    following = bisect_left(times, expiries[0], k + 1)  # an expiry falls due first
+                if following > last:
+                    return
+            self.bucket, self.limit = following, times[following]
+            if moment is not None and moment <= times[following]:
+                return
             k = following
-            self.bucket, self.limit = k, times[k]
-            if moment is not None and moment <= times[k]:
-                return  # the instant ``moment`` falls in: its expiries come after its events
 
     def read(self, k: int, at: datetime) -> None:
         """Add what the account changed since it was last read to instant ``k``."""
-        now = row(self.state, self.shortfall, at, self.unit, self.series, len(self.s.grants))
-        change = [a - b for a, b in zip(now, self.last, strict=True)]
-        kept = self.changes[k]
-        self.changes[k] = change if kept is None else [a + b for a, b in zip(kept, change, strict=True)]
+        now = row(self.state, self.shortfall, at, self.unit, self.series, self.rules)
+        last, kept = self.last, self.changes[k]
+        if kept is None:
+            self.changes[k] = [a - b for a, b in zip(now, last, strict=True)]
+        else:
+            self.changes[k] = [c + a - b for c, a, b in zip(kept, now, last, strict=True)]
         self.last = now
         self.dirty = False
 
@@ -357,8 +384,10 @@ class _Part:
     def use(self, rule_index: int, event: datetime | ReplayEvent, at: datetime) -> None:
         rule = self.s.usage[rule_index]
         if type(event) is datetime:
-            assert rule.amount is not None
-            amount = rule.amount.draw_minor(self.draws("usage", rule_index, "amounts"), self.factor)
+            rng = self.amount_streams[rule_index]
+            if rng is None:
+                rng = self.amount_streams[rule_index] = stream(self.s, "usage", rule_index, "amounts", self.customer_id)
+            amount = self.usage_amounts[rule_index](rng)  # type: ignore[misc]
             scope = rule.scope
         else:
             assert isinstance(event, ReplayEvent)
@@ -386,7 +415,7 @@ class _Part:
 
     def start_job(self, rule_index: int, _: object, at: datetime) -> None:
         rule: JobRule = self.s.jobs[rule_index]
-        amount = rule.amount.draw_minor(self.draws("jobs", rule_index, "amounts"), self.factor)
+        amount = self.job_amounts[rule_index](self.draws("jobs", rule_index, "amounts"))
         hold_id = self.next_id("job")
         command = PlaceHold(op_id=self.next_id("o"), hold_id=hold_id, unit=self.unit, amount=amount, scope=rule.scope)
         try:

@@ -41,21 +41,39 @@ class Distribution:
             return rng.uniform(self.a, self.b)
         if self.kind == "beta":
             return rng.betavariate(self.a, self.b)
-        # exp of a normal draw, as rng.lognormvariate(a, b) but without the OverflowError of a
-        # far tail; gauss() rather than normalvariate(): half the cost, one stream per customer
-        exponent = rng.gauss(self.a, self.b)
-        value = math.exp(exponent) if exponent < 709 else math.inf
-        return value if self.cap is None else min(value, self.cap)
+        return _lognormal(rng, self.a, self.b, self.cap)
 
-    def draw_minor(self, rng: random.Random, factor: int) -> int:
-        """An amount in minor units (``factor`` = 10 ** scale): at least one minor unit, at
-        most the largest amount a ledger stores."""
-        if self.exact is not None:
-            return self.exact
-        scaled = self.draw(rng) * factor
-        if not scaled < MAX_MINOR:  # a far tail (or infinity) is the largest amount
-            return MAX_MINOR
-        return max(1, round(scaled))
+    def minor_drawer(self, factor: int) -> Callable[[random.Random], int]:
+        """A function drawing an amount in minor units (``factor`` = 10 ** scale) from a
+        stream: at least one minor unit, at most the largest amount a ledger stores. A run
+        makes one per rule and calls it for every event."""
+        exact = self.exact
+        if exact is not None:
+            return lambda rng: exact
+        if self.kind == "lognormal":  # the usual usage amount: no call to draw() in between
+            mu, sigma, cap = self.a, self.b, self.cap
+
+            def lognormal(rng: random.Random) -> int:
+                return _minor(_lognormal(rng, mu, sigma, cap) * factor)
+
+            return lognormal
+        draw = self.draw
+        return lambda rng: _minor(draw(rng) * factor)
+
+
+def _lognormal(rng: random.Random, mu: float, sigma: float, cap: float | None) -> float:
+    # exp of a normal draw, as rng.lognormvariate(mu, sigma) but without the OverflowError of
+    # a far tail; gauss() rather than normalvariate(): half the cost (each stream is one
+    # customer's, so its cached second value is never shared)
+    exponent = rng.gauss(mu, sigma)
+    value = math.exp(exponent) if exponent < 709 else math.inf
+    return value if cap is None or value < cap else cap
+
+
+def _minor(scaled: float) -> int:
+    if not scaled < MAX_MINOR:  # a far tail (or infinity) is the largest amount
+        return MAX_MINOR
+    return max(1, round(scaled))
 
 
 _DISTRIBUTION_KEYS = {

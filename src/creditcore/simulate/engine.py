@@ -39,7 +39,7 @@ from creditcore.simulate.accounts import PartResult, run_part
 from creditcore.simulate.figures import FIGURES, Counts, Figures, Outcome, Point
 from creditcore.simulate.mirror import open_ledger
 from creditcore.simulate.model import Scenario
-from creditcore.simulate.parts import merge, narrow, split, work
+from creditcore.simulate.parts import cut, merge, split, work
 from creditcore.simulate.timeline import points, sample_times
 from creditcore.values import DECIMAL_CONTEXT
 
@@ -104,15 +104,18 @@ def _in_process(
         return run_part(scenario, ledger=ledger)
     cost = work(scenario)
     total = sum(cost)
-    done = 0
+    finished = 0  # the work of the customers whose run is over
     on_progress(0, total)
 
-    def finished(customer: int) -> None:
-        nonlocal done
-        done += cost[customer]
-        on_progress(done, total)
+    def progress(customer: int, events: int, over: bool) -> None:
+        nonlocal finished
+        if over:
+            finished += cost[customer]
+            on_progress(finished, total)
+        else:  # within a long customer's run: its events so far, never past its estimate
+            on_progress(finished + min(events, cost[customer] - 1), total)
 
-    return run_part(scenario, ledger=ledger, on_customer=finished)
+    return run_part(scenario, ledger=ledger, on_progress=progress)
 
 
 def _on(
@@ -128,8 +131,8 @@ def _on(
     pending: dict[Future[PartResult], range] = {}
     results: list[tuple[range, PartResult]] = []
     try:
-        for customers in ranges:
-            pending[executor.submit(run_part, narrow(scenario, customers))] = customers
+        for customers, part in zip(ranges, cut(scenario, ranges), strict=True):
+            pending[executor.submit(run_part, part)] = customers
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:

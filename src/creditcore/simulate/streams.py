@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from math import log
 
 from creditcore.simulate.model import Scenario
 from creditcore.simulate.times import Duration
@@ -58,10 +59,13 @@ def arrivals(rng: random.Random, begins: datetime, ends: datetime, per_day: floa
         return
     mean_gap = 86400.0 / per_day
     span = (ends - begins).total_seconds()
-    expovariate = rng.expovariate
+    draw = rng.random
     offset = 0.0
     while True:
-        offset += expovariate(1.0) * mean_gap
+        offset += -log(1.0 - draw()) * mean_gap  # rng.expovariate(1.0), without its call
         if offset >= span:
             return
-        yield begins + timedelta(seconds=offset)
+        moment = begins + timedelta(seconds=offset)
+        if moment >= ends:  # within half a microsecond of the end, rounded onto it
+            return
+        yield moment
