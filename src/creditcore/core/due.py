@@ -137,15 +137,21 @@ def _next_settlement(state: AccountState) -> datetime | None:
 
 def _close_settlements(work: Work) -> None:
     # an upcoming block settles debt at effective_at only; once the history has an entry at
-    # or after that moment, the moment is past for good
-    if work.last_at is not None and work.index.settling:
-        passed = []
-        for when, _number, block_id, _unit in work.index.settling:
-            if when > work.last_at:
-                break
-            passed.append(block_id)
-        for block_id in passed:
-            work.blocks[block_id] = attrs.evolve(work.blocks[block_id], settle_pending=False)
+    # or after that moment, the moment is past for good (for the blocks with credit, in the
+    # index; for one this write emptied, among the blocks it changed)
+    last = work.last_at
+    if last is None:
+        return
+    passed = []
+    for when, _number, block_id, _unit in work.index.settling:
+        if when > last:
+            break
+        passed.append(block_id)
+    passed.extend(
+        b.id for b in work.blocks.changed.values() if b.settle_pending and b.remaining <= 0 and b.effective_at <= last
+    )
+    for block_id in passed:
+        work.blocks[block_id] = attrs.evolve(work.blocks[block_id], settle_pending=False)
 
 
 def _restore_settlements(work: Work, horizon: datetime | None) -> None:
