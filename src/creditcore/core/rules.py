@@ -634,6 +634,10 @@ def count(
             held -= block.held
             if block.scope is None:
                 unscoped -= block.remaining - block.held
+    return _tally(totals, available, unscoped, held, upcoming)
+
+
+def _tally(totals: UnitTotals, available: int, unscoped: int, held: int, upcoming: int) -> Tally:
     return Tally(
         available=available,
         unscoped_available=unscoped,
@@ -664,17 +668,7 @@ def _count_blocks(
             available += block.unheld
             if block.scope is None:
                 unscoped += block.unheld
-    return Tally(
-        available=available,
-        unscoped_available=unscoped,
-        held=held,
-        granted=totals.granted,
-        used=totals.used,
-        expired=totals.expired,
-        voided=totals.voided,
-        upcoming=upcoming,
-        debt=totals.debt,
-    )
+    return _tally(totals, available, unscoped, held, upcoming)
 
 
 def preview_burn(
