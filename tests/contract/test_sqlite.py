@@ -281,8 +281,21 @@ def test_tables_are_strict(ledger: Ledger, path: Path) -> None:
         ("UPDATE entries SET amount = 0", "append-only"),
         ("DELETE FROM entries", "append-only"),
         (
-            "INSERT INTO entries (op_id, customer, unit, kind, block_id, amount, available_after, at) "
-            "VALUES ('op', 'ada', 'credits', 'burn', 'blk_missing', 1, 1, 0)",
+            "INSERT INTO entries (op_id, customer, unit, kind, block_pos, amount, available_after, at) "
+            "VALUES ('op', 'ada', 'credits', 'burn', 999999, 1, 1, 0)",
+            "FOREIGN KEY",
+        ),
+        (
+            "INSERT INTO entries (op_id, customer, unit, kind, hold_pos, amount, available_after, at) "
+            "VALUES ('op', 'ada', 'credits', 'hold', 999999, 1, 1, 0)",
+            "FOREIGN KEY",
+        ),
+        ("UPDATE blocks SET live = 0", "CHECK"),
+        ("UPDATE blocks SET remaining = 0", "CHECK"),
+        ("UPDATE account_units SET used = -1", "CHECK"),
+        ("UPDATE account_units SET settlements = '[not json'", "CHECK"),
+        (
+            "INSERT INTO account_units (customer, unit) VALUES ('nobody', 'credits')",
             "FOREIGN KEY",
         ),
         (
@@ -690,6 +703,14 @@ def test_the_shared_statements_take_their_placeholders_from_the_dialect() -> Non
     )
     assert listed is not None
     texts.append(listed[0])
+    texts += [
+        statements.update_block(("remaining", "live")),
+        statements.update_hold(("status",)),
+        statements.update_account_unit(("used", "last_at")),
+        statements.update_account(("last_at",)),
+        statements.insert_entries(3),
+        statements.positions("blocks", 2),
+    ]
     assert all("?" not in text for text in texts)
     assert sum(text.count("%s") for text in texts) > 50
     assert "ON CONFLICT (id) DO UPDATE" in statements.upsert_block

@@ -114,14 +114,19 @@ def without_ids(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return {
             "units": conn.execute("SELECT name, scale FROM units ORDER BY name").fetchall(),
             "accounts": conn.execute(
-                "SELECT customer, totals, last_at, next_number, first_seq FROM accounts ORDER BY customer"
+                "SELECT customer, last_at, next_number, first_seq FROM accounts ORDER BY customer"
+            ).fetchall(),
+            "account_units": conn.execute(
+                "SELECT customer, unit, granted, used, expired, voided, debt, settlements, last_at "
+                "FROM account_units ORDER BY customer, unit"
             ).fetchall(),
             "blocks": conn.execute(
                 "SELECT customer, unit, number, amount, remaining, held FROM blocks ORDER BY customer, number"
             ).fetchall(),
             "holds": conn.execute("SELECT id, amount, status, captured FROM holds ORDER BY id").fetchall(),
             "entries": conn.execute(
-                "SELECT seq, customer, unit, kind, hold_id, amount, available_after, at FROM entries ORDER BY seq"
+                "SELECT e.seq, e.customer, e.unit, e.kind, h.id, e.amount, e.available_after, e.at "
+                "FROM entries e LEFT JOIN holds h ON h.pos = e.hold_pos ORDER BY e.seq"
             ).fetchall(),
             "snapshots": conn.execute("SELECT customer, seq, at FROM snapshots ORDER BY customer, seq").fetchall(),
         }

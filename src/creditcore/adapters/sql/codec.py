@@ -1,8 +1,10 @@
 """Rows <-> the core's states, for any SQL database.
 
 Amounts are integers of minor units, times integer microseconds since the epoch (UTC),
-booleans 0 or 1, ``Decimal`` cost bases text, and metadata, scopes, allocations, totals and
-settlements JSON text. The enumerations (entry kinds, categories, hold statuses, how a block
+booleans 0 or 1, ``Decimal`` cost bases text, and metadata, scopes, allocations and
+settlements JSON text. An account's running totals are integer columns, one row per unit
+(``account_units``); an entry refers to its block and hold by their row keys (``pos``), and a
+read joins them back to the public ids. The enumerations (entry kinds, categories, hold statuses, how a block
 was emptied) are the domain's: a value outside them is refused here, on the way in and on the
 way out, and not by a ``CHECK`` of the schema, so a new one needs no table rebuild.
 
@@ -40,11 +42,20 @@ HOLD_COLUMNS = (
     "id", "customer", "unit", "amount", "allocations", "status", "captured", "scope", "expires_at", "created_at",
     "settled_at", "settled_by", "op_id", "description", "metadata",
 )  # fmt: skip
+#: An entry as a read returns it (the block and hold joined back to their ids).
 ENTRY_COLUMNS = (
     "seq", "op_id", "customer", "unit", "kind", "block_id", "hold_id", "amount", "available_after", "at",
     "description", "metadata", "ref", "of_debt",
 )  # fmt: skip
-ACCOUNT_COLUMNS = ("customer", "totals", "last_at", "next_number", "settlements", "first_seq")
+#: An entry as it is stored: the block and hold by their row keys.
+ENTRY_ROW_COLUMNS = (
+    "seq", "op_id", "customer", "unit", "kind", "block_pos", "hold_pos", "amount", "available_after", "at",
+    "description", "metadata", "ref", "of_debt",
+)  # fmt: skip
+ACCOUNT_COLUMNS = ("customer", "last_at", "next_number", "first_seq")
+#: The running totals of one unit (``UnitTotals``), each a column of ``account_units``.
+TOTALS_COLUMNS = ("granted", "used", "expired", "voided", "debt")
+ACCOUNT_UNIT_COLUMNS = ("customer", "unit", *TOTALS_COLUMNS, "settlements", "last_at")
 OPERATION_COLUMNS = ("namespace", "key", "kind", "fingerprint", "op_id", "customer", "outcome")
 
 # -- times and JSON ----------------------------------------------------------------------------
@@ -91,6 +102,7 @@ def _known(value: object, known: frozenset[object], what: str) -> Any:
 
 
 def block_row(block: BlockState) -> tuple[Any, ...]:
+    """A block's columns in :data:`BLOCK_COLUMNS` order (what a snapshot keeps too)."""
     return (
         block.id,
         block.customer,
@@ -116,16 +128,36 @@ def block_row(block: BlockState) -> tuple[Any, ...]:
     )
 
 
-def block_figures(block: BlockState) -> tuple[Any, ...]:
-    """The parameters of ``Statements.update_block_figures``: what entries change, then the id."""
-    return (
-        block.remaining,
-        block.held,
-        int(block.settle_pending),
-        int(block.void_closed),
-        _known(block.emptied_by, _ENDINGS, "way a block is emptied"),
-        block.id,
-    )
+def live(block: BlockState) -> int:
+    """The ``live`` flag of a block's row: 1 while it holds credit (the partial index of the
+    blocks a load reads is on it)."""
+    return 1 if block.remaining > 0 else 0
+
+
+def block_moves(old: BlockState, new: BlockState) -> tuple[tuple[str, ...], list[object]]:
+    """What entries moved between two forms of one block: the columns and their new values
+    (``live`` only when the block emptied or filled again)."""
+    names: list[str] = []
+    values: list[object] = []
+    if new.remaining != old.remaining:
+        names.append("remaining")
+        values.append(new.remaining)
+        if (new.remaining > 0) != (old.remaining > 0):
+            names.append("live")
+            values.append(live(new))
+    if new.held != old.held:
+        names.append("held")
+        values.append(new.held)
+    if new.settle_pending != old.settle_pending:
+        names.append("settle_pending")
+        values.append(int(new.settle_pending))
+    if new.void_closed != old.void_closed:
+        names.append("void_closed")
+        values.append(int(new.void_closed))
+    if new.emptied_by != old.emptied_by:
+        names.append("emptied_by")
+        values.append(_known(new.emptied_by, _ENDINGS, "way a block is emptied"))
+    return tuple(names), values
 
 
 def block_fixed(block: BlockState) -> tuple[object, ...]:
@@ -139,32 +171,34 @@ def block_fixed(block: BlockState) -> tuple[object, ...]:
 
 
 def block(row: Sequence[Any]) -> BlockState:
+    """A block from a row of ``Statements.select_block``: its ``pos``, then its columns."""
     return BlockState(
-        id=row[0],
-        customer=row[1],
-        unit=row[2],
-        number=row[3],
-        amount=row[4],
-        remaining=row[5],
-        held=row[6],
-        priority=row[7],
-        category=_known(row[8], _CATEGORIES, "block category"),
-        cost_basis=None if row[9] is None else Decimal(row[9]),
-        scope=None if row[10] is None else frozenset(json.loads(row[10])),
-        effective_at=time(row[11]),
-        expires_at=optional_time(row[12]),
-        created_at=time(row[13]),
-        description=row[14],
-        metadata=_metadata(row[15]),
-        origin=row[16],
-        settles_debt=bool(row[17]),
-        settle_pending=bool(row[18]),
-        void_closed=bool(row[19]),
-        emptied_by=_known(row[20], _ENDINGS, "way a block is emptied"),
+        id=row[1],
+        customer=row[2],
+        unit=row[3],
+        number=row[4],
+        amount=row[5],
+        remaining=row[6],
+        held=row[7],
+        priority=row[8],
+        category=_known(row[9], _CATEGORIES, "block category"),
+        cost_basis=None if row[10] is None else Decimal(row[10]),
+        scope=None if row[11] is None else frozenset(json.loads(row[11])),
+        effective_at=time(row[12]),
+        expires_at=optional_time(row[13]),
+        created_at=time(row[14]),
+        description=row[15],
+        metadata=_metadata(row[16]),
+        origin=row[17],
+        settles_debt=bool(row[18]),
+        settle_pending=bool(row[19]),
+        void_closed=bool(row[20]),
+        emptied_by=_known(row[21], _ENDINGS, "way a block is emptied"),
     )
 
 
 def hold_row(found: HoldState) -> tuple[Any, ...]:
+    """A hold's columns in :data:`HOLD_COLUMNS` order (what a snapshot keeps too)."""
     return (
         found.id,
         found.customer,
@@ -184,35 +218,65 @@ def hold_row(found: HoldState) -> tuple[Any, ...]:
     )
 
 
+def hold_fixed(found: HoldState) -> tuple[object, ...]:
+    """What of a hold no capture, release or timeout changes (a hold whose fixed part is
+    unchanged is saved with ``hold_moves`` alone)."""
+    return (
+        found.customer, found.unit, found.amount, found.allocations, found.scope, found.expires_at,
+        found.created_at, found.op_id, found.description, found.metadata,
+    )  # fmt: skip
+
+
+def hold_moves(old: HoldState, new: HoldState) -> tuple[tuple[str, ...], list[object]]:
+    """What ending (or capturing part of) a hold moved: the columns and their new values."""
+    names: list[str] = []
+    values: list[object] = []
+    if new.status != old.status:
+        names.append("status")
+        values.append(_known(new.status, _STATUSES, "hold status"))
+    if new.captured != old.captured:
+        names.append("captured")
+        values.append(new.captured)
+    if new.settled_at != old.settled_at:
+        names.append("settled_at")
+        values.append(optional_micros(new.settled_at))
+    if new.settled_by != old.settled_by:
+        names.append("settled_by")
+        values.append(new.settled_by)
+    return tuple(names), values
+
+
 def hold(row: Sequence[Any]) -> HoldState:
+    """A hold from a row of ``Statements.select_hold``: its ``pos``, then its columns."""
     return HoldState(
-        id=row[0],
-        customer=row[1],
-        unit=row[2],
-        amount=row[3],
-        allocations=tuple((block_id, amount) for block_id, amount in json.loads(row[4])),
-        status=_known(row[5], _STATUSES, "hold status"),
-        captured=row[6],
-        scope=row[7],
-        expires_at=optional_time(row[8]),
-        created_at=time(row[9]),
-        settled_at=optional_time(row[10]),
-        settled_by=row[11],
-        op_id=row[12],
-        description=row[13],
-        metadata=_metadata(row[14]),
+        id=row[1],
+        customer=row[2],
+        unit=row[3],
+        amount=row[4],
+        allocations=tuple((block_id, amount) for block_id, amount in json.loads(row[5])),
+        status=_known(row[6], _STATUSES, "hold status"),
+        captured=row[7],
+        scope=row[8],
+        expires_at=optional_time(row[9]),
+        created_at=time(row[10]),
+        settled_at=optional_time(row[11]),
+        settled_by=row[12],
+        op_id=row[13],
+        description=row[14],
+        metadata=_metadata(row[15]),
     )
 
 
-def entry_row(entry: EntryState) -> tuple[object, ...]:
+def entry_row(entry: EntryState, block_pos: int | None, hold_pos: int | None) -> tuple[object, ...]:
+    """An entry's row (:data:`ENTRY_ROW_COLUMNS`), with the row keys of its block and hold."""
     return (
         entry.seq,
         entry.op_id,
         entry.customer,
         entry.unit,
         _known(entry.kind, _KINDS, "kind of entry"),
-        entry.block_id,
-        entry.hold_id,
+        block_pos,
+        hold_pos,
         entry.amount,
         entry.available_after,
         micros(entry.at),
@@ -224,6 +288,7 @@ def entry_row(entry: EntryState) -> tuple[object, ...]:
 
 
 def entry(row: Sequence[Any]) -> EntryState:
+    """An entry from a row of ``Statements.select_entry`` (:data:`ENTRY_COLUMNS`)."""
     return EntryState(
         seq=row[0],
         op_id=row[1],
@@ -246,7 +311,7 @@ def entry(row: Sequence[Any]) -> EntryState:
 
 
 def totals_text(totals: Mapping[str, UnitTotals]) -> str:
-    # the JSON text written out by hand (the figures are ints): every write stores it
+    """Totals as JSON text (a snapshot keeps them so), written out by hand: the figures are ints."""
     return (
         "{"
         + ",".join(
@@ -277,34 +342,103 @@ def settlements(text: str) -> dict[str, tuple[tuple[str, int], ...]]:
     return {unit: tuple((b, a) for b, a in pairs) for unit, pairs in json.loads(text).items()}
 
 
-def account_row(after: AccountState, first_seq: int | None) -> tuple[object, ...]:
-    """The parameters of ``Statements.upsert_account`` (in :data:`ACCOUNT_COLUMNS` order)."""
+def unit_settlements_text(pairs: tuple[tuple[str, int], ...] | None) -> str | None:
+    """One unit's settlements as its column holds them: ``NULL`` when the unit has none
+    listed, a JSON list of ``[block_id, amount]`` (maybe empty) otherwise."""
+    if pairs is None:
+        return None
+    return "[]" if not pairs else json_text([[block_id, amount] for block_id, amount in pairs])
+
+
+def _unit_settlements(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple((block_id, amount) for block_id, amount in json.loads(text))
+
+
+def totals_row(figures: UnitTotals | None) -> tuple[int, int, int, int, int]:
+    """One unit's totals in :data:`TOTALS_COLUMNS` order."""
+    if figures is None:
+        return (0, 0, 0, 0, 0)
+    return (figures.granted, figures.used, figures.expired, figures.voided, figures.debt)
+
+
+def account_units(state: AccountState) -> list[str]:
+    """The units with a row in ``account_units``: those with totals or settlements."""
+    found = list(state.totals)
+    found.extend(unit for unit in state.settlements if unit not in state.totals)
+    return found
+
+
+def account_unit_row(state: AccountState, unit: str, last_at: int | None) -> tuple[object, ...]:
+    """One unit's row of ``account_units`` (:data:`ACCOUNT_UNIT_COLUMNS`)."""
     return (
-        after.customer,
-        totals_text(after.totals),
-        optional_micros(after.last_at),
-        after.next_number,
-        settlements_text(after.settlements),
-        first_seq,
+        state.customer,
+        unit,
+        *totals_row(state.totals.get(unit)),
+        unit_settlements_text(state.settlements.get(unit)),
+        last_at,
     )
+
+
+def unit_moves(before: AccountState, after: AccountState, unit: str) -> tuple[tuple[str, ...], list[object]]:
+    """The columns of a unit's row that moved from ``before`` to ``after``, and their values."""
+    names: tuple[str, ...] = ()
+    values: list[object] = []
+    old, new = before.totals.get(unit) or _NO_TOTALS, after.totals.get(unit) or _NO_TOTALS
+    if old is not new:
+        if new.granted != old.granted:
+            names += ("granted",)
+            values.append(new.granted)
+        if new.used != old.used:
+            names += ("used",)
+            values.append(new.used)
+        if new.expired != old.expired:
+            names += ("expired",)
+            values.append(new.expired)
+        if new.voided != old.voided:
+            names += ("voided",)
+            values.append(new.voided)
+        if new.debt != old.debt:
+            names += ("debt",)
+            values.append(new.debt)
+    pairs = after.settlements.get(unit)
+    if pairs is not before.settlements.get(unit) and pairs != before.settlements.get(unit):
+        names += ("settlements",)
+        values.append(unit_settlements_text(pairs))
+    return names, values
+
+
+_NO_TOTALS = UnitTotals()
 
 
 def account(
     customer: str,
-    row: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
     blocks: Mapping[str, BlockState],
     holds: Mapping[str, HoldState],
 ) -> AccountState:
-    """An account from its row's ``totals, last_at, next_number, settlements`` and its live
-    blocks and active holds."""
+    """An account from the rows of ``Statements.account`` (its row joined with each of its
+    units': ``last_at, next_number, unit, <totals>, settlements, unit_last_at``) and its live
+    blocks and active holds. Its last write is the latest of its row's and its units' times."""
+    last = rows[0][0]
+    totals: dict[str, UnitTotals] = {}
+    settled: dict[str, tuple[tuple[str, int], ...]] = {}
+    for row in rows:
+        unit = row[2]
+        if unit is None:
+            continue  # no unit yet
+        totals[unit] = UnitTotals(granted=row[3], used=row[4], expired=row[5], voided=row[6], debt=row[7])
+        if row[8] is not None:
+            settled[unit] = _unit_settlements(row[8])
+        if row[9] is not None and (last is None or row[9] > last):
+            last = row[9]
     return AccountState(
         customer=customer,
         blocks=blocks,
         holds=holds,
-        totals=totals(row[0]),
-        last_at=optional_time(row[1]),
-        next_number=row[2],
-        settlements=settlements(row[3]),
+        totals=totals,
+        last_at=optional_time(last),
+        next_number=rows[0][1],
+        settlements=settled,
     )
 
 

@@ -20,6 +20,14 @@ def _sqlite_append_only(table: str, verb: str, message: str) -> str:
     )
 
 
+def _sqlite_json_members(document: str) -> str:
+    return f"json_each({document})"
+
+
+def _sqlite_json_field(document: str, name: str) -> str:
+    return f"json_extract({document}, '$.{name}')"
+
+
 def _sqlite_json_check(column: str, nullable: bool) -> str:
     test = f"json_valid({column})"
     return f" CHECK ({column} IS NULL OR {test})" if nullable else f" CHECK ({test})"
@@ -48,6 +56,12 @@ class Dialect:
     """The same for a table whose primary key is its only order (SQLite: ``WITHOUT ROWID``)."""
     append_only: Callable[[str, str, str], str]
     """``(table, "UPDATE" | "DELETE", message)`` -> a trigger refusing that change."""
+    json_members: Callable[[str], str]
+    """``document`` -> a table of the members of a JSON object, with columns ``key`` and
+    ``value`` (an object or array member as JSON text): what a migration reads a JSON column
+    with."""
+    json_field: Callable[[str, str], str]
+    """``(document, name)`` -> the member ``name`` of a JSON object, as a SQL value."""
 
     def marks(self, count: int) -> str:
         """``count`` placeholders, comma-separated."""
@@ -65,5 +79,7 @@ SQLITE = Dialect(
     table_options=" STRICT",
     keyed_table_options=" STRICT, WITHOUT ROWID",
     append_only=_sqlite_append_only,
+    json_members=_sqlite_json_members,
+    json_field=_sqlite_json_field,
 )
 """SQLite: STRICT tables, ``INTEGER`` is 64-bit, JSON is checked text, ``pos`` is the rowid."""

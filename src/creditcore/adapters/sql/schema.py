@@ -10,6 +10,11 @@ amount``, JSON is JSON, references exist, entries are append-only); the enumerat
 domain (entry kinds, categories, hold statuses) are checked by :mod:`.codec`, so that a new
 one needs no table rebuild. The first schema had them as ``CHECK``s: ``0003`` rebuilds the
 tables without them.
+
+``0005`` makes a write cost what the storage needs (measured per burn in the README): entries
+refer to blocks and holds by their integer row keys (``pos``), a block carries a ``live`` flag
+that only changes when it empties or fills again, the indexes are those a read needs (each
+says which), and an account's running totals are integer columns, one row per unit.
 """
 
 from __future__ import annotations
@@ -48,8 +53,11 @@ _V1_ENTRY_COLUMNS = (
 # is a new migration (ALTER TABLE, or a rebuild of its own), never an edit of these.
 
 
-def _blocks(d: Dialect, name: str, *, v1: bool) -> str:
+def _blocks(d: Dialect, name: str, *, v1: bool, live: bool = False) -> str:
     i, t = d.integer, "TEXT"
+    # 0005's flag: 1 while the block holds credit (see _lean_indexes_and_triggers)
+    flag = f"live {i} NOT NULL DEFAULT 1,\n        " if live else ""
+    flag_check = ",\n        CHECK (live = CASE WHEN remaining > 0 THEN 1 ELSE 0 END)" if live else ""
     return f"""
     CREATE TABLE IF NOT EXISTS {name} (
         pos {d.row_key},
@@ -74,7 +82,7 @@ def _blocks(d: Dialect, name: str, *, v1: bool) -> str:
         settle_pending {i} NOT NULL DEFAULT 0 CHECK (settle_pending IN (0, 1)),
         void_closed {i} NOT NULL DEFAULT 0 CHECK (void_closed IN (0, 1)),
         emptied_by {t}{_V1_ENDING if v1 else ""},
-        CHECK (0 <= held AND held <= remaining AND remaining <= amount)
+        {flag}CHECK (0 <= held AND held <= remaining AND remaining <= amount){flag_check}
     ){d.table_options}
     """
 
@@ -291,10 +299,146 @@ def _slim_idempotency_records(d: Dialect) -> tuple[str, ...]:
     )
 
 
+# -- 0005: the lean write path -------------------------------------------------------------------
+
+#: The columns of 0005's entries, in the order a row is written.
+_LEAN_ENTRY_COLUMNS = (
+    "seq, op_id, customer, unit, kind, block_pos, hold_pos, amount, available_after, at, description, metadata, "
+    "ref, of_debt"
+)
+_TOTALS = ("granted", "used", "expired", "voided", "debt")
+
+
+def _lean_entries(d: Dialect, name: str, *, blocks: str = "blocks") -> str:
+    # the block and hold an entry moved, by their row keys: an integer in the row and in the
+    # index by block instead of a 36-character id, and the reference is checked against the
+    # row key itself; reads join them back to the public ids
+    i, t = d.integer, "TEXT"
+    return f"""
+    CREATE TABLE IF NOT EXISTS {name} (
+        seq {i} PRIMARY KEY,
+        op_id {t} NOT NULL,
+        customer {t} NOT NULL REFERENCES accounts (customer),
+        unit {t} NOT NULL,
+        kind {t} NOT NULL,
+        block_pos {i} REFERENCES {blocks} (pos),
+        hold_pos {i} REFERENCES holds (pos),
+        amount {i} NOT NULL CHECK (amount >= 0),
+        available_after {i} NOT NULL,
+        at {i} NOT NULL,
+        description {t},
+        metadata {d.json}{d.json_check("metadata", True)},
+        ref {t},
+        of_debt {i} NOT NULL DEFAULT 0 CHECK (of_debt IN (0, 1))
+    ){d.table_options}
+    """
+
+
+def _lean_indexes_and_triggers(d: Dialect) -> tuple[str, ...]:
+    """Only the indexes a read needs, each with the read it serves. A burn writes to the
+    indexes of ``entries`` (one new row) and to none of ``blocks`` (no indexed column of a
+    block moves unless it empties)."""
+    return (
+        # Reader.blocks and Reader.history: a customer's blocks
+        "CREATE INDEX IF NOT EXISTS blocks_by_customer ON blocks (customer)",
+        # load_account (every write's lock, every balance): the blocks that still hold credit,
+        # however many are used up. Its condition is the live flag, which a write sets only
+        # when a block empties or fills again: a condition on remaining made SQLite rewrite
+        # the index entry on every burn
+        "CREATE INDEX IF NOT EXISTS blocks_live ON blocks (customer) WHERE live = 1",
+        # Reader.history, entries(customer=...), the snapshots' counts and past reads: a
+        # customer's entries in seq order (seq is the rowid, which ends every index entry, so
+        # the index on customer alone is ordered by customer, then seq)
+        "CREATE INDEX IF NOT EXISTS entries_by_customer ON entries (customer)",
+        # replaying a keyed write (its op's entries), reversing an op, entries(op_id=...)
+        "CREATE INDEX IF NOT EXISTS entries_by_op ON entries (op_id)",
+        # entries(block_id=...): a block's entries, without reading the rest of its customer's
+        "CREATE INDEX IF NOT EXISTS entries_by_block ON entries (block_pos) WHERE block_pos IS NOT NULL",
+        # a reversal's earlier reversals of the same op (only reverse entries have a ref, so it
+        # costs other writes nothing)
+        "CREATE INDEX IF NOT EXISTS entries_by_ref ON entries (ref) WHERE ref IS NOT NULL",
+        # the ledger is append-only: history is never rewritten
+        d.append_only("entries", "UPDATE", "entries are append-only: an entry cannot be changed"),
+        d.append_only("entries", "DELETE", "entries are append-only: an entry cannot be deleted"),
+    )
+
+
+def _account_units(d: Dialect) -> str:
+    # A customer's running totals, one row per unit it has used (any number of them, none
+    # special), as integer columns, with the unit's unreturned debt settlements (JSON, NULL
+    # for none; written only when debt is settled or a settlement given back) and the time of
+    # the last write that moved them. The customer's own row (accounts) keeps the block
+    # counter, the first entry and the time of a last write that moved no unit's figures (a
+    # hold): the customer's last write is the latest of these times, since its history only
+    # moves forward. So a burn updates one row of one table, and only the columns that moved.
+    i = d.integer
+    return f"""
+    CREATE TABLE IF NOT EXISTS account_units (
+        customer TEXT NOT NULL REFERENCES accounts (customer),
+        unit TEXT NOT NULL,
+        granted {i} NOT NULL DEFAULT 0 CHECK (granted >= 0),
+        used {i} NOT NULL DEFAULT 0 CHECK (used >= 0),
+        expired {i} NOT NULL DEFAULT 0 CHECK (expired >= 0),
+        voided {i} NOT NULL DEFAULT 0 CHECK (voided >= 0),
+        debt {i} NOT NULL DEFAULT 0 CHECK (debt >= 0),
+        settlements {d.json}{d.json_check("settlements", True)},
+        last_at {i},
+        PRIMARY KEY (customer, unit)
+    ){d.keyed_table_options}
+    """
+
+
+def _lean_write_path(d: Dialect) -> tuple[str, ...]:
+    """Rebuild blocks (with the live flag) and entries (with row keys for blocks and holds),
+    every row copied, with only the indexes a read needs; move each account's JSON totals
+    and settlements into one row per unit of ``account_units``.
+
+    As in 0003, the new tables are made beside the old ones, filled, and renamed into place
+    once the old ones are dropped, children first. An entry whose block or hold id finds no
+    row (which the old references forbade) gets the row key -1, which the new reference
+    refuses: the migration fails rather than drop a reference."""
+    blocks = _V1_BLOCK_COLUMNS
+    members, field = d.json_members, d.json_field
+    figures = ", ".join(field("t.value", name) for name in _TOTALS)
+    return (
+        "DROP TABLE IF EXISTS entries_lean",
+        "DROP TABLE IF EXISTS blocks_lean",
+        _blocks(d, "blocks_lean", v1=False, live=True),
+        f"INSERT INTO blocks_lean (pos, {blocks}, live) "
+        f"SELECT pos, {blocks}, CASE WHEN remaining > 0 THEN 1 ELSE 0 END FROM blocks ORDER BY pos",
+        _lean_entries(d, "entries_lean", blocks="blocks_lean"),
+        f"INSERT INTO entries_lean ({_LEAN_ENTRY_COLUMNS}) "
+        "SELECT e.seq, e.op_id, e.customer, e.unit, e.kind, "
+        "CASE WHEN e.block_id IS NULL THEN NULL ELSE COALESCE(b.pos, -1) END, "
+        "CASE WHEN e.hold_id IS NULL THEN NULL ELSE COALESCE(h.pos, -1) END, "
+        "e.amount, e.available_after, e.at, e.description, e.metadata, e.ref, e.of_debt "
+        "FROM entries e LEFT JOIN blocks b ON b.id = e.block_id LEFT JOIN holds h ON h.id = e.hold_id "
+        "ORDER BY e.seq",
+        "DROP TABLE entries",
+        "DROP TABLE blocks",
+        # renaming a table also renames the references to it (entries_lean's)
+        "ALTER TABLE blocks_lean RENAME TO blocks",
+        "ALTER TABLE entries_lean RENAME TO entries",
+        *_lean_indexes_and_triggers(d),
+        _account_units(d),
+        f"INSERT INTO account_units (customer, unit, {', '.join(_TOTALS)}, settlements) "
+        f"SELECT a.customer, t.key, {figures}, "
+        f"(SELECT s.value FROM {members('a.settlements')} s WHERE s.key = t.key) "
+        f"FROM accounts a, {members('a.totals')} t",
+        # a unit with settlements and no totals (none is made so, but the JSON allowed it)
+        "INSERT INTO account_units (customer, unit, settlements) "
+        f"SELECT a.customer, s.key, s.value FROM accounts a, {members('a.settlements')} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {members('a.totals')} t WHERE t.key = s.key)",
+        "ALTER TABLE accounts DROP COLUMN totals",
+        "ALTER TABLE accounts DROP COLUMN settlements",
+    )
+
+
 #: The forward migrations, in order: ``(name, step)``. Append; never edit a released one.
 MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0001_initial", _initial),
     ("0002_snapshots", _snapshots),
     ("0003_enumerations_checked_by_the_domain", _enumerations_to_the_domain),
     ("0004_slim_idempotency_records", _slim_idempotency_records),
+    ("0005_lean_write_path", _lean_write_path),
 )

@@ -58,13 +58,13 @@ def snapshot_text(state: AccountState) -> str:
     )
 
 
-def snapshot(customer: str, text: str, block: Decode, hold: Decode) -> AccountState:
-    """The state :func:`snapshot_text` wrote (``block``/``hold`` decode a row)."""
+def snapshot(customer: str, text: str) -> AccountState:
+    """The state :func:`snapshot_text` wrote (its block and hold rows have no row key)."""
     data = json.loads(text)
     return AccountState(
         customer=customer,
-        blocks={b.id: b for b in (block(tuple(row)) for row in data["blocks"])},
-        holds={h.id: h for h in (hold(tuple(row)) for row in data["holds"])},
+        blocks={b.id: b for b in (codec.block((None, *row)) for row in data["blocks"])},
+        holds={h.id: h for h in (codec.hold((None, *row)) for row in data["holds"])},
         totals=codec.totals(data["totals"]),
         last_at=codec.optional_time(data["last_at"]),
         next_number=data["next_number"],
@@ -113,10 +113,11 @@ def past_history(
     conn: Connection, sql: Statements, customer: str, until: datetime, block: Decode, hold: Decode
 ) -> PastHistory:
     """What a past balance replays: the nearest snapshot at or before ``until`` and the
-    entries after it, with the blocks and holds they name."""
+    entries after it, with the blocks and holds they name (``block``/``hold`` decode a row of
+    ``Statements.select_block``/``select_hold``)."""
     moment = codec.micros(until)
     row = conn.execute(sql.snapshot_at, (customer, moment)).fetchone()
-    start = None if row is None else snapshot(customer, row[1], block, hold)
+    start = None if row is None else snapshot(customer, row[1])
     after = 0 if row is None else row[0]
     # no entry after the next snapshot is dated before it, so none is needed
     (last,) = conn.execute(sql.next_snapshot_seq, (customer, moment)).fetchone()

@@ -7,64 +7,100 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .codec import ACCOUNT_COLUMNS, BLOCK_COLUMNS, ENTRY_COLUMNS, HOLD_COLUMNS, OPERATION_COLUMNS
+from .codec import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_UNIT_COLUMNS,
+    BLOCK_COLUMNS,
+    ENTRY_ROW_COLUMNS,
+    HOLD_COLUMNS,
+    OPERATION_COLUMNS,
+)
 from .dialect import Dialect
 
 #: The largest integer a 64-bit column holds (``seq``, ``LIMIT``).
 INT64_MAX = 2**63 - 1
+#: The most entries one INSERT writes (a write with more is split into several).
+ENTRIES_PER_INSERT = 32
+
+# what an entries() filter compares, by the EntryQuery field it comes from: the block by its
+# row key, found from its public id
+_ENTRY_FILTERS = {
+    "customer": "e.customer = {m}",
+    "unit": "e.unit = {m}",
+    "block_id": "e.block_pos = (SELECT pos FROM blocks WHERE id = {m})",
+    "op_id": "e.op_id = {m}",
+    "ref": "e.ref = {m}",
+}
 
 
-def _upsert(dialect: Dialect, table: str, columns: Sequence[str], key: str) -> str:
+# the row an UPDATE of what moved is for, by table
+_KEYS = {
+    "blocks": "pos = {m}",
+    "holds": "pos = {m}",
+    "account_units": "customer = {m} AND unit = {m}",
+    "accounts": "customer = {m}",
+}
+
+
+def _upsert(dialect: Dialect, table: str, columns: Sequence[str], key: str, returning: str = "") -> str:
     keys = {part.strip() for part in key.split(",")}
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({dialect.marks(len(columns))}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}{returning}"
     )
 
 
 class Statements:
-    """Every statement text of the shared layer in one dialect (built once per adapter)."""
+    """Every statement text of the shared layer in one dialect (built once per adapter).
+
+    The texts that depend on what a write moved (``update_block``, ``update_unit``, ...) are
+    made once for each set of columns and kept, so each is one prepared statement."""
 
     def __init__(self, dialect: Dialect) -> None:
         m = dialect.mark
         self.dialect = dialect
-        self.select_block = f"SELECT {', '.join(BLOCK_COLUMNS)} FROM blocks"
-        self.select_hold = f"SELECT {', '.join(HOLD_COLUMNS)} FROM holds"
-        self.select_entry = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries"
-        self.select_operation = f"SELECT {', '.join(OPERATION_COLUMNS)} FROM operations"
-        self.upsert_block = _upsert(dialect, "blocks", BLOCK_COLUMNS, "id")
-        self.upsert_hold = _upsert(dialect, "holds", HOLD_COLUMNS, "id")
-        self.insert_entry = (
-            f"INSERT INTO entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({dialect.marks(len(ENTRY_COLUMNS))})"
+        self._made: dict[tuple[str, object], str] = {}
+        self.select_block = f"SELECT pos, {', '.join(BLOCK_COLUMNS)} FROM blocks"
+        self.select_hold = f"SELECT pos, {', '.join(HOLD_COLUMNS)} FROM holds"
+        # an entry with its block's and hold's public ids (joined on their row keys)
+        self.select_entry = (
+            "SELECT e.seq, e.op_id, e.customer, e.unit, e.kind, b.id, h.id, e.amount, e.available_after, e.at, "
+            "e.description, e.metadata, e.ref, e.of_debt FROM entries e "
+            "LEFT JOIN blocks b ON b.pos = e.block_pos LEFT JOIN holds h ON h.pos = e.hold_pos"
         )
+        self.select_operation = f"SELECT {', '.join(OPERATION_COLUMNS)} FROM operations"
+        # a block or hold written whole: a new one, or one whose fixed part changed; either
+        # way the statement gives back its row key
+        self.upsert_block = _upsert(dialect, "blocks", (*BLOCK_COLUMNS, "live"), "id", " RETURNING pos")
+        self.upsert_hold = _upsert(dialect, "holds", HOLD_COLUMNS, "id", " RETURNING pos")
         self.upsert_operation = _upsert(dialect, "operations", OPERATION_COLUMNS, "namespace, key")
+        # an account written whole: a customer's first write (a customer with a last entry
+        # has its first_seq)
         self.upsert_account = (
             f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES ({dialect.marks(len(ACCOUNT_COLUMNS))}) "
-            "ON CONFLICT (customer) DO UPDATE SET totals = excluded.totals, last_at = excluded.last_at, "
-            "next_number = excluded.next_number, settlements = excluded.settlements, "
+            "ON CONFLICT (customer) DO UPDATE SET last_at = excluded.last_at, next_number = excluded.next_number, "
             "first_seq = COALESCE(accounts.first_seq, excluded.first_seq)"
         )
-        # its parameters: an account row with the customer moved last (see update_account_params)
-        self.update_account = (
-            f"UPDATE accounts SET totals = {m}, last_at = {m}, next_number = {m}, settlements = {m}, "
-            f"first_seq = COALESCE(first_seq, {m}) WHERE customer = {m}"
-        )
+        self.upsert_account_unit = _upsert(dialect, "account_units", ACCOUNT_UNIT_COLUMNS, "customer, unit")
+        self.delete_units = f"DELETE FROM account_units WHERE customer = {m}"
+        self.forget_unit_times = f"UPDATE account_units SET last_at = NULL WHERE customer = {m}"
         self.update_first_seq = f"UPDATE accounts SET first_seq = COALESCE(first_seq, {m}) WHERE customer = {m}"
-        self.update_block_figures = (
-            f"UPDATE blocks SET remaining = {m}, held = {m}, settle_pending = {m}, void_closed = {m}, "
-            f"emptied_by = {m} WHERE id = {m}"
-        )
         self.upsert_unit = (
             f"INSERT INTO units (name, scale) VALUES ({m}, {m}) ON CONFLICT (name) DO UPDATE SET scale = excluded.scale"
         )
         self.units = f"SELECT name, scale FROM units ORDER BY {dialect.made_order}"
-        self.account = f"SELECT totals, last_at, next_number, settlements FROM accounts WHERE customer = {m}"
-        self.live_blocks = f"{self.select_block} WHERE customer = {m} AND remaining > 0 ORDER BY pos"
+        # the account's row with each of its units' (see codec.account)
+        self.account = (
+            "SELECT a.last_at, a.next_number, u.unit, u.granted, u.used, u.expired, u.voided, u.debt, "
+            "u.settlements, u.last_at FROM accounts a LEFT JOIN account_units u ON u.customer = a.customer "
+            f"WHERE a.customer = {m}"
+        )
+        self.live_blocks = f"{self.select_block} WHERE customer = {m} AND live = 1 ORDER BY pos"
         self.active_holds = f"{self.select_hold} WHERE customer = {m} AND status = 'active' ORDER BY pos"
         self.customer_blocks = f"{self.select_block} WHERE customer = {m} ORDER BY pos"
         self.customer_holds = f"{self.select_hold} WHERE customer = {m} ORDER BY pos"
-        self.customer_entries = f"{self.select_entry} WHERE customer = {m} ORDER BY seq"
+        self.customer_entries = f"{self.select_entry} WHERE e.customer = {m} ORDER BY e.seq"
         self.block_by_id = f"{self.select_block} WHERE id = {m}"
         self.hold_by_id = f"{self.select_hold} WHERE id = {m}"
         self.operation_by_key = f"{self.select_operation} WHERE namespace = {m} AND key = {m}"
@@ -85,8 +121,50 @@ class Statements:
         )
         self.next_snapshot_seq = f"SELECT MIN(seq) FROM snapshots WHERE customer = {m} AND at > {m}"
         self.past_entries = (
-            f"{self.select_entry} WHERE customer = {m} AND seq > {m} AND seq <= {m} AND at <= {m} ORDER BY seq"
+            f"{self.select_entry} WHERE e.customer = {m} AND e.seq > {m} AND e.seq <= {m} AND e.at <= {m} "
+            "ORDER BY e.seq"
         )
+
+    def _set(self, table: str, names: tuple[str, ...]) -> str:
+        made = self._made.get((table, names))
+        if made is None:
+            m = self.dialect.mark
+            made = self._made[table, names] = (
+                f"UPDATE {table} SET {', '.join(f'{name} = {m}' for name in names)} WHERE {_KEYS[table].format(m=m)}"
+            )
+        return made
+
+    def update_block(self, names: tuple[str, ...]) -> str:
+        """Set the named columns of one block (what entries moved), by its row key: the
+        parameters are their values, then ``pos``."""
+        return self._set("blocks", names)
+
+    def update_hold(self, names: tuple[str, ...]) -> str:
+        """Set the named columns of one hold, by its row key: their values, then ``pos``."""
+        return self._set("holds", names)
+
+    def update_account_unit(self, names: tuple[str, ...]) -> str:
+        """Set the named columns of one unit's totals: their values, then customer, unit."""
+        return self._set("account_units", names)
+
+    def update_account(self, names: tuple[str, ...]) -> str:
+        """Set the named columns of a customer's row: their values, then the customer."""
+        return self._set("accounts", names)
+
+    def insert_entries(self, count: int) -> str:
+        """One INSERT of ``count`` entries (at most :data:`ENTRIES_PER_INSERT`): the rows'
+        values one after the other."""
+        made = self._made.get(("entries", count))
+        if made is None:
+            row = f"({self.dialect.marks(len(ENTRY_ROW_COLUMNS))})"
+            made = self._made["entries", count] = (
+                f"INSERT INTO entries ({', '.join(ENTRY_ROW_COLUMNS)}) VALUES {', '.join(row for _ in range(count))}"
+            )
+        return made
+
+    def positions(self, table: str, count: int) -> str:
+        """``SELECT id, pos`` of ``count`` blocks or holds by id."""
+        return f"SELECT id, pos FROM {table} WHERE id IN ({self.dialect.marks(count)})"
 
     def by_ids(self, select: str, count: int) -> str:
         """``select`` (of blocks or holds) narrowed to ``count`` ids, in the order made."""
@@ -103,27 +181,29 @@ class Statements:
         until: int | None,
     ) -> tuple[str, list[object]] | None:
         """The ``entries()`` query: ``(sql, params)``, or ``None`` when no entry can match.
-        ``filters`` are ``(column, value)`` equalities; ``since``/``until`` microseconds."""
+        ``filters`` are ``(field, value)`` equalities on the fields of an ``EntryQuery``
+        (``customer``, ``unit``, ``block_id``, ``op_id``, ``ref``); ``since``/``until``
+        microseconds."""
         m = self.dialect.mark
         if after_seq >= INT64_MAX:
             return None  # no seq comes after it (the column is 64-bit)
-        clauses = [f"seq > {m}"]
+        clauses = [f"e.seq > {m}"]
         params: list[object] = [max(after_seq, 0)]
-        for column, value in filters:
-            clauses.append(f"{column} = {m}")
+        for field, value in filters:
+            clauses.append(_ENTRY_FILTERS[field].format(m=m))
             params.append(value)
         if kinds is not None:
             if not kinds:
                 return None
-            clauses.append(f"kind IN ({self.dialect.marks(len(kinds))})")
+            clauses.append(f"e.kind IN ({self.dialect.marks(len(kinds))})")
             params.extend(sorted(kinds))
         if since is not None:
-            clauses.append(f"at >= {m}")
+            clauses.append(f"e.at >= {m}")
             params.append(since)
         if until is not None:
-            clauses.append(f"at < {m}")
+            clauses.append(f"e.at < {m}")
             params.append(until)
-        sql = f"{self.select_entry} WHERE {' AND '.join(clauses)} ORDER BY seq"
+        sql = f"{self.select_entry} WHERE {' AND '.join(clauses)} ORDER BY e.seq"
         # like the memory adapter: no limit for 0 or less, nor for more rows than a 64-bit count
         if 0 < limit <= INT64_MAX:
             sql += f" LIMIT {m}"

@@ -246,7 +246,7 @@ class SQLiteRepository:
             if missing:
                 raise StorageError(f"SQLite could not migrate {self._where}: {', '.join(missing)} did not apply")
             if not self._settings.memory:
-                # The connection that rebuilt tables (0003 drops and renames them) was seen to
+                # The connection that rebuilt tables (0003 and 0005 drop and rename them) was seen to
                 # read pages other processes had since reused as if they were still its own
                 # ("database disk image is malformed" on a sound file): it is not used again;
                 # the next use opens a fresh one.

@@ -4,6 +4,11 @@ The rows, statements and snapshots are the shared SQL layer's; what is SQLite's 
 the write path's cache and how a write is numbered: the write lock is held (``BEGIN
 IMMEDIATE``) for the whole transaction, so the next ``seq`` is ``MAX(seq) + 1``, and a
 connection keeps what it last loaded or saved until another connection commits.
+
+A write stores only what moved: the columns of a block, a hold or a unit's totals that
+changed since the state it loaded (one prepared statement per set of columns), the new
+entries in one INSERT, and a block or hold by its row key (``pos``), which the connection
+learnt when it read or wrote the row.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from creditcore.adapters.sql import codec
 from creditcore.adapters.sql.dialect import SQLITE
 from creditcore.adapters.sql.snapshots import keep_snapshots, past_history
-from creditcore.adapters.sql.statements import Statements
+from creditcore.adapters.sql.statements import ENTRIES_PER_INSERT, Statements
 from creditcore.errors import CreditError, StorageError
 from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
@@ -93,7 +98,9 @@ class Session:
         how a COMMIT that reports an error is told apart from one that took effect."""
         # Decoded rows, by id: a row read back exactly as it was last seen gives back the same
         # (immutable) object instead of being decoded again. Only a byte-identical row is
-        # reused, so what other connections write is always seen.
+        # reused, so what other connections write is always seen. A row starts with its row
+        # key (pos), which never changes once committed: a write finds its blocks and holds by
+        # it, and its entries refer to them by it.
         self._blocks: dict[str, tuple[tuple[Any, ...], BlockState]] = {}
         self._holds: dict[str, tuple[tuple[Any, ...], HoldState]] = {}
 
@@ -117,12 +124,14 @@ class Session:
 
     def end_write(self, *, kept: bool) -> None:
         """After a write transaction: what it did not commit (whatever step failed) leaves
-        nothing behind in the session."""
+        nothing behind in the session (a row key it made may be another row's next time)."""
         self.writing = False
         if not kept:
             self.accounts.clear()
             self.last_seq = None
             self.since_snapshot.clear()
+            self._blocks.clear()
+            self._holds.clear()
 
     def _remember_account(self, state: AccountState) -> None:
         """Keep the state as a load would give it back: blocks with credit left, active holds."""
@@ -131,7 +140,7 @@ class Session:
         self.accounts[state.customer] = state.live()
 
     def _block(self, row: tuple[Any, ...]) -> BlockState:
-        seen = self._blocks.get(row[0])
+        seen = self._blocks.get(row[1])
         if seen is not None and seen[0] == row:
             return seen[1]
         return self._remember_block(row, codec.block(row))
@@ -143,7 +152,7 @@ class Session:
         return block
 
     def _hold(self, row: tuple[Any, ...]) -> HoldState:
-        seen = self._holds.get(row[0])
+        seen = self._holds.get(row[1])
         if seen is not None and seen[0] == row:
             return seen[1]
         return self._remember_hold(row, codec.hold(row))
@@ -172,14 +181,17 @@ class Session:
             if known is not None:
                 return known
         conn = self.conn
-        row = conn.execute(SQL.account, (customer,)).fetchone()
-        if row is None:
-            return AccountState(customer=customer)
+        rows = conn.execute(SQL.account, (customer,)).fetchall()
+        if not rows:
+            state = AccountState(customer=customer)
+            if self.writing:
+                self._remember_account(state)  # a new customer: nothing stored to forget when it is saved
+            return state
         blocks = conn.execute(SQL.live_blocks, (customer,))
         holds = conn.execute(SQL.active_holds, (customer,))
         state = codec.account(
             customer,
-            row,
+            rows,
             {b.id: b for b in map(self._block, blocks)},
             {h.id: h for h in map(self._hold, holds)},
         )
@@ -231,8 +243,8 @@ class Session:
     @_storage("list entries")
     def list_entries(self, query: EntryQuery) -> list[EntryState]:
         filters = [
-            (column, value)
-            for column, value in (
+            (field, value)
+            for field, value in (
                 ("customer", query.customer),
                 ("unit", query.unit),
                 ("block_id", query.block_id),
@@ -276,7 +288,8 @@ class Session:
         entries = changes.entries
         after = changes.account
         # the account as this transaction loaded it (lock() keeps it): what a block had before
-        before = self.accounts.get(customer) or AccountState(customer=customer)
+        known = self.accounts.get(customer)
+        before = known or AccountState(customer=customer)
         stored: list[EntryState] = []
         first: dict[str, int] = {}
         if entries:
@@ -288,30 +301,19 @@ class Session:
                 stored.append(entry.numbered(number))
                 first.setdefault(entry.customer, number)
             self.last_seq = stored[-1].seq
-        account = codec.account_row(after, first.get(customer))
-        # an account with a last entry has its row: an UPDATE (an upsert costs more), unless
-        # the row is not there after all
-        if before.last_at is None or conn.execute(SQL.update_account, (*account[1:], customer)).rowcount != 1:
-            conn.execute(SQL.upsert_account, account)
+        if known is None or before.last_at is None:
+            self._save_whole_account(after, first.get(customer), forget=known is None)
+        else:
+            self._save_account(before, after)
         for other, seq in first.items():
             if other != customer:
                 conn.execute(SQL.update_first_seq, (seq, other))
         if changes.blocks:
-            self._save_blocks(before, list(changes.blocks))
-        changed_holds = changes.holds
-        if changed_holds:
-            rows = [codec.hold_row(h) for h in changed_holds]
-            if len(rows) == 1:  # execute costs less than executemany over one row
-                conn.execute(SQL.upsert_hold, rows[0])
-            else:
-                conn.executemany(SQL.upsert_hold, rows)
-            for row, found in zip(rows, changed_holds, strict=True):
-                self._remember_hold(row, found)
+            self._save_blocks(before, changes.blocks)
+        if changes.holds:
+            self._save_holds(before, changes.holds)
         if stored:
-            if len(stored) == 1:
-                conn.execute(SQL.insert_entry, codec.entry_row(stored[0]))
-            else:
-                conn.executemany(SQL.insert_entry, map(codec.entry_row, stored))
+            self._insert_entries(stored)
             self._wrote(SQL.entry_witness, (stored[0].seq, stored[0].op_id))
             keep_snapshots(conn, SQL, self.since_snapshot, self.snapshot_every, before, after, stored)
         else:
@@ -320,31 +322,171 @@ class Session:
             self._remember_account(after)
         return stored
 
-    def _save_blocks(self, before: AccountState, changed: list[BlockState]) -> None:
+    def _save_whole_account(self, after: AccountState, first_seq: int | None, *, forget: bool) -> None:
+        """A customer's first write, or one whose account this connection did not load: its
+        row and every unit's, whole (``forget``: and no unit row it does not have)."""
+        conn = self.conn
+        customer = after.customer
+        last_at = codec.optional_micros(after.last_at)
+        conn.execute(SQL.upsert_account, (customer, last_at, after.next_number, first_seq))
+        if forget:
+            conn.execute(SQL.delete_units, (customer,))
+        rows = [codec.account_unit_row(after, unit, None) for unit in codec.account_units(after)]
+        if len(rows) == 1:  # execute costs less than executemany over one row
+            conn.execute(SQL.upsert_account_unit, rows[0])
+        elif rows:
+            conn.executemany(SQL.upsert_account_unit, rows)
+
+    def _save_account(self, before: AccountState, after: AccountState) -> None:
+        """Only what moved: the columns of each unit's totals that changed, stamped with the
+        write's time, and the customer's row only for what is its own (the block counter, or
+        the time of a write that moved no unit's figures). See ``account_units`` in the schema."""
+        conn = self.conn
+        customer = after.customer
+        last_at = codec.optional_micros(after.last_at)
+        # a customer's history only moves forward; were it ever to go back, the unit rows'
+        # times are forgotten, so that the account's row holds the latest
+        forward = after.last_at is not None and before.last_at is not None and after.last_at >= before.last_at
+        if not forward:
+            conn.execute(SQL.forget_unit_times, (customer,))
+        stamped = False
+        old_totals, old_settled, settled = before.totals, before.settlements, after.settlements
+        units: list[str] = [
+            unit
+            for unit, figures in after.totals.items()
+            if figures is not old_totals.get(unit) or settled.get(unit) is not old_settled.get(unit)
+        ]
+        if settled:  # a unit with settlements and no totals (none is made so, but a state may be)
+            units.extend(unit for unit in settled if unit not in after.totals)
+        for unit in units:
+            names, values = codec.unit_moves(before, after, unit)
+            if not names:
+                continue
+            if forward:
+                names += ("last_at",)
+                values.append(last_at)
+                stamped = True
+            new = unit not in old_totals and unit not in old_settled
+            if new or conn.execute(SQL.update_account_unit(names), (*values, customer, unit)).rowcount != 1:
+                # a unit new to the customer (or, were it missing, its row written again)
+                conn.execute(SQL.upsert_account_unit, codec.account_unit_row(after, unit, last_at if forward else None))
+        own: tuple[str, ...] = ()
+        figures: list[object] = []
+        if after.next_number != before.next_number:
+            own += ("next_number",)
+            figures.append(after.next_number)
+        if not stamped and after.last_at != before.last_at:
+            own += ("last_at",)
+            figures.append(last_at)
+        if own and conn.execute(SQL.update_account(own), (*figures, customer)).rowcount != 1:
+            self._save_whole_account(after, None, forget=True)  # its row is not there after all
+
+    def _block_pos(self, block_id: str) -> int | None:
+        seen = self._blocks.get(block_id)
+        if seen is None:
+            return None
+        pos: int = seen[0][0]
+        return pos
+
+    def _hold_pos(self, hold_id: str) -> int | None:
+        seen = self._holds.get(hold_id)
+        if seen is None:
+            return None
+        pos: int = seen[0][0]
+        return pos
+
+    def _save_blocks(self, before: AccountState, changed: tuple[BlockState, ...]) -> None:
         """A block the account had before whose figures alone moved is an UPDATE of those
-        columns (its indexed columns stay put); any other is written whole."""
-        figures: list[tuple[object, ...]] = []
-        whole: list[BlockState] = []
+        columns by its row key (its indexed columns stay put, unless it emptied); any other is
+        written whole and gives back its row key."""
+        conn = self.conn
         for block in changed:
             old = before.blocks.get(block.id)
-            if old is not None and codec.block_fixed(old) == codec.block_fixed(block):
-                figures.append(codec.block_figures(block))
-                self._blocks.pop(block.id, None)  # decoded again from its new row when next read
+            pos = None if old is None else self._block_pos(block.id)
+            if old is not None and pos is not None and codec.block_fixed(old) == codec.block_fixed(block):
+                names, values = codec.block_moves(old, block)
+                if names:
+                    conn.execute(SQL.update_block(names), (*values, pos))
+                    # its cached row is the old one (decoded again from its new row when next
+                    # read); its row key stays
             else:
-                whole.append(block)
-        # execute costs less than executemany over one row, the usual case
-        if len(figures) == 1:
-            self.conn.execute(SQL.update_block_figures, figures[0])
-        elif figures:
-            self.conn.executemany(SQL.update_block_figures, figures)
-        if whole:
-            rows = [codec.block_row(b) for b in whole]
-            if len(rows) == 1:
-                self.conn.execute(SQL.upsert_block, rows[0])
+                row = codec.block_row(block)
+                (pos,) = conn.execute(SQL.upsert_block, (*row, codec.live(block))).fetchone()
+                self._remember_block((pos, *row), block)
+
+    def _save_holds(self, before: AccountState, changed: tuple[HoldState, ...]) -> None:
+        """As blocks: a hold the account had whose status or figures alone moved is an
+        UPDATE of those columns; any other is written whole."""
+        conn = self.conn
+        for found in changed:
+            old = before.holds.get(found.id)
+            pos = None if old is None else self._hold_pos(found.id)
+            if old is not None and pos is not None and codec.hold_fixed(old) == codec.hold_fixed(found):
+                names, values = codec.hold_moves(old, found)
+                if names:
+                    conn.execute(SQL.update_hold(names), (*values, pos))
             else:
-                self.conn.executemany(SQL.upsert_block, rows)
-            for row, block in zip(rows, whole, strict=True):
-                self._remember_block(row, block)
+                row = codec.hold_row(found)
+                (pos,) = conn.execute(SQL.upsert_hold, row).fetchone()
+                self._remember_hold((pos, *row), found)
+
+    def _insert_entries(self, stored: list[EntryState]) -> None:
+        """The entries in one INSERT (per :data:`ENTRIES_PER_INSERT`), each referring to its
+        block and hold by row key."""
+        blocks, holds = self._blocks, self._holds
+        rows = []
+        for e in stored:
+            block_id, hold_id = e.block_id, e.hold_id
+            block = None if block_id is None else blocks.get(block_id)
+            held = None if hold_id is None else holds.get(hold_id)
+            if (block is None and block_id is not None) or (held is None and hold_id is not None):
+                rows = self._entry_rows(stored)  # a row key this connection does not know
+                break
+            rows.append(
+                codec.entry_row(e, None if block is None else block[0][0], None if held is None else held[0][0])
+            )
+        conn = self.conn
+        if len(rows) == 1:
+            conn.execute(SQL.insert_entries(1), rows[0])
+            return
+        for start in range(0, len(rows), ENTRIES_PER_INSERT):
+            chunk = rows[start : start + ENTRIES_PER_INSERT]
+            conn.execute(SQL.insert_entries(len(chunk)), [value for row in chunk for value in row])
+
+    def _entry_rows(self, stored: list[EntryState]) -> list[tuple[object, ...]]:
+        blocks = self._positions("blocks", {e.block_id for e in stored if e.block_id is not None}, self._block_pos)
+        holds = self._positions("holds", {e.hold_id for e in stored if e.hold_id is not None}, self._hold_pos)
+        return [
+            codec.entry_row(
+                e, None if e.block_id is None else blocks[e.block_id], None if e.hold_id is None else holds[e.hold_id]
+            )
+            for e in stored
+        ]
+
+    def _positions(self, table: str, ids: set[str], known: Callable[[str], int | None]) -> dict[str, int]:
+        """The row keys of the blocks (or holds) ``ids``: those this connection knows, and the
+        others read. An id with no row is refused, as the reference by id refused it."""
+        found: dict[str, int] = {}
+        missing: list[str] = []
+        for key in ids:
+            pos = known(key)
+            if pos is None:
+                missing.append(key)
+            else:
+                found[key] = pos
+        if missing:
+            missing.sort()
+            for start in range(0, len(missing), 500):
+                chunk = missing[start : start + 500]
+                found.update(self.conn.execute(SQL.positions(table, len(chunk)), chunk))
+            absent = [key for key in missing if key not in found]
+            if absent:
+                what = "block" if table == "blocks" else "hold"
+                raise StorageError(
+                    f"SQLite could not save an account ({self.where}): an entry refers to {what} "
+                    f"{absent[0]!r}, which is not stored (FOREIGN KEY); nothing was written"
+                )
+        return found
 
     @_storage("record an idempotency key", write=True)
     def record_operation(self, record: OperationRecord) -> None:
