@@ -5,6 +5,7 @@ figures depend on nothing but the scenario and that customer."""
 from __future__ import annotations
 
 import io
+import random
 import re
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -15,8 +16,10 @@ from test_engine import EVENTS, SCENARIO  # the scenario with every feature
 
 from creditcore.simulate import Point, Scenario, ScenarioError, load, parse, run
 from creditcore.simulate.chart import chart_data
+from creditcore.simulate.distributions import _distribution
 from creditcore.simulate.parts import narrow, split, work
 from creditcore.simulate.report import TimelineCSV, as_json
+from creditcore.values import MAX_MINOR, parse_amount
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -215,6 +218,21 @@ amount = 1
     total = sum(work(found))
     assert len(seen) >= 2 + 30_000 // 4096 - 1 and seen[-1] == (total, total)
     assert 0 < seen[1][0] < seen[-2][0] < total
+
+
+def test_an_amount_drawer_draws_what_the_distribution_draws() -> None:
+    # the lognormal drawer is inlined for speed: it must round exactly the distribution's draws
+    for value in (
+        {"distribution": "lognormal", "median": 4, "sigma": 0.6, "max": 60},
+        {"distribution": "lognormal", "median": 1e18, "sigma": 10},
+        {"distribution": "uniform", "min": 1, "max": 4},
+    ):
+        distribution = _distribution(value, lambda v: parse_amount(str(v), 2))
+        for factor in (1, 100):
+            drawer, one, other = distribution.minor_drawer(factor), random.Random(5), random.Random(5)
+            for _ in range(2000):
+                scaled = distribution.draw(other) * factor
+                assert drawer(one) == (MAX_MINOR if not scaled < MAX_MINOR else max(1, round(scaled)))
 
 
 def test_parts_are_consecutive_cover_every_customer_and_share_the_work() -> None:

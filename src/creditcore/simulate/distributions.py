@@ -50,11 +50,17 @@ class Distribution:
         exact = self.exact
         if exact is not None:
             return lambda rng: exact
-        if self.kind == "lognormal":  # the usual usage amount: no call to draw() in between
-            mu, sigma, cap = self.a, self.b, self.cap
+        if self.kind == "lognormal":  # the usual usage amount: _minor(_lognormal(...)), inlined
+            mu, sigma, cap = self.a, self.b, math.inf if self.cap is None else self.cap
+            exp, gauss = math.exp, random.Random.gauss
 
             def lognormal(rng: random.Random) -> int:
-                return _minor(_lognormal(rng, mu, sigma, cap) * factor)
+                exponent = gauss(rng, mu, sigma)
+                value = exp(exponent) if exponent < 709 else math.inf
+                scaled = (value if value < cap else cap) * factor
+                if not scaled < MAX_MINOR:
+                    return MAX_MINOR
+                return max(1, round(scaled))
 
             return lognormal
         draw = self.draw

@@ -15,6 +15,7 @@ then the credit per grant rule not yet effective (upcoming).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 
@@ -59,7 +60,7 @@ def add(into: Changes, changes: Changes) -> None:
         if found is None:
             continue
         kept = into[k]
-        into[k] = found if kept is None else [a + b for a, b in zip(kept, found, strict=True)]
+        into[k] = found if kept is None else list(map(operator.add, kept, found))
 
 
 def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Iterator[Point]:
@@ -68,7 +69,7 @@ def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Itera
     running = [0] * (WIDTH + 2 * rules)
     for at, found in zip(times, changes, strict=True):
         if found is not None:
-            running = [a + b for a, b in zip(running, found, strict=True)]
+            running = list(map(operator.add, running, found))
         granted, used, expired, voided, held, debt, shortfall = running[:WIDTH]
         remaining = tuple(running[WIDTH : WIDTH + rules])
         figures = Figures(
