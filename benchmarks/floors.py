@@ -20,7 +20,6 @@ check that a floor burns the blocks the ledger burns.
 from __future__ import annotations
 
 import bisect
-import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -295,17 +294,17 @@ class LeanFloor:
 # -- raw sqlite3: the schema floor -----------------------------------------------------------
 
 _SELECT_LIVE = (
-    "SELECT id, remaining, held, expires_at FROM blocks WHERE customer = ? AND remaining > 0 "
+    "SELECT pos, remaining, held, expires_at FROM blocks WHERE customer = ? AND live = 1 "
     "ORDER BY priority, expires_at IS NULL, expires_at, number"
 )
 _INSERT_ENTRY = (
-    "INSERT INTO entries (op_id, customer, unit, kind, block_id, amount, available_after, at) "
+    "INSERT INTO entries (op_id, customer, unit, kind, block_pos, amount, available_after, at) "
     "VALUES (?, ?, 'credits', ?, ?, ?, ?, ?)"
 )
 
 
 class SchemaFloor:
-    """The ledger's own schema (tables, indexes, triggers, constraints, the JSON account row)
+    """The ledger's own schema (tables, indexes, triggers, constraints, the account rows)
     written to with plain ``sqlite3`` calls: WAL, the given ``synchronous`` level,
     ``BEGIN IMMEDIATE`` per transaction.
 
@@ -341,11 +340,11 @@ class SchemaFloor:
             granted[spec.customer] = granted.get(spec.customer, 0) + spec.amount
             block_id = f"{spec.customer}/{spec.number}"
             conn.execute(
-                "INSERT INTO accounts (customer, totals, last_at, next_number) VALUES (?, '{}', ?, 1) "
+                "INSERT INTO accounts (customer, last_at, next_number) VALUES (?, ?, 1) "
                 "ON CONFLICT (customer) DO NOTHING",
                 (spec.customer, at),
             )
-            conn.execute(
+            block_pos = conn.execute(
                 "INSERT INTO blocks (id, customer, unit, number, amount, remaining, priority, category, "
                 "effective_at, expires_at, created_at) VALUES (?, ?, 'credits', ?, ?, ?, ?, 'promotional', ?, ?, ?)",
                 (
@@ -359,14 +358,16 @@ class SchemaFloor:
                     None if spec.expires_at is None else _micros(spec.expires_at),
                     at,
                 ),
-            )
+            ).lastrowid
             conn.execute(
                 _INSERT_ENTRY,
-                (f"op{self.ops}", spec.customer, "grant", block_id, spec.amount, granted[spec.customer], at),
+                (f"op{self.ops}", spec.customer, "grant", block_pos, spec.amount, granted[spec.customer], at),
             )
         for customer, amount in granted.items():
-            totals = {"credits": {"granted": amount, "used": 0, "expired": 0, "voided": 0, "debt": 0}}
-            conn.execute("UPDATE accounts SET totals = ? WHERE customer = ?", (json.dumps(totals), customer))
+            conn.execute(
+                "INSERT INTO account_units (customer, unit, granted, last_at) VALUES (?, 'credits', ?, ?)",
+                (customer, amount, at),
+            )
         conn.execute("COMMIT")
         return sum(granted.values())
 
@@ -375,30 +376,29 @@ class SchemaFloor:
         conn = self.conn
         self.ops += 1
         op, customer, at = f"op{self.ops}", spec.customer, _micros(spec.at)
-        (totals_text,) = conn.execute("SELECT totals FROM accounts WHERE customer = ?", (customer,)).fetchone()
         rows = conn.execute(_SELECT_LIVE, (customer,)).fetchall()
         available = sum(r - h for _, r, h, e in rows if e is None or e > at)
         need = spec.amount
         updates = []
         entries = []
-        for block_id, remaining, held, expires in rows:
+        for block_pos, remaining, held, expires in rows:
             free = remaining - held
             if free <= 0 or (expires is not None and expires <= at):
                 continue
             take = need if need < free else free
             need -= take
             available -= take
-            updates.append((remaining - take, "depleted" if remaining == take else None, block_id))
-            entries.append((op, customer, "burn", block_id, take, available, at))
+            left = remaining - take
+            updates.append((left, None if left else "depleted", int(left > 0), block_pos))
+            entries.append((op, customer, "burn", block_pos, take, available, at))
             if not need:
                 break
         burned = spec.amount - need
-        conn.executemany("UPDATE blocks SET remaining = ?, emptied_by = ? WHERE id = ?", updates)
+        conn.executemany("UPDATE blocks SET remaining = ?, emptied_by = ?, live = ? WHERE pos = ?", updates)
         conn.executemany(_INSERT_ENTRY, entries)
-        totals = json.loads(totals_text)
-        totals["credits"]["used"] += burned
         conn.execute(
-            "UPDATE accounts SET totals = ?, last_at = ? WHERE customer = ?", (json.dumps(totals), at, customer)
+            "UPDATE account_units SET used = used + ?, last_at = ? WHERE customer = ? AND unit = 'credits'",
+            (burned, at, customer),
         )
         return burned
 
