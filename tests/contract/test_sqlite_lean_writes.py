@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from creditcore import Ledger
 from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.repository import ChangeSet
-from creditcore.state import AccountState
+from creditcore.state import AccountState, BlockState, EntryState, HoldState
 from creditcore.testing.contract import START, ManualClock
 
 HOUR = timedelta(hours=1)
@@ -257,3 +258,52 @@ def check_every_index(ledger: Ledger, path: Path, clock: ManualClock) -> None:
             if sql.startswith("SELECT")
         ]
         assert any(index in plan for plan in plans), f"{INDEXES[index]} does not use {index}: {plans}"
+
+
+def test_a_block_or_hold_this_connection_never_read_is_written_over_not_twice(path: Path) -> None:
+    # a new block or hold is a plain INSERT; one whose id turns out to be stored already (here:
+    # written by another connection, never read by this one) is written over, and the entries
+    # that name it refer to that row
+    first = SQLiteRepository(path)
+    at = START + HOUR
+    block = BlockState(
+        id="b1", customer="ada", unit="credits", number=1, amount=10, remaining=10, priority=0,
+        category="promotional", effective_at=START, created_at=START,
+    )  # fmt: skip
+    found = HoldState(
+        id="h1", customer="ada", unit="credits", amount=2, allocations=(("b1", 2),), created_at=at, op_id="op2"
+    )
+    granted = EntryState(
+        op_id="op1",
+        customer="ada",
+        unit="credits",
+        kind="grant",
+        block_id="b1",
+        amount=10,
+        available_after=10,
+        at=START,
+    )
+    try:
+        with first.transaction() as uow:
+            uow.save(ChangeSet.of(AccountState(customer="ada"), AccountState(customer="ada", blocks={"b1": block},
+                     last_at=START, next_number=2), [granted]))  # fmt: skip
+    finally:
+        first.close()
+    second = SQLiteRepository(path)
+    try:
+        held = attrs.evolve(block, held=2)
+        hold_entry = EntryState(
+            op_id="op2", customer="ada", unit="credits", kind="hold", block_id="b1", hold_id="h1", amount=2,
+            available_after=8, at=at,
+        )  # fmt: skip
+        with second.transaction() as uow:
+            uow.save(ChangeSet.of(AccountState(customer="ada"), AccountState(customer="ada", blocks={"b1": held},
+                     holds={"h1": found}, last_at=at, next_number=2), [hold_entry]))  # fmt: skip
+        with second.reader() as reader:
+            blocks, holds, entries = reader.history("ada")
+    finally:
+        second.close()
+    assert blocks == [held] and holds == [found]
+    assert [(e.kind, e.block_id, e.hold_id) for e in entries] == [("grant", "b1", None), ("hold", "b1", "h1")]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM blocks").fetchone() == (1,)

@@ -1,11 +1,12 @@
 """What every SQL adapter shares, written once for any SQL database.
 
 - :mod:`.dialect`: the few ways databases differ (placeholders, types, table options, the
-  append-only triggers), as a small value each adapter passes in;
-- :mod:`.codec`: rows <-> the core's states (blocks, holds, entries, accounts, idempotency
-  records), and the domain's enumerations checked on the way in and out;
-- :mod:`.results`: a write's stored result as JSON text;
-- :mod:`.statements`: every statement text, rendered once for a dialect;
+  append-only triggers, reading JSON in a migration), as a small value each adapter passes in;
+- :mod:`.codec`: rows <-> the core's states (blocks, holds, entries, accounts and their units'
+  totals, idempotency records), what a write moved, and the domain's enumerations checked on
+  the way in and out;
+- :mod:`.statements`: every statement text, rendered once for a dialect (those that depend on
+  what a write moved, once for each set of columns);
 - :mod:`.schema`: the schema and its one list of forward migrations;
 - :mod:`.snapshots`: the snapshot policy and the past read through snapshots.
 

@@ -70,9 +70,14 @@ class Statements:
             "LEFT JOIN blocks b ON b.pos = e.block_pos LEFT JOIN holds h ON h.pos = e.hold_pos"
         )
         self.select_operation = f"SELECT {', '.join(OPERATION_COLUMNS)} FROM operations"
-        # a block or hold written whole: a new one, or one whose fixed part changed; either
-        # way the statement gives back its row key
-        self.upsert_block = _upsert(dialect, "blocks", (*BLOCK_COLUMNS, "live"), "id", " RETURNING pos")
+        # a block or hold written whole: a new one (its row key is the one the database gives
+        # it), or one whose fixed part changed (the upsert gives back its row key)
+        block_columns = (*BLOCK_COLUMNS, "live")
+        self.insert_block = (
+            f"INSERT INTO blocks ({', '.join(block_columns)}) VALUES ({dialect.marks(len(block_columns))})"
+        )
+        self.upsert_block = _upsert(dialect, "blocks", block_columns, "id", " RETURNING pos")
+        self.insert_hold = f"INSERT INTO holds ({', '.join(HOLD_COLUMNS)}) VALUES ({dialect.marks(len(HOLD_COLUMNS))})"
         self.upsert_hold = _upsert(dialect, "holds", HOLD_COLUMNS, "id", " RETURNING pos")
         self.upsert_operation = _upsert(dialect, "operations", OPERATION_COLUMNS, "namespace, key")
         # an account written whole: a customer's first write (a customer with a last entry

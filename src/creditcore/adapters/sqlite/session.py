@@ -398,21 +398,21 @@ class Session:
     def _save_blocks(self, before: AccountState, changed: tuple[BlockState, ...]) -> None:
         """A block the account had before whose figures alone moved is an UPDATE of those
         columns by its row key (its indexed columns stay put, unless it emptied); any other is
-        written whole and gives back its row key."""
+        written whole."""
         conn = self.conn
         for block in changed:
             old = before.blocks.get(block.id)
-            pos = None if old is None else self._block_pos(block.id)
+            pos = self._block_pos(block.id)
             if old is not None and pos is not None and codec.block_fixed(old) == codec.block_fixed(block):
                 names, values = codec.block_moves(old, block)
                 if names:
                     conn.execute(SQL.update_block(names), (*values, pos))
                     # its cached row is the old one (decoded again from its new row when next
                     # read); its row key stays
-            else:
-                row = codec.block_row(block)
-                (pos,) = conn.execute(SQL.upsert_block, (*row, codec.live(block))).fetchone()
-                self._remember_block((pos, *row), block)
+                continue
+            row = codec.block_row(block)
+            pos = self._write_whole(SQL.insert_block, SQL.upsert_block, (*row, codec.live(block)), seen=pos is not None)
+            self._remember_block((pos, *row), block)
 
     def _save_holds(self, before: AccountState, changed: tuple[HoldState, ...]) -> None:
         """As blocks: a hold the account had whose status or figures alone moved is an
@@ -420,15 +420,35 @@ class Session:
         conn = self.conn
         for found in changed:
             old = before.holds.get(found.id)
-            pos = None if old is None else self._hold_pos(found.id)
+            pos = self._hold_pos(found.id)
             if old is not None and pos is not None and codec.hold_fixed(old) == codec.hold_fixed(found):
                 names, values = codec.hold_moves(old, found)
                 if names:
                     conn.execute(SQL.update_hold(names), (*values, pos))
+                continue
+            row = codec.hold_row(found)
+            pos = self._write_whole(SQL.insert_hold, SQL.upsert_hold, row, seen=pos is not None)
+            self._remember_hold((pos, *row), found)
+
+    def _write_whole(self, insert: str, upsert: str, row: tuple[object, ...], *, seen: bool) -> int:
+        """Write a block's or hold's row whole and return its row key: one this connection has
+        never seen (a new one, as a rule) with a plain INSERT, whose row key is the rowid SQLite
+        gave it; any other with an upsert that gives its row key back (RETURNING costs about as
+        much again as the INSERT)."""
+        conn = self.conn
+        if not seen:
+            try:
+                pos = conn.execute(insert, row).lastrowid
+            except sqlite3.IntegrityError as error:
+                if getattr(error, "sqlite_errorname", None) != "SQLITE_CONSTRAINT_UNIQUE":
+                    raise
+                # its id was there after all: SQLite undid that statement alone, and the upsert
+                # writes over the row
             else:
-                row = codec.hold_row(found)
-                (pos,) = conn.execute(SQL.upsert_hold, row).fetchone()
-                self._remember_hold((pos, *row), found)
+                assert pos is not None  # an INSERT into a table with a rowid gives one
+                return pos
+        (found,) = conn.execute(upsert, row).fetchone()
+        return int(found)
 
     def _insert_entries(self, stored: list[EntryState]) -> None:
         """The entries in one INSERT (per :data:`ENTRIES_PER_INSERT`), each referring to its
