@@ -135,6 +135,7 @@ class _Part:
             for what, i, rule in self.sources
         ]
         self.burns: list[dict[tuple[int, str | None], Burn]] = [{} for _ in s.usage]
+        self.usage_scopes = [rule.scope for rule in s.usage]
         self.usage_amounts = [rule.amount.minor_drawer(s.factor) if rule.amount else None for rule in s.usage]
         self.job_amounts = [rule.amount.minor_drawer(s.factor) for rule in s.jobs]
 
@@ -383,16 +384,15 @@ class _Part:
             self.mirror.void(self.customer_id, command, at)
 
     def use(self, rule_index: int, event: datetime | ReplayEvent, at: datetime) -> None:
-        rule = self.s.usage[rule_index]
         if type(event) is datetime:
             rng = self.amount_streams[rule_index]
             if rng is None:
                 rng = self.amount_streams[rule_index] = stream(self.s, "usage", rule_index, "amounts", self.customer_id)
             amount = self.usage_amounts[rule_index](rng)  # type: ignore[misc]
-            scope = rule.scope
+            scope = self.usage_scopes[rule_index]
         else:
             assert isinstance(event, ReplayEvent)
-            amount, scope = event.amount, event.scope or rule.scope
+            amount, scope = event.amount, event.scope or self.usage_scopes[rule_index]
         kept = self.burns[rule_index]
         command = kept.get((amount, scope))
         if command is None:
@@ -409,7 +409,11 @@ class _Part:
             self.counts["burns_refused"] += 1
             return
         self.shortfall += done.outcome.shortfall  # what the rule decided no credit covered
-        self.commit(done)
+        after, entries = done
+        for entry in entries:  # commit(), inlined: this is most events
+            if entry.kind == "settle":
+                self.counts["settlements"] += 1
+        self.state = after.live()
         self.counts["burns"] += 1
         if self.mirror is not None:
             self.mirror.burn(self.customer_id, command, at)
