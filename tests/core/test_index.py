@@ -347,13 +347,8 @@ class Account:
             "ada", list(self.known_blocks.values()), list(self.known_holds.values()), self.history
         )
         assert replayed.live() == after.live(), f"{what}: a replay of the entries gives another account"
-        changed = {b.id for b in after.changes()[0]} if after.changes() is not None else set()
         for block_id, found in after.blocks.items():
             again = replayed.blocks[block_id]
-            if found.remaining == 0 and block_id not in changed:
-                # a block emptied before it became effective keeps settle_pending: see the xfail
-                # test_a_block_emptied_while_upcoming_stops_waiting_to_settle_debt_once_effective
-                again = attrs.evolve(again, settle_pending=found.settle_pending)
             assert again == found, f"{what}: a replay of the entries makes block {block_id} otherwise"
         for hold_id, found_hold in after.holds.items():
             assert replayed.holds[hold_id] == found_hold, f"{what}: a replay makes hold {hold_id} otherwise"
@@ -664,16 +659,8 @@ def test_a_block_used_up_as_it_becomes_effective_no_longer_waits_to_settle_debt(
     assert after.blocks["b"].settle_pending is False, "the moment to settle debt is past, but the block still waits"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_close_settlements clears settle_pending for the blocks in index.settling (blocks with credit) "
-    "and the blocks the write changed: a block emptied by an earlier write while it was upcoming (a void "
-    "or a change of expiry of all its credit) is in neither, so it waits to settle debt for good, while a "
-    "replay of its entries says it stopped once the history passed its effective_at (so did the walk "
-    "before the index)",
-)
 @pytest.mark.parametrize("empty", ["void", "change_expiry"])
-def test_a_block_emptied_while_upcoming_stops_waiting_to_settle_debt_once_effective(empty: str) -> None:
+def test_a_block_emptied_while_upcoming_stops_waiting_to_settle_debt(empty: str) -> None:
     grant = Grant(op_id="g", block_id="b", unit="credits", amount=10, effective_at=START + 5 * MINUTES)
     state, grant_entries = rules.grant(AccountState(customer="ada"), grant, START)
     if empty == "void":
@@ -681,7 +668,9 @@ def test_a_block_emptied_while_upcoming_stops_waiting_to_settle_debt_once_effect
     else:
         move = ChangeExpiry(op_id="e", block_id="b", new_block_id="b2", expires_at=START + HOUR)
         state, emptied = rules.change_expiry(state, move, START)
-    assert state.blocks["b"].remaining == 0 and state.blocks["b"].settle_pending  # still upcoming
+    # still upcoming, but with nothing left to settle with: it stops waiting as it empties
+    assert state.blocks["b"].remaining == 0 and not state.blocks["b"].settle_pending
+    assert "b" not in {block_id for _when, _number, block_id, _unit in state.index().settling}
     # the next write comes after the block's effective_at, and does not touch it
     after, later = rules.grant(state, Grant(op_id="g2", block_id="c", unit="credits", amount=1), START + 10 * MINUTES)
     entries = [e.numbered(n + 1) for n, e in enumerate(grant_entries + emptied + later)]

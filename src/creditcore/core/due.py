@@ -137,8 +137,8 @@ def _next_settlement(state: AccountState) -> datetime | None:
 
 def _close_settlements(work: Work) -> None:
     # an upcoming block settles debt at effective_at only; once the history has an entry at
-    # or after that moment, the moment is past for good (for the blocks with credit, in the
-    # index; for one this write emptied, among the blocks it changed)
+    # or after that moment, the moment is past for good (a block that empties stops waiting
+    # then: see apply_to_block, so the index's settling blocks are all there is to close)
     last = work.last_at
     if last is None:
         return
@@ -147,16 +147,13 @@ def _close_settlements(work: Work) -> None:
         if when > last:
             break
         passed.append(block_id)
-    passed.extend(
-        b.id for b in work.blocks.changed.values() if b.settle_pending and b.remaining <= 0 and b.effective_at <= last
-    )
     for block_id in passed:
         work.blocks[block_id] = attrs.evolve(work.blocks[block_id], settle_pending=False)
 
 
 def _restore_settlements(work: Work, horizon: datetime | None) -> None:
     for block in list(work.blocks.values()):
-        pending = block.settles_debt and horizon is not None and block.effective_at > horizon
+        pending = block.settles_debt and block.remaining > 0 and horizon is not None and block.effective_at > horizon
         if pending != block.settle_pending:
             work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)
 

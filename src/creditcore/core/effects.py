@@ -88,7 +88,7 @@ def apply_to_block(block: BlockState, kind: str, amount: int) -> BlockState:
         metadata=block.metadata,
         origin=block.origin,
         settles_debt=block.settles_debt,
-        settle_pending=block.settle_pending,
+        settle_pending=block.settle_pending and remaining > 0,  # an empty block has nothing to settle with
         void_closed=void_closed,
         emptied_by=emptied_by,
     )
