@@ -39,15 +39,18 @@ class Index:
     state holds it; a rule changes its own :meth:`copy`."""
 
     __slots__ = (
-        "active_holds", "burn", "expiries", "horizon", "live_blocks", "order", "settling", "sums", "timeouts",
-        "unheld", "upcoming",
+        "_burn", "_unsorted", "active_holds", "expiries", "horizon", "live_blocks", "order", "settling", "sums",
+        "timeouts", "unheld", "upcoming",
     )  # fmt: skip
 
     def __init__(self, order: BurnOrder, horizon: datetime | None) -> None:
         self.order = order
         self.horizon = horizon
         """Blocks effective after this time (the account's last entry) are ``upcoming``."""
-        self.burn: dict[ScopeKey, SortedTuple] = {}
+        self._burn: dict[ScopeKey, SortedTuple] | None = {}
+        self._unsorted: list[BlockState] = []
+        """The live blocks of a built index until its burn sequences are first asked for (a
+        read that only wants the balance never sorts them)."""
         self.expiries = _EMPTY
         self.timeouts = _EMPTY
         self.settling = _EMPTY
@@ -67,9 +70,8 @@ class Index:
     ) -> Index:
         """The index of an account with these blocks and holds, from scratch."""
         index = cls(order, horizon)
-        burn: dict[ScopeKey, list[Any]] = {}
+        live: list[BlockState] = []
         expiries, settling, upcoming, timeouts = [], [], [], []
-        key = order.sort_key
         for b in blocks:
             if b.remaining <= 0:
                 continue
@@ -77,7 +79,7 @@ class Index:
                 settling.append((b.effective_at, b.number, b.id, b.unit))
             index.live_blocks += 1
             scope_key = (b.unit, b.scope)
-            burn.setdefault(scope_key, []).append((key(b), b.id))
+            live.append(b)
             if b.expires_at is not None:
                 expiries.append((b.expires_at, b.number, b.id, b.unit))
             if horizon is None or b.effective_at > horizon:
@@ -90,7 +92,8 @@ class Index:
                 index.active_holds += 1
                 if h.expires_at is not None:
                     timeouts.append((h.expires_at, h.id, h.unit))
-        index.burn = {scope_key: SortedTuple.of(items) for scope_key, items in burn.items()}
+        index._burn = None
+        index._unsorted = live
         index.expiries = SortedTuple.of(expiries)
         index.settling = SortedTuple.of(settling)
         index.upcoming = SortedTuple.of(upcoming)
@@ -102,7 +105,8 @@ class Index:
         new = Index.__new__(Index)
         new.order = self.order
         new.horizon = self.horizon
-        new.burn = dict(self.burn)
+        new._burn = dict(self.burn)
+        new._unsorted = []
         new.expiries = self.expiries
         new.timeouts = self.timeouts
         new.settling = self.settling
@@ -114,6 +118,7 @@ class Index:
         return new
 
     def __reduce__(self) -> tuple[Any, ...]:
+        self.burn  # noqa: B018 (sorted, so the copy does not carry the blocks along)
         state = {name: getattr(self, name) for name in self.__slots__}
         return (_restore, (state,))
 
@@ -188,15 +193,21 @@ class Index:
             upcoming = upcoming.remove(upcoming.first())
         self.upcoming = upcoming
 
+    @property
+    def burn(self) -> dict[ScopeKey, SortedTuple]:
+        """Per unit and scope set, ``(sort key, block id)`` of the live blocks in burn order."""
+        burn = self._burn
+        if burn is None:
+            burn = self._burn = _burn_sequences(self._unsorted, self.order)
+            self._unsorted = []
+        return burn
+
     def reorder(self, order: BurnOrder, blocks: Iterable[BlockState]) -> None:
         """Sort the burn sequences by another order (a rule called with an order other than
         the one the index was built for)."""
-        burn: dict[ScopeKey, list[Any]] = {}
-        for b in blocks:
-            if b.remaining > 0:
-                burn.setdefault((b.unit, b.scope), []).append((order.sort_key(b), b.id))
         self.order = order
-        self.burn = {scope_key: SortedTuple.of(items) for scope_key, items in burn.items()}
+        self._burn = _burn_sequences((b for b in blocks if b.remaining > 0), order)
+        self._unsorted = []
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -217,6 +228,14 @@ class Index:
             if item[0] <= at:
                 return
             yield item
+
+
+def _burn_sequences(live: Iterable[BlockState], order: BurnOrder) -> dict[ScopeKey, SortedTuple]:
+    burn: dict[ScopeKey, list[Any]] = {}
+    key = order.sort_key
+    for b in live:
+        burn.setdefault((b.unit, b.scope), []).append((key(b), b.id))
+    return {scope_key: SortedTuple.of(items) for scope_key, items in burn.items()}
 
 
 def _restore(state: dict[str, Any]) -> Index:
