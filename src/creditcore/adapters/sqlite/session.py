@@ -1,108 +1,57 @@
-"""One transaction's reads and writes on one SQLite connection (a Reader and a UnitOfWork).
+"""One transaction's reads and writes on one SQLite connection: the shared
+:class:`~creditcore.adapters.sql.session.SqlSession` with what is SQLite's own.
 
-The rows, statements and snapshots are the shared SQL layer's; what is SQLite's own here is
-the write path's cache and how a write is numbered: the write lock is held (``BEGIN
-IMMEDIATE``) for the whole transaction, so the next ``seq`` is ``MAX(seq) + 1``, and a
-connection keeps what it last loaded or saved until another connection commits.
-
-A write stores only what moved: the columns of a block, a hold or a unit's totals that
-changed since the state it loaded (one prepared statement per set of columns), the new
-entries in one INSERT, and a block or hold by its row key (``pos``), which the connection
-learnt when it read or wrote the row.
+That is the write path's cache and how a write is numbered: the write lock is held (``BEGIN
+IMMEDIATE``) for the whole transaction, so the next ``seq`` is ``MAX(seq) + 1``, a new row's
+key is its rowid, and a connection keeps what it last loaded or saved until another
+connection commits.
 """
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import ClassVar
 
-from creditcore.adapters.sql import codec
 from creditcore.adapters.sql.dialect import SQLITE
-from creditcore.adapters.sql.snapshots import keep_snapshots, past_history
-from creditcore.adapters.sql.statements import ENTRIES_PER_INSERT, Statements
-from creditcore.errors import CreditError, StorageError
-from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory
-from creditcore.state import AccountState, BlockState, EntryState, HoldState
+from creditcore.adapters.sql.session import SqlSession, storage
+from creditcore.adapters.sql.statements import Statements
+from creditcore.errors import StorageError
+from creditcore.repository import SNAPSHOT_EVERY
+from creditcore.state import AccountState
 
 from .errors import TRANSLATED, storage_error
 
 #: The statements of the shared layer, in SQLite's dialect.
 SQL = Statements(SQLITE)
 
-# How many decoded blocks (and holds) a connection keeps to skip decoding unchanged rows.
-_DECODED_CACHE = 20_000
-# How many accounts a connection keeps for its write transactions (see begin_write).
-_ACCOUNTS_KEPT = 20_000
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+class Session(SqlSession):
+    """The reads and writes of one transaction on one SQLite connection."""
 
-
-def _storage(
-    action: str, *, write: bool = False
-) -> Callable[[Callable[Concatenate[Session, _P], _T]], Callable[Concatenate[Session, _P], _T]]:
-    """Run a session method inside its transaction and translate what goes wrong; a
-    ``write`` runs only in a write transaction (never through a reader)."""
-
-    def wrap(method: Callable[Concatenate[Session, _P], _T]) -> Callable[Concatenate[Session, _P], _T]:
-        def run(self: Session, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-            if not self.conn.in_transaction:
-                # SQLite ends a transaction on its own after some errors (a full disk, I/O):
-                # what follows must not run, let alone commit statement by statement
-                raise StorageError(
-                    f"SQLite could not {action} ({self.where}): the transaction is no longer open "
-                    "(SQLite rolled it back after an earlier error, or it has ended); nothing was written"
-                )
-            if write and not self.writing:
-                raise StorageError(
-                    f"SQLite could not {action} ({self.where}): this is a reader, which only reads; "
-                    "nothing was written: write through SQLiteRepository.transaction()"
-                )
-            try:
-                return method(self, *args, **kwargs)
-            except CreditError:
-                raise  # already the library's own
-            except TRANSLATED as error:
-                raise storage_error(action, self.where, error) from error
-
-        functools.update_wrapper(run, method)
-        return run
-
-    return wrap
-
-
-class Session:
-    """The reads and writes of one transaction on one connection (a Reader and a UnitOfWork)."""
+    sql: ClassVar[Statements] = SQL
+    database: ClassVar[str] = "SQLite"
+    repository_name: ClassVar[str] = "SQLiteRepository"
+    translated: ClassVar[tuple[type[BaseException], ...]] = TRANSLATED
 
     def __init__(self, conn: sqlite3.Connection, where: str, snapshot_every: int = SNAPSHOT_EVERY) -> None:
-        self.conn = conn
-        self.where = where
-        self.snapshot_every = snapshot_every
-        self.writing = False
-        self.accounts: dict[str, AccountState] = {}
-        """Inside write transactions: each customer's state as this connection last loaded
-        or saved it (see :meth:`begin_write`)."""
+        super().__init__(conn, where, snapshot_every)
+        self.conn: sqlite3.Connection = conn
         self.data_version: int | None = None
         self.last_seq: int | None = None
         """The last entry seq this connection wrote, while no other connection has committed
         since (see :meth:`begin_write`)."""
-        self.since_snapshot: dict[str, int] = {}
-        """Per customer, entries written since its last snapshot, as this connection counts
-        them (a hint: a wrong count only takes a snapshot early or late)."""
-        self.wrote = False
-        self.witness: tuple[str, tuple[object, ...]] | None = None
-        """A query that finds a row only if this transaction's first write was committed:
-        how a COMMIT that reports an error is told apart from one that took effect."""
-        # Decoded rows, by id: a row read back exactly as it was last seen gives back the same
-        # (immutable) object instead of being decoded again. Only a byte-identical row is
-        # reused, so what other connections write is always seen. A row starts with its row
-        # key (pos), which never changes once committed: a write finds its blocks and holds by
-        # it, and its entries refer to them by it.
-        self._blocks: dict[str, tuple[tuple[Any, ...], BlockState]] = {}
-        self._holds: dict[str, tuple[tuple[Any, ...], HoldState]] = {}
+
+    def check_open(self, action: str) -> None:
+        if not self.conn.in_transaction:
+            # SQLite ends a transaction on its own after some errors (a full disk, I/O): what
+            # follows must not run, let alone commit statement by statement
+            raise StorageError(
+                f"SQLite could not {action} ({self.where}): the transaction is no longer open "
+                "(SQLite rolled it back after an earlier error, or it has ended); nothing was written"
+            )
+
+    def storage_error(self, action: str, error: BaseException) -> StorageError:
+        return storage_error(action, self.where, error)
 
     # -- the write path's own cache ------------------------------------------------------------
     #
@@ -122,393 +71,30 @@ class Session:
             self.data_version = version
         self.writing = True
 
-    def end_write(self, *, kept: bool) -> None:
-        """After a write transaction: what it did not commit (whatever step failed) leaves
-        nothing behind in the session (a row key it made may be another row's next time)."""
-        self.writing = False
-        if not kept:
-            self.accounts.clear()
-            self.last_seq = None
-            self.since_snapshot.clear()
-            self._blocks.clear()
-            self._holds.clear()
+    def forget(self) -> None:
+        super().forget()
+        self.last_seq = None
 
-    def _remember_account(self, state: AccountState) -> None:
-        """Keep the state as a load would give it back: blocks with credit left, active holds."""
-        if len(self.accounts) >= _ACCOUNTS_KEPT:
-            self.accounts.clear()
-        self.accounts[state.customer] = state.live()
-
-    def _block(self, row: tuple[Any, ...]) -> BlockState:
-        seen = self._blocks.get(row[1])
-        if seen is not None and seen[0] == row:
-            return seen[1]
-        return self._remember_block(row, codec.block(row))
-
-    def _remember_block(self, row: tuple[Any, ...], block: BlockState) -> BlockState:
-        if len(self._blocks) >= _DECODED_CACHE:
-            self._blocks.clear()
-        self._blocks[block.id] = (row, block)
-        return block
-
-    def _hold(self, row: tuple[Any, ...]) -> HoldState:
-        seen = self._holds.get(row[1])
-        if seen is not None and seen[0] == row:
-            return seen[1]
-        return self._remember_hold(row, codec.hold(row))
-
-    def _remember_hold(self, row: tuple[Any, ...], found: HoldState) -> HoldState:
-        if len(self._holds) >= _DECODED_CACHE:
-            self._holds.clear()
-        self._holds[found.id] = (row, found)
-        return found
-
-    def _wrote(self, query: str, params: tuple[object, ...]) -> None:
-        self.wrote = True
-        if self.witness is None:
-            self.witness = (query, params)
-
-    # -- reads ---------------------------------------------------------------------------------
-
-    @_storage("read the units")
-    def units(self) -> dict[str, int]:
-        return dict(self.conn.execute(SQL.units).fetchall())
-
-    @_storage("load an account")
-    def load_account(self, customer: str) -> AccountState:
-        if self.writing:
-            known = self.accounts.get(customer)
-            if known is not None:
-                return known
-        conn = self.conn
-        rows = conn.execute(SQL.account, (customer,)).fetchall()
-        if not rows:
-            state = AccountState(customer=customer)
-            if self.writing:
-                self._remember_account(state)  # a new customer: nothing stored to forget when it is saved
-            return state
-        blocks = conn.execute(SQL.live_blocks, (customer,))
-        holds = conn.execute(SQL.active_holds, (customer,))
-        state = codec.account(
-            customer,
-            rows,
-            {b.id: b for b in map(self._block, blocks)},
-            {h.id: h for h in map(self._hold, holds)},
-        )
-        if self.writing:
-            self._remember_account(state)
-        return state
-
-    @_storage("lock a customer", write=True)
+    @storage("lock a customer", write=True)
     def lock(self, customer: str) -> AccountState:
         # BEGIN IMMEDIATE already holds the whole file's write lock: loading is locking
         return self.load_account(customer)
 
-    @_storage("read a customer's blocks")
-    def blocks(self, customer: str) -> list[BlockState]:
-        return [self._block(r) for r in self.conn.execute(SQL.customer_blocks, (customer,))]
+    def number(self, count: int) -> int:
+        # the write lock is held (BEGIN IMMEDIATE), so the next rowids are ours
+        last = self.last_seq
+        if last is None:
+            (last,) = self.conn.execute(SQL.last_seq).fetchone()
+        self.last_seq = last + count
+        return last + 1
 
-    @_storage("read a customer's holds")
-    def holds(self, customer: str) -> list[HoldState]:
-        return [self._hold(r) for r in self.conn.execute(SQL.customer_holds, (customer,))]
-
-    @_storage("read a customer's history")
-    def history(self, customer: str) -> tuple[list[BlockState], list[HoldState], list[EntryState]]:
-        conn = self.conn
-        return (
-            [self._block(r) for r in conn.execute(SQL.customer_blocks, (customer,))],
-            [self._hold(r) for r in conn.execute(SQL.customer_holds, (customer,))],
-            [codec.entry(r) for r in conn.execute(SQL.customer_entries, (customer,))],
-        )
-
-    @_storage("find a block")
-    def find_block(self, block_id: str) -> BlockState | None:
-        row = self.conn.execute(SQL.block_by_id, (block_id,)).fetchone()
-        return None if row is None else self._block(row)
-
-    @_storage("find a hold")
-    def find_hold(self, hold_id: str) -> HoldState | None:
-        row = self.conn.execute(SQL.hold_by_id, (hold_id,)).fetchone()
-        return None if row is None else self._hold(row)
-
-    @_storage("find an idempotency key")
-    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
-        row = self.conn.execute(SQL.operation_by_key, (namespace, key)).fetchone()
-        return None if row is None else codec.operation(row)
-
-    @_storage("list the remembered operations")
-    def operations(self) -> list[OperationRecord]:
-        return [codec.operation(row) for row in self.conn.execute(SQL.all_operations)]
-
-    @_storage("list entries")
-    def list_entries(self, query: EntryQuery) -> list[EntryState]:
-        filters = [
-            (field, value)
-            for field, value in (
-                ("customer", query.customer),
-                ("unit", query.unit),
-                ("block_id", query.block_id),
-                ("op_id", query.op_id),
-                ("ref", query.ref),
-            )
-            if value is not None
-        ]
-        found = SQL.list_entries(
-            after_seq=query.after_seq,
-            limit=query.limit,
-            filters=filters,
-            kinds=None if query.kinds is None else sorted(query.kinds),
-            since=None if query.since is None else codec.micros(query.since),
-            until=None if query.until is None else codec.micros(query.until),
-        )
-        if found is None:
-            return []
-        sql, params = found
-        return [codec.entry(r) for r in self.conn.execute(sql, params)]
-
-    @_storage("list the customers")
-    def customers(self) -> list[str]:
-        return [customer for (customer,) in self.conn.execute(SQL.customers)]
-
-    @_storage("read a customer's past")
-    def past_history(self, customer: str, until: datetime) -> PastHistory:
-        return past_history(self.conn, SQL, customer, until, self._block, self._hold)
-
-    # -- writes --------------------------------------------------------------------------------
-
-    @_storage("declare a unit", write=True)
-    def add_unit(self, name: str, scale: int) -> None:
-        self.conn.execute(SQL.upsert_unit, (name, scale))
-        self._wrote(SQL.unit_witness, (name, scale))
-
-    @_storage("save an account", write=True)
-    def save(self, changes: ChangeSet) -> list[EntryState]:
-        conn = self.conn
-        customer = changes.customer
-        entries = changes.entries
-        after = changes.account
-        # the account as this transaction loaded it (lock() keeps it): what a block had before
-        known = self.accounts.get(customer)
-        before = known or AccountState(customer=customer)
-        stored: list[EntryState] = []
-        first: dict[str, int] = {}
-        if entries:
-            # the write lock is held (BEGIN IMMEDIATE), so the next rowids are ours
-            last = self.last_seq
-            if last is None:
-                (last,) = conn.execute(SQL.last_seq).fetchone()
-            for number, entry in enumerate(entries, start=last + 1):
-                stored.append(entry.numbered(number))
-                first.setdefault(entry.customer, number)
-            self.last_seq = stored[-1].seq
-        if known is None or before.last_at is None:
-            self._save_whole_account(after, first.get(customer), forget=known is None)
-        else:
-            self._save_account(before, after)
-        for other, seq in first.items():
-            if other != customer:
-                conn.execute(SQL.update_first_seq, (seq, other))
-        if changes.blocks:
-            self._save_blocks(before, changes.blocks)
-        if changes.holds:
-            self._save_holds(before, changes.holds)
-        if stored:
-            self._insert_entries(stored)
-            self._wrote(SQL.entry_witness, (stored[0].seq, stored[0].op_id))
-            keep_snapshots(conn, SQL, self.since_snapshot, self.snapshot_every, before, after, stored)
-        else:
-            self.wrote = True
-        if self.writing:
-            self._remember_account(after)
-        return stored
-
-    def _save_whole_account(self, after: AccountState, first_seq: int | None, *, forget: bool) -> None:
-        """A customer's first write, or one whose account this connection did not load: its
-        row and every unit's, whole (``forget``: and no unit row it does not have)."""
-        conn = self.conn
-        customer = after.customer
-        last_at = codec.optional_micros(after.last_at)
-        conn.execute(SQL.upsert_account, (customer, last_at, after.next_number, first_seq))
-        if forget:
-            conn.execute(SQL.delete_units, (customer,))
-        rows = [codec.account_unit_row(after, unit, None) for unit in codec.account_units(after)]
-        if len(rows) == 1:  # execute costs less than executemany over one row
-            conn.execute(SQL.upsert_account_unit, rows[0])
-        elif rows:
-            conn.executemany(SQL.upsert_account_unit, rows)
-
-    def _save_account(self, before: AccountState, after: AccountState) -> None:
-        """Only what moved: the columns of each unit's totals that changed, stamped with the
-        write's time, and the customer's row only for what is its own (the block counter, or
-        the time of a write that moved no unit's figures). See ``account_units`` in the schema."""
-        conn = self.conn
-        customer = after.customer
-        last_at = codec.optional_micros(after.last_at)
-        # a customer's history only moves forward; were it ever to go back, the unit rows'
-        # times are forgotten, so that the account's row holds the latest
-        forward = after.last_at is not None and before.last_at is not None and after.last_at >= before.last_at
-        if not forward:
-            conn.execute(SQL.forget_unit_times, (customer,))
-        stamped = False
-        old_totals, old_settled, settled = before.totals, before.settlements, after.settlements
-        units: list[str] = [
-            unit
-            for unit, figures in after.totals.items()
-            if figures is not old_totals.get(unit) or settled.get(unit) is not old_settled.get(unit)
-        ]
-        if settled:  # a unit with settlements and no totals (none is made so, but a state may be)
-            units.extend(unit for unit in settled if unit not in after.totals)
-        for unit in units:
-            names, values = codec.unit_moves(before, after, unit)
-            if not names:
-                continue
-            if forward:
-                names += ("last_at",)
-                values.append(last_at)
-                stamped = True
-            new = unit not in old_totals and unit not in old_settled
-            if new or conn.execute(SQL.update_account_unit(names), (*values, customer, unit)).rowcount != 1:
-                # a unit new to the customer (or, were it missing, its row written again)
-                conn.execute(SQL.upsert_account_unit, codec.account_unit_row(after, unit, last_at if forward else None))
-        own: tuple[str, ...] = ()
-        figures: list[object] = []
-        if after.next_number != before.next_number:
-            own += ("next_number",)
-            figures.append(after.next_number)
-        if not stamped and after.last_at != before.last_at:
-            own += ("last_at",)
-            figures.append(last_at)
-        if own and conn.execute(SQL.update_account(own), (*figures, customer)).rowcount != 1:
-            self._save_whole_account(after, None, forget=True)  # its row is not there after all
-
-    def _block_pos(self, block_id: str) -> int | None:
-        seen = self._blocks.get(block_id)
-        if seen is None:
-            return None
-        pos: int = seen[0][0]
+    def insert_new(self, insert: str, row: tuple[object, ...]) -> int | None:
+        # the row key is the rowid SQLite gave it (RETURNING costs about as much again)
+        try:
+            pos = self.conn.execute(insert, row).lastrowid
+        except sqlite3.IntegrityError as error:
+            if getattr(error, "sqlite_errorname", None) != "SQLITE_CONSTRAINT_UNIQUE":
+                raise
+            return None  # its id was there after all: SQLite undid that statement alone
+        assert pos is not None  # an INSERT into a table with a rowid gives one
         return pos
-
-    def _hold_pos(self, hold_id: str) -> int | None:
-        seen = self._holds.get(hold_id)
-        if seen is None:
-            return None
-        pos: int = seen[0][0]
-        return pos
-
-    def _save_blocks(self, before: AccountState, changed: tuple[BlockState, ...]) -> None:
-        """A block the account had before whose figures alone moved is an UPDATE of those
-        columns by its row key (its indexed columns stay put, unless it emptied); any other is
-        written whole."""
-        conn = self.conn
-        for block in changed:
-            old = before.blocks.get(block.id)
-            pos = self._block_pos(block.id)
-            if old is not None and pos is not None and codec.block_fixed(old) == codec.block_fixed(block):
-                names, values = codec.block_moves(old, block)
-                if names:
-                    conn.execute(SQL.update_block(names), (*values, pos))
-                    # its cached row is the old one (decoded again from its new row when next
-                    # read); its row key stays
-                continue
-            row = codec.block_row(block)
-            pos = self._write_whole(SQL.insert_block, SQL.upsert_block, (*row, codec.live(block)), seen=pos is not None)
-            self._remember_block((pos, *row), block)
-
-    def _save_holds(self, before: AccountState, changed: tuple[HoldState, ...]) -> None:
-        """As blocks: a hold the account had whose status or figures alone moved is an
-        UPDATE of those columns; any other is written whole."""
-        conn = self.conn
-        for found in changed:
-            old = before.holds.get(found.id)
-            pos = self._hold_pos(found.id)
-            if old is not None and pos is not None and codec.hold_fixed(old) == codec.hold_fixed(found):
-                names, values = codec.hold_moves(old, found)
-                if names:
-                    conn.execute(SQL.update_hold(names), (*values, pos))
-                continue
-            row = codec.hold_row(found)
-            pos = self._write_whole(SQL.insert_hold, SQL.upsert_hold, row, seen=pos is not None)
-            self._remember_hold((pos, *row), found)
-
-    def _write_whole(self, insert: str, upsert: str, row: tuple[object, ...], *, seen: bool) -> int:
-        """Write a block's or hold's row whole and return its row key: one this connection has
-        never seen (a new one, as a rule) with a plain INSERT, whose row key is the rowid SQLite
-        gave it; any other with an upsert that gives its row key back (RETURNING costs about as
-        much again as the INSERT)."""
-        conn = self.conn
-        if not seen:
-            try:
-                pos = conn.execute(insert, row).lastrowid
-            except sqlite3.IntegrityError as error:
-                if getattr(error, "sqlite_errorname", None) != "SQLITE_CONSTRAINT_UNIQUE":
-                    raise
-                # its id was there after all: SQLite undid that statement alone, and the upsert
-                # writes over the row
-            else:
-                assert pos is not None  # an INSERT into a table with a rowid gives one
-                return pos
-        (found,) = conn.execute(upsert, row).fetchone()
-        return int(found)
-
-    def _insert_entries(self, stored: list[EntryState]) -> None:
-        """The entries in one INSERT (per :data:`ENTRIES_PER_INSERT`), each referring to its
-        block and hold by row key."""
-        blocks, holds = self._blocks, self._holds
-        rows = []
-        for e in stored:
-            block_id, hold_id = e.block_id, e.hold_id
-            block = None if block_id is None else blocks.get(block_id)
-            held = None if hold_id is None else holds.get(hold_id)
-            if (block is None and block_id is not None) or (held is None and hold_id is not None):
-                rows = self._entry_rows(stored)  # a row key this connection does not know
-                break
-            rows.append(
-                codec.entry_row(e, None if block is None else block[0][0], None if held is None else held[0][0])
-            )
-        conn = self.conn
-        if len(rows) == 1:
-            conn.execute(SQL.insert_entries(1), rows[0])
-            return
-        for start in range(0, len(rows), ENTRIES_PER_INSERT):
-            chunk = rows[start : start + ENTRIES_PER_INSERT]
-            conn.execute(SQL.insert_entries(len(chunk)), [value for row in chunk for value in row])
-
-    def _entry_rows(self, stored: list[EntryState]) -> list[tuple[object, ...]]:
-        blocks = self._positions("blocks", {e.block_id for e in stored if e.block_id is not None}, self._block_pos)
-        holds = self._positions("holds", {e.hold_id for e in stored if e.hold_id is not None}, self._hold_pos)
-        return [
-            codec.entry_row(
-                e, None if e.block_id is None else blocks[e.block_id], None if e.hold_id is None else holds[e.hold_id]
-            )
-            for e in stored
-        ]
-
-    def _positions(self, table: str, ids: set[str], known: Callable[[str], int | None]) -> dict[str, int]:
-        """The row keys of the blocks (or holds) ``ids``: those this connection knows, and the
-        others read. An id with no row is refused, as the reference by id refused it."""
-        found: dict[str, int] = {}
-        missing: list[str] = []
-        for key in ids:
-            pos = known(key)
-            if pos is None:
-                missing.append(key)
-            else:
-                found[key] = pos
-        if missing:
-            missing.sort()
-            for start in range(0, len(missing), 500):
-                chunk = missing[start : start + 500]
-                found.update(self.conn.execute(SQL.positions(table, len(chunk)), chunk))
-            absent = [key for key in missing if key not in found]
-            if absent:
-                what = "block" if table == "blocks" else "hold"
-                raise StorageError(
-                    f"SQLite could not save an account ({self.where}): an entry refers to {what} "
-                    f"{absent[0]!r}, which is not stored (FOREIGN KEY); nothing was written"
-                )
-        return found
-
-    @_storage("record an idempotency key", write=True)
-    def record_operation(self, record: OperationRecord) -> None:
-        self.conn.execute(SQL.upsert_operation, codec.operation_row(record))
-        self._wrote(SQL.operation_witness, (record.namespace, record.key, record.op_id))
