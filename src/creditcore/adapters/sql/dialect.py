@@ -62,6 +62,10 @@ class Dialect:
     with."""
     json_field: Callable[[str, str], str]
     """``(document, name)`` -> the member ``name`` of a JSON object, as a SQL value."""
+    time_value: Callable[[str], str] = attrs.field(default=lambda mark: mark)
+    """``placeholder`` -> the SQL value of a time passed as integer microseconds since the
+    epoch (the codec's form), for a column or comparison of times: the placeholder itself
+    where times are stored so (SQLite), a conversion where the database has a time type."""
 
     def marks(self, count: int) -> str:
         """``count`` placeholders, comma-separated."""

@@ -42,11 +42,26 @@ _KEYS = {
 }
 
 
+#: The columns that hold times (integer microseconds in the codec's rows: see
+#: ``Dialect.time_value``).
+TIME_COLUMNS = frozenset({"effective_at", "expires_at", "created_at", "settled_at", "at", "last_at"})
+
+
+def _value(dialect: Dialect, column: str) -> str:
+    """The placeholder of a value of ``column``: a time's in the dialect's conversion."""
+    return dialect.time_value(dialect.mark) if column in TIME_COLUMNS else dialect.mark
+
+
+def _values(dialect: Dialect, columns: Sequence[str]) -> str:
+    """The placeholders of a row of ``columns``."""
+    return ", ".join(_value(dialect, column) for column in columns)
+
+
 def _upsert(dialect: Dialect, table: str, columns: Sequence[str], key: str, returning: str = "") -> str:
     keys = {part.strip() for part in key.split(",")}
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({dialect.marks(len(columns))}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_values(dialect, columns)}) "
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}{returning}"
     )
 
@@ -59,6 +74,7 @@ class Statements:
 
     def __init__(self, dialect: Dialect) -> None:
         m = dialect.mark
+        t = dialect.time_value(m)  # a time (integer microseconds in the codec's rows)
         self.dialect = dialect
         self._made: dict[tuple[str, object], str] = {}
         self.select_block = f"SELECT pos, {', '.join(BLOCK_COLUMNS)} FROM blocks"
@@ -74,16 +90,16 @@ class Statements:
         # it), or one whose fixed part changed (the upsert gives back its row key)
         block_columns = (*BLOCK_COLUMNS, "live")
         self.insert_block = (
-            f"INSERT INTO blocks ({', '.join(block_columns)}) VALUES ({dialect.marks(len(block_columns))})"
+            f"INSERT INTO blocks ({', '.join(block_columns)}) VALUES ({_values(dialect, block_columns)})"
         )
         self.upsert_block = _upsert(dialect, "blocks", block_columns, "id", " RETURNING pos")
-        self.insert_hold = f"INSERT INTO holds ({', '.join(HOLD_COLUMNS)}) VALUES ({dialect.marks(len(HOLD_COLUMNS))})"
+        self.insert_hold = f"INSERT INTO holds ({', '.join(HOLD_COLUMNS)}) VALUES ({_values(dialect, HOLD_COLUMNS)})"
         self.upsert_hold = _upsert(dialect, "holds", HOLD_COLUMNS, "id", " RETURNING pos")
         self.upsert_operation = _upsert(dialect, "operations", OPERATION_COLUMNS, "namespace, key")
         # an account written whole: a customer's first write (a customer with a last entry
         # has its first_seq)
         self.upsert_account = (
-            f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES ({dialect.marks(len(ACCOUNT_COLUMNS))}) "
+            f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES ({_values(dialect, ACCOUNT_COLUMNS)}) "
             "ON CONFLICT (customer) DO UPDATE SET last_at = excluded.last_at, next_number = excluded.next_number, "
             "first_seq = COALESCE(accounts.first_seq, excluded.first_seq)"
         )
@@ -117,16 +133,16 @@ class Statements:
         self.entry_witness = f"SELECT 1 FROM entries WHERE seq = {m} AND op_id = {m}"
         self.operation_witness = f"SELECT 1 FROM operations WHERE namespace = {m} AND key = {m} AND op_id = {m}"
         # snapshots of account state (see .snapshots)
-        self.drop_snapshots_after = f"DELETE FROM snapshots WHERE customer = {m} AND at > {m}"
+        self.drop_snapshots_after = f"DELETE FROM snapshots WHERE customer = {m} AND at > {t}"
         self.last_snapshot_seq = f"SELECT seq FROM snapshots WHERE customer = {m} ORDER BY seq DESC LIMIT 1"
         self.entries_since = f"SELECT COUNT(*) FROM entries WHERE customer = {m} AND seq > {m}"
-        self.insert_snapshot = f"INSERT INTO snapshots (customer, seq, at, state) VALUES ({dialect.marks(4)})"
+        self.insert_snapshot = f"INSERT INTO snapshots (customer, seq, at, state) VALUES ({m}, {m}, {t}, {m})"
         self.snapshot_at = (
-            f"SELECT seq, state FROM snapshots WHERE customer = {m} AND at <= {m} ORDER BY at DESC, seq DESC LIMIT 1"
+            f"SELECT seq, state FROM snapshots WHERE customer = {m} AND at <= {t} ORDER BY at DESC, seq DESC LIMIT 1"
         )
-        self.next_snapshot_seq = f"SELECT MIN(seq) FROM snapshots WHERE customer = {m} AND at > {m}"
+        self.next_snapshot_seq = f"SELECT MIN(seq) FROM snapshots WHERE customer = {m} AND at > {t}"
         self.past_entries = (
-            f"{self.select_entry} WHERE e.customer = {m} AND e.seq > {m} AND e.seq <= {m} AND e.at <= {m} "
+            f"{self.select_entry} WHERE e.customer = {m} AND e.seq > {m} AND e.seq <= {m} AND e.at <= {t} "
             "ORDER BY e.seq"
         )
 
@@ -134,9 +150,8 @@ class Statements:
         made = self._made.get((table, names))
         if made is None:
             m = self.dialect.mark
-            made = self._made[table, names] = (
-                f"UPDATE {table} SET {', '.join(f'{name} = {m}' for name in names)} WHERE {_KEYS[table].format(m=m)}"
-            )
+            sets = ", ".join(f"{name} = {_value(self.dialect, name)}" for name in names)
+            made = self._made[table, names] = f"UPDATE {table} SET {sets} WHERE {_KEYS[table].format(m=m)}"
         return made
 
     def update_block(self, names: tuple[str, ...]) -> str:
@@ -161,7 +176,7 @@ class Statements:
         values one after the other."""
         made = self._made.get(("entries", count))
         if made is None:
-            row = f"({self.dialect.marks(len(ENTRY_ROW_COLUMNS))})"
+            row = f"({_values(self.dialect, ENTRY_ROW_COLUMNS)})"
             made = self._made["entries", count] = (
                 f"INSERT INTO entries ({', '.join(ENTRY_ROW_COLUMNS)}) VALUES {', '.join(row for _ in range(count))}"
             )
@@ -203,10 +218,10 @@ class Statements:
             clauses.append(f"e.kind IN ({self.dialect.marks(len(kinds))})")
             params.extend(sorted(kinds))
         if since is not None:
-            clauses.append(f"e.at >= {m}")
+            clauses.append(f"e.at >= {self.dialect.time_value(m)}")
             params.append(since)
         if until is not None:
-            clauses.append(f"e.at < {m}")
+            clauses.append(f"e.at < {self.dialect.time_value(m)}")
             params.append(until)
         sql = f"{self.select_entry} WHERE {' AND '.join(clauses)} ORDER BY e.seq"
         # like the memory adapter: no limit for 0 or less, nor for more rows than a 64-bit count
