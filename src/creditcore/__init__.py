@@ -10,6 +10,7 @@ order, holds reserve credit before work starts, and every change is an immutable
 from importlib.metadata import PackageNotFoundError, version
 
 from creditcore.errors import (
+    ConcurrencyConflict,
     Conflict,
     CreditError,
     HoldNotActive,
@@ -54,6 +55,7 @@ __all__ = [
     "BurnPreview",
     "BurnResult",
     "CaptureResult",
+    "ConcurrencyConflict",
     "Conflict",
     "CreditError",
     "Entry",

@@ -71,3 +71,10 @@ class HoldNotActive(Conflict):
 
 class StorageError(CreditError):
     """The storage backend failed; nothing was written."""
+
+
+class ConcurrencyConflict(StorageError):
+    """Another transaction got in the way: a serialization failure, a deadlock, or the same
+    idempotency key written by two transactions at once. Nothing was written. A single write
+    runs again on its own (and then replays, or applies); a write inside ``atomic()`` voids
+    its batch: run the whole batch again."""

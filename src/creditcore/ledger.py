@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -13,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from creditcore.adapters.memory import MemoryRepository
+from creditcore.errors import ConcurrencyConflict
 from creditcore.model import (
     Balance,
     BalancePoint,
@@ -38,6 +41,8 @@ from creditcore.service.context import DEFAULT_FUTURE_TOLERANCE, Context, exact
 from creditcore.values import DEFAULT_UNIT
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: How many times a write runs when another transaction gets in its way (ConcurrencyConflict).
+_TRIES = 6
 
 
 def _write(method: F) -> F:
@@ -47,11 +52,21 @@ def _write(method: F) -> F:
 
     @functools.wraps(method)
     def write(self: Ledger, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return run(self, *args, **kwargs)
-        except BaseException as error:
-            self._ctx.batches.doom(error)
-            raise
+        for attempt in range(_TRIES):
+            try:
+                return run(self, *args, **kwargs)
+            except ConcurrencyConflict as error:
+                # nothing was written: a write of its own runs again (and replays what the
+                # other transaction committed, or applies); a batch's cannot, for the app's
+                # code ran between its writes
+                if attempt + 1 == _TRIES or self._ctx.batches.current() is not None:
+                    self._ctx.batches.doom(error)
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+            except BaseException as error:
+                self._ctx.batches.doom(error)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     return write  # type: ignore[return-value]
 

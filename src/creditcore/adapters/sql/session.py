@@ -13,7 +13,7 @@ learnt when it read or wrote the row.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
@@ -110,8 +110,8 @@ class SqlSession:
         """The ``StorageError`` an error of :attr:`translated` becomes."""
         raise NotImplementedError
 
-    def number(self, count: int) -> int:
-        """The seq of the first of ``count`` new entries; the others follow it one by one."""
+    def number(self, count: int) -> Sequence[int]:
+        """The seqs of ``count`` new entries, ascending."""
         raise NotImplementedError
 
     def insert_new(self, insert: str, row: tuple[object, ...]) -> int | None:
@@ -296,7 +296,7 @@ class SqlSession:
         stored: list[EntryState] = []
         first: dict[str, int] = {}
         if entries:
-            for number, entry in enumerate(entries, start=self.number(len(entries))):
+            for number, entry in zip(self.number(len(entries)), entries, strict=True):
                 stored.append(entry.numbered(number))
                 first.setdefault(entry.customer, number)
         if known is None or before.last_at is None:

@@ -80,13 +80,13 @@ class Session(SqlSession):
         # BEGIN IMMEDIATE already holds the whole file's write lock: loading is locking
         return self.load_account(customer)
 
-    def number(self, count: int) -> int:
+    def number(self, count: int) -> range:
         # the write lock is held (BEGIN IMMEDIATE), so the next rowids are ours
         last = self.last_seq
         if last is None:
             (last,) = self.conn.execute(SQL.last_seq).fetchone()
         self.last_seq = last + count
-        return last + 1
+        return range(last + 1, last + 1 + count)
 
     def insert_new(self, insert: str, row: tuple[object, ...]) -> int | None:
         # the row key is the rowid SQLite gave it (RETURNING costs about as much again)
