@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from creditcore.adapters.memory import MemoryRepository
-from creditcore.errors import ConcurrencyConflict
+from creditcore.errors import ConcurrencyConflict, StorageError
 from creditcore.model import (
     Balance,
     BalancePoint,
@@ -133,6 +133,49 @@ class Ledger:
         from creditcore.adapters.sqlite import SQLiteRepository
 
         return cls(SQLiteRepository(path, durability=durability, busy_timeout=busy_timeout), **options)
+
+    @classmethod
+    def postgres(
+        cls,
+        dsn_or_pool: Any,
+        *,
+        migrate: bool = True,
+        max_size: int = 10,
+        lock_timeout: float = 5.0,
+        idle_timeout: float = 30.0,
+        prepare_threshold: int | None = 5,
+        **options: Any,
+    ) -> Ledger:
+        """A ledger on a :class:`~creditcore.adapters.postgres.PostgresRepository`
+        (``pip install "creditcore[postgres]"``): ``dsn_or_pool`` is a connection string
+        (the ledger opens a pool of up to ``max_size`` connections) or a
+        ``psycopg_pool.ConnectionPool`` of the app's.
+
+        ``migrate`` brings an older schema forward on open (one process does it under a
+        lock); ``lock_timeout`` is how many seconds a write waits for a customer another
+        transaction holds, ``idle_timeout`` how long PostgreSQL lets a transaction sit idle
+        before it ends it; ``prepare_threshold=None`` behind pgbouncer older than 1.21.
+        ``options`` go to :class:`Ledger`. Call :meth:`close` when done."""
+        try:
+            from creditcore.adapters.postgres import PostgresRepository
+        except ImportError as error:
+            raise StorageError(
+                f"PostgreSQL needs psycopg and psycopg_pool ({error}): pip install \"creditcore[postgres]\""
+            ) from error
+
+        repository = PostgresRepository(
+            dsn_or_pool,
+            migrate=migrate,
+            max_size=max_size,
+            lock_timeout=lock_timeout,
+            idle_timeout=idle_timeout,
+            prepare_threshold=prepare_threshold,
+        )
+        try:
+            return cls(repository, **options)
+        except BaseException:
+            repository.close()
+            raise
 
     @property
     def repository(self) -> Repository:
