@@ -9,7 +9,8 @@ traceback. Every command runs in the library's own ``decimal`` context
 One module per command group: :mod:`~creditcore.cli.common` (the group's error handling, the
 shared options and the output), :mod:`~creditcore.cli.simulate`, :mod:`~creditcore.cli.writes`
 (grant, burn, hold, capture, release, void), :mod:`~creditcore.cli.reads` (balance, blocks,
-entries, expire, verify) and :mod:`~creditcore.cli.demo`.
+entries, expire, verify), :mod:`~creditcore.cli.db` (the PostgreSQL schema) and
+:mod:`~creditcore.cli.demo`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import click
 
 from creditcore.cli.common import ISO, Main
+from creditcore.cli.db import db
 from creditcore.cli.demo import demo
 from creditcore.cli.reads import balance, blocks, entries, expire, verify
 from creditcore.cli.simulate import simulate
@@ -24,7 +26,7 @@ from creditcore.cli.writes import burn, capture, grant, hold, release, void
 
 __all__ = [
     "ISO", "main", "demo", "simulate", "grant", "burn", "hold", "capture", "release", "void", "balance", "blocks",
-    "entries", "expire", "verify",
+    "entries", "expire", "verify", "db",
 ]  # fmt: skip
 
 
@@ -34,6 +36,21 @@ def main() -> None:
     """creditcore: an embeddable prepaid-credit ledger."""
 
 
-for _command in (demo, simulate, grant, burn, hold, capture, release, void, balance, blocks, entries, expire, verify):
+for _command in (
+    demo,
+    simulate,
+    grant,
+    burn,
+    hold,
+    capture,
+    release,
+    void,
+    balance,
+    blocks,
+    entries,
+    expire,
+    verify,
+    db,
+):
     main.add_command(_command)
 del _command

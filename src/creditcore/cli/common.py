@@ -113,15 +113,22 @@ def admin(command: F) -> F:
         show_envvar=True,
         required=True,
         type=click.Path(dir_okay=False),
-        help="The SQLite ledger file (default: $CREDITCORE_DB). A write creates it if missing; a read never does.",
+        help="The ledger: a SQLite file (a write creates it if missing; a read never does) or a PostgreSQL URL "
+        "(postgresql://...) (default: $CREDITCORE_DB).",
     )(command)
+
+
+def is_postgres(db: str) -> bool:
+    """Whether ``--db`` names a PostgreSQL database (a ``postgresql://`` URL) rather than a file."""
+    return db.startswith(("postgresql://", "postgres://"))
 
 
 @contextmanager
 def sqlite_ledger(db: str, *, read_only: bool = False) -> Iterator[Ledger]:
     """Open the ledger; any refusal inside exits 1 with one line. A read refuses a file that
     does not exist (a mistyped path would otherwise become a new, empty ledger)."""
-    if read_only and not os.path.exists(db):
+    postgres = is_postgres(db)
+    if read_only and not postgres and not os.path.exists(db):
         click.echo(
             f"error: StorageError: no ledger file at {db!r}: a read does not create one (check --db or CREDITCORE_DB)",
             err=True,
@@ -129,7 +136,7 @@ def sqlite_ledger(db: str, *, read_only: bool = False) -> Iterator[Ledger]:
         sys.exit(1)
     ledger = None
     try:
-        ledger = Ledger.sqlite(db)
+        ledger = Ledger.postgres(db) if postgres else Ledger.sqlite(db)
         yield ledger
     except CreditError as error:
         fail(error)

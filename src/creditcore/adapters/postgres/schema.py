@@ -249,3 +249,26 @@ def upgrade(conn: Any) -> list[str]:
             )
             done.append(version)
     return done
+
+
+def applied_at(dsn: str) -> frozenset[str]:
+    """The migrations recorded in the database at ``dsn``."""
+    return frozenset(_with_connection(dsn, "read the schema version", applied))
+
+
+def upgrade_at(dsn: str) -> list[str]:
+    """:func:`upgrade` on the database at ``dsn``."""
+    done: list[str] = _with_connection(dsn, "upgrade the schema", upgrade)
+    return done
+
+
+def _with_connection(dsn: str, action: str, run: Callable[[Any], Any]) -> Any:
+    import psycopg
+
+    from .session import storage_error
+
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            return run(conn)
+    except psycopg.Error as error:
+        raise storage_error(action, "PostgreSQL", error) from error
