@@ -160,7 +160,7 @@ class Ledger:
             from creditcore.adapters.postgres import PostgresRepository
         except ImportError as error:
             raise StorageError(
-                f"PostgreSQL needs psycopg and psycopg_pool ({error}): pip install \"creditcore[postgres]\""
+                f'PostgreSQL needs psycopg and psycopg_pool ({error}): pip install "creditcore[postgres]"'
             ) from error
 
         repository = PostgresRepository(
