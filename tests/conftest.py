@@ -5,13 +5,24 @@
 - ``dev``: a quick look while editing.
 
     HYPOTHESIS_PROFILE=thorough python -m pytest tests/properties
+
+PostgreSQL: ``postgres_server`` (one per session and xdist worker, started only when a test asks),
+``postgres_dsn`` (a fresh, empty database for the test) and ``postgres_databases`` (a function
+that makes more); see ``tests/pgserver.py``.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 settings.register_profile(
     "ci",
@@ -25,3 +36,45 @@ settings.register_profile(
 settings.register_profile("thorough", settings.get_profile("ci"), max_examples=5_000)
 settings.register_profile("dev", settings.get_profile("ci"), max_examples=20, stateful_step_count=20)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# --- PostgreSQL (tests/pgserver.py) -------------------------------------------------------------
+# A server is started only when a test asks for one; under pytest-xdist every worker starts its
+# own. ``CREDITCORE_PG_DSN`` points the suite at an external server instead (per-test databases
+# are still created on it), ``CREDITCORE_PG_BIN`` at other binaries.
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server (a ``pgserver.PostgresServer``), stopped at the end."""
+    from pgserver import start_server
+
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_databases(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]:
+    """A function that creates one more fresh, empty database and returns its DSN; all are
+    dropped (``WITH (FORCE)``: sessions still open are ended) after the test."""
+    names: list[str] = []
+
+    def create() -> str:
+        if not postgres_server.running:  # a test before this one killed it and did not restart it
+            postgres_server.restart()
+        names.append(f"t_{uuid.uuid4().hex}")
+        return postgres_server.create_database(names[-1], template="template0")
+
+    yield create
+    if postgres_server.running:  # else its data goes with the server's directory
+        for name in names:
+            postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def postgres_dsn(postgres_databases: Callable[[], str]) -> str:
+    """The DSN of a fresh, empty database of its own for this test."""
+    return postgres_databases()
