@@ -144,6 +144,7 @@ class Ledger:
         lock_timeout: float = 5.0,
         idle_timeout: float = 30.0,
         prepare_threshold: int | None = 5,
+        partitions: int | None = None,
         **options: Any,
     ) -> Ledger:
         """A ledger on a :class:`~creditcore.adapters.postgres.PostgresRepository`
@@ -155,7 +156,9 @@ class Ledger:
         lock); ``lock_timeout`` is how many seconds a write waits for a customer another
         transaction holds, ``idle_timeout`` how long PostgreSQL lets a transaction sit idle
         before it ends it; ``prepare_threshold=None`` behind pgbouncer older than 1.21.
-        ``options`` go to :class:`Ledger`. Call :meth:`close` when done."""
+        ``partitions`` hash-partitions the tables by customer when the schema is created
+        (see ``docs/scaling.md``). ``options`` go to :class:`Ledger`. Call :meth:`close` when
+        done."""
         try:
             from creditcore.adapters.postgres import PostgresRepository
         except ImportError as error:
@@ -170,6 +173,7 @@ class Ledger:
             lock_timeout=lock_timeout,
             idle_timeout=idle_timeout,
             prepare_threshold=prepare_threshold,
+            partitions=partitions,
         )
         try:
             return cls(repository, **options)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from creditcore.adapters.memory import MemoryRepository
+from creditcore.adapters.postgres import PostgresRepository
 from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.repository import Repository
 from creditcore.testing.contract import RepositoryContract
@@ -38,3 +41,26 @@ class TestSQLiteInMemory(RepositoryContract):
 
     def make_repository(self, tmp_path: Path) -> Repository:
         return SQLiteRepository(":memory:")
+
+
+class TestPostgres(RepositoryContract):
+    """PostgreSQL: a real server from the test extra's wheel, a fresh database per test."""
+
+    @pytest.fixture(autouse=True)
+    def _database(self, postgres_dsn: str) -> None:
+        self.dsn = postgres_dsn
+
+    def make_repository(self, tmp_path: Path) -> Repository:
+        return PostgresRepository(self.dsn)
+
+    def reopen(self, repository: Repository, tmp_path: Path) -> Repository | None:
+        repository.close()
+        return PostgresRepository(self.dsn)
+
+
+class TestPostgresPartitioned(TestPostgres):
+    """The same contract on the layout hash-partitioned by customer (what Citus distributes):
+    the same statements, on every table's 8 partitions."""
+
+    def make_repository(self, tmp_path: Path) -> Repository:
+        return PostgresRepository(self.dsn, partitions=8)

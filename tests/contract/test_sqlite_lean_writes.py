@@ -89,7 +89,7 @@ def test_a_burn_updates_what_moved_and_inserts_its_entry(ledger: Ledger, clock: 
         "BEGIN IMMEDIATE",
         "PRAGMA data_version",
         "UPDATE account_units SET used = ?, last_at = ? WHERE customer = ? AND unit = ?",
-        "UPDATE blocks SET remaining = ? WHERE pos = ?",
+        "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?",
         "INSERT INTO entries (seq, op_id, customer, unit, kind, block_pos, hold_pos, amount, available_after, at, "
         "description, metadata, ref, of_debt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "COMMIT",
@@ -107,9 +107,9 @@ def test_a_burn_across_blocks_inserts_its_entries_in_one_statement(ledger: Ledge
     updates = [s for s in statements if s.startswith("UPDATE blocks")]
     # the first block empties: its live flag and how it emptied move too; the next keeps credit
     assert updates == [
-        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ? WHERE pos = ?",
-        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ? WHERE pos = ?",
-        "UPDATE blocks SET remaining = ? WHERE pos = ?",
+        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ? WHERE customer = ? AND pos = ?",
+        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ? WHERE customer = ? AND pos = ?",
+        "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?",
     ]
 
 
@@ -117,13 +117,13 @@ def test_a_burn_writes_no_index_of_the_blocks_or_the_account(ledger: Ledger, pat
     ledger.grant("ada", 10)
     with sqlite3.connect(path) as conn:
         # a burn that leaves credit in its block: the table alone
-        assert written_roots(conn, "UPDATE blocks SET remaining = ? WHERE pos = ?") == {"blocks"}
-        assert written_roots(conn, "UPDATE blocks SET held = ? WHERE pos = ?") == {"blocks"}
+        assert written_roots(conn, "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?") == {"blocks"}
+        assert written_roots(conn, "UPDATE blocks SET held = ? WHERE customer = ? AND pos = ?") == {"blocks"}
         assert written_roots(
             conn, "UPDATE account_units SET used = ?, last_at = ? WHERE customer = ? AND unit = ?"
         ) == {"account_units"}
         # one that empties it leaves the index of live blocks
-        assert written_roots(conn, "UPDATE blocks SET remaining = ?, live = ? WHERE pos = ?") == {
+        assert written_roots(conn, "UPDATE blocks SET remaining = ?, live = ? WHERE customer = ? AND pos = ?") == {
             "blocks",
             "blocks_live",
         }
@@ -135,11 +135,14 @@ def test_a_hold_and_its_capture_update_only_what_moved(ledger: Ledger, clock: Ma
     held = traced(lambda: ledger.hold("ada", 4, hold_id="h"))
     # a hold moves no unit's totals: the account's row keeps the time of the write
     assert "UPDATE accounts SET last_at = ? WHERE customer = ?" in held
-    assert "UPDATE blocks SET held = ? WHERE pos = ?" in held
+    assert "UPDATE blocks SET held = ? WHERE customer = ? AND pos = ?" in held
     assert not [s for s in held if s.startswith("UPDATE account_units")]
     clock.advance(HOUR)
     captured = traced(lambda: ledger.capture("h", 3))
-    assert "UPDATE holds SET status = ?, captured = ?, settled_at = ?, settled_by = ? WHERE pos = ?" in captured
+    assert (
+        "UPDATE holds SET status = ?, captured = ?, settled_at = ?, settled_by = ? WHERE customer = ? AND pos = ?"
+        in captured
+    )
     assert "UPDATE account_units SET used = ?, last_at = ? WHERE customer = ? AND unit = ?" in captured
     assert not [s for s in captured if s.startswith("UPDATE accounts")]
 

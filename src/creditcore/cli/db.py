@@ -27,7 +27,12 @@ def db() -> None:
     is_flag=True,
     help="Print the SQL of the missing steps (all of them without --dsn) and change nothing.",
 )
-def upgrade(dsn: str | None, print_sql: bool) -> None:
+@click.option(
+    "--partitions",
+    type=click.IntRange(2, 1024),
+    help="Hash-partition the new tables by customer into this many partitions (see docs/scaling.md).",
+)
+def upgrade(dsn: str | None, print_sql: bool, partitions: int | None) -> None:
     """Bring the schema of a PostgreSQL ledger up to this version of creditcore.
 
     \b
@@ -45,10 +50,10 @@ def upgrade(dsn: str | None, print_sql: bool) -> None:
     try:
         if print_sql:
             applied = frozenset() if dsn is None else schema.applied_at(dsn)
-            click.echo(schema.script(applied), nl=False)
+            click.echo(schema.script(applied, partitions), nl=False)
             return
         assert dsn is not None
-        done = schema.upgrade_at(dsn)
+        done = schema.upgrade_at(dsn, partitions)
     except CreditError as error:
         fail(error)
         return

@@ -64,7 +64,8 @@ class PostgresRepository:
     ``lock_timeout`` is how long a write waits for a customer another transaction holds
     (seconds), ``idle_timeout`` how long PostgreSQL lets a transaction sit idle before it
     ends it (and frees its customers). ``prepare_threshold`` is psycopg's (``None`` behind
-    pgbouncer older than 1.21)."""
+    pgbouncer older than 1.21). ``partitions`` hash-partitions the tables by customer when
+    this repository creates the schema (ignored for an existing one)."""
 
     def __init__(
         self,
@@ -76,7 +77,13 @@ class PostgresRepository:
         lock_timeout: float = 5.0,
         idle_timeout: float = 30.0,
         prepare_threshold: int | None = 5,
+        partitions: int | None = None,
     ) -> None:
+        if partitions is not None and (
+            isinstance(partitions, bool) or not isinstance(partitions, int) or not 2 <= partitions <= 1024
+        ):
+            raise ValidationError("partitions", f"expected None or an int from 2 to 1024, got {partitions!r}")
+        self._partitions = partitions
         for name, value in (("lock_timeout", lock_timeout), ("idle_timeout", idle_timeout)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86_400:
                 raise ValidationError(name, f"expected seconds, more than 0 and at most a day, got {value!r}")
@@ -243,7 +250,7 @@ class PostgresRepository:
                     f"PostgreSQL schema ({self._where}) lacks migrations {', '.join(missing)}: run "
                     "`creditcore db upgrade`, or open with migrate=True"
                 )
-            schema.upgrade(conn)
+            schema.upgrade(conn, self._partitions)
 
     def schema_version(self) -> list[str]:
         """The migrations applied, in order."""

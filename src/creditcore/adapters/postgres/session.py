@@ -32,7 +32,7 @@ SQL = Statements(POSTGRES)
 _MAKE_ACCOUNT = "INSERT INTO accounts (customer) VALUES (%s) ON CONFLICT (customer) DO NOTHING"
 _LOCK_ACCOUNT = "SELECT 1 FROM accounts WHERE customer = %s FOR NO KEY UPDATE"
 _NUMBERS = "SELECT nextval('entries_seq') FROM generate_series(1, %s)"
-_NEW = " ON CONFLICT (id) DO NOTHING RETURNING pos"
+_NEW = " ON CONFLICT (customer, id) DO NOTHING RETURNING pos"
 
 #: What a statement, or the decoding of a row altered outside the ledger, can raise.
 TRANSLATED: tuple[type[BaseException], ...] = (
@@ -57,6 +57,17 @@ _HINTS = {
 }
 
 
+# the tables whose unique keys two writes of the same key or hold id at once can both reach
+_RACED = frozenset({"operations", "holds", "blocks"})
+
+
+def _table(error: pg_errors.UniqueViolation) -> str:
+    """The table of a unique violation (a partition's name ends in ``_p<number>``)."""
+    name = error.diag.table_name or ""
+    stem, _, number = name.rpartition("_p")
+    return stem if stem and number.isdigit() else name
+
+
 def storage_error(action: str, where: str, error: BaseException) -> StorageError:
     """The ``StorageError`` a psycopg error (or a row that cannot be read) becomes."""
     state = getattr(error, "sqlstate", None)
@@ -66,10 +77,11 @@ def storage_error(action: str, where: str, error: BaseException) -> StorageError
             f"PostgreSQL could not {action} ({where}): {_RETRYABLE[state]} [{state}]; nothing was written, "
             "and the same write may be run again"
         )
-    if isinstance(error, pg_errors.UniqueViolation) and getattr(error.diag, "table_name", None) == "operations":
+    if isinstance(error, pg_errors.UniqueViolation) and _table(error) in _RACED:
         return ConcurrencyConflict(
-            f"PostgreSQL could not {action} ({where}): another transaction wrote the same idempotency key at "
-            "the same time [23505]; nothing was written, and the same write run again replays it"
+            f"PostgreSQL could not {action} ({where}): another transaction wrote the same idempotency key or "
+            "hold id at the same time [23505]; nothing was written, and the same write run again replays it "
+            "(or says whose it is)"
         )
     if state:
         detail += f" [{state}]"

@@ -8,7 +8,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -62,6 +62,11 @@ class Dialect:
     with."""
     json_field: Callable[[str, str], str]
     """``(document, name)`` -> the member ``name`` of a JSON object, as a SQL value."""
+    conflict_keys: Mapping[str, str] = attrs.field(
+        factory=lambda: {"blocks": "id", "holds": "id", "operations": "namespace, key"}
+    )
+    """The unique key an upsert of each table names (``ON CONFLICT (...)``): where tables are
+    partitioned by customer, every unique key includes it."""
     time_value: Callable[[str], str] = attrs.field(default=lambda mark: mark)
     """``placeholder`` -> the SQL value of a time passed as integer microseconds since the
     epoch (the codec's form), for a column or comparison of times: the placeholder itself
@@ -110,6 +115,7 @@ POSTGRES = Dialect(
     json_members=lambda document: f"jsonb_each({document})",
     json_field=lambda document, name: f"({document} ->> '{name}')",
     time_value=lambda mark: f"creditcore_time({mark})",
+    conflict_keys={"blocks": "customer, id", "holds": "customer, id", "operations": "customer, namespace, key"},
 )
 """PostgreSQL: ``bigint`` amounts, ``timestamptz`` times (the codec's integer microseconds
 converted exactly by ``creditcore_time``, which the schema defines), ``jsonb``, identity

@@ -406,7 +406,7 @@ class SqlSession:
             if old is not None and pos is not None and codec.block_fixed(old) == codec.block_fixed(block):
                 names, values = codec.block_moves(old, block)
                 if names:
-                    conn.execute(self.sql.update_block(names), (*values, pos))
+                    conn.execute(self.sql.update_block(names), (*values, block.customer, pos))
                     # its cached row is the old one (decoded again from its new row when next
                     # read); its row key stays
                 continue
@@ -426,7 +426,7 @@ class SqlSession:
             if old is not None and pos is not None and codec.hold_fixed(old) == codec.hold_fixed(found):
                 names, values = codec.hold_moves(old, found)
                 if names:
-                    conn.execute(self.sql.update_hold(names), (*values, pos))
+                    conn.execute(self.sql.update_hold(names), (*values, found.customer, pos))
                 continue
             row = codec.hold_row(found)
             pos = self._write_whole(self.sql.insert_hold, self.sql.upsert_hold, row, seen=pos is not None)

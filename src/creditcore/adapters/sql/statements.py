@@ -35,8 +35,8 @@ _ENTRY_FILTERS = {
 
 # the row an UPDATE of what moved is for, by table
 _KEYS = {
-    "blocks": "pos = {m}",
-    "holds": "pos = {m}",
+    "blocks": "customer = {m} AND pos = {m}",
+    "holds": "customer = {m} AND pos = {m}",
     "account_units": "customer = {m} AND unit = {m}",
     "accounts": "customer = {m}",
 }
@@ -83,7 +83,8 @@ class Statements:
         self.select_entry = (
             "SELECT e.seq, e.op_id, e.customer, e.unit, e.kind, b.id, h.id, e.amount, e.available_after, e.at, "
             "e.description, e.metadata, e.ref, e.of_debt FROM entries e "
-            "LEFT JOIN blocks b ON b.pos = e.block_pos LEFT JOIN holds h ON h.pos = e.hold_pos"
+            "LEFT JOIN blocks b ON b.customer = e.customer AND b.pos = e.block_pos "
+            "LEFT JOIN holds h ON h.customer = e.customer AND h.pos = e.hold_pos"
         )
         self.select_operation = f"SELECT {', '.join(OPERATION_COLUMNS)} FROM operations"
         # a block or hold written whole: a new one (its row key is the one the database gives
@@ -92,10 +93,11 @@ class Statements:
         self.insert_block = (
             f"INSERT INTO blocks ({', '.join(block_columns)}) VALUES ({_values(dialect, block_columns)})"
         )
-        self.upsert_block = _upsert(dialect, "blocks", block_columns, "id", " RETURNING pos")
+        keys = dialect.conflict_keys
+        self.upsert_block = _upsert(dialect, "blocks", block_columns, keys["blocks"], " RETURNING pos")
         self.insert_hold = f"INSERT INTO holds ({', '.join(HOLD_COLUMNS)}) VALUES ({_values(dialect, HOLD_COLUMNS)})"
-        self.upsert_hold = _upsert(dialect, "holds", HOLD_COLUMNS, "id", " RETURNING pos")
-        self.upsert_operation = _upsert(dialect, "operations", OPERATION_COLUMNS, "namespace, key")
+        self.upsert_hold = _upsert(dialect, "holds", HOLD_COLUMNS, keys["holds"], " RETURNING pos")
+        self.upsert_operation = _upsert(dialect, "operations", OPERATION_COLUMNS, keys["operations"])
         # an account written whole: a customer's first write (a customer with a last entry
         # has its first_seq)
         self.upsert_account = (
@@ -156,11 +158,12 @@ class Statements:
 
     def update_block(self, names: tuple[str, ...]) -> str:
         """Set the named columns of one block (what entries moved), by its row key: the
-        parameters are their values, then ``pos``."""
+        parameters are their values, then the customer and ``pos``."""
         return self._set("blocks", names)
 
     def update_hold(self, names: tuple[str, ...]) -> str:
-        """Set the named columns of one hold, by its row key: their values, then ``pos``."""
+        """Set the named columns of one hold, by its row key: their values, then the customer
+        and ``pos``."""
         return self._set("holds", names)
 
     def update_account_unit(self, names: tuple[str, ...]) -> str:
