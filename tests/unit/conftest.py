@@ -9,9 +9,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from creditcore import Balance, Ledger
+from creditcore.adapters.postgres import PostgresRepository
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -35,17 +38,19 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def ledger(request: pytest.FixtureRequest, clock: Clock, tmp_path: Path) -> Iterator[Ledger]:
-    """A ledger on each adapter (memory, and a SQLite file at ``durability="normal"``: the
-    crash tests prove durability) whose clock stands at 2026-01-01T00:00Z until the test
-    moves it.
+    """A ledger on each adapter (memory, a SQLite file at ``durability="normal"`` and a
+    PostgreSQL database without waiting for each commit's flush: the crash tests prove
+    durability) whose clock stands at 2026-01-01T00:00Z until the test moves it.
 
     Tests date their writes with ``at=`` as they please, ahead of that clock too, so the
     future check (SPEC §13) is off here; ``test_future_writes.py`` tests it.
     """
     if request.param == "memory":
         made = Ledger.memory(clock=clock, future_tolerance=None)
+    elif request.param == "postgres":
+        made = Ledger(PostgresRepository(quick_database(request)), clock=clock, future_tolerance=None)
     else:
         made = Ledger.sqlite(tmp_path / "ledger.db", durability="normal", clock=clock, future_tolerance=None)
     yield made
@@ -71,3 +76,13 @@ def snapshot(ledger: Ledger) -> Callable[[], tuple[object, ...]]:
         return tuple(ledger.entries(limit=10_000).items)
 
     return take
+
+
+def quick_database(request: pytest.FixtureRequest) -> str:
+    """A fresh PostgreSQL database whose commits do not wait for their flush (behaviour, not
+    durability, is what these tests check), made only for the tests that ask for one."""
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name)))
+    return dsn
