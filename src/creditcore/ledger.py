@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from creditcore.adapters.memory import MemoryRepository
-from creditcore.errors import ConcurrencyConflict, StorageError
+from creditcore.errors import ConcurrencyConflict, StorageError, ValidationError
 from creditcore.model import (
     Balance,
     BalancePoint,
@@ -145,6 +145,7 @@ class Ledger:
         idle_timeout: float = 30.0,
         prepare_threshold: int | None = 5,
         partitions: int | None = None,
+        clock: Callable[[], datetime] | str | None = None,
         **options: Any,
     ) -> Ledger:
         """A ledger on a :class:`~creditcore.adapters.postgres.PostgresRepository`
@@ -157,7 +158,10 @@ class Ledger:
         transaction holds, ``idle_timeout`` how long PostgreSQL lets a transaction sit idle
         before it ends it; ``prepare_threshold=None`` behind pgbouncer older than 1.21.
         ``partitions`` hash-partitions the tables by customer when the schema is created
-        (see ``docs/scaling.md``). ``options`` go to :class:`Ledger`. Call :meth:`close` when
+        (see ``docs/scaling.md``). ``clock="database"`` dates writes by the database
+        server's clock, read once the write holds its customer, so that app servers with
+        skewed clocks cannot reorder a customer's history (a function, as for any ledger,
+        or ``None`` for this server's clock). ``options`` go to :class:`Ledger`. Call :meth:`close` when
         done."""
         try:
             from creditcore.adapters.postgres import PostgresRepository
@@ -176,7 +180,11 @@ class Ledger:
             partitions=partitions,
         )
         try:
-            return cls(repository, **options)
+            if clock == "database":
+                clock = repository.database_time
+            elif isinstance(clock, str):
+                raise ValidationError("clock", f"expected 'database', a function or None, got {clock!r}")
+            return cls(repository, clock=clock, **options)
         except BaseException:
             repository.close()
             raise

@@ -92,6 +92,9 @@ class EntryQuery:
     until: datetime | None = None
     """Entries before this time."""
     after_seq: int = 0
+    after_txid: int | None = None
+    """With ``after_seq``, the position of the last entry read, where the store orders the
+    entries of every customer by writing transaction (``EntryState.txid``)."""
     limit: int = 100
 
 
@@ -146,8 +149,13 @@ class Reader(Protocol):
     def find_operation(self, namespace: str, key: str) -> OperationRecord | None: ...
 
     def list_entries(self, query: EntryQuery) -> list[EntryState]:
-        """Entries matching ``query`` with ``seq > query.after_seq``, oldest first, at most
-        ``query.limit`` of them."""
+        """Entries matching ``query`` after the position ``query.after_seq`` (and
+        ``after_txid``), oldest first, at most ``query.limit`` of them; paging on from the
+        last one's position never skips an entry, even one a transaction still open commits
+        later. A customer's entries are in ``seq`` order. Across customers a store whose
+        numbers do not follow commit order (several writers at once) orders them by writing
+        transaction, sets each one's ``txid``, and leaves out those of transactions that may
+        still be followed by an earlier one."""
         ...
 
     def customers(self) -> list[str]:
@@ -235,10 +243,10 @@ def snapshot_due(since: int, every: int, after: AccountState) -> bool:
 
 def iterate_entries(reader: Reader, query: EntryQuery) -> Iterator[EntryState]:
     """Every entry matching ``query``, page by page."""
-    after = query.after_seq
+    after, txid = query.after_seq, query.after_txid
     while True:
-        page = reader.list_entries(attrs.evolve(query, after_seq=after))
+        page = reader.list_entries(attrs.evolve(query, after_seq=after, after_txid=txid))
         yield from page
         if len(page) < query.limit:
             return
-        after = page[-1].seq
+        after, txid = page[-1].seq, page[-1].txid

@@ -8,13 +8,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
 
-from creditcore import ConcurrencyConflict, IdempotencyConflict, Ledger, StorageError
+from creditcore import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    Ledger,
+    StorageError,
+    ValidationError,
+)
+from creditcore.repository import EntryQuery
+from creditcore.state import EntryState
 
 
 def together(count: int, job: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
@@ -176,3 +185,105 @@ def test_one_new_key_sent_for_two_customers_at_once_is_refused_for_one(postgres_
     finally:
         for ledger in servers:
             ledger.close()
+
+
+def test_app_servers_with_skewed_clocks_date_writes_by_the_database_clock(postgres_dsn: str) -> None:
+    """One app server five minutes fast: with its own clock, its write drags the customer's
+    history forward and expires another server's fresh hold early; with
+    ``clock="database"`` both are dated by the one server clock."""
+    fast = lambda: datetime.now(UTC) + timedelta(minutes=5)  # noqa: E731
+    skewed = Ledger.postgres(postgres_dsn, max_size=1, clock=fast)
+    honest = Ledger.postgres(postgres_dsn, max_size=1)
+    try:
+        skewed.grant("ada", 100)
+        # the honest server's hold is dated by the fast server's last write, past its own expiry
+        with pytest.raises(ValidationError, match="expires_at"):
+            honest.hold("ada", 10, hold_id="h-app", expires_at=datetime.now(UTC) + timedelta(minutes=3))
+        assert honest.burn("ada", 1).entries[0].at > datetime.now(UTC) + timedelta(minutes=4)
+    finally:
+        skewed.close()
+        honest.close()
+    first = Ledger.postgres(postgres_dsn, max_size=1, clock="database")
+    second = Ledger.postgres(postgres_dsn, max_size=1, clock="database")
+    try:
+        first.grant("bob", 100)
+        hold = second.hold("bob", 10, hold_id="h-db", expires_at=datetime.now(UTC) + timedelta(minutes=3))
+        assert abs(hold.entries[0].at - datetime.now(UTC)) < timedelta(seconds=30)
+        assert second.capture("h-db", 5).captured == 5
+        times = [e.at for e in first.entries(customer="bob").items]
+        assert times == sorted(times)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_clock_takes_database_a_function_or_none(postgres_dsn: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Ledger.postgres(postgres_dsn, clock="server")
+    assert refused.value.field == "clock"
+
+
+def test_paging_every_customers_entries_never_skips_one_a_transaction_commits_late(postgres_dsn: str) -> None:
+    """Entry numbers are handed out before commit: a batch takes a number, then another
+    customer's write takes a later one and commits first. A reader paging every customer's
+    entries from its last position meanwhile must still get the batch's entry once it
+    commits: the feed goes by writing transaction and stops short of the oldest one still
+    open (the position is what ``entries()``'s cursor holds)."""
+    setup = Ledger.postgres(postgres_dsn)
+    setup.grant("ada", 100)
+    setup.close()
+    slow, fast, reader = (Ledger.postgres(postgres_dsn, max_size=2) for _ in range(3))
+    numbered, release = threading.Event(), threading.Event()
+    seen: list[EntryState] = []
+
+    def page() -> list[EntryState]:
+        last = seen[-1] if seen else None
+        query = EntryQuery(limit=1000) if last is None else EntryQuery(after_seq=last.seq, after_txid=last.txid)
+        with reader.repository.reader() as rows:
+            found = rows.list_entries(query)
+        seen.extend(found)
+        return found
+
+    def batch() -> None:
+        with slow.atomic():
+            slow.burn("ada", 1)  # locked, numbered, not committed
+            numbered.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=batch)
+    try:
+        assert [e.kind for e in page()] == ["grant"]
+        worker.start()
+        assert numbered.wait(30)
+        late = fast.grant("bob", 5)  # a later number, committed first
+        assert late.entries[0].seq not in [e.seq for e in page()], "listed before the batch that precedes it"
+        release.set()
+        worker.join()
+        page()
+        everything = [e.seq for e in reader.entries(limit=1000).items]
+        assert sorted(e.seq for e in seen) == sorted(everything), "an entry was skipped or seen twice"
+        assert len(everything) == 3
+    finally:
+        release.set()
+        if worker.is_alive():
+            worker.join()
+        for ledger in (slow, fast, reader):
+            ledger.close()
+
+
+def test_a_cursor_pages_through_many_customers_entries_exactly_once(postgres_dsn: str) -> None:
+    ledger = Ledger.postgres(postgres_dsn)
+    try:
+        for number in range(30):
+            ledger.grant(f"c{number % 7}", number + 1)
+        seen: list[int] = []
+        cursor = None
+        while True:
+            page = ledger.entries(after=cursor, limit=4)
+            seen += [e.seq for e in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == sorted(seen) and len(seen) == 30
+    finally:
+        ledger.close()

@@ -155,6 +155,10 @@ class EntryState:
     of_debt: bool = False
     """For a ``reverse`` entry: it undoes the debt part of the op (cancelling debt still owed,
     or giving settled debt back to the block that settled it)."""
+    txid: int | None = attrs.field(default=None, eq=False, repr=False)
+    """Where a store orders its feed of every customer's entries by the transaction that
+    wrote each (PostgreSQL), that transaction's id as read back; ``None`` elsewhere. Not part
+    of the entry's value: a cursor's position only."""
 
     def numbered(self, seq: int) -> EntryState:
         """This entry with the ``seq`` a repository gives it when it stores it (the

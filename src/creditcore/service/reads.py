@@ -311,14 +311,16 @@ def entries(
         op_id=parse_optional_id(op_id, "op_id"),
         since=parse_optional_time(since, "since"),
         until=parse_optional_time(until, "until"),
-        after_seq=_decode_cursor(after),
         limit=parse_limit(limit) + 1,
     )
+    after_seq, after_txid = _decode_cursor(after)
+    query = attrs.evolve(query, after_seq=after_seq, after_txid=after_txid)
     with ctx.reader() as reader:
         found = reader.list_entries(query)
         items = [Entry.from_state(e, ctx.scale(e.unit, reader)) for e in found[: query.limit - 1]]
     more = len(found) == query.limit
-    return EntryPage(items=items, next_cursor=_encode_cursor(items[-1].seq) if more and items else None)
+    last = found[len(items) - 1] if more and items else None
+    return EntryPage(items=items, next_cursor=None if last is None else _encode_cursor(last.seq, last.txid))
 
 
 #: A result's figures that are the sum of its op's entries of one kind (how each write
@@ -371,24 +373,30 @@ def _parse_kinds(kinds: object) -> frozenset[str] | None:
 _LAST_SEQ = 2**63 - 1
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
+def _encode_cursor(seq: int, txid: int | None) -> str:
+    """A page's end as an opaque string: the last entry's seq, and the id of the transaction
+    that wrote it where the store orders entries by transaction."""
+    position = str(seq) if txid is None else f"{seq}.{txid}"
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None) -> int:
+def _decode_cursor(cursor: str | None) -> tuple[int, int | None]:
     if cursor is None:
-        return 0
+        return 0, None
     if not isinstance(cursor, str):
         raise ValidationError("after", f"expected a cursor string from next_cursor, got {type(cursor).__name__}")
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not text.startswith(_CURSOR_PREFIX):
             raise ValueError(text)
-        digits = text[len(_CURSOR_PREFIX) :]
+        digits, dot, transaction = text[len(_CURSOR_PREFIX) :].partition(".")
         if not digits.isdigit() or len(digits) > 40:
+            raise ValueError(text)
+        if dot and (not transaction.isdigit() or len(transaction) > 20):
             raise ValueError(text)
         # past any seq a ledger can hand out: nothing comes after it
         seq = min(int(digits), _LAST_SEQ)
+        txid = min(int(transaction), 2**64 - 1) if dot else None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError("after", f"{cursor!r} is not a cursor returned by entries()") from None
-    return seq
+    return seq, txid

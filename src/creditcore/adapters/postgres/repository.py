@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -95,12 +96,16 @@ class PostgresRepository:
         self._sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], Session] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._closed = False
+        self._clock_local = threading.local()
+        self._clock_connections: list[psycopg.Connection[Any]] = []
         if isinstance(dsn_or_pool, ConnectionPool):
             self._pool: ConnectionPool[Any] = dsn_or_pool
             self._owns_pool = False
+            self._conninfo: str | Callable[[], str] = dsn_or_pool.conninfo
             self._where = f"pool {dsn_or_pool.name}"
         elif isinstance(dsn_or_pool, str) and dsn_or_pool.strip():
             self._where = _describe(dsn_or_pool)
+            self._conninfo = dsn_or_pool
             options = " ".join(f"-c {name}={value}" for name, value in self._settings.items())
             self._pool = ConnectionPool(
                 dsn_or_pool,
@@ -230,6 +235,10 @@ class PostgresRepository:
             self._closed = True
         if self._owns_pool:
             self._pool.close()
+        with self._lock:
+            clocks, self._clock_connections = self._clock_connections, []
+        for conn in clocks:
+            conn.close()
 
     # -- the schema --------------------------------------------------------------------------
 
@@ -251,6 +260,31 @@ class PostgresRepository:
                     "`creditcore db upgrade`, or open with migrate=True"
                 )
             schema.upgrade(conn, self._partitions)
+
+    # -- the database's clock ----------------------------------------------------------------
+
+    def database_time(self) -> datetime:
+        """The database server's clock (``clock_timestamp()``, not the transaction's start),
+        read on a connection of this thread's own, outside any pool: a ledger opened with
+        ``clock="database"`` dates its writes by it, after it holds the customer, so app
+        servers with skewed clocks cannot reorder a customer's history."""
+        if self._closed:
+            raise StorageError(f"PostgreSQL could not read the clock ({self._where}): the repository is closed")
+        conn = getattr(self._clock_local, "conn", None)
+        try:
+            if conn is None or conn.closed:
+                info = self._conninfo if isinstance(self._conninfo, str) else self._conninfo()
+                conn = self._clock_local.conn = psycopg.connect(info, autocommit=True, connect_timeout=10)
+                with self._lock:
+                    self._clock_connections.append(conn)
+            row = conn.execute("SELECT clock_timestamp()").fetchone()
+        except psycopg.Error as error:
+            if conn is not None:
+                conn.close()
+            raise storage_error("read the clock", self._where, error) from error
+        assert row is not None
+        now: datetime = row[0]
+        return now.astimezone(UTC)
 
     def schema_version(self) -> list[str]:
         """The migrations applied, in order."""

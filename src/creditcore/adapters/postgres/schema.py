@@ -179,7 +179,9 @@ def _initial(partitions: int | None = None) -> tuple[str, ...]:
             FOREIGN KEY (customer, block_pos) REFERENCES blocks (customer, pos),
             FOREIGN KEY (customer, hold_pos) REFERENCES holds (customer, pos)""",
         ),
-        # entries() across customers, in seq order
+        # entries() across customers: the feed by writing transaction (see Dialect.feed), and
+        # a listing from a seq
+        "CREATE INDEX entries_by_transaction ON entries (txid, seq)",
         "CREATE INDEX entries_by_seq ON entries (seq)",
         "CREATE INDEX entries_by_op ON entries (op_id)",
         "CREATE INDEX entries_by_block ON entries (block_pos) WHERE block_pos IS NOT NULL",

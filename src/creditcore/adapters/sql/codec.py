@@ -288,7 +288,8 @@ def entry_row(entry: EntryState, block_pos: int | None, hold_pos: int | None) ->
 
 
 def entry(row: Sequence[Any]) -> EntryState:
-    """An entry from a row of ``Statements.select_entry`` (:data:`ENTRY_COLUMNS`)."""
+    """An entry from a row of ``Statements.select_entry`` (:data:`ENTRY_COLUMNS`), and its
+    transaction's id if the row goes on with it (a feed by transaction)."""
     return EntryState(
         seq=row[0],
         op_id=row[1],
@@ -304,6 +305,7 @@ def entry(row: Sequence[Any]) -> EntryState:
         metadata=_metadata(row[11]),
         ref=row[12],
         of_debt=bool(row[13]),
+        txid=int(row[14]) if len(row) > 14 else None,
     )
 
 

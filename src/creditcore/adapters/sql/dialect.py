@@ -34,6 +34,22 @@ def _sqlite_json_check(column: str, nullable: bool) -> str:
 
 
 @attrs.frozen(kw_only=True)
+class Feed:
+    """How a database whose entry numbers do not follow commit order (several writers at
+    once) lists every customer's entries without skipping one committed late: by writing
+    transaction, leaving out those that a transaction still open may precede."""
+
+    position: str
+    """The SQL value of an entry's transaction, as text (the column after an entry's)."""
+    settled: str
+    """The condition of an entry no transaction still open can precede."""
+    after: str
+    """The condition of an entry after ``({mark}, {mark})`` = (transaction as text, seq)."""
+    order: str
+    """The order of the feed."""
+
+
+@attrs.frozen(kw_only=True)
 class Dialect:
     """The parts of a statement that depend on the database."""
 
@@ -67,6 +83,8 @@ class Dialect:
     )
     """The unique key an upsert of each table names (``ON CONFLICT (...)``): where tables are
     partitioned by customer, every unique key includes it."""
+    feed: Feed | None = None
+    """How entries across customers are listed, where seq order is not commit order."""
     time_value: Callable[[str], str] = attrs.field(default=lambda mark: mark)
     """``placeholder`` -> the SQL value of a time passed as integer microseconds since the
     epoch (the codec's form), for a column or comparison of times: the placeholder itself
@@ -116,6 +134,14 @@ POSTGRES = Dialect(
     json_field=lambda document, name: f"({document} ->> '{name}')",
     time_value=lambda mark: f"creditcore_time({mark})",
     conflict_keys={"blocks": "customer, id", "holds": "customer, id", "operations": "customer, namespace, key"},
+    # sequence numbers are handed out before commit: across customers a later one may commit
+    # first, so the feed goes by transaction and stops short of the oldest one still open
+    feed=Feed(
+        position="e.txid::text",
+        settled="e.txid < pg_snapshot_xmin(pg_current_snapshot())",
+        after="(e.txid, e.seq) > ({m}::text::xid8, {m})",
+        order="e.txid, e.seq",
+    ),
 )
 """PostgreSQL: ``bigint`` amounts, ``timestamptz`` times (the codec's integer microseconds
 converted exactly by ``creditcore_time``, which the schema defines), ``jsonb``, identity

@@ -263,6 +263,7 @@ class SqlSession:
             kinds=None if query.kinds is None else sorted(query.kinds),
             since=None if query.since is None else codec.micros(query.since),
             until=None if query.until is None else codec.micros(query.until),
+            after_txid=query.after_txid,
         )
         if found is None:
             return []

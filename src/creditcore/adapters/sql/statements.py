@@ -33,6 +33,9 @@ _ENTRY_FILTERS = {
 }
 
 
+# the filters that hold a listing to one customer's entries (in seq order, commit order)
+_ONE_CUSTOMER = frozenset({"customer", "block_id", "op_id"})
+
 # the row an UPDATE of what moved is for, by table
 _KEYS = {
     "blocks": "customer = {m} AND pos = {m}",
@@ -202,16 +205,25 @@ class Statements:
         kinds: Sequence[str] | None,
         since: int | None,
         until: int | None,
+        after_txid: int | None = None,
     ) -> tuple[str, list[object]] | None:
         """The ``entries()`` query: ``(sql, params)``, or ``None`` when no entry can match.
         ``filters`` are ``(field, value)`` equalities on the fields of an ``EntryQuery``
         (``customer``, ``unit``, ``block_id``, ``op_id``, ``ref``); ``since``/``until``
         microseconds."""
         m = self.dialect.mark
-        if after_seq >= INT64_MAX:
-            return None  # no seq comes after it (the column is 64-bit)
-        clauses = [f"e.seq > {m}"]
-        params: list[object] = [max(after_seq, 0)]
+        # across customers, a feed by transaction where seq order is not commit order
+        feed = self.dialect.feed if not any(field in _ONE_CUSTOMER for field, _value in filters) else None
+        if feed is not None and after_txid is not None:
+            clauses = [feed.after.format(m=m)]
+            params: list[object] = [str(after_txid), after_seq]
+        else:
+            if after_seq >= INT64_MAX:
+                return None  # no seq comes after it (the column is 64-bit)
+            clauses = [f"e.seq > {m}"]
+            params = [max(after_seq, 0)]
+        if feed is not None:
+            clauses.append(feed.settled)
         for field, value in filters:
             clauses.append(_ENTRY_FILTERS[field].format(m=m))
             params.append(value)
@@ -226,7 +238,13 @@ class Statements:
         if until is not None:
             clauses.append(f"e.at < {self.dialect.time_value(m)}")
             params.append(until)
-        sql = f"{self.select_entry} WHERE {' AND '.join(clauses)} ORDER BY e.seq"
+        if feed is None:
+            sql = f"{self.select_entry} WHERE {' AND '.join(clauses)} ORDER BY e.seq"
+        else:
+            sql = (
+                f"{self.select_entry.replace(' FROM entries e ', f', {feed.position} FROM entries e ', 1)} "
+                f"WHERE {' AND '.join(clauses)} ORDER BY {feed.order}"
+            )
         # like the memory adapter: no limit for 0 or less, nor for more rows than a 64-bit count
         if 0 < limit <= INT64_MAX:
             sql += f" LIMIT {m}"

@@ -57,9 +57,10 @@ def snapshot(ledger: Ledger) -> dict[str, Any]:
 
 def describe(value: object) -> str:
     """``repr(value)``, except that sets are listed sorted: the same value always reads the
-    same, whatever order its sets were built in."""
+    same, whatever order its sets were built in; a field outside the value (``eq=False``,
+    such as an entry's ``txid``) is left out."""
     if attrs.has(type(value)):
-        fields = attrs.fields(cast(Any, type(value)))
+        fields = [f for f in attrs.fields(cast(Any, type(value))) if f.eq]
         return f"{type(value).__name__}({', '.join(f'{f.name}={describe(getattr(value, f.name))}' for f in fields)})"
     if isinstance(value, (frozenset, set)):
         return f"{type(value).__name__}({{{', '.join(sorted(describe(v) for v in value))}}})"
