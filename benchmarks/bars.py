@@ -2,9 +2,10 @@
 
 Two sets. Issue 12's (the lean floor, the SQLAlchemy peer, the superlinear corners, the
 simulator) and the earlier SPEC §11 bars (the floor on the ledger's own schema, the history
-curves, the simulation's memory), kept so the two can be read side by side. A bar whose
-figures a run did not produce (a case that failed, a peer not installed, an option the
-command line does not have yet) says so instead of a verdict.
+curves, the simulation's memory, PostgreSQL against its raw-psycopg floor and across
+processes), kept so the two can be read side by side. A bar whose figures a run did not
+produce (a case that failed, a peer not installed, an option the command line does not have
+yet, a group not run) says so instead of a verdict.
 """
 
 from __future__ import annotations
@@ -198,6 +199,23 @@ def compute(results: dict[str, Any]) -> list[dict[str, Any]]:
         base = next((row for row in history if row["entries"] == 1_000), first)
         text = f"{adapter}: past balance at {last['entries']:,} ≤ 3x at {base['entries']:,} entries"
         add(SPEC_11, text, "<=", 3.0, *_growth([base, last], "entries", "past_balance"))
+    postgres = results.get("postgres") or {}
+    each = postgres.get("each_burn") or {}
+    ratio, detail = _against({"floors": {"each": each}}, "each", "psycopg lean floor")
+    text = "PostgreSQL, one transaction per burn ≥ 0.6x the raw-psycopg floor"
+    add(SPEC_11, text, ">=", 0.6, ratio, detail or postgres.get("failed", ""))
+    processes = postgres.get("processes") or {}
+    text = "8 processes on 8 customers ≥ 3x one process (PostgreSQL)"
+    if "ratio" in processes:
+        detail = (
+            f"{processes['many_per_s']:,.0f} vs {processes['one_per_s']:,.0f} burns/s, "
+            f"{processes['burns_per_process']:,} burns a process"
+        )
+        if processes["processes"] != 8:
+            text = f"{processes['processes']} processes on as many customers ≥ 3x one process (PostgreSQL)"
+        add(SPEC_11, text, ">=", 3.0, processes["ratio"], detail)
+    else:
+        add(SPEC_11, text, ">=", 3.0, None, processes.get("failed") or postgres.get("failed", ""))
     peak_mib = simulation.get("peak_memory_mib")
     events = simulation.get("usage_events")
     text = f"simulation of {events or 0:,} usage events: peak < 1 GiB"

@@ -5,6 +5,8 @@
   would do: a blocks table and an entries table, each indexed by customer, INTEGER keys.
 - :class:`SchemaFloor`: raw ``sqlite3`` statements on the ledger's own schema (its tables,
   indexes, triggers and account rows): what the ledger's statements cost without its Python.
+- :class:`PgLeanFloor`: the lean floor in raw ``psycopg`` on PostgreSQL, with the row lock
+  (``SELECT ... FOR UPDATE``) a burn needs there.
 
 Every floor draws blocks in the ledger's default burn order for this workload (priority,
 then expiry with never-expiring last, then creation order), skips blocks that are not
@@ -418,4 +420,133 @@ class SchemaFloor:
         conn.execute("BEGIN IMMEDIATE")
         burned = sum(self.burn(spec) for spec in specs)
         conn.execute("COMMIT")
+        return burned
+
+
+# -- raw psycopg: the PostgreSQL lean floor --------------------------------------------------
+
+_PG_LEAN_SCHEMA = (
+    """CREATE TABLE blocks (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        customer text NOT NULL,
+        priority integer NOT NULL,
+        expires_at bigint,  -- microseconds since 1970; NULL: never
+        remaining bigint NOT NULL
+    )""",
+    "CREATE INDEX blocks_by_customer ON blocks (customer)",
+    """CREATE TABLE entries (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        customer text NOT NULL,
+        kind text NOT NULL,
+        block_id bigint NOT NULL,
+        amount bigint NOT NULL,
+        available_after bigint NOT NULL,
+        at bigint NOT NULL
+    )""",
+    "CREATE INDEX entries_by_customer ON entries (customer)",
+)
+# FOR UPDATE: without the lock, two burns of one customer read the same blocks and overspend
+_PG_LEAN_LIVE = (
+    "SELECT id, remaining, expires_at FROM blocks WHERE customer = %s AND remaining > 0 "
+    "ORDER BY priority, expires_at NULLS LAST, id FOR UPDATE"
+)
+_PG_LEAN_AVAILABLE = (
+    "SELECT coalesce(sum(remaining), 0) FROM blocks "
+    "WHERE customer = %s AND remaining > 0 AND (expires_at IS NULL OR expires_at > %s)"
+)
+_PG_LEAN_ENTRY = (
+    "INSERT INTO entries (customer, kind, block_id, amount, available_after, at) VALUES (%s, %s, %s, %s, %s, %s)"
+)
+
+
+class PgLeanFloor:
+    """:class:`LeanFloor` in raw ``psycopg`` on PostgreSQL: the least an application writing
+    its own ledger there would do.
+
+    The same two tables in PostgreSQL types (``bigint`` identity keys, expiries as ``bigint``
+    microseconds), each indexed by customer. One autocommit connection, psycopg's default
+    prepare threshold, transactions begun and committed by hand. A burn is ``BEGIN``, one
+    ``SELECT ... FOR UPDATE`` of the customer's blocks with credit left in the default burn
+    order (the lock an application needs on PostgreSQL, or two burns of one customer overspend
+    it), then an ``executemany`` UPDATE and an ``executemany`` INSERT, ``COMMIT``. A grant
+    reads the customer's available balance, then inserts the block and its entry. The server's
+    settings are the server's (``fsync`` and ``synchronous_commit`` on by default).
+    """
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(dsn, autocommit=True)
+        self.conn.execute("BEGIN")
+        for statement in _PG_LEAN_SCHEMA:
+            self.conn.execute(statement)
+        self.conn.execute("COMMIT")
+        self.keys: dict[int, tuple[str, int]] = {}
+        """``(customer, grant number)`` of each block id: for :meth:`remaining` only."""
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def remaining(self) -> dict[tuple[str, int], int]:
+        rows = self.conn.execute("SELECT id, remaining FROM blocks").fetchall()
+        return {self.keys[block_id]: int(left) for block_id, left in rows}
+
+    def grant(self, spec: GrantSpec, at: datetime) -> int:
+        """One grant, in the caller's transaction; returns the amount granted."""
+        conn, customer, when = self.conn, spec.customer, _micros(at)
+        row = conn.execute(_PG_LEAN_AVAILABLE, (customer, when)).fetchone()
+        available = int(row[0]) if row else 0
+        expires = None if spec.expires_at is None else _micros(spec.expires_at)
+        row = conn.execute(
+            "INSERT INTO blocks (customer, priority, expires_at, remaining) VALUES (%s, %s, %s, %s) RETURNING id",
+            (customer, spec.priority, expires, spec.amount),
+        ).fetchone()
+        assert row is not None
+        block_id = row[0]
+        conn.execute(_PG_LEAN_ENTRY, (customer, "grant", block_id, spec.amount, available + spec.amount, when))
+        self.keys[block_id] = (customer, spec.number)
+        return spec.amount
+
+    def grants(self, specs: Iterable[GrantSpec]) -> int:
+        """Every grant in one transaction, all at ``START``; returns the total granted."""
+        conn = self.conn
+        conn.execute("BEGIN")
+        granted = sum(self.grant(spec, START) for spec in specs)
+        conn.execute("COMMIT")
+        return granted
+
+    def burn(self, spec: BurnSpec) -> int:
+        """One burn, in the caller's transaction; returns the amount burned."""
+        conn, customer, at = self.conn, spec.customer, _micros(spec.at)
+        live = [
+            (b, left)
+            for b, left, expires in conn.execute(_PG_LEAN_LIVE, (customer,)).fetchall()
+            if expires is None or expires > at
+        ]
+        available = sum(left for _, left in live)
+        need = spec.amount
+        updates = []
+        entries = []
+        for block_id, left in live:
+            take = need if need < left else left
+            need -= take
+            available -= take
+            updates.append((left - take, block_id))
+            entries.append((customer, "burn", block_id, take, available, at))
+            if not need:
+                break
+        if updates:
+            cursor = conn.cursor()
+            cursor.executemany("UPDATE blocks SET remaining = %s WHERE id = %s", updates)
+            cursor.executemany(_PG_LEAN_ENTRY, entries)
+        return spec.amount - need
+
+    def burns_each(self, specs: Iterable[BurnSpec]) -> int:
+        """One transaction per burn."""
+        conn = self.conn
+        burned = 0
+        for spec in specs:
+            conn.execute("BEGIN")
+            burned += self.burn(spec)
+            conn.execute("COMMIT")
         return burned

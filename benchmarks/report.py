@@ -41,6 +41,34 @@ def _floors(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _postgres(results: dict[str, Any]) -> list[str]:
+    postgres = results["postgres"]
+    lines = ["", "== PostgreSQL (ratio = creditcore's speed / the floor's; processes: N processes / 1) =="]
+    if "failed" in postgres:
+        return [*lines, f"FAILED: {postgres['failed']}"]
+    each = postgres.get("each_burn") or {}
+    if "failed" in each:
+        lines.append(f"{each['name']:<70} FAILED: {each['failed']}")
+    elif each:
+        name, ours = each["name"], f"{each['creditcore_per_s']:,.0f}"
+        for row in each["against"]:
+            if "ratio" in row:
+                lines.append(f"{name:<40} {ours:>12}  {row['name']:<20} {row['per_s']:>10,.0f} {row['ratio']:>7.3f}")
+            else:
+                lines.append(f"{name:<40} {ours:>12}  {row['name']:<20} {row.get('failed') or row.get('note')}")
+    processes = postgres.get("processes") or {}
+    if "failed" in processes:
+        lines.append(f"processes: FAILED: {processes['failed']}")
+    elif processes:
+        lines.append(
+            f"{processes['name']:<40} {processes['many_per_s']:>12,.0f}  {'1 process':<20} "
+            f"{processes['one_per_s']:>10,.0f} {processes['ratio']:>7.3f}  "
+            f"({processes['burns_per_process']:,} burns a process; wall clock "
+            f"{processes['many_seconds']:.2f} s vs {processes['one_seconds']:.2f} s)"
+        )
+    return lines
+
+
 def _peers(results: dict[str, Any]) -> list[str]:
     lines = ["", "== peers (ratio = the peer's time / creditcore's: above 1, creditcore is faster) =="]
     for row in results.get("peers") or ():
@@ -104,6 +132,8 @@ def table(results: dict[str, Any]) -> str:
     lines = _bars(results)
     if "floors" in results:
         lines += _floors(results) + _peers(results)
+    if "postgres" in results:
+        lines += _postgres(results)
     lines += _curves(results)
     if results.get("peak"):
         lines += ["", "== peak memory ==", json.dumps(results["peak"], default=str)]

@@ -33,7 +33,7 @@ from benchmarks.workload import START, Workload
 from creditcore import Ledger
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GROUPS = ("floors", "scaling", "corners", "peak", "simulation")
+GROUPS = ("floors", "postgres", "scaling", "corners", "peak", "simulation")
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
@@ -57,6 +57,10 @@ SIZES: dict[str, dict[str, Any]] = {
         "simulation": (1_000_000, 10_000),
         "simulation_repeats": 1,
         "workers_repeats": 2,
+        "pg_burns": 2_000,
+        "pg_repeats": 3,
+        "pg_processes": 8,
+        "pg_process_burns": 300,
     },
     "smoke": {
         "customers": 5,
@@ -79,6 +83,10 @@ SIZES: dict[str, dict[str, Any]] = {
         "simulation": (1_000, 10),
         "simulation_repeats": 1,
         "workers_repeats": 1,
+        "pg_burns": 20,
+        "pg_repeats": 1,
+        "pg_processes": 8,
+        "pg_process_burns": 5,
     },
 }
 
@@ -277,6 +285,46 @@ def _peer_rows(figure: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# -- PostgreSQL -------------------------------------------------------------------------------------
+
+
+def postgres_figures(sizes: dict[str, Any]) -> dict[str, Any]:
+    """creditcore on PostgreSQL against the raw-psycopg lean floor, one transaction per burn,
+    and writers in several processes on different customers against one process
+    (:mod:`benchmarks.postgres`), on a throwaway server with the default settings."""
+    from benchmarks import postgres
+
+    out: dict[str, Any] = {}
+    say("PostgreSQL: starting a server (tests/pgserver.py)")
+    try:
+        server = postgres.start_server()
+    except Exception as error:
+        say(f"  PostgreSQL FAILED: {failure(error)}")
+        return {"failed": failure(error)}
+    try:
+        say("PostgreSQL adapter vs raw psycopg (the lean floor)")
+        wl = workload.make(
+            seed=6, customers=sizes["customers"], grants=sizes["grants"], burns=sizes["pg_burns"], holds=0
+        )
+        try:
+            out["each_burn"] = postgres.each_burn(server, wl, sizes["pg_repeats"])
+        except Exception as error:
+            out["each_burn"] = {"name": "PostgreSQL one transaction per burn", "failed": failure(error)}
+            say(f"  PostgreSQL one transaction per burn FAILED: {out['each_burn']['failed']}")
+        processes = sizes["pg_processes"]
+        say(f"PostgreSQL: {processes} processes on {processes} customers vs 1 process")
+        try:
+            out["processes"] = postgres.many_processes(
+                server, processes, sizes["pg_process_burns"], sizes["pg_repeats"]
+            )
+        except Exception as error:
+            out["processes"] = {"failed": failure(error)}
+            say(f"  PostgreSQL processes FAILED: {out['processes']['failed']}")
+    finally:
+        server.stop()
+    return out
+
+
 # -- scaling and the corners ------------------------------------------------------------------------
 
 
@@ -415,6 +463,16 @@ def failures(results: dict[str, Any]) -> list[str]:
             f"floors/{key}/{row['name']}: {row['failed']}" for row in figure.get("against", ()) if "failed" in row
         ]
     found += [f"peers/{row['name']}: {row['failed']}" for row in results.get("peers") or () if "failed" in row]
+    postgres = results.get("postgres") or {}
+    if "failed" in postgres:
+        found.append(f"postgres: {postgres['failed']}")
+    for key, figure in postgres.items():
+        if isinstance(figure, dict):
+            if "failed" in figure:
+                found.append(f"postgres/{key}: {figure['failed']}")
+            found += [
+                f"postgres/{key}/{row['name']}: {row['failed']}" for row in figure.get("against", ()) if "failed" in row
+            ]
     for group in ("scaling", "corners"):
         for key, figure in (results.get(group) or {}).items():
             if isinstance(figure, dict) and "failed" in figure:
@@ -447,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="creditcore-bench-") as directory:
         if "floors" in groups:
             results["floors"], results["peers"] = floor_figures(sizes, directory)
+        if "postgres" in groups:
+            results["postgres"] = postgres_figures(sizes)
         if "scaling" in groups:
             results["scaling"] = scaling_figures(sizes, directory)
         if "corners" in groups:

@@ -4,6 +4,7 @@ which it can only do by burning the same blocks in the same order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,38 @@ def test_the_hand_rolled_sqlalchemy_burns_leave_every_block_as_the_ledger_does(
     pytest.importorskip("sqlalchemy", reason="the peers install from benchmarks/requirements.txt")
     (found,) = [p for p in peers.PEERS if p.name == peer]
     assert _burn_each(found.make(str(tmp_path / "peer.db")), small) == ledger_remaining
+
+
+def test_the_postgres_lean_floor_leaves_every_block_as_the_postgres_ledger_does(
+    small: workload.Workload,
+    ledger_remaining: dict[tuple[str, int], int],
+    postgres_databases: Callable[[], str],
+) -> None:
+    ledger = Ledger.postgres(postgres_databases())
+    try:
+        ids = {}
+        with ledger.atomic():
+            for grant in small.grants:
+                result = ledger.grant(
+                    grant.customer,
+                    grant.amount,
+                    priority=grant.priority,
+                    expires_at=grant.expires_at,
+                    at=workload.START,
+                )
+                ids[grant.customer, grant.number] = result.block.id
+        burned = sum(
+            int(ledger.burn(spec.customer, spec.amount, overdraft="partial", at=spec.at).burned) for spec in small.burns
+        )
+        after = small.burns[-1].at
+        on_postgres = {key: int(ledger.get_block(block_id, at=after).remaining) for key, block_id in ids.items()}
+    finally:
+        ledger.close()
+    assert on_postgres == ledger_remaining
+    floor = floors.PgLeanFloor(postgres_databases())
+    try:
+        assert floor.grants(small.grants) == sum(grant.amount for grant in small.grants)
+        assert floor.burns_each(small.burns) == burned
+        assert floor.remaining() == on_postgres
+    finally:
+        floor.close()
