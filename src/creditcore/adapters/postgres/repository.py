@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 from psycopg.adapt import Loader
+from psycopg.pq import TransactionStatus
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
 
@@ -113,7 +114,9 @@ class PostgresRepository:
                 max_size=max_size,
                 kwargs={"autocommit": True, "options": options, "application_name": "creditcore"},
                 configure=self._configure,
-                check=ConnectionPool.check_connection,
+                # no check on checkout: a round trip per write; a connection the server
+                # dropped fails its transaction's first statement (nothing written) and
+                # leaves the pool
                 open=False,
                 name="creditcore",
             )
@@ -184,30 +187,28 @@ class PostgresRepository:
         with self._connection("start a transaction") as (conn, session):
             self._begin(conn, "BEGIN ISOLATION LEVEL READ COMMITTED")
             session.begin_write()
+            session.open = True
+            kept = False
             try:
                 yield session
-            except BaseException:
-                session.end_write(kept=False)
-                _rollback(conn)
-                raise
-            try:
-                conn.execute("COMMIT")
-            except psycopg.OperationalError as error:
-                session.end_write(kept=False)
-                if conn.closed or conn.broken:
-                    raise StorageError(
-                        f"PostgreSQL could not confirm the commit ({self._where}): the connection was lost while "
-                        "it ran, so whether the write took effect is unknown. Run it again with the same "
-                        "idempotency key: it replays the write if it was committed, and applies it if not "
-                        "(a write without a key cannot be told apart: read the ledger first)"
-                    ) from error
-                _rollback(conn)
-                raise storage_error("commit", self._where, error) from error
-            except BaseException:
-                session.end_write(kept=False)
-                _rollback(conn)
-                raise
-            session.end_write(kept=True)
+                session.open = False
+                try:
+                    conn.execute("COMMIT")
+                except psycopg.OperationalError as error:
+                    if conn.closed or conn.broken:
+                        raise StorageError(
+                            f"PostgreSQL could not confirm the commit ({self._where}): the connection was lost "
+                            "while it ran, so whether the write took effect is unknown. Run it again with the "
+                            "same idempotency key: it replays the write if it was committed, and applies it if "
+                            "not (a write without a key cannot be told apart: read the ledger first)"
+                        ) from error
+                    raise storage_error("commit", self._where, error) from error
+                kept = True
+            finally:
+                session.open = False
+                session.end_write(kept=kept)
+                if not kept:
+                    _rollback(conn)
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -215,9 +216,11 @@ class PostgresRepository:
         with ``ROLLBACK``: it never waits for a writer."""
         with self._connection("read") as (conn, session):
             self._begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            session.open = True
             try:
                 yield session
             finally:
+                session.open = False
                 _rollback(conn)
 
     def __enter__(self) -> PostgresRepository:
@@ -295,6 +298,8 @@ class PostgresRepository:
 def _rollback(conn: psycopg.Connection[Any]) -> None:
     if conn.closed or conn.broken:
         return  # the server ends what the lost connection had open
+    if conn.info.transaction_status == TransactionStatus.IDLE:
+        return  # nothing open (it ended, or never began)
     try:
         conn.execute("ROLLBACK")
     except psycopg.Error:

@@ -59,6 +59,16 @@ def _initial(partitions: int | None = None) -> tuple[str, ...]:
         CREATE FUNCTION creditcore_refuse() RETURNS trigger LANGUAGE plpgsql
         AS $$ BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation'; END $$
         """,
+        # a write's lock on its customer in one round trip: the account row made if new (a
+        # second first write waits on it), then locked; each a statement of its own, so the
+        # lock is taken on the row as committed, not as the first statement's snapshot saw it
+        """
+        CREATE FUNCTION creditcore_lock(who text) RETURNS void LANGUAGE plpgsql
+        AS $$ BEGIN
+            INSERT INTO accounts (customer) VALUES (who) ON CONFLICT (customer) DO NOTHING;
+            PERFORM 1 FROM accounts WHERE customer = who FOR NO KEY UPDATE;
+        END $$
+        """,
         # the one table without a customer: small, the same everywhere (a reference table)
         """
         CREATE TABLE units (
