@@ -20,12 +20,14 @@ SIGKILL, then checks, on the file as the crash left it:
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import random
 import select
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,26 +96,30 @@ def _send(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def child(path: Path, durability: str, steps: list[Step], report: int) -> None:
-    """The writer: reports ``R`` once the file is open, ``S i`` before step i, ``D i
-    results`` after it returned, ``F i`` after it failed."""
-    ledger = Ledger.sqlite(path, durability=durability)
+def child(opener: Callable[[], Ledger], steps: list[Step], report: int) -> None:
+    """The writer: reports ``R`` once the store is open, ``S i`` before step i, ``D i
+    results`` after it returned, ``F i`` after it failed, ``U i`` after a failure whose
+    outcome the store could not know (a connection lost during COMMIT: all or nothing)."""
+    ledger = opener()
     _send(report, b"R\n")
     for number, step in enumerate(steps):
         _send(report, f"S {number}\n".encode())
         try:
             results = perform(ledger, step)
-        except CreditError:
-            _send(report, f"F {number}\n".encode())
+        except CreditError as error:
+            _send(report, f"{'U' if 'unknown' in str(error) else 'F'} {number}\n".encode())
             continue
         _send(report, f"D {number} {SEPARATOR.join(encode_result(r) for r in results)}\n".encode())
     ledger.close()
     _send(report, b"E\n")
 
 
-def run_and_kill(path: Path, durability: str, steps: list[Step], delay: float) -> list[str]:
-    """Fork the writer, kill it ``delay`` seconds after it opened the file, and return the
-    complete lines it reported."""
+def run_and_kill(
+    opener: Callable[[], Ledger], steps: list[Step], delay: float, strike: Callable[[int], None] | None = None
+) -> list[str]:
+    """Fork the writer, kill it ``delay`` seconds after it opened the store (or, with
+    ``strike``, call ``strike(pid)`` then and let it finish), and return the complete lines
+    it reported."""
     read_end, write_end = os.pipe()
     gc.freeze()  # the child never finalises objects of this process
     try:
@@ -122,7 +128,7 @@ def run_and_kill(path: Path, durability: str, steps: list[Step], delay: float) -
             status = 1
             try:
                 os.close(read_end)
-                child(path, durability, steps, write_end)
+                child(opener, steps, write_end)
                 status = 0
             finally:
                 os._exit(status)
@@ -144,10 +150,13 @@ def run_and_kill(path: Path, durability: str, steps: list[Step], delay: float) -
                 if not chunk:
                     break
                 received += chunk
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        while chunk := os.read(read_end, 65536):
+        if strike is None:
+            os.kill(pid, signal.SIGKILL)
+        else:
+            strike(pid)
+        while chunk := os.read(read_end, 65536):  # until it is dead or done
             received += chunk
+        _, status = os.waitpid(pid, 0)
     finally:
         os.close(read_end)
     if os.WIFEXITED(status):
@@ -171,8 +180,7 @@ def present(ledger: Ledger, call: Call) -> bool:
         return reader.find_operation(NAMESPACE[name], key) is not None
 
 
-def check_after_kill(path: Path, steps: list[Step], lines: list[str], tally: Tally) -> None:
-    assert integrity(path) == ["ok"]
+def check_after_kill(opener: Callable[[], Ledger], steps: list[Step], lines: list[str], tally: Tally) -> None:
     started: set[int] = set()
     ended: set[int] = set()
     done: dict[int, list[str]] = {}
@@ -186,7 +194,7 @@ def check_after_kill(path: Path, steps: list[Step], lines: list[str], tally: Tal
             number, _, results = rest.partition(" ")
             done[int(number)] = results.split(SEPARATOR)
             ended.add(int(number))
-    ledger = Ledger.sqlite(path)
+    ledger = opener()
     try:
         report = ledger.verify()
         assert report.ok, str(report)
@@ -219,9 +227,11 @@ def kill_rounds(tmp_path: Path, rounds: int, files: int) -> Tally:
         path = tmp_path / f"ledger-{file_number}.db"
         steps = plan(number)
         durability = ("full", "normal")[file_number % 2]
-        lines = run_and_kill(path, durability, steps, rng.uniform(0, MAX_DELAY))
+        opener = functools.partial(Ledger.sqlite, path, durability=durability)
+        lines = run_and_kill(opener, steps, rng.uniform(0, MAX_DELAY))
         assert lines and lines[0] == "R", "the writer could not open the file"
-        check_after_kill(path, steps, lines, tally)
+        assert integrity(path) == ["ok"]
+        check_after_kill(functools.partial(Ledger.sqlite, path), steps, lines, tally)
     return tally
 
 
@@ -246,3 +256,49 @@ def test_heavy_1000_sigkills(tmp_path: Path) -> None:
         f"{tally.in_flight} kills during a step ({tally.in_batch} during an atomic batch)"
     )
     assert tally.kills == 1000
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+def test_100_sigkills_of_a_writer_and_20_terminated_backends_on_postgres(postgres_dsn: str) -> None:
+    """The same rounds on PostgreSQL: 100 writers killed with SIGKILL (the server rolls back
+    what a dead connection had open), and 20 whose backend is ended under them with
+    ``pg_terminate_backend`` while they write on for a moment before they are killed too (a
+    step in flight then fails, or, if the connection went during COMMIT, says its outcome is
+    unknown: all or nothing)."""
+    import psycopg
+
+    Ledger.postgres(postgres_dsn).close()  # the schema, before any writer races to make it
+    tally = Tally()
+    terminated = 0
+    rng = random.Random(5)
+
+    def terminate(pid: int) -> None:
+        nonlocal terminated
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            ended = conn.execute(
+                "SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a "
+                "WHERE a.application_name = 'creditcore' AND a.datname = current_database() "
+                "AND a.pid <> pg_backend_pid()"
+            ).fetchone()
+        terminated += ended[0] if ended else 0
+        time.sleep(0.05)  # it writes on, on a new connection, a little
+        os.kill(pid, signal.SIGKILL)
+
+    started = time.monotonic()
+    for number in range(120):
+        steps = plan(1000 + number)
+        strike = terminate if number % 6 == 5 else None
+        opener = functools.partial(Ledger.postgres, postgres_dsn, max_size=1)
+        lines = run_and_kill(opener, steps, rng.uniform(0.01, 0.06), strike)
+        assert lines and lines[0] == "R", "the writer could not open the ledger"
+        check_after_kill(functools.partial(Ledger.postgres, postgres_dsn), steps, lines, tally)
+    print(
+        f"{tally.kills} rounds in {time.monotonic() - started:.1f}s: {tally.acknowledged} acknowledged writes kept, "
+        f"{tally.in_flight} struck during a step ({tally.in_batch} during an atomic batch), {terminated} backends ended"
+    )
+    assert tally.kills == 120
+    assert terminated >= 20
+    assert tally.acknowledged > 100
+    assert tally.in_flight > 20
