@@ -187,11 +187,9 @@ class PostgresRepository:
         with self._connection("start a transaction") as (conn, session):
             self._begin(conn, "BEGIN ISOLATION LEVEL READ COMMITTED")
             session.begin_write()
-            session.open = True
             kept = False
             try:
                 yield session
-                session.open = False
                 try:
                     conn.execute("COMMIT")
                 except psycopg.OperationalError as error:
@@ -205,7 +203,6 @@ class PostgresRepository:
                     raise storage_error("commit", self._where, error) from error
                 kept = True
             finally:
-                session.open = False
                 session.end_write(kept=kept)
                 if not kept:
                     _rollback(conn)
@@ -216,11 +213,9 @@ class PostgresRepository:
         with ``ROLLBACK``: it never waits for a writer."""
         with self._connection("read") as (conn, session):
             self._begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            session.open = True
             try:
                 yield session
             finally:
-                session.open = False
                 _rollback(conn)
 
     def __enter__(self) -> PostgresRepository:

@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 
+from creditcore.adapters.sql import codec
 from creditcore.adapters.sql.dialect import POSTGRES
 from creditcore.adapters.sql.session import SqlSession, storage
 from creditcore.adapters.sql.statements import Statements
@@ -33,14 +35,7 @@ _NUMBERS = "SELECT nextval('entries_seq') FROM generate_series(1, %s)"
 _NEW = " ON CONFLICT (customer, id) DO NOTHING RETURNING pos"
 
 #: What a statement, or the decoding of a row altered outside the ledger, can raise.
-TRANSLATED: tuple[type[BaseException], ...] = (
-    psycopg.Error,
-    ValueError,
-    TypeError,
-    LookupError,
-    AttributeError,
-    ArithmeticError,
-)
+TRANSLATED: tuple[type[BaseException], ...] = (psycopg.Error, *codec.UNREADABLE)
 # SQLSTATEs after which the same write, run again from the start, may well succeed
 _RETRYABLE = {
     "40001": "a serialization failure",
@@ -100,13 +95,15 @@ class Session(SqlSession):
     def __init__(self, conn: psycopg.Connection[Any], where: str, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         super().__init__(conn, where, snapshot_every)
         self.conn: psycopg.Connection[Any] = conn
-        self.open = False
-        """Whether the repository has a transaction open on this session."""
 
     def check_open(self, action: str) -> None:
-        # the repository says when a transaction is open; a statement that failed in it
-        # raises with its result (and the next is refused by PostgreSQL, with its words)
-        if not self.open:
+        status = self.conn.info.transaction_status
+        if status == TransactionStatus.INERROR:
+            raise StorageError(
+                f"PostgreSQL could not {action} ({self.where}): an earlier statement of this transaction failed, "
+                "so PostgreSQL refuses the rest; nothing was written"
+            )
+        if status != TransactionStatus.INTRANS:
             raise StorageError(f"PostgreSQL could not {action} ({self.where}): the transaction has ended")
 
     def storage_error(self, action: str, error: BaseException) -> StorageError:

@@ -60,6 +60,10 @@ OPERATION_COLUMNS = ("namespace", "key", "kind", "fingerprint", "op_id", "custom
 
 # -- times and JSON ----------------------------------------------------------------------------
 
+#: What decoding a row that cannot be read back (or encoding a value that cannot be stored)
+#: raises: an adapter turns each into ``StorageError``.
+UNREADABLE: tuple[type[Exception], ...] = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

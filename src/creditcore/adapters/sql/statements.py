@@ -83,12 +83,19 @@ class Statements:
         self.select_block = f"SELECT pos, {', '.join(BLOCK_COLUMNS)} FROM blocks"
         self.select_hold = f"SELECT pos, {', '.join(HOLD_COLUMNS)} FROM holds"
         # an entry with its block's and hold's public ids (joined on their row keys)
-        self.select_entry = (
-            "SELECT e.seq, e.op_id, e.customer, e.unit, e.kind, b.id, h.id, e.amount, e.available_after, e.at, "
-            "e.description, e.metadata, e.ref, e.of_debt FROM entries e "
+        entry_columns = (
+            "e.seq, e.op_id, e.customer, e.unit, e.kind, b.id, h.id, e.amount, e.available_after, e.at, "
+            "e.description, e.metadata, e.ref, e.of_debt"
+        )
+        entries_joined = (
+            "FROM entries e "
             "LEFT JOIN blocks b ON b.customer = e.customer AND b.pos = e.block_pos "
             "LEFT JOIN holds h ON h.customer = e.customer AND h.pos = e.hold_pos"
         )
+        self.select_entry = f"SELECT {entry_columns} {entries_joined}"
+        feed = dialect.feed
+        # the feed across customers: each entry with its transaction after its columns
+        self._select_feed = None if feed is None else f"SELECT {entry_columns}, {feed.position} {entries_joined}"
         self.select_operation = f"SELECT {', '.join(OPERATION_COLUMNS)} FROM operations"
         # a block or hold written whole: a new one (its row key is the one the database gives
         # it), or one whose fixed part changed (the upsert gives back its row key)
@@ -241,10 +248,7 @@ class Statements:
         if feed is None:
             sql = f"{self.select_entry} WHERE {' AND '.join(clauses)} ORDER BY e.seq"
         else:
-            sql = (
-                f"{self.select_entry.replace(' FROM entries e ', f', {feed.position} FROM entries e ', 1)} "
-                f"WHERE {' AND '.join(clauses)} ORDER BY {feed.order}"
-            )
+            sql = f"{self._select_feed} WHERE {' AND '.join(clauses)} ORDER BY {feed.order}"
         # like the memory adapter: no limit for 0 or less, nor for more rows than a 64-bit count
         if 0 < limit <= INT64_MAX:
             sql += f" LIMIT {m}"

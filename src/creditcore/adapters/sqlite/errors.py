@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from creditcore.adapters.sql import codec
 from creditcore.errors import StorageError
 
 _HINTS = {
@@ -20,7 +21,7 @@ _HINTS = {
 }
 #: What a statement, or the decoding of a row that was altered outside the ledger (or the
 #: encoding of a value that cannot be stored), can raise.
-TRANSLATED = (sqlite3.Error, ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
+TRANSLATED: tuple[type[Exception], ...] = (sqlite3.Error, *codec.UNREADABLE)
 
 
 def storage_error(action: str, where: str, error: BaseException) -> StorageError:
