@@ -204,6 +204,27 @@ _LEAN_AVAILABLE = (
 _LEAN_ENTRY = "INSERT INTO entries (customer, kind, block_id, amount, available_after, at) VALUES (?, ?, ?, ?, ?, ?)"
 
 
+def _lean_take(
+    live: list[tuple[int, int]], amount: int, customer: str, at: int
+) -> tuple[int, list[tuple[int, int]], list[tuple[Any, ...]]]:
+    """A lean floor's burn of ``amount`` from ``live`` (``(block id, remaining)`` of the
+    active blocks in burn order): what it burned, each block's new remaining, and the entries
+    with the available balance after each (SQLite's and PostgreSQL's lean floors alike)."""
+    available = sum(left for _, left in live)
+    need = amount
+    updates: list[tuple[int, int]] = []
+    entries: list[tuple[Any, ...]] = []
+    for block_id, left in live:
+        take = need if need < left else left
+        need -= take
+        available -= take
+        updates.append((left - take, block_id))
+        entries.append((customer, "burn", block_id, take, available, at))
+        if not need:
+            break
+    return amount - need, updates, entries
+
+
 class LeanFloor:
     """The least an application writing its own ledger in raw ``sqlite3`` would do.
 
@@ -258,21 +279,10 @@ class LeanFloor:
         live = [
             (b, left) for b, left, expires in conn.execute(_LEAN_LIVE, (customer,)) if expires is None or expires > at
         ]
-        available = sum(left for _, left in live)
-        need = spec.amount
-        updates = []
-        entries = []
-        for block_id, left in live:
-            take = need if need < left else left
-            need -= take
-            available -= take
-            updates.append((left - take, block_id))
-            entries.append((customer, "burn", block_id, take, available, at))
-            if not need:
-                break
+        burned, updates, entries = _lean_take(live, spec.amount, customer, at)
         conn.executemany("UPDATE blocks SET remaining = ? WHERE id = ?", updates)
         conn.executemany(_LEAN_ENTRY, entries)
-        return spec.amount - need
+        return burned
 
     def burns_each(self, specs: Iterable[BurnSpec]) -> int:
         """One transaction per burn."""
@@ -523,23 +533,12 @@ class PgLeanFloor:
             for b, left, expires in conn.execute(_PG_LEAN_LIVE, (customer,)).fetchall()
             if expires is None or expires > at
         ]
-        available = sum(left for _, left in live)
-        need = spec.amount
-        updates = []
-        entries = []
-        for block_id, left in live:
-            take = need if need < left else left
-            need -= take
-            available -= take
-            updates.append((left - take, block_id))
-            entries.append((customer, "burn", block_id, take, available, at))
-            if not need:
-                break
+        burned, updates, entries = _lean_take(live, spec.amount, customer, at)
         if updates:
             cursor = conn.cursor()
             cursor.executemany("UPDATE blocks SET remaining = %s WHERE id = %s", updates)
             cursor.executemany(_PG_LEAN_ENTRY, entries)
-        return spec.amount - need
+        return burned
 
     def burns_each(self, specs: Iterable[BurnSpec]) -> int:
         """One transaction per burn."""

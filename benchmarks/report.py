@@ -31,14 +31,22 @@ def _floors(results: dict[str, Any]) -> list[str]:
         if "failed" in figure:
             lines.append(f"{figure['name']:<70} FAILED: {figure['failed']}")
             continue
-        name, ours = figure["name"], f"{figure['creditcore_per_s']:,.0f}"
-        for row in figure["against"]:
-            if "ratio" in row:
-                lines.append(f"{name:<70} {ours:>12}  {row['name']:<14} {row['per_s']:>10,.0f} {row['ratio']:>7.3f}")
-            else:
-                lines.append(f"{name:<70} {ours:>12}  {row['name']:<14} {row.get('failed') or row.get('note')}")
-            name = ours = ""
+        lines += _contest_rows(figure, 70, 14)
     return lines
+
+
+def _contest_rows(figure: dict[str, Any], name_width: int, rival_width: int) -> list[str]:
+    """A contest's rows: creditcore's rate once, then each rival's rate and ratio."""
+    rows = []
+    name, ours = figure["name"], f"{figure['creditcore_per_s']:,.0f}"
+    for row in figure["against"]:
+        start = f"{name:<{name_width}} {ours:>12}  {row['name']:<{rival_width}}"
+        if "ratio" in row:
+            rows.append(f"{start} {row['per_s']:>10,.0f} {row['ratio']:>7.3f}")
+        else:
+            rows.append(f"{start} {row.get('failed') or row.get('note')}")
+        name = ours = ""
+    return rows
 
 
 def _postgres(results: dict[str, Any]) -> list[str]:
@@ -50,12 +58,7 @@ def _postgres(results: dict[str, Any]) -> list[str]:
     if "failed" in each:
         lines.append(f"{each['name']:<70} FAILED: {each['failed']}")
     elif each:
-        name, ours = each["name"], f"{each['creditcore_per_s']:,.0f}"
-        for row in each["against"]:
-            if "ratio" in row:
-                lines.append(f"{name:<40} {ours:>12}  {row['name']:<20} {row['per_s']:>10,.0f} {row['ratio']:>7.3f}")
-            else:
-                lines.append(f"{name:<40} {ours:>12}  {row['name']:<20} {row.get('failed') or row.get('note')}")
+        lines += _contest_rows(each, 40, 20)
     processes = postgres.get("processes") or {}
     if "failed" in processes:
         lines.append(f"processes: FAILED: {processes['failed']}")
