@@ -287,3 +287,31 @@ def test_a_cursor_pages_through_many_customers_entries_exactly_once(postgres_dsn
         assert seen == sorted(seen) and len(seen) == 30
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "arguments"),
+    [
+        ("dsn_or_pool", {"dsn_or_pool": ""}),
+        ("dsn_or_pool", {"dsn_or_pool": 5}),
+        ("partitions", {"partitions": 1}),
+        ("partitions", {"partitions": True}),
+        ("partitions", {"partitions": 2000}),
+        ("lock_timeout", {"lock_timeout": 0}),
+        ("lock_timeout", {"lock_timeout": "5"}),
+        ("idle_timeout", {"idle_timeout": -1.0}),
+        ("idle_timeout", {"idle_timeout": float("nan")}),
+        ("max_size", {"max_size": 0}),
+        ("max_size", {"max_size": 2.5}),
+    ],
+)
+def test_bad_options_are_refused_naming_the_field_and_create_nothing(
+    postgres_dsn: str, field: str, arguments: dict[str, object]
+) -> None:
+    options = {"dsn_or_pool": postgres_dsn, **arguments}
+    dsn = options.pop("dsn_or_pool")
+    with pytest.raises(ValidationError) as refused:
+        Ledger.postgres(dsn, **options)
+    assert refused.value.field == field
+    with psycopg.connect(postgres_dsn) as conn:  # nothing was made in the database
+        assert conn.execute("SELECT to_regclass('creditcore_migrations')").fetchone() == (None,)
