@@ -191,11 +191,14 @@ class UnitOfWork(Reader, Protocol):
     """A write transaction. Its changes are seen by its own reads, by no one else's until
     the transaction ends, and are all kept or all dropped."""
 
-    def lock(self, customer: str) -> AccountState:
+    def lock(self, customer: str, key: tuple[str, str] | None = None) -> AccountState:
         """Lock the customer for the rest of the transaction (creating its account if new)
         and return its current state, as :meth:`load_account` does. A write calls it before
         it reads anything its rule or its idempotency key depends on; another transaction
-        that locks the same customer waits until this one ends."""
+        that locks the same customer waits until this one ends. ``key`` is the
+        ``(namespace, key)`` the write looks up next with :meth:`find_operation`: an adapter
+        whose reads cost a round trip may read it along with the lock (an adapter is free to
+        ignore it)."""
         ...
 
     def add_unit(self, name: str, scale: int) -> None: ...

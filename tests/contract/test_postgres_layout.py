@@ -80,8 +80,8 @@ def test_the_rows_spread_over_every_partition(partitioned: str) -> None:
     [
         (SQL.update_block(("remaining", "held")), (1, 0, "c7", 1)),
         (SQL.update_hold(("status", "captured")), ("captured", 1, "c7", 1)),
-        (SQL.update_account_unit(("used",)), (1, "c7", "credits")),
-        (SQL.update_account(("next_number",)), (2, "c7")),
+        (SQL.write_account_unit(("used",)), ("c7", "credits", 5, 1, 0, 0, 0, None, None)),
+        (SQL.write_account(("next_number",)), ("c7", None, 2, None)),
         (SQL.account, ("c7",)),
         (SQL.live_blocks, ("c7",)),
         (SQL.active_holds, ("c7",)),

@@ -707,8 +707,8 @@ def test_the_shared_statements_take_their_placeholders_from_the_dialect() -> Non
     texts += [
         statements.update_block(("remaining", "live")),
         statements.update_hold(("status",)),
-        statements.update_account_unit(("used", "last_at")),
-        statements.update_account(("last_at",)),
+        statements.write_account_unit(("used", "last_at")),
+        statements.write_account(("last_at",)),
         statements.insert_entries(3),
         statements.positions("blocks", 2),
     ]

@@ -78,6 +78,14 @@ def written_roots(conn: sqlite3.Connection, sql: str) -> set[str]:
     return {names[row[3]] for row in program if row[1] == "OpenWrite" and row[3] in names}
 
 
+# a unit's totals: only the columns that moved (its row is written whole only if not there)
+UNIT_USED = (
+    "INSERT INTO account_units (customer, unit, granted, used, expired, voided, debt, settlements, last_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer, unit) DO UPDATE SET used = excluded.used, "
+    "last_at = excluded.last_at"
+)
+
+
 def test_a_burn_updates_what_moved_and_inserts_its_entry(ledger: Ledger, clock: ManualClock) -> None:
     ledger.grant("ada", 100)
     ledger.grant("ada", 50, unit="credits", priority=5)
@@ -88,7 +96,7 @@ def test_a_burn_updates_what_moved_and_inserts_its_entry(ledger: Ledger, clock: 
     assert statements == [
         "BEGIN IMMEDIATE",
         "PRAGMA data_version",
-        "UPDATE account_units SET used = ?, last_at = ? WHERE customer = ? AND unit = ?",
+        UNIT_USED,
         "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?",
         "INSERT INTO entries (seq, op_id, customer, unit, kind, block_pos, hold_pos, amount, available_after, at, "
         "description, metadata, ref, of_debt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -119,9 +127,7 @@ def test_a_burn_writes_no_index_of_the_blocks_or_the_account(ledger: Ledger, pat
         # a burn that leaves credit in its block: the table alone
         assert written_roots(conn, "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?") == {"blocks"}
         assert written_roots(conn, "UPDATE blocks SET held = ? WHERE customer = ? AND pos = ?") == {"blocks"}
-        assert written_roots(
-            conn, "UPDATE account_units SET used = ?, last_at = ? WHERE customer = ? AND unit = ?"
-        ) == {"account_units"}
+        assert written_roots(conn, UNIT_USED) == {"account_units"}
         # one that empties it leaves the index of live blocks
         assert written_roots(conn, "UPDATE blocks SET remaining = ?, live = ? WHERE customer = ? AND pos = ?") == {
             "blocks",
@@ -134,17 +140,20 @@ def test_a_hold_and_its_capture_update_only_what_moved(ledger: Ledger, clock: Ma
     clock.advance(HOUR)
     held = traced(lambda: ledger.hold("ada", 4, hold_id="h"))
     # a hold moves no unit's totals: the account's row keeps the time of the write
-    assert "UPDATE accounts SET last_at = ? WHERE customer = ?" in held
+    assert (
+        "INSERT INTO accounts (customer, last_at, next_number, first_seq) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (customer) DO UPDATE SET last_at = excluded.last_at" in held
+    )
     assert "UPDATE blocks SET held = ? WHERE customer = ? AND pos = ?" in held
-    assert not [s for s in held if s.startswith("UPDATE account_units")]
+    assert not [s for s in held if s.startswith("INSERT INTO account_units")]
     clock.advance(HOUR)
     captured = traced(lambda: ledger.capture("h", 3))
     assert (
         "UPDATE holds SET status = ?, captured = ?, settled_at = ?, settled_by = ? WHERE customer = ? AND pos = ?"
         in captured
     )
-    assert "UPDATE account_units SET used = ?, last_at = ? WHERE customer = ? AND unit = ?" in captured
-    assert not [s for s in captured if s.startswith("UPDATE accounts")]
+    assert UNIT_USED in captured
+    assert not [s for s in captured if s.startswith("INSERT INTO accounts")]
 
 
 def test_an_account_of_several_units_reads_back_with_its_last_write(path: Path, clock: ManualClock) -> None:

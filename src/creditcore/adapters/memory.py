@@ -217,7 +217,7 @@ class _Committed:
     def add_unit(self, name: str, scale: int) -> None:
         raise _refuse_write("declare a unit")
 
-    def lock(self, customer: str) -> AccountState:
+    def lock(self, customer: str, key: tuple[str, str] | None = None) -> AccountState:
         raise _refuse_write("lock a customer")
 
     def save(self, changes: ChangeSet) -> list[EntryState]:
@@ -331,7 +331,7 @@ class _Work:
         self._check_open()
         self._units[name] = scale
 
-    def lock(self, customer: str) -> AccountState:
+    def lock(self, customer: str, key: tuple[str, str] | None = None) -> AccountState:
         # one writer at a time holds the whole store (the transaction's lock)
         self._check_open()
         return self.load_account(customer)

@@ -79,8 +79,9 @@ def perform(
     the time, run the rule, save what it changed, build the result and, when the call had
     a key, remember what a replay needs. ``memo`` is (namespace, key, kind, fingerprint);
     ``find`` looks the key up when the default lookup does not fit (a hold's end)."""
-    before = uow.lock(customer)  # before the key's lookup: a second call with it waits here
     namespace, key, kind, fingerprint = memo
+    # before the key's lookup: a second call with it waits here
+    before = uow.lock(customer, None if key is None or find is not None else (namespace, key))
     record = find() if find is not None else idempotency.replay(uow, namespace, key, kind, fingerprint)
     if record is not None:
         stored = iterate_entries(uow, EntryQuery(op_id=record.op_id, limit=1000))

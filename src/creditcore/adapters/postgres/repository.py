@@ -169,10 +169,10 @@ class PostgresRepository:
         except psycopg.Error as error:
             raise storage_error(action, self._where, error) from error
 
-    def _begin(self, conn: psycopg.Connection[Any], sql: str) -> None:
-        conn.execute(sql)
+    def _begin(self, session: Session, sql: str, *, write: bool) -> None:
+        session.begin(sql, write=write)
         if not self._owns_pool:  # an app's pool: the settings for this transaction alone
-            conn.execute(
+            session.later(
                 "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in self._settings),
                 [part for pair in self._settings.items() for part in pair],
             )
@@ -185,13 +185,12 @@ class PostgresRepository:
         raises. A COMMIT whose outcome cannot be known (the connection lost while it ran)
         raises ``StorageError`` saying so: a retry with the same idempotency key is safe."""
         with self._connection("start a transaction") as (conn, session):
-            self._begin(conn, "BEGIN ISOLATION LEVEL READ COMMITTED")
-            session.begin_write()
+            self._begin(session, "BEGIN ISOLATION LEVEL READ COMMITTED", write=True)
             kept = False
             try:
                 yield session
                 try:
-                    conn.execute("COMMIT")
+                    session.commit()  # with the statements still waiting to be sent
                 except psycopg.OperationalError as error:
                     if conn.closed or conn.broken:
                         raise StorageError(
@@ -201,8 +200,11 @@ class PostgresRepository:
                             "not (a write without a key cannot be told apart: read the ledger first)"
                         ) from error
                     raise storage_error("commit", self._where, error) from error
+                except psycopg.Error as error:
+                    raise storage_error("commit", self._where, error) from error
                 kept = True
             finally:
+                session.end()
                 session.end_write(kept=kept)
                 if not kept:
                     _rollback(conn)
@@ -212,10 +214,11 @@ class PostgresRepository:
         """A consistent snapshot of what is committed (REPEATABLE READ, READ ONLY), ended
         with ``ROLLBACK``: it never waits for a writer."""
         with self._connection("read") as (conn, session):
-            self._begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._begin(session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", write=False)
             try:
                 yield session
             finally:
+                session.end()
                 _rollback(conn)
 
     def __enter__(self) -> PostgresRepository:

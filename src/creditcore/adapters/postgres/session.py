@@ -4,15 +4,21 @@
 - A write locks its customer's account row (``FOR NO KEY UPDATE``, the row made first if the
   customer is new) before any read the rule or the idempotency lookup uses; under READ
   COMMITTED each later statement sees what the last holder of the lock committed.
-- Entries are numbered from a sequence: within one customer, in the order its writes
-  commit (they hold its lock until they do).
+- Entries are numbered from a sequence, by numbers drawn after the lock of every customer
+  they are for: within one customer, in the order its writes commit (they hold its lock
+  until they do).
 - A new block's or hold's row key comes back from its INSERT.
+- Round trips, not statements, are what a write costs on a server: statements whose outcome
+  the write does not read wait (:class:`Batch`) and go with the next one that is read, or
+  with ``COMMIT``; the lock goes in one round trip with ``BEGIN``, the account's loads, the
+  idempotency key's lookup and a few entry numbers. A burn is two round trips.
 - Nothing is kept between transactions but decoded rows, reused only for a byte-identical
   row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import psycopg
@@ -24,7 +30,7 @@ from creditcore.adapters.sql.dialect import POSTGRES
 from creditcore.adapters.sql.session import SqlSession, storage
 from creditcore.adapters.sql.statements import Statements
 from creditcore.errors import ConcurrencyConflict, StorageError
-from creditcore.repository import SNAPSHOT_EVERY
+from creditcore.repository import SNAPSHOT_EVERY, OperationRecord
 from creditcore.state import AccountState
 
 #: The statements of the shared layer, in PostgreSQL's dialect.
@@ -32,6 +38,9 @@ SQL = Statements(POSTGRES)
 
 _LOCK = "SELECT creditcore_lock(%s)"
 _NUMBERS = "SELECT nextval('entries_seq') FROM generate_series(1, %s)"
+# entry numbers drawn with each lock (most writes make fewer entries; a write that needs more
+# draws the rest when it saves; what a transaction leaves unused is a gap in seq)
+_SPARE = 4
 _NEW = " ON CONFLICT (customer, id) DO NOTHING RETURNING pos"
 
 #: What a statement, or the decoding of a row altered outside the ledger, can raise.
@@ -84,6 +93,77 @@ def storage_error(action: str, where: str, error: BaseException) -> StorageError
     return StorageError(f"PostgreSQL could not {action} ({where}): {detail}")
 
 
+class Batch:
+    """The statements of one transaction on one connection, sent in as few round trips as
+    they can be: those whose outcome is not read (:meth:`later`) wait, and go with the next
+    one that is, in one text (the simple query protocol, values bound by psycopg on the
+    client, each statement its own snapshot under READ COMMITTED). A failing statement fails
+    the text: PostgreSQL runs none after it, and the transaction is aborted."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._binder = psycopg.ClientCursor(conn)
+        self.pending: list[str] = []
+        self.begun = False
+        """A BEGIN waits in :attr:`pending`: the transaction is open, for what the session
+        checks, though the server has not seen it."""
+
+    def later(self, sql: str, params: Sequence[object] | None = None) -> None:
+        self.pending.append(self._bound(sql, params))
+
+    def begin(self, sql: str) -> None:
+        self.pending.clear()
+        self.pending.append(sql)
+        self.begun = True
+
+    def clear(self) -> None:
+        self.pending.clear()
+        self.begun = False
+
+    def execute(self, sql: str, params: Sequence[object] | None = None) -> psycopg.Cursor[Any]:
+        """What waits, then ``sql``: a cursor on ``sql``'s result."""
+        if not self.pending:
+            return self.conn.execute(sql, params)  # prepared, once it recurs
+        self.pending.append(self._bound(sql, params))
+        cursor = self._send()
+        while cursor.nextset():
+            pass
+        return cursor
+
+    def results(self, statements: Sequence[tuple[str, Sequence[object] | None]]) -> list[list[Any]]:
+        """What waits, then each of ``statements``: the rows of each."""
+        for sql, params in statements:
+            self.pending.append(self._bound(sql, params))
+        skip = len(self.pending) - len(statements)
+        cursor = self._send()
+        found: list[list[Any]] = []
+        for index in range(skip + len(statements)):
+            if index >= skip:
+                found.append(cursor.fetchall() if cursor.description is not None else [])
+            if index + 1 < skip + len(statements):
+                cursor.nextset()
+        return found
+
+    def flush(self, last: str | None = None) -> None:
+        """Send what waits (and ``last``, e.g. ``COMMIT``), reading no result."""
+        if last is not None:
+            self.pending.append(last)
+        if self.pending:
+            self._send()
+
+    def _bound(self, sql: str, params: Sequence[object] | None) -> str:
+        if not params:
+            return sql
+        return self._binder.mogrify(sql, params)
+
+    def _send(self) -> psycopg.ClientCursor[Any]:
+        text, self.pending = ";\n".join(self.pending), []
+        self.begun = False
+        cursor = psycopg.ClientCursor(self.conn)
+        cursor.execute(text)
+        return cursor
+
+
 class Session(SqlSession):
     """The reads and writes of one transaction on one PostgreSQL connection."""
 
@@ -93,17 +173,49 @@ class Session(SqlSession):
     translated: ClassVar[tuple[type[BaseException], ...]] = TRANSLATED
 
     def __init__(self, conn: psycopg.Connection[Any], where: str, snapshot_every: int = SNAPSHOT_EVERY) -> None:
-        super().__init__(conn, where, snapshot_every)
-        self.conn: psycopg.Connection[Any] = conn
+        super().__init__(Batch(conn), where, snapshot_every)
+        self.conn: Batch
+        self.raw = conn
+        self.spare: list[int] = []
+        """Entry numbers drawn after this transaction's last lock."""
+        self.looked_up: dict[tuple[str, str], OperationRecord | None] = {}
+        """Idempotency keys read along with a lock in this transaction."""
+
+    # -- the transaction ---------------------------------------------------------------------
+
+    def begin(self, sql: str, *, write: bool) -> None:
+        """Open a transaction with ``sql`` (it goes with the first statement)."""
+        self.conn.begin(sql)
+        self.spare.clear()
+        self.looked_up.clear()
+        if write:
+            self.begin_write()
+
+    def later(self, sql: str, params: Sequence[object] | None = None) -> None:
+        """A statement for the start of the transaction, after ``BEGIN`` (a setting)."""
+        self.conn.later(sql, params)
+
+    def commit(self) -> None:
+        """Send what waits with ``COMMIT``, in one round trip."""
+        self.conn.flush("COMMIT")
+
+    def end(self) -> None:
+        """After the transaction, however it ended: nothing it left waiting is sent."""
+        self.conn.clear()
+        self.spare.clear()
+        self.looked_up.clear()
+
+    def send(self, sql: str, params: Sequence[object]) -> None:
+        self.conn.later(sql, params)
 
     def check_open(self, action: str) -> None:
-        status = self.conn.info.transaction_status
+        status = self.raw.info.transaction_status
         if status == TransactionStatus.INERROR:
             raise StorageError(
                 f"PostgreSQL could not {action} ({self.where}): an earlier statement of this transaction failed, "
                 "so PostgreSQL refuses the rest; nothing was written"
             )
-        if status != TransactionStatus.INTRANS:
+        if status != TransactionStatus.INTRANS and not (status == TransactionStatus.IDLE and self.conn.begun):
             raise StorageError(f"PostgreSQL could not {action} ({self.where}): the transaction has ended")
 
     def storage_error(self, action: str, error: BaseException) -> StorageError:
@@ -115,20 +227,42 @@ class Session(SqlSession):
         self.writing = True
 
     @storage("lock a customer", write=True)
-    def lock(self, customer: str) -> AccountState:
+    def lock(self, customer: str, key: tuple[str, str] | None = None) -> AccountState:
         if customer in self.accounts:
             return self.load_account(customer)  # this transaction holds it already
-        # one round trip (creditcore_lock: the row made if new, then locked), then the loads,
-        # each a later statement that sees what the lock's last holder committed. Not in
-        # pipeline mode, which would save more: psycopg ends a pipeline with a Flush after its
-        # Sync, and a backend that last read a Flush waits without
-        # idle_in_transaction_session_timeout, so a lost app server would hold the customer
-        # for good (tests/reliability/test_postgres_races.py finds it)
-        self.conn.execute(_LOCK, (customer,))
-        return self.load_account(customer)
+        # one round trip: the lock (creditcore_lock: the row made if new, then locked), then
+        # the loads, each a later statement that sees what the lock's last holder committed,
+        # the key's record, and entry numbers drawn after the lock. Not psycopg's pipeline
+        # mode: it ends a pipeline with a Flush after its Sync, and a backend that last read a
+        # Flush waits without idle_in_transaction_session_timeout, so a lost app server would
+        # hold the customer for good (tests/reliability/test_postgres_races.py finds it)
+        sql = self.sql
+        statements: list[tuple[str, Sequence[object] | None]] = [
+            (_LOCK, (customer,)),
+            (sql.account, (customer,)),
+            (sql.live_blocks, (customer,)),
+            (sql.active_holds, (customer,)),
+            (_NUMBERS, (_SPARE,)),
+        ]
+        if key is not None:
+            statements.append((sql.operation_by_key, key))
+        _lock, rows, blocks, holds, numbers, *found = self.conn.results(statements)
+        self.spare = sorted(n for (n,) in numbers)  # drawn after every lock this transaction holds
+        if key is not None:
+            self.looked_up[key] = codec.operation(found[0][0]) if found[0] else None
+        return self.loaded(customer, rows, blocks, holds)
+
+    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
+        if (namespace, key) in self.looked_up:
+            return self.looked_up.pop((namespace, key))
+        return super().find_operation(namespace, key)
 
     def number(self, count: int) -> list[int]:
-        return sorted(n for (n,) in self.conn.execute(_NUMBERS, (count,)))
+        spare = self.spare
+        if len(spare) < count:
+            spare += sorted(n for (n,) in self.conn.execute(_NUMBERS, (count - len(spare),)))
+        taken, self.spare = spare[:count], spare[count:]
+        return taken
 
     def insert_new(self, insert: str, row: tuple[object, ...]) -> int | None:
         found = self.conn.execute(insert + _NEW, row).fetchone()

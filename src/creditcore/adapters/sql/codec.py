@@ -385,32 +385,16 @@ def account_unit_row(state: AccountState, unit: str, last_at: int | None) -> tup
     )
 
 
-def unit_moves(before: AccountState, after: AccountState, unit: str) -> tuple[tuple[str, ...], list[object]]:
-    """The columns of a unit's row that moved from ``before`` to ``after``, and their values."""
+def unit_moves(before: AccountState, after: AccountState, unit: str) -> tuple[str, ...]:
+    """The columns of a unit's row that moved from ``before`` to ``after``."""
     names: tuple[str, ...] = ()
-    values: list[object] = []
     old, new = before.totals.get(unit) or _NO_TOTALS, after.totals.get(unit) or _NO_TOTALS
     if old is not new:
-        if new.granted != old.granted:
-            names += ("granted",)
-            values.append(new.granted)
-        if new.used != old.used:
-            names += ("used",)
-            values.append(new.used)
-        if new.expired != old.expired:
-            names += ("expired",)
-            values.append(new.expired)
-        if new.voided != old.voided:
-            names += ("voided",)
-            values.append(new.voided)
-        if new.debt != old.debt:
-            names += ("debt",)
-            values.append(new.debt)
+        names = tuple(column for column in TOTALS_COLUMNS if getattr(new, column) != getattr(old, column))
     pairs = after.settlements.get(unit)
     if pairs is not before.settlements.get(unit) and pairs != before.settlements.get(unit):
         names += ("settlements",)
-        values.append(unit_settlements_text(pairs))
-    return names, values
+    return names
 
 
 _NO_TOTALS = UnitTotals()

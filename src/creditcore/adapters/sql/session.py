@@ -119,9 +119,15 @@ class SqlSession:
         out to be stored (then the statement has been undone, and the upsert writes over it)."""
         raise NotImplementedError
 
-    def lock(self, customer: str) -> AccountState:
-        """Hold ``customer`` until the transaction ends, and load it."""
+    def lock(self, customer: str, key: tuple[str, str] | None = None) -> AccountState:
+        """Hold ``customer`` until the transaction ends, and load it (``key``: the idempotency
+        key the write looks up next, which an adapter may read along with the lock)."""
         raise NotImplementedError
+
+    def send(self, sql: str, params: Sequence[object]) -> None:
+        """Run a write statement whose outcome the write does not read (an adapter may send
+        it later, with others, in the same transaction; any error still fails the write)."""
+        self.conn.execute(sql, params)
 
     def begin_write(self) -> None:
         """A write transaction begins (a subclass checks here what it kept from the last)."""
@@ -191,20 +197,25 @@ class SqlSession:
         conn = self.conn
         rows = conn.execute(self.sql.account, (customer,)).fetchall()
         if not rows:
+            return self.loaded(customer, rows, (), ())
+        blocks = conn.execute(self.sql.live_blocks, (customer,)).fetchall()
+        holds = conn.execute(self.sql.active_holds, (customer,)).fetchall()
+        return self.loaded(customer, rows, blocks, holds)
+
+    def loaded(self, customer: str, rows: Sequence[Any], blocks: Sequence[Any], holds: Sequence[Any]) -> AccountState:
+        """The account read from its rows (``account``, ``live_blocks``, ``active_holds``),
+        kept for the rest of a write transaction."""
+        if not rows:
             state = AccountState(customer=customer)
-            if self.writing:
-                self._remember_account(state)  # a new customer: nothing stored to forget when it is saved
-            return state
-        blocks = conn.execute(self.sql.live_blocks, (customer,))
-        holds = conn.execute(self.sql.active_holds, (customer,))
-        state = codec.account(
-            customer,
-            rows,
-            {b.id: b for b in map(self._block, blocks)},
-            {h.id: h for h in map(self._hold, holds)},
-        )
+        else:
+            state = codec.account(
+                customer,
+                rows,
+                {b.id: b for b in map(self._block, blocks)},
+                {h.id: h for h in map(self._hold, holds)},
+            )
         if self.writing:
-            self._remember_account(state)
+            self._remember_account(state)  # a new customer's: nothing stored to forget when it is saved
         return state
 
     @storage("read a customer's blocks")
@@ -282,7 +293,7 @@ class SqlSession:
 
     @storage("declare a unit", write=True)
     def add_unit(self, name: str, scale: int) -> None:
-        self.conn.execute(self.sql.upsert_unit, (name, scale))
+        self.send(self.sql.upsert_unit, (name, scale))
         self._wrote(self.sql.unit_witness, (name, scale))
 
     @storage("save an account", write=True)
@@ -306,7 +317,7 @@ class SqlSession:
             self._save_account(before, after)
         for other, seq in first.items():
             if other != customer:
-                conn.execute(self.sql.update_first_seq, (seq, other))
+                self.send(self.sql.update_first_seq, (seq, other))
         if changes.blocks:
             self._save_blocks(before, changes.blocks)
         if changes.holds:
@@ -314,7 +325,7 @@ class SqlSession:
         if stored:
             self._insert_entries(stored)
             self._wrote(self.sql.entry_witness, (stored[0].seq, stored[0].op_id))
-            keep_snapshots(conn, self.sql, self.since_snapshot, self.snapshot_every, before, after, stored)
+            keep_snapshots(conn, self.send, self.sql, self.since_snapshot, self.snapshot_every, before, after, stored)
         else:
             self.wrote = True
         if self.writing:
@@ -324,30 +335,26 @@ class SqlSession:
     def _save_whole_account(self, after: AccountState, first_seq: int | None, *, forget: bool) -> None:
         """A customer's first write, or one whose account this connection did not load: its
         row and every unit's, whole (``forget``: and no unit row it does not have)."""
-        conn = self.conn
+        send = self.send
         customer = after.customer
         last_at = codec.optional_micros(after.last_at)
-        conn.execute(self.sql.upsert_account, (customer, last_at, after.next_number, first_seq))
+        send(self.sql.upsert_account, (customer, last_at, after.next_number, first_seq))
         if forget:
-            conn.execute(self.sql.delete_units, (customer,))
-        rows = [codec.account_unit_row(after, unit, None) for unit in codec.account_units(after)]
-        if len(rows) == 1:  # execute costs less than executemany over one row
-            conn.execute(self.sql.upsert_account_unit, rows[0])
-        elif rows:
-            conn.cursor().executemany(self.sql.upsert_account_unit, rows)
+            send(self.sql.delete_units, (customer,))
+        for unit in codec.account_units(after):
+            send(self.sql.upsert_account_unit, codec.account_unit_row(after, unit, None))
 
     def _save_account(self, before: AccountState, after: AccountState) -> None:
         """Only what moved: the columns of each unit's totals that changed, stamped with the
         write's time, and the customer's row only for what is its own (the block counter, or
         the time of a write that moved no unit's figures). See ``account_units`` in the schema."""
-        conn = self.conn
         customer = after.customer
         last_at = codec.optional_micros(after.last_at)
         # a customer's history only moves forward; were it ever to go back, the unit rows'
         # times are forgotten, so that the account's row holds the latest
         forward = after.last_at is not None and before.last_at is not None and after.last_at >= before.last_at
         if not forward:
-            conn.execute(self.sql.forget_unit_times, (customer,))
+            self.send(self.sql.forget_unit_times, (customer,))
         stamped = False
         old_totals, old_settled, settled = before.totals, before.settlements, after.settlements
         units: list[str] = [
@@ -358,29 +365,23 @@ class SqlSession:
         if settled:  # a unit with settlements and no totals (none is made so, but a state may be)
             units.extend(unit for unit in settled if unit not in after.totals)
         for unit in units:
-            names, values = codec.unit_moves(before, after, unit)
+            names = codec.unit_moves(before, after, unit)
             if not names:
                 continue
             if forward:
                 names += ("last_at",)
-                values.append(last_at)
                 stamped = True
-            new = unit not in old_totals and unit not in old_settled
-            if new or conn.execute(self.sql.update_account_unit(names), (*values, customer, unit)).rowcount != 1:
-                # a unit new to the customer (or, were it missing, its row written again)
-                conn.execute(
-                    self.sql.upsert_account_unit, codec.account_unit_row(after, unit, last_at if forward else None)
-                )
+            # only what moved, or (a unit new to the customer) its row whole
+            self.send(
+                self.sql.write_account_unit(names), codec.account_unit_row(after, unit, last_at if forward else None)
+            )
         own: tuple[str, ...] = ()
-        figures: list[object] = []
         if after.next_number != before.next_number:
             own += ("next_number",)
-            figures.append(after.next_number)
         if not stamped and after.last_at != before.last_at:
             own += ("last_at",)
-            figures.append(last_at)
-        if own and conn.execute(self.sql.update_account(own), (*figures, customer)).rowcount != 1:
-            self._save_whole_account(after, None, forget=True)  # its row is not there after all
+        if own:
+            self.send(self.sql.write_account(own), (customer, last_at, after.next_number, None))
 
     def _block_pos(self, block_id: str) -> int | None:
         seen = self._blocks.get(block_id)
@@ -400,14 +401,13 @@ class SqlSession:
         """A block the account had before whose figures alone moved is an UPDATE of those
         columns by its row key (its indexed columns stay put, unless it emptied); any other is
         written whole."""
-        conn = self.conn
         for block in changed:
             old = before.blocks.get(block.id)
             pos = self._block_pos(block.id)
             if old is not None and pos is not None and codec.block_fixed(old) == codec.block_fixed(block):
                 names, values = codec.block_moves(old, block)
                 if names:
-                    conn.execute(self.sql.update_block(names), (*values, block.customer, pos))
+                    self.send(self.sql.update_block(names), (*values, block.customer, pos))
                     # its cached row is the old one (decoded again from its new row when next
                     # read); its row key stays
                 continue
@@ -420,14 +420,13 @@ class SqlSession:
     def _save_holds(self, before: AccountState, changed: tuple[HoldState, ...]) -> None:
         """As blocks: a hold the account had whose status or figures alone moved is an
         UPDATE of those columns; any other is written whole."""
-        conn = self.conn
         for found in changed:
             old = before.holds.get(found.id)
             pos = self._hold_pos(found.id)
             if old is not None and pos is not None and codec.hold_fixed(old) == codec.hold_fixed(found):
                 names, values = codec.hold_moves(old, found)
                 if names:
-                    conn.execute(self.sql.update_hold(names), (*values, found.customer, pos))
+                    self.send(self.sql.update_hold(names), (*values, found.customer, pos))
                 continue
             row = codec.hold_row(found)
             pos = self._write_whole(self.sql.insert_hold, self.sql.upsert_hold, row, seen=pos is not None)
@@ -459,13 +458,12 @@ class SqlSession:
             rows.append(
                 codec.entry_row(e, None if block is None else block[0][0], None if held is None else held[0][0])
             )
-        conn = self.conn
         if len(rows) == 1:
-            conn.execute(self.sql.insert_entries(1), rows[0])
+            self.send(self.sql.insert_entries(1), rows[0])
             return
         for start in range(0, len(rows), ENTRIES_PER_INSERT):
             chunk = rows[start : start + ENTRIES_PER_INSERT]
-            conn.execute(self.sql.insert_entries(len(chunk)), [value for row in chunk for value in row])
+            self.send(self.sql.insert_entries(len(chunk)), [value for row in chunk for value in row])
 
     def _entry_rows(self, stored: list[EntryState]) -> list[tuple[object, ...]]:
         blocks = self._positions("blocks", {e.block_id for e in stored if e.block_id is not None}, self._block_pos)
@@ -504,5 +502,5 @@ class SqlSession:
 
     @storage("record an idempotency key", write=True)
     def record_operation(self, record: OperationRecord) -> None:
-        self.conn.execute(self.sql.upsert_operation, codec.operation_row(record))
+        self.send(self.sql.upsert_operation, codec.operation_row(record))
         self._wrote(self.sql.operation_witness, (record.namespace, record.key, record.op_id))

@@ -74,6 +74,7 @@ def snapshot(customer: str, text: str) -> AccountState:
 
 def keep_snapshots(
     conn: Connection,
+    send: Callable[[str, Sequence[Any]], None],
     sql: Statements,
     counts: MutableMapping[str, int],
     every: int,
@@ -91,7 +92,7 @@ def keep_snapshots(
     if before.last_at is None or earliest < before.last_at:
         # the only case in which an entry may be dated before a snapshot (a customer's
         # history only moves forward, so this finds nothing unless that promise broke)
-        conn.execute(sql.drop_snapshots_after, (customer, codec.micros(earliest)))
+        send(sql.drop_snapshots_after, (customer, codec.micros(earliest)))
         since = None
     if since is None and before.last_at is None:
         since = len(stored)  # a customer's first entries: nothing before them to count
@@ -102,7 +103,7 @@ def keep_snapshots(
         since += len(stored)
     if snapshot_due(since, every, after):
         assert after.last_at is not None
-        conn.execute(sql.insert_snapshot, (customer, stored[-1].seq, codec.micros(after.last_at), snapshot_text(after)))
+        send(sql.insert_snapshot, (customer, stored[-1].seq, codec.micros(after.last_at), snapshot_text(after)))
         since = 0
     if len(counts) >= _SNAPSHOT_MEMO:
         counts.clear()

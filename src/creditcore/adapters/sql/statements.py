@@ -40,8 +40,6 @@ _ONE_CUSTOMER = frozenset({"customer", "block_id", "op_id"})
 _KEYS = {
     "blocks": "customer = {m} AND pos = {m}",
     "holds": "customer = {m} AND pos = {m}",
-    "account_units": "customer = {m} AND unit = {m}",
-    "accounts": "customer = {m}",
 }
 
 
@@ -176,13 +174,28 @@ class Statements:
         and ``pos``."""
         return self._set("holds", names)
 
-    def update_account_unit(self, names: tuple[str, ...]) -> str:
-        """Set the named columns of one unit's totals: their values, then customer, unit."""
-        return self._set("account_units", names)
+    def write_account_unit(self, names: tuple[str, ...]) -> str:
+        """One unit's totals: only the named columns of its row, or the row whole if it is not
+        there (a unit new to the customer). The parameters: the whole row
+        (``ACCOUNT_UNIT_COLUMNS``)."""
+        return self._write_moved("account_units", ACCOUNT_UNIT_COLUMNS, "customer, unit", names)
 
-    def update_account(self, names: tuple[str, ...]) -> str:
-        """Set the named columns of a customer's row: their values, then the customer."""
-        return self._set("accounts", names)
+    def write_account(self, names: tuple[str, ...]) -> str:
+        """A customer's row: only the named columns, or the row whole if it is not there. The
+        parameters: the whole row (``ACCOUNT_COLUMNS``)."""
+        return self._write_moved("accounts", ACCOUNT_COLUMNS, "customer", names)
+
+    def _write_moved(self, table: str, columns: Sequence[str], key: str, names: tuple[str, ...]) -> str:
+        # an upsert that sets only what moved: one statement, whose outcome a write need not
+        # read (so an adapter may send it along with others)
+        made = self._made.get((table, names))
+        if made is None:
+            sets = ", ".join(f"{name} = excluded.{name}" for name in names)
+            made = self._made[table, names] = (
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_values(self.dialect, columns)}) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+            )
+        return made
 
     def insert_entries(self, count: int) -> str:
         """One INSERT of ``count`` entries (at most :data:`ENTRIES_PER_INSERT`): the rows'

@@ -76,7 +76,7 @@ class Session(SqlSession):
         self.last_seq = None
 
     @storage("lock a customer", write=True)
-    def lock(self, customer: str) -> AccountState:
+    def lock(self, customer: str, key: tuple[str, str] | None = None) -> AccountState:
         # BEGIN IMMEDIATE already holds the whole file's write lock: loading is locking
         return self.load_account(customer)
 

@@ -74,17 +74,23 @@ def describe(value: object) -> str:
 
 
 _ID = re.compile(r"\b(blk|op)_[0-9a-f]{32}\b")
+_SEQ = re.compile(r"\bseq=(\d+)")
 
 
 def normalise_ids(texts: list[str]) -> list[str]:
     """``texts`` with every generated block and op id replaced by its first-seen order
-    (``blk#1``, ``op#2``, ...), so two ledgers that did the same things compare equal."""
+    (``blk#1``, ``op#2``, ...), and every entry's ``seq`` by its rank among all the seqs
+    shown, so two ledgers that did the same things compare equal. (``seq`` is strictly
+    increasing across a ledger, not gapless: PostgreSQL's come from a sequence. A transcript
+    ends with every entry, so the ranks are one adapter's seqs as a gapless one numbers them,
+    and entries numbered in another order still differ.)"""
     seen: dict[str, str] = {}
 
     def name(match: re.Match[str]) -> str:
         return seen.setdefault(match.group(0), f"{match.group(1)}#{len(seen) + 1}")
 
-    return [_ID.sub(name, text) for text in texts]
+    ranks = {seq: rank for rank, seq in enumerate(sorted({int(s) for t in texts for s in _SEQ.findall(t)}), 1)}
+    return [_SEQ.sub(lambda m: f"seq={ranks[int(m.group(1))]}", _ID.sub(name, text)) for text in texts]
 
 
 def run_script(ledger: Ledger, clock: ManualClock, seed: int, steps: int = 200) -> list[str]:
