@@ -8,9 +8,10 @@ import io
 from pathlib import Path
 
 import pytest
+from simstorage import Storage
 
 from creditcore import Ledger
-from creditcore.simulate import Figures, Outcome, Point, Scenario, open_ledger, parse, run
+from creditcore.simulate import Figures, Outcome, Point, Scenario, parse, run
 from creditcore.simulate.report import TimelineCSV, as_json
 
 # every feature at once, small enough to run in a fraction of a second
@@ -176,13 +177,17 @@ def test_upcoming_credit_is_counted_until_it_becomes_effective(tmp_path: Path) -
     assert [by_day[day] for day in range(4, 9)] == [0, 30 * 250, 30 * 250, 30 * 250, 0]
 
 
-def test_a_db_run_leaves_a_clean_ledger_whose_balances_match_the_summary(tmp_path: Path) -> None:
+def test_a_db_run_leaves_a_clean_ledger_whose_balances_match_the_summary(tmp_path: Path, storage: Storage) -> None:
     found = scenario(tmp_path)
-    ledger = open_ledger(found, str(tmp_path / "sim.db"))
+    ledger = storage.open(found)
     try:
         outcome, _, _ = simulate(found, ledger)
         memory, _, _ = simulate(found)
         assert as_json(outcome) == as_json(memory)
+    finally:
+        ledger.close()
+    ledger = storage.reopen()  # what was stored, not what the writer kept
+    try:
         report = ledger.verify()
         assert report.ok, str(report)
         for customer, figures in outcome.customers.items():

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from simstorage import Storage
 
 from creditcore.simulate import load
 
@@ -93,7 +94,7 @@ def test_db_refuses_to_overwrite_an_existing_file(tmp_path: Path) -> None:
     assert done.returncode == 2 and "exists already" in done.stderr
 
 
-def test_simulate_db_leaves_a_ledger_the_admin_commands_can_read(tmp_path: Path) -> None:
+def test_simulate_db_leaves_a_ledger_the_admin_commands_can_read(tmp_path: Path, storage: Storage) -> None:
     scenario = tmp_path / "small.toml"
     scenario.write_text(
         '[simulation]\nstart = 2026-01-01\nduration = "40 days"\nseed = 9\noverdraft = "partial"\n'
@@ -102,13 +103,12 @@ def test_simulate_db_leaves_a_ledger_the_admin_commands_can_read(tmp_path: Path)
         '[[usage]]\npattern = "poisson"\nper_day = 1\namount = { distribution = "uniform", min = 1, max = 6 }\n'
         "[[jobs]]\nper_day = 0.3\namount = 20\ncapture_ratio = 0.5\n"
     )
-    db = tmp_path / "sim.db"
-    done = simulate(str(scenario), "--db", str(db), "--json")
+    done = simulate(str(scenario), "--db", storage.db, "--json")
     assert done.returncode == 0, done.stderr
     group = json.loads(done.stdout)["groups"]["solo"]
 
     def admin(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(SCRIPT), *args, "--db", str(db)], capture_output=True, text=True, timeout=60)
+        return subprocess.run([str(SCRIPT), *args, "--db", storage.db], capture_output=True, text=True, timeout=60)
 
     verified = admin("verify")
     assert verified.returncode == 0 and "no problems" in verified.stdout, verified.stdout

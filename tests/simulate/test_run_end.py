@@ -9,8 +9,9 @@ from pathlib import Path
 
 import attrs
 import pytest
+from simstorage import Storage
 
-from creditcore.simulate import Figures, Outcome, Point, Scenario, open_ledger, parse, run
+from creditcore.simulate import Figures, Outcome, Point, Scenario, parse, run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -104,10 +105,10 @@ def _running(outcome: Outcome) -> int:
     return int(outcome.totals.held // 20)
 
 
-def test_a_db_run_writes_nothing_after_the_end(tmp_path: Path) -> None:
+def test_a_db_run_writes_nothing_after_the_end(storage: Storage) -> None:
     grant = 'void_share = 1\nvoid_after = "13 hours"\neffective_after = "12 hours"\nexpires_after = "6 hours"'
     found = parse(SHORT.format(seed=1, grant=grant, job='duration = "3 hours"'))
-    ledger = open_ledger(found, str(tmp_path / "sim.db"))
+    ledger = storage.open(found)
     try:
         outcome = run(found, ledger=ledger)
         assert ledger.verify().ok
@@ -124,12 +125,12 @@ def test_a_db_run_writes_nothing_after_the_end(tmp_path: Path) -> None:
         ledger.close()
 
 
-def test_a_scenario_may_start_in_the_future_with_db(tmp_path: Path) -> None:
+def test_a_scenario_may_start_in_the_future_with_db(storage: Storage) -> None:
     # the ledger of a --db run checks no write against the clock (future_tolerance=None)
     future = SHORT.format(seed=2, grant="", job="").replace("start = 2027-03-01", "start = 2999-01-01")
     found = parse(future)
     assert found.start > datetime.now(found.start.tzinfo)
-    ledger = open_ledger(found, str(tmp_path / "future.db"))
+    ledger = storage.open(found)
     try:
         outcome = run(found, ledger=ledger)
         assert ledger.future_tolerance is None

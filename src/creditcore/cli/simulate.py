@@ -1,7 +1,9 @@
 """``creditcore simulate``: run a scenario's burn-down and print, chart or store what it did.
 
 The ledger (``--db``) and the timeline (``--csv``) are written next to their names and moved
-there only when the run succeeds, so a failed or interrupted run leaves no partial file.
+there only when the run succeeds, so a failed or interrupted run leaves no partial file. A
+``--db postgresql://...`` ledger goes to a database that holds no ledger yet, in one
+transaction: a failed or interrupted run leaves no customer or entry there either.
 ``--workers N`` runs the customers in N processes; the output is the same for any N. A
 progress bar (percentage and time left) goes to stderr on a terminal, or anywhere with
 ``--progress``; never to stdout.
@@ -16,14 +18,19 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
-from creditcore.cli.common import console, fail
+from creditcore.cli.common import console, fail, is_postgres
 from creditcore.errors import CreditError
+
+if TYPE_CHECKING:
+    from creditcore.ledger import Ledger
+    from creditcore.simulate import Scenario
 
 #: The most worker processes ``--workers`` takes.
 MAX_WORKERS = 1024
@@ -31,7 +38,13 @@ MAX_WORKERS = 1024
 
 @click.command()
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False), help="Also write every operation to this new SQLite ledger.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Also write every operation to a new ledger: a SQLite file that does not exist yet, or a PostgreSQL "
+    "database (postgresql://...) whose ledger holds no customer or entry (its schema is created or brought "
+    "forward). CREDITCORE_DB is not read: a simulation never writes to the app's ledger by accident.",
+)
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw the burn-down chart here (.png or .svg).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the sampled timeline here as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
@@ -59,10 +72,12 @@ def simulate(
 
     if plot is not None and Path(plot).suffix.lower() not in FORMATS:
         raise click.BadParameter(f"{plot!r}: the chart is written as .png or .svg", param_hint="--plot")
-    for option, target in (("--plot", plot), ("--csv", csv_path), ("--db", db)):
+    postgres = db is not None and is_postgres(db)
+    db_path = None if postgres else db  # a file, written next to its name
+    for option, target in (("--plot", plot), ("--csv", csv_path), ("--db", db_path)):
         if target is not None and not Path(target).absolute().parent.is_dir():
             raise click.BadParameter(f"{target!r}: its folder does not exist", param_hint=option)
-    if db is not None and Path(db).exists():
+    if db_path is not None and Path(db_path).exists():
         raise click.BadParameter(f"{db!r} exists already: a simulation writes a new ledger", param_hint="--db")
     if db is not None and workers > 1:
         raise click.UsageError(
@@ -81,9 +96,10 @@ def simulate(
     if plot is not None:
         sinks.append(points.append)
     # the ledger and the timeline are written next to their names and moved there only when
-    # the run succeeds: a failed or interrupted run leaves no partial file
+    # the run succeeds: a failed or interrupted run leaves no partial file (a PostgreSQL
+    # ledger: the run is one transaction, committed only when it succeeds)
     with (
-        _new_file(db, replace=False) as db_file,
+        _new_file(db_path, replace=False) as db_file,
         _new_file(csv_path, replace=True) as csv_file,
         _simulation_outputs(csv_file, found, sinks) as on_point,
         _progress(progress) as on_progress,
@@ -93,7 +109,10 @@ def simulate(
         try:
             if db_file is not None:
                 ledger = open_ledger(found, db_file)
-            outcome = run(found, ledger=ledger, on_point=on_point, on_progress=on_progress, executor=pool)
+            elif db is not None:  # PostgreSQL
+                ledger = _postgres_ledger(found, db)
+            with ledger.atomic() if postgres and ledger is not None else nullcontext():
+                outcome = run(found, ledger=ledger, on_point=on_point, on_progress=on_progress, executor=pool)
         except ScenarioError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
@@ -117,9 +136,35 @@ def simulate(
     out = console()
     out.print(summary_table(outcome))
     out.print(operations_line(outcome))
-    for label, target in (("timeline", csv_path), ("chart", plot), ("ledger", db)):
+    ledger_name = _without_secrets(db) if postgres and db is not None else db
+    for label, target in (("timeline", csv_path), ("chart", plot), ("ledger", ledger_name)):
         if target is not None:
             out.print(f"{label}: {target}")
+
+
+def _postgres_ledger(scenario: Scenario, url: str) -> Ledger:
+    """The PostgreSQL ledger at ``url`` for the run; refuses (``--db``, exit 2) a database
+    whose ledger holds any customer or entry."""
+    from creditcore.simulate.mirror import NotANewLedger, open_ledger
+
+    try:
+        return open_ledger(scenario, url, postgres=True)
+    except NotANewLedger as error:
+        raise click.BadParameter(f"{_without_secrets(url)!r} {error}", param_hint="--db") from None
+
+
+def _without_secrets(url: str) -> str:
+    """A PostgreSQL URL as messages show it: without its password or query parameters."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "the PostgreSQL URL"
+    user = f"{parts.username}@" if parts.username else ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")

@@ -1,9 +1,10 @@
 """The mirror that writes a run through a :class:`~creditcore.ledger.Ledger` (``--db``).
 
 Every operation the core applied is also written through the ledger, at the same instant, so
-the file holds the whole history; its balances equal the summary. A run goes customer by
-customer, so the file is written one customer's whole history after the other (each in time
-order). :func:`open_ledger` makes the SQLite ledger a scenario writes to.
+the ledger holds the whole history; its balances equal the summary. A run goes customer by
+customer, so the ledger is written one customer's whole history after the other (each in
+time order). :func:`open_ledger` makes the ledger a scenario writes to: a SQLite file, or a
+PostgreSQL database that holds no ledger yet (:class:`NotANewLedger` otherwise).
 
 The run names blocks and holds per customer (``b1``, ``job1``); the ledger's hold ids must be
 unique in the whole ledger, so the mirror numbers them afresh (``job1``, ``job2``, ...) and
@@ -136,11 +137,46 @@ class _Mirror:
         self.ledger.expire_due(at=end)
 
 
-def open_ledger(scenario: Scenario, path: str) -> Ledger:
-    """A SQLite ledger for ``scenario`` at ``path``: its unit declared, its debt limit set."""
+class NotANewLedger(Exception):
+    """The PostgreSQL database :func:`open_ledger` was given already holds a ledger's customers
+    or entries: a simulation writes a new ledger, never into one in use."""
+
+
+#: How long PostgreSQL lets a transaction sit idle (seconds): the command line writes a whole
+#: run in one transaction, idle while the engine computes the next batch.
+_IDLE_TIMEOUT = 600.0
+
+
+def open_ledger(scenario: Scenario, path: str, *, postgres: bool = False) -> Ledger:
+    """The ledger ``scenario`` writes to, its unit declared and its debt limit set: a SQLite
+    file at ``path`` (created if missing), or with ``postgres`` the PostgreSQL database at the
+    connection string ``path``, its schema created or brought forward. A database whose ledger
+    already holds a customer or an entry raises :class:`NotANewLedger` before anything is
+    written to it (an empty database, or one with the schema alone, is fine)."""
     limit = None if scenario.debt_limit is None else to_decimal(scenario.debt_limit, scenario.scale)
     # a scenario may lie in the future: its writes are dated by the scenario, not the clock
-    ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit, future_tolerance=None)
-    if scenario.unit != "credits":
-        ledger.define_unit(scenario.unit, scenario.scale)
+    if postgres:
+        ledger = Ledger.postgres(
+            path, migrate=True, max_size=2, idle_timeout=_IDLE_TIMEOUT, debt_limit=limit, future_tolerance=None
+        )
+    else:
+        ledger = Ledger.sqlite(path, durability="normal", debt_limit=limit, future_tolerance=None)
+    try:
+        if postgres and _holds_a_ledger(ledger):
+            raise NotANewLedger("already holds a ledger (customers or entries): a simulation writes a new ledger")
+        if scenario.unit != "credits":
+            ledger.define_unit(scenario.unit, scenario.scale)
+    except BaseException:
+        ledger.close()
+        raise
     return ledger
+
+
+def _holds_a_ledger(ledger: Ledger) -> bool:
+    """Whether any customer or entry is stored. The feed of entries across customers may leave
+    out those of transactions still in flight, so the customers are asked too (each one with a
+    committed entry)."""
+    if ledger.entries(limit=1).items:
+        return True
+    with ledger.repository.reader() as reader:
+        return bool(reader.customers())
