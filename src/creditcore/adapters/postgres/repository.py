@@ -302,6 +302,9 @@ def _rollback(conn: psycopg.Connection[Any]) -> None:
         conn.execute("ROLLBACK")
     except psycopg.Error:
         conn.close()  # the pool drops it; PostgreSQL rolls back a closed connection's work
+    except BaseException:
+        conn.close()  # an interrupt: the connection never goes back inside a transaction
+        raise
 
 
 def _describe(dsn: str) -> str:
