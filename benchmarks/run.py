@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -290,8 +290,9 @@ def _peer_rows(figure: dict[str, Any]) -> list[dict[str, Any]]:
 
 def postgres_figures(sizes: dict[str, Any]) -> dict[str, Any]:
     """creditcore on PostgreSQL against the raw-psycopg lean floor, one transaction per burn,
-    and writers in several processes on different customers against one process
-    (:mod:`benchmarks.postgres`), on a throwaway server with the default settings."""
+    writers in several processes on different customers against one process, and the
+    scaling curves of the scaling group (:mod:`benchmarks.postgres`), on a throwaway server
+    with the default settings."""
     from benchmarks import postgres
 
     out: dict[str, Any] = {}
@@ -320,6 +321,12 @@ def postgres_figures(sizes: dict[str, Any]) -> dict[str, Any]:
         except Exception as error:
             out["processes"] = {"failed": failure(error)}
             say(f"  PostgreSQL processes FAILED: {out['processes']['failed']}")
+        say("PostgreSQL: scaling, as on SQLite (a burn as the history and the dead blocks grow)")
+        try:
+            out["scaling"] = postgres.curves(server, sizes["history"], sizes["dead"], sizes["calls"], sizes["repeats"])
+        except Exception as error:
+            out["scaling"] = {"failed": failure(error)}
+            say(f"  PostgreSQL scaling FAILED: {out['scaling']['failed']}")
     finally:
         server.stop()
     return out
@@ -329,12 +336,9 @@ def postgres_figures(sizes: dict[str, Any]) -> dict[str, Any]:
 
 
 def scaling_figures(sizes: dict[str, Any], directory: str) -> dict[str, Any]:
-    """The history and dead-block curves (:mod:`benchmarks.scaling`, built through the port:
-    when the port changes under it, each adapter's curve reports the failure)."""
-    from benchmarks.timing import Subject
-
+    """The history and dead-block curves (:func:`benchmarks.scaling.curves`, built through the
+    port: when the port changes under it, each adapter's curve reports the failure)."""
     out: dict[str, Any] = {}
-    clock_at = START + timedelta(days=30)
     for adapter in ("memory", "sqlite"):
         say(f"scaling on the {adapter} adapter")
         try:
@@ -347,35 +351,18 @@ def scaling_figures(sizes: dict[str, Any], directory: str) -> dict[str, Any]:
                 if adapter == "memory"
                 else SQLiteRepository(tempfile.mktemp(suffix=".db", dir=directory), durability="normal")
             )
-            ledger = Ledger(repository, clock=lambda: clock_at)
-            history: list[tuple[int, Subject]] = []
-            for size in sizes["history"]:
-                started = time.perf_counter()
-                middle, last = scaling.build_history(repository, f"h{size}", size)
-                history.append((size, Subject(ledger, f"h{size}", last, middle)))
-                say(f"  built a history of {size:,} entries in {time.perf_counter() - started:.1f} s")
-            dead: list[tuple[int, Subject]] = []
-            for size in sizes["dead"]:
-                last = scaling.build_dead_blocks(repository, f"d{size}", size)
-                dead.append((size, Subject(ledger, f"d{size}", last, None)))
-            scaling.settle(repository)
-            for _ in range(sizes["repeats"]):
-                for _size, subject in [*history, *dead]:
-                    subject.measure_round(sizes["calls"])
-            for size, subject in history:
-                f = subject.best
-                say(
-                    f"  history {size:>9,}: burn {f['burn'] * 1e6:8.1f} us, balance {f['balance'] * 1e6:8.1f} us, "
-                    f"past balance {f['past_balance'] * 1e6:10.1f} us"
+            ledger = Ledger(repository, clock=lambda: scaling.CLOCK)
+            try:
+                out[adapter] = scaling.curves(
+                    ledger,
+                    sizes["history"],
+                    sizes["dead"],
+                    sizes["calls"],
+                    sizes["repeats"],
+                    lambda: scaling.settle(repository),  # noqa: B023 (called before the loop moves on)
                 )
-            for size, subject in dead:
-                f = subject.best
-                say(f"  dead blocks {size:>7,}: burn {f['burn'] * 1e6:8.1f} us, balance {f['balance'] * 1e6:8.1f} us")
-            ledger.close()
-            out[adapter] = {
-                "history": [{"entries": size, **subject.best} for size, subject in history],
-                "dead_blocks": [{"dead_blocks": size, **subject.best} for size, subject in dead],
-            }
+            finally:
+                ledger.close()
         except Exception as error:  # built through the port: report a change there, keep the rest
             out[adapter] = {"failed": failure(error)}
             say(f"  scaling on {adapter} FAILED: {out[adapter]['failed']}")

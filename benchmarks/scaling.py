@@ -5,21 +5,29 @@ Histories are written straight through the repository port (``UnitOfWork.save``,
 the way a long run of writes would have left them: entries, blocks, totals, and whatever
 the adapter keeps alongside) because building 10^6 entries through the public API would
 take most of the time budget. Everything is then measured through the public ``Ledger``
-(:class:`benchmarks.timing.Subject`). This is the one benchmark module that uses the port
-and the state classes: when they change, the builds below follow them. The other corners
-(live blocks, verify and timeline, :mod:`benchmarks.corners`) are built through the public
-API only.
+(:class:`benchmarks.timing.Subject`), after checking through it that each built customer has
+the balance its history adds up to. This is the one benchmark module that uses the port and
+the state classes: when they change, the builds below follow them. The other corners (live
+blocks, verify and timeline, :mod:`benchmarks.corners`) are built through the public API only.
+
+:func:`curves` builds and measures the curves on one ledger, whatever its adapter: the
+scaling group runs it on memory and SQLite, the PostgreSQL group (:mod:`benchmarks.postgres`)
+on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import gc
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
+from benchmarks.timing import Subject, say
 from benchmarks.workload import START, TICK
+from creditcore import Ledger
 from creditcore.adapters.sqlite import SQLiteRepository
 from creditcore.repository import ChangeSet, Repository
 from creditcore.state import AccountState, BlockState, EntryState, UnitTotals
@@ -28,6 +36,8 @@ CHUNK = 1_000
 #: How long the big block of a history lasts: long enough for 10^6 entries and the
 #: measurements after them.
 _BIG = 10**9
+#: The ledgers' clock: "now" for the current balance, after every history's last entry.
+CLOCK = START + timedelta(days=30)
 
 
 def _block(customer: str, number: int, amount: int, at: datetime, **fields: Any) -> BlockState:
@@ -158,3 +168,73 @@ def settle(repository: Repository) -> None:
     gc.collect()
     if isinstance(repository, SQLiteRepository):
         repository.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def _check(ledger: Ledger, customer: str, at: datetime | None, available: int, **totals: int) -> None:
+    """The customer's balance (at ``at``, or now) read through the ledger is what was built,
+    or the build is wrong and the curve says so instead of timing it."""
+    balance = ledger.balance(customer, at=at)
+    found = {"available": balance.available, **{name: getattr(balance, name) for name in totals}}
+    wanted = {"available": available, **totals}
+    if found != wanted:
+        when = "now" if at is None else f"at {at.isoformat()}"
+        raise RuntimeError(f"the built customer {customer} has {found} {when}, not {wanted}: the build is wrong")
+
+
+def check_history(ledger: Ledger, customer: str, size: int, middle: datetime) -> None:
+    """A history of :func:`build_history` reads as one grant of ``_BIG`` and ``size - 1``
+    burns of 1, and as the burns up to ``middle`` at ``middle`` (read from the entries after
+    the last snapshot before it)."""
+    _check(ledger, customer, None, _BIG - (size - 1), granted=_BIG, used=size - 1)
+    burned = (middle - START) // TICK
+    _check(ledger, customer, middle, _BIG - burned, granted=_BIG, used=burned)
+
+
+def check_dead_blocks(ledger: Ledger, customer: str, dead: int) -> None:
+    """A customer of :func:`build_dead_blocks` has only its live block's credit left."""
+    used = 10 * (dead // 2)
+    _check(ledger, customer, None, _BIG, granted=_BIG + 10 * dead, used=used, expired=10 * dead - used)
+
+
+def curves(
+    ledger: Ledger,
+    history: Iterable[int],
+    dead: Iterable[int],
+    calls: int,
+    repeats: int,
+    settle: Callable[[], None],
+) -> dict[str, list[dict[str, Any]]]:
+    """The history and dead-block curves on ``ledger`` (its clock at :data:`CLOCK`): a
+    customer of each size built through its repository and checked, then ``settle()``, then
+    ``repeats`` rounds of :meth:`Subject.measure_round` over every customer, the best of each
+    figure kept."""
+    repository = ledger.repository
+    histories: list[tuple[int, Subject]] = []
+    for size in history:
+        started = time.perf_counter()
+        middle, last = build_history(repository, f"h{size}", size)
+        check_history(ledger, f"h{size}", size, middle)
+        histories.append((size, Subject(ledger, f"h{size}", last, middle)))
+        say(f"  built a history of {size:,} entries in {time.perf_counter() - started:.1f} s")
+    deads: list[tuple[int, Subject]] = []
+    for size in dead:
+        last = build_dead_blocks(repository, f"d{size}", size)
+        check_dead_blocks(ledger, f"d{size}", size)
+        deads.append((size, Subject(ledger, f"d{size}", last, None)))
+    settle()
+    for _ in range(repeats):
+        for _size, subject in [*histories, *deads]:
+            subject.measure_round(calls)
+    for size, subject in histories:
+        f = subject.best
+        say(
+            f"  history {size:>9,}: burn {f['burn'] * 1e6:8.1f} us, balance {f['balance'] * 1e6:8.1f} us, "
+            f"past balance {f['past_balance'] * 1e6:10.1f} us"
+        )
+    for size, subject in deads:
+        f = subject.best
+        say(f"  dead blocks {size:>7,}: burn {f['burn'] * 1e6:8.1f} us, balance {f['balance'] * 1e6:8.1f} us")
+    return {
+        "history": [{"entries": size, **subject.best} for size, subject in histories],
+        "dead_blocks": [{"dead_blocks": size, **subject.best} for size, subject in deads],
+    }

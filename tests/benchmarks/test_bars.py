@@ -85,3 +85,25 @@ def test_workers_that_print_different_summaries_fall_short_however_fast() -> Non
     row = _find(bars.compute(_run(simulation={"workers": workers})), "--workers 2")
     assert row["verdict"] == bars.SHORT
     assert "DIFFER" in row["detail"]
+
+
+def test_the_postgres_history_bar_compares_the_burn_at_the_largest_history_with_the_smallest() -> None:
+    def run(last: float) -> dict[str, Any]:
+        rows = [
+            {"entries": 100, "burn": 0.002, "balance": 0.001, "past_balance": 0.004},
+            {"entries": 10_000, "burn": 0.009, "balance": 0.001, "past_balance": 0.004},
+            {"entries": 1_000_000, "burn": last, "balance": 0.001, "past_balance": 0.004},
+        ]
+        return _run(postgres={"scaling": {"history": rows, "dead_blocks": []}})
+
+    def bar(found: list[dict[str, Any]]) -> dict[str, Any]:
+        (row,) = [row for row in found if row["bar"].startswith("PostgreSQL: burn, ")]
+        assert row["source"] == bars.SPEC_11
+        return row
+
+    row = bar(bars.compute(run(0.0025)))
+    assert row["bar"] == "PostgreSQL: burn, 100 → 1,000,000 entries ≤ 1.25x, as on SQLite"
+    assert (row["measured"], row["verdict"]) == (1.25, bars.PASS)
+    assert bar(bars.compute(run(0.0026)))["verdict"] == bars.SHORT
+    failed = bar(bars.compute(_run(postgres={"scaling": {"failed": "RuntimeError: the build is wrong"}})))
+    assert (failed["verdict"], failed["detail"]) == (bars.NOT_MEASURED, "RuntimeError: the build is wrong")

@@ -37,10 +37,12 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
         assert all(row["ratio"] > 0 for row in rivals.values())
     assert {row["name"] for row in results["peers"]} == {"SQLAlchemy Core", "SQLAlchemy ORM"}
     assert all("ratio" in row or "not installed" in row["note"] for row in results["peers"])
-    assert set(results["postgres"]) == {"each_burn", "processes"}
+    assert set(results["postgres"]) == {"each_burn", "processes", "scaling"}
     (floor,) = results["postgres"]["each_burn"]["against"]
     assert floor["name"] == "psycopg lean floor" and floor["ratio"] > 0
     assert results["postgres"]["processes"]["processes"] == 8 and results["postgres"]["processes"]["ratio"] > 0
+    history = results["postgres"]["scaling"]["history"]
+    assert [row["entries"] for row in history] == [100, 1_000] and all(row["burn"] > 0 for row in history)
     assert set(results["scaling"]) == {"memory", "sqlite"}
     assert set(results["corners"]["live_blocks"]) == {"memory", "sqlite"}
     assert set(results["corners"]["verify_timeline"]) == {"memory", "sqlite"}
@@ -52,7 +54,7 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     assert verdicts <= {"PASS", "FALL SHORT", "NOT MEASURED", "NOT AVAILABLE"}
     sources = [row["source"] for row in results["bars"]]
     assert sources.count("issue 12") == 15, "a bar of issue 12 is missing from the report"
-    assert sources.count("SPEC §11") == 16, "a bar of SPEC §11 is missing from the report"
+    assert sources.count("SPEC §11") == 17, "a bar of SPEC §11 is missing from the report"
     measured = {row["bar"] for row in results["bars"] if row["verdict"] != "NOT MEASURED"}
     # at smoke sizes only the simulator's speed-up (measured at the baseline's size only) and
     # the SQLAlchemy bar (when SQLAlchemy is not installed) may go unmeasured
