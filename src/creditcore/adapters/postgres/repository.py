@@ -172,7 +172,7 @@ class PostgresRepository:
     def _begin(self, session: Session, sql: str, *, write: bool) -> None:
         session.begin(sql, write=write)
         if not self._owns_pool:  # an app's pool: the settings for this transaction alone
-            session.later(
+            session.send(
                 "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in self._settings),
                 [part for pair in self._settings.items() for part in pair],
             )

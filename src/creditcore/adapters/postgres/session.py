@@ -191,10 +191,6 @@ class Session(SqlSession):
         if write:
             self.begin_write()
 
-    def later(self, sql: str, params: Sequence[object] | None = None) -> None:
-        """A statement for the start of the transaction, after ``BEGIN`` (a setting)."""
-        self.conn.later(sql, params)
-
     def commit(self) -> None:
         """Send what waits with ``COMMIT``, in one round trip."""
         self.conn.flush("COMMIT")
