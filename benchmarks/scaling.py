@@ -107,7 +107,9 @@ def build_history(repository: Repository, customer: str, size: int) -> tuple[dat
             entries.append(_entry(customer, f"{customer}-op{i}", "burn", big.id, 1, remaining, at))
             if i == past:
                 middle = at
-        block = attrs.evolve(state.blocks[big.id], remaining=remaining)
+        block = attrs.evolve(
+            state.blocks[big.id], remaining=remaining, used=_BIG - remaining, first_used_at=START + TICK
+        )
         totals = UnitTotals(granted=_BIG, used=_BIG - remaining)
         after = attrs.evolve(state, blocks={big.id: block}, totals={"credits": totals}, last_at=at)
         _save(repository, state, after, entries)
@@ -144,7 +146,11 @@ def build_dead_blocks(repository: Repository, customer: str, dead: int) -> datet
                 entries.append(_entry(customer, f"{customer}-x{number}", "expire", block.id, 10, 0, at + TICK))
                 expired += 10
             granted += 10
-            blocks[block.id] = attrs.evolve(block, remaining=0)
+            blocks[block.id] = (
+                attrs.evolve(block, remaining=0, used=10, first_used_at=at)
+                if used_up
+                else attrs.evolve(block, remaining=0)
+            )
         totals = UnitTotals(granted=granted, used=used, expired=expired)
         after = attrs.evolve(state, blocks=blocks, totals={"credits": totals}, last_at=at + TICK, next_number=dead + 1)
         _save(repository, state, after, entries)

@@ -22,6 +22,7 @@ from creditcore.model import (
     ChangeExpiryResult,
     GrantResult,
     HoldResult,
+    RefundResult,
     ReleaseResult,
     Result,
     ReverseResult,
@@ -45,6 +46,7 @@ RESULT_TYPES: dict[str, type[Result]] = {
         ReleaseResult,
         VoidResult,
         ReverseResult,
+        RefundResult,
         ChangeExpiryResult,
     )
 }

@@ -24,11 +24,14 @@ from creditcore.model import (
     BurnResult,
     CaptureResult,
     ChangeExpiryResult,
+    Customer,
+    CustomerPage,
     Entry,
     EntryPage,
     GrantResult,
     Hold,
     HoldResult,
+    RefundResult,
     ReleaseResult,
     ReverseResult,
     VerifyReport,
@@ -36,8 +39,10 @@ from creditcore.model import (
 )
 from creditcore.order import BurnOrder
 from creditcore.repository import Repository
+from creditcore.service import customers as profiles
 from creditcore.service import reads, writes
 from creditcore.service.context import DEFAULT_FUTURE_TOLERANCE, Context, exact
+from creditcore.service.customers import KEEP
 from creditcore.values import DEFAULT_UNIT
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -243,14 +248,19 @@ class Ledger:
         priority: int = 50,
         category: str = "promotional",
         cost_basis: int | Decimal | str | None = None,
-        scope: Iterable[str] | None = None,
+        scope: str | Iterable[str] | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         settle_debt: bool | None = None,
+        single_use: bool = False,
         at: datetime | None = None,
     ) -> GrantResult:
-        """Grant ``amount`` of credit to ``customer`` as one new block (``result.block``)."""
+        """Grant ``amount`` of credit to ``customer`` as one new block (``result.block``).
+
+        ``scope``: ``None`` (any burn), a scope name or a set of them: the block serves
+        burns whose scope set intersects it. ``single_use``: the first burn or capture that
+        takes from the block voids the rest of its unheld credit."""
         return writes.grant(
             self._ctx,
             customer,
@@ -266,6 +276,7 @@ class Ledger:
             metadata=metadata,
             idempotency_key=idempotency_key,
             settle_debt=settle_debt,
+            single_use=single_use,
             at=at,
         )
 
@@ -276,7 +287,8 @@ class Ledger:
         amount: int | Decimal | str,
         *,
         unit: str = DEFAULT_UNIT,
-        scope: str | None = None,
+        scope: str | Iterable[str] | None = None,
+        categories: str | Iterable[str] | None = None,
         overdraft: str = "reject",
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -285,6 +297,9 @@ class Ledger:
     ) -> BurnResult:
         """Use ``amount`` of the customer's credit, drawing blocks in burn order.
 
+        ``scope``: a scope name or a set of them; blocks that are unscoped or whose scopes
+        intersect it are eligible. ``categories``: ``"promotional"``, ``"paid"`` or both;
+        only blocks of those are eligible (default: every category).
         ``overdraft``: ``"reject"`` raises :class:`InsufficientCredits` when there is not
         enough; ``"partial"`` burns what there is; ``"debt"`` records the rest as debt.
         """
@@ -294,6 +309,7 @@ class Ledger:
             amount,
             unit=unit,
             scope=scope,
+            categories=categories,
             overdraft=overdraft,
             description=description,
             metadata=metadata,
@@ -309,7 +325,8 @@ class Ledger:
         *,
         hold_id: str,
         unit: str = DEFAULT_UNIT,
-        scope: str | None = None,
+        scope: str | Iterable[str] | None = None,
+        categories: str | Iterable[str] | None = None,
         expires_at: datetime | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -326,6 +343,7 @@ class Ledger:
             hold_id=hold_id,
             unit=unit,
             scope=scope,
+            categories=categories,
             expires_at=expires_at,
             description=description,
             metadata=metadata,
@@ -371,6 +389,39 @@ class Ledger:
         return writes.reverse(self._ctx, op_id, amount, idempotency_key=idempotency_key, at=at)
 
     @_write
+    def refund(
+        self,
+        op_id: str,
+        amount: int | Decimal | str | None = None,
+        *,
+        expires_at: datetime | None = None,
+        category: str = "paid",
+        priority: int = 50,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> RefundResult:
+        """Fresh credit for an earlier burn or capture (default: all it took less its
+        reversals and refunds): one new unscoped block, ``block.refund_of == op_id``.
+
+        Unlike :meth:`reverse`, nothing goes back to the blocks the op drew, so credit of
+        blocks that have since expired or been voided is given back too. It pays debt off
+        first, as a grant does. Without a key, two identical calls are two refunds."""
+        return writes.refund(
+            self._ctx,
+            op_id,
+            amount,
+            expires_at=expires_at,
+            category=category,
+            priority=priority,
+            description=description,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            at=at,
+        )
+
+    @_write
     def change_expiry(
         self,
         block_id: str,
@@ -385,6 +436,43 @@ class Ledger:
         return writes.change_expiry(
             self._ctx, block_id, expires_at, amount=amount, idempotency_key=idempotency_key, at=at
         )
+
+    @_write
+    def set_customer(
+        self,
+        customer: str,
+        *,
+        name: str | None = KEEP,
+        email: str | None = KEEP,
+        external_id: str | None = KEEP,
+        metadata: Mapping[str, str] | None = KEEP,
+        timezone: str | None = KEEP,
+        at: datetime | None = None,
+    ) -> Customer:
+        """Set the customer's profile: a field left out is kept, ``None`` clears it
+        (``metadata`` to ``{}``). The first call creates the customer.
+
+        Idempotent by value: a call that changes nothing writes nothing and returns the
+        profile. A profile writes no entry and is not a write to the customer's account; its
+        history is its own (``at`` may not precede its last change). ``external_id`` is
+        unique per ledger: one another customer holds raises :class:`Conflict`."""
+        fields = {"name": name, "email": email, "external_id": external_id, "metadata": metadata, "timezone": timezone}
+        return profiles.set_customer(self._ctx, customer, fields, at)
+
+    @_read
+    def get_customer(
+        self, customer: str | None = None, *, external_id: str | None = None, at: datetime | None = None
+    ) -> Customer:
+        """A customer's profile at ``at``, by its id or its ``external_id`` (exactly one).
+        The one read that refuses an unknown customer: :class:`NotFound` if at ``at`` it had
+        neither a profile nor an entry (one with entries and no profile has an empty one)."""
+        return profiles.get_customer(self._ctx, customer, external_id=external_id, at=at)
+
+    @_read
+    def customers(self, *, after: str | None = None, limit: int = 100, at: datetime | None = None) -> CustomerPage:
+        """Every customer with a profile or an entry at ``at``, in the order the ledger first
+        saw them; ``limit`` per page (1 to 10,000), ``after`` the ``next_cursor`` of the last."""
+        return profiles.customers(self._ctx, after=after, limit=limit, at=at)
 
     @_write
     def expire_due(self, *, at: datetime | None = None) -> list[Entry]:
@@ -403,11 +491,17 @@ class Ledger:
 
     @_read
     def balance(
-        self, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None, scope: str | None = None
+        self,
+        customer: str,
+        *,
+        unit: str = DEFAULT_UNIT,
+        at: datetime | None = None,
+        scope: str | Iterable[str] | None = None,
     ) -> Balance:
         """The customer's balance in ``unit`` at ``at`` (default: now).
 
-        With ``scope``, ``available`` and ``held`` count only credit that scope can use.
+        With ``scope`` (a name or a set), ``available`` and ``held`` count only credit a burn
+        with that scope set could use.
         """
         return reads.balance(self._ctx, customer, unit=unit, at=at, scope=scope)
 
@@ -447,11 +541,12 @@ class Ledger:
         amount: int | Decimal | str,
         *,
         unit: str = DEFAULT_UNIT,
-        scope: str | None = None,
+        scope: str | Iterable[str] | None = None,
+        categories: str | Iterable[str] | None = None,
         at: datetime | None = None,
     ) -> BurnPreview:
         """The blocks a burn would draw and its shortfall, without writing anything."""
-        return reads.preview_burn(self._ctx, customer, amount, unit=unit, scope=scope, at=at)
+        return reads.preview_burn(self._ctx, customer, amount, unit=unit, scope=scope, categories=categories, at=at)
 
     @_read
     def timeline(

@@ -89,6 +89,18 @@ class Block:
     description: str | None
     metadata: Mapping[str, str]
     created_at: datetime
+    single_use: bool
+    """The first burn or capture that took from it voided the rest of its unheld credit."""
+    first_used_at: datetime | None
+    """When a burn or capture first took from it (``None`` if none has, by ``at``)."""
+    used: Decimal
+    """Taken by burns, captures and debt settlements, net of reversals."""
+    source: str
+    """``grant``, ``refund``, ``schedule``, ``carry``, ``top_up`` or ``move``."""
+    refund_of: str | None
+    """For a refund's block: the op it refunds."""
+    schedule_id: str | None
+    """For a schedule's grant or carry block: the schedule."""
 
     @classmethod
     def from_state(cls, block: BlockState, scale: int, at: datetime) -> Block:
@@ -111,6 +123,12 @@ class Block:
             description=block.description,
             metadata=dict(block.metadata),
             created_at=block.created_at,
+            single_use=block.single_use,
+            first_used_at=block.first_used_at,
+            used=to_decimal(block.used, scale),
+            source=block.source,
+            refund_of=block.refund_of,
+            schedule_id=block.schedule_id,
         )
 
 
@@ -130,7 +148,10 @@ class Hold:
     expires_at: datetime | None
     created_at: datetime
     settled_at: datetime | None
-    scope: str | None
+    scope: frozenset[str] | None
+    """The scope set the hold drew with (``None``: unscoped credit only)."""
+    categories: frozenset[str] | None
+    """The categories the hold drew from (``None``: every category)."""
     description: str | None
     metadata: Mapping[str, str]
 
@@ -152,6 +173,7 @@ class Hold:
             created_at=found.created_at,
             settled_at=settled_at if status != "active" else None,
             scope=found.scope,
+            categories=found.categories,
             description=found.description,
             metadata=dict(found.metadata),
         )
@@ -200,6 +222,33 @@ class EntryPage:
     """One page of :meth:`Ledger.entries`; pass ``next_cursor`` as ``after`` for the next."""
 
     items: tuple[Entry, ...] = attrs.field(converter=_tuple)
+    next_cursor: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Customer:
+    """A customer's profile as it stood at one instant (SPEC §15)."""
+
+    id: str
+    name: str | None
+    email: str | None
+    external_id: str | None
+    """The app's own id for the customer, unique per ledger."""
+    metadata: Mapping[str, str]
+    timezone: str | None
+    """An IANA zone name, ``None`` until set."""
+    created_at: datetime
+    """The earlier of the first profile change and the first entry."""
+    updated_at: datetime
+    """The last profile change by then, else ``created_at``."""
+
+
+@attrs.frozen(kw_only=True)
+class CustomerPage:
+    """One page of :meth:`Ledger.customers`; pass ``next_cursor`` as ``after`` for the next
+    (``None`` on the last page)."""
+
+    items: tuple[Customer, ...] = attrs.field(converter=_tuple)
     next_cursor: str | None
 
 
@@ -265,6 +314,13 @@ class VoidResult(Result):
 class ReverseResult(Result):
     reversed: Decimal
     """How much of the op this reversal undid (debt cancelled and credit given back)."""
+
+
+@attrs.frozen(kw_only=True)
+class RefundResult(Result):
+    block: Block
+    """The new block of fresh credit (``refund_of`` the op), after any debt it settled."""
+    refunded: Decimal
 
 
 @attrs.frozen(kw_only=True)

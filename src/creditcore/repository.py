@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from creditcore.core.profiles import ProfileState
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 
@@ -166,6 +167,25 @@ class Reader(Protocol):
         """Every remembered keyed write (for ``verify()``), in an order that does not change."""
         ...
 
+    def profiles(self, customer: str) -> list[ProfileState]:
+        """Every version of the customer's profile, oldest first (none if it never had one)."""
+        ...
+
+    def customer_of(self, external_id: str) -> str | None:
+        """The customer whose profile holds ``external_id`` now, if any."""
+        ...
+
+    def first_seen(self, customer: str) -> datetime | None:
+        """The earlier of the customer's first profile change and first entry (``None`` for
+        a customer with neither)."""
+        ...
+
+    def customer_page(self, after: int, limit: int, until: datetime) -> list[tuple[int, str]]:
+        """``(position, customer)`` of the customers first seen at or before ``until`` whose
+        position is after ``after``, at most ``limit``, in the order the ledger first saw
+        them (positions increase in that order)."""
+        ...
+
 
 @runtime_checkable
 class PastReader(Reader, Protocol):
@@ -204,10 +224,19 @@ class UnitOfWork(Reader, Protocol):
     def add_unit(self, name: str, scale: int) -> None: ...
 
     def save(self, changes: ChangeSet) -> list[EntryState]:
-        """Store what a write changed; returns its entries with their ``seq`` assigned."""
+        """Store what a write changed; returns its entries with their ``seq`` assigned. A
+        customer's first entries make it first seen (see :meth:`Reader.first_seen`), dated
+        by the earliest of them when that is earlier."""
         ...
 
     def record_operation(self, record: OperationRecord) -> None: ...
+
+    def save_profile(self, profile: ProfileState, released: str | None) -> None:
+        """Store a new version of a customer's profile (the customer is first seen then, if
+        not before); ``released`` is the external id the previous version held and this one
+        does not. Two customers cannot hold one external id: a store that sees one taken
+        refuses the write."""
+        ...
 
 
 class Repository(Protocol):

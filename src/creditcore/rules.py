@@ -16,7 +16,7 @@ outcome its rule decided and the balance change it made (:mod:`creditcore.core.o
 from typing import TypeAlias
 
 from creditcore.core import outcomes as _outcomes
-from creditcore.core.commands import Burn, Capture, ChangeExpiry, Grant, PlaceHold, Release, Reverse, Void
+from creditcore.core.commands import Burn, Capture, ChangeExpiry, Grant, PlaceHold, Refund, Release, Reverse, Void
 from creditcore.core.due import DueKind
 from creditcore.core.effects import apply_to_block, apply_to_totals, inconsistent_history
 from creditcore.core.history import audit, rebuild, timeline
@@ -31,6 +31,7 @@ from creditcore.core.outcomes import (
     Held,
     Moved,
     Outcome,
+    Refunded,
     Released,
     Reversed,
     Voided,
@@ -46,6 +47,7 @@ from creditcore.core.rules import (
     next_due,
     plan_draw,
     preview_burn,
+    refund,
     release,
     reverse,
     tally,
@@ -97,6 +99,8 @@ __all__ = [
     "Problem",
     "Release",
     "Released",
+    "Refund",
+    "Refunded",
     "Reverse",
     "Reversed",
     "Tally",
@@ -119,6 +123,7 @@ __all__ = [
     "plan_draw",
     "preview_burn",
     "rebuild",
+    "refund",
     "release",
     "reverse",
     "tally",

@@ -7,14 +7,17 @@ from creditcore.core.commands import (
     ChangeExpiry,
     Grant,
     PlaceHold,
+    Refund,
     Release,
     Reverse,
     Void,
 )
 from creditcore.core.state import (
+    BLOCK_SOURCES,
     ENTRY_KINDS,
     HOLD_STATUSES,
     AccountState,
+    BlockSource,
     BlockState,
     EntryKind,
     EntryState,
@@ -27,9 +30,11 @@ from creditcore.core.state import (
 )
 
 __all__ = [
+    "BLOCK_SOURCES",
     "ENTRY_KINDS",
     "HOLD_STATUSES",
     "AccountState",
+    "BlockSource",
     "BlockState",
     "Burn",
     "Capture",
@@ -42,6 +47,7 @@ __all__ = [
     "Overdraft",
     "PlaceHold",
     "Problem",
+    "Refund",
     "Release",
     "Reverse",
     "Tally",

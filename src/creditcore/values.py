@@ -269,18 +269,62 @@ def parse_metadata(value: object) -> dict[str, str]:
     return clean
 
 
-def parse_grant_scope(value: object) -> frozenset[str] | None:
-    """``None`` (any burn) or a non-empty iterable of scope names."""
+def parse_scope(value: object, field: str = "scope") -> frozenset[str] | None:
+    """A scope set: ``None`` (unscoped), a ``str`` (one scope, never its characters) or an
+    iterable of scope names; duplicates collapse. The one reading of a scope wherever one is
+    given (grants, refunds, schedules, burns, holds, previews, balances)."""
     if value is None:
         return None
     if isinstance(value, str):
-        raise ValidationError("scope", f"expected a collection of scope names such as {{{value!r}}}, got a str")
-    if not isinstance(value, Iterable):
-        raise ValidationError("scope", f"expected a collection of str, got {type(value).__name__}")
-    names = frozenset(parse_id(item, "scope") for item in value)
+        return frozenset((parse_id(value, field),))
+    if not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise ValidationError(field, f"expected a scope name or a collection of them, got {type(value).__name__}")
+    names = frozenset(parse_id(item, field) for item in value)
     if not names:
-        raise ValidationError("scope", "must not be empty: pass None for credit usable by every burn")
+        raise ValidationError(field, "must not be empty: pass None for no scope")
     return names
+
+
+def parse_categories(value: object) -> frozenset[str] | None:
+    """``None`` (every category), or a category or a collection of them."""
+    if value is None:
+        return None
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, Mapping):
+        raise ValidationError("categories", f"expected a category or a collection of them, got {type(value).__name__}")
+    names = frozenset(parse_choice(item, "categories", CATEGORIES) for item in items)
+    if not names:
+        raise ValidationError("categories", "must not be empty: pass None for every category")
+    return names
+
+
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 320
+
+
+def parse_name(value: object, field: str = "name") -> str:
+    """A customer's name: 1 to 200 characters."""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"expected a str, got {type(value).__name__}")
+    if not 0 < len(value) <= MAX_NAME_LENGTH:
+        raise ValidationError(field, f"must be 1 to {MAX_NAME_LENGTH} characters long, got {len(value)}")
+    if not value.isascii():
+        _check_unicode(value, field)
+    return value
+
+
+def parse_email(value: object) -> str:
+    """An email address: at most 320 characters with an ``@`` neither first nor last
+    (nothing more is checked: the app owns its addresses)."""
+    if not isinstance(value, str):
+        raise ValidationError("email", f"expected a str, got {type(value).__name__}")
+    if len(value) > MAX_EMAIL_LENGTH:
+        raise ValidationError("email", f"is {len(value)} characters long; the limit is {MAX_EMAIL_LENGTH}")
+    if "@" not in value[1:-1]:
+        raise ValidationError("email", f"{value[:40]!r} has no '@' between a local part and a domain")
+    if not value.isascii():
+        _check_unicode(value, "email")
+    return value
 
 
 def parse_priority(value: object) -> int:

@@ -12,7 +12,9 @@ import pytest
 from creditcore import Ledger
 from creditcore.adapters.postgres.session import SQL
 
-REFERENCE_TABLES = {"units", "creditcore_migrations"}
+# external_ids: an external id is unique across every customer, so its table cannot be split
+# by customer; it is written only when a profile's external id changes
+REFERENCE_TABLES = {"units", "creditcore_migrations", "external_ids"}
 
 
 @pytest.fixture

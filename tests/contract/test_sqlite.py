@@ -171,6 +171,7 @@ def test_the_result_codec_round_trips_every_result_type(ledger: Ledger) -> None:
     ]
     moved = ledger.grant("ada", 4, expires_at=START + DAY).block
     results.append(ledger.change_expiry(moved.id, START + 3 * DAY, amount=2))
+    results.append(ledger.refund(burn.op_id, 1, expires_at=START + DAY, description="sorry"))
     assert {type(r).__name__ for r in results} == set(RESULT_TYPES)
     for result in results:
         text = encode_result(result)

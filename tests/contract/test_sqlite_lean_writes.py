@@ -97,7 +97,7 @@ def test_a_burn_updates_what_moved_and_inserts_its_entry(ledger: Ledger, clock: 
         "BEGIN IMMEDIATE",
         "PRAGMA data_version",
         UNIT_USED,
-        "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?",
+        "UPDATE blocks SET remaining = ?, used = ? WHERE customer = ? AND pos = ?",
         "INSERT INTO entries (seq, op_id, customer, unit, kind, block_pos, hold_pos, amount, available_after, at, "
         "description, metadata, ref, of_debt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "COMMIT",
@@ -113,11 +113,13 @@ def test_a_burn_across_blocks_inserts_its_entries_in_one_statement(ledger: Ledge
     inserts = [s for s in statements if s.startswith(("INSERT INTO entries", "MANY INSERT INTO entries"))]
     assert len(inserts) == 1 and inserts[0].count("(?, ?") == 3, inserts
     updates = [s for s in statements if s.startswith("UPDATE blocks")]
-    # the first block empties: its live flag and how it emptied move too; the next keeps credit
+    # the first two blocks empty: their live flag and how they emptied move too; the last keeps
+    # credit; the two burnt for the first time note when
     assert updates == [
-        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ? WHERE customer = ? AND pos = ?",
-        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ? WHERE customer = ? AND pos = ?",
-        "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?",
+        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ?, used = ? WHERE customer = ? AND pos = ?",
+        "UPDATE blocks SET remaining = ?, live = ?, emptied_by = ?, used = ?, first_used_at = ? "
+        "WHERE customer = ? AND pos = ?",
+        "UPDATE blocks SET remaining = ?, used = ?, first_used_at = ? WHERE customer = ? AND pos = ?",
     ]
 
 
@@ -125,7 +127,9 @@ def test_a_burn_writes_no_index_of_the_blocks_or_the_account(ledger: Ledger, pat
     ledger.grant("ada", 10)
     with sqlite3.connect(path) as conn:
         # a burn that leaves credit in its block: the table alone
-        assert written_roots(conn, "UPDATE blocks SET remaining = ? WHERE customer = ? AND pos = ?") == {"blocks"}
+        assert written_roots(conn, "UPDATE blocks SET remaining = ?, used = ? WHERE customer = ? AND pos = ?") == {
+            "blocks"
+        }
         assert written_roots(conn, "UPDATE blocks SET held = ? WHERE customer = ? AND pos = ?") == {"blocks"}
         assert written_roots(conn, UNIT_USED) == {"account_units"}
         # one that empties it leaves the index of live blocks
@@ -221,6 +225,7 @@ INDEXES = {
     "entries_by_block": "entries(block_id=...)",
     "entries_by_ref": "reverse: the op's earlier reversals",
     "snapshots_by_time": "balance(at=...) through a snapshot",
+    "customers_in_order": "customers(): a page from a position",
 }
 
 
@@ -257,6 +262,7 @@ def check_every_index(ledger: Ledger, path: Path, clock: ManualClock) -> None:
         "entries_by_block": lambda: ledger.entries(block_id=granted.id),
         "entries_by_ref": lambda: ledger.reverse(burn.op_id, 1),
         "snapshots_by_time": lambda: ledger.balance("ada", at=START + 2 * HOUR),
+        "customers_in_order": lambda: ledger.customers(after=None),
     }
     repository = ledger.repository
     assert isinstance(repository, SQLiteRepository)

@@ -101,7 +101,7 @@ def test_the_file_of_the_previous_schema_has_the_enumeration_checks(old_file: Pa
         statuses = {status for (status,) in conn.execute("SELECT DISTINCT status FROM holds")}
         endings = {e for (e,) in conn.execute("SELECT DISTINCT emptied_by FROM blocks WHERE emptied_by IS NOT NULL")}
         (snapshots,) = conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()
-    assert kinds == set(ENTRY_KINDS), set(ENTRY_KINDS) - kinds
+    assert kinds == set(ENTRY_KINDS) - {"refund"}, set(ENTRY_KINDS) - kinds  # every kind there was then
     assert statuses == {"active", "captured", "released", "expired"}
     assert endings == {"depleted", "expired", "voided"}
     assert snapshots > 0
@@ -146,7 +146,7 @@ def test_it_migrates_forward_to_today_and_reads_back_identically(
         for item in old_reads["keyed"][:12]:
             name, args, kwargs = decode_call(item["call"])
             again = getattr(ledger, name)(*args, **kwargs)
-            assert again.replayed and plain(fresh(again)) == item["result"], (name, args, kwargs)
+            assert again.replayed and known(plain(fresh(again)), item["result"]) == item["result"], (name, args, kwargs)
         # and it goes on: new writes, the append-only trigger
         assert ledger.grant("bea", 3).block.remaining == 3
         assert ledger.verify().ok

@@ -21,9 +21,19 @@ from reliability_support import dump, integrity, raw
 from creditcore import StorageError
 from creditcore.adapters.sql.schema import MIGRATIONS
 from creditcore.adapters.sqlite import SQLiteRepository
+from creditcore.adapters.sqlite import repository as sqlite_repository
+from creditcore.adapters.sqlite import schema as sqlite_schema
 
 LEAN = "0005_lean_write_path"
 TOTALS = ("granted", "used", "expired", "voided", "debt")
+THROUGH_LEAN = MIGRATIONS[: [name for name, _ in MIGRATIONS].index(LEAN) + 1]
+
+
+@pytest.fixture(autouse=True)
+def _migrations_through_lean(monkeypatch: pytest.MonkeyPatch) -> None:
+    # this file tests 0005 itself: files are brought forward to it, not past it
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", THROUGH_LEAN)
+    monkeypatch.setattr(sqlite_repository, "MIGRATIONS", THROUGH_LEAN)
 
 
 @pytest.fixture
@@ -149,5 +159,6 @@ def test_an_entry_whose_block_is_gone_stops_the_migration(old_file: Path) -> Non
     assert dump(old_file) == before
 
 
-def test_the_migrations_list_ends_with_it() -> None:
-    assert [name for name, _ in MIGRATIONS][-1] == LEAN
+def test_the_migrations_list_has_it_after_the_slim_idempotency_records() -> None:
+    names = [name for name, _ in MIGRATIONS]
+    assert names[names.index("0004_slim_idempotency_records") + 1] == LEAN

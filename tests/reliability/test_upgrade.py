@@ -46,6 +46,16 @@ VERSIONS = {
         "9b70482",
         ("0001_initial", "0002_snapshots", "0003_enumerations_checked_by_the_domain", "0004_slim_idempotency_records"),
     ),
+    "schema_0005": (
+        "c44475d",
+        (
+            "0001_initial",
+            "0002_snapshots",
+            "0003_enumerations_checked_by_the_domain",
+            "0004_slim_idempotency_records",
+            "0005_lean_write_path",
+        ),
+    ),
 }
 
 
@@ -127,7 +137,8 @@ def test_every_idempotency_key_is_kept_and_replays(ledger: Ledger, expected: dic
     for (name, args, kwargs), item in zip(calls, expected["keyed"], strict=True):
         again = getattr(ledger, name)(*args, **kwargs)
         assert again.replayed, (name, args, kwargs)
-        assert plain(fresh(again)) == item["result"], f"{name}{args} replays another result"
+        # the fields a result gained since are not in the file's record of it
+        assert known(plain(fresh(again)), item["result"]) == item["result"], f"{name}{args} replays another result"
     assert read_all(ledger) == before  # replays wrote nothing
 
 

@@ -48,7 +48,8 @@ def snapshot(
             view["future"] = ledger.balance(customer, at=future)
             view["timeline"] = ledger.timeline(customer)
         views[customer] = view
-    return {"units": units, "entries": all_entries(ledger, page_size), "customers": views}
+    profiles = [*ledger.customers(limit=10_000).items]
+    return {"units": units, "entries": all_entries(ledger, page_size), "customers": views, "profiles": profiles}
 
 
 def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
@@ -56,6 +57,7 @@ def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
     assert after["units"] == before["units"]
     assert after["entries"] == before["entries"]
     assert after["customers"] == before["customers"]
+    assert after["profiles"] == before["profiles"]
 
 
 def fields_of(field: str | tuple[str, ...] | None) -> tuple[str, ...]:

@@ -273,7 +273,7 @@ ROWS = [
     pytest.param(V(lambda lg: lg.grant("ada", 1, cost_basis=-1), "cost_basis"), id="grant-cost-basis-negative"),
     pytest.param(V(lambda lg: lg.grant("ada", 1, cost_basis=0.5), "cost_basis"), id="grant-cost-basis-float"),
     pytest.param(V(lambda lg: lg.grant("ada", 1, cost_basis="NaN"), "cost_basis"), id="grant-cost-basis-nan"),
-    pytest.param(V(lambda lg: lg.grant("ada", 1, scope="trip"), "scope"), id="grant-scope-plain-str"),
+    pytest.param(V(lambda lg: lg.grant("ada", 1, scope={"trip": "x"}), "scope"), id="grant-scope-a-dict"),
     pytest.param(V(lambda lg: lg.grant("ada", 1, scope=set()), "scope"), id="grant-scope-empty-set"),
     pytest.param(V(lambda lg: lg.grant("ada", 1, scope={""}), "scope"), id="grant-scope-empty-name"),
     pytest.param(V(lambda lg: lg.grant("ada", 1, scope={LONG}), "scope"), id="grant-scope-201-char-name"),
@@ -361,7 +361,7 @@ ROWS = [
     pytest.param(V(lambda lg: lg.burn(["ada"], 1), "customer"), id="burn-list-customer"),
     pytest.param(V(lambda lg: lg.burn("ada", 1, scope=""), "scope"), id="burn-empty-scope"),
     pytest.param(V(lambda lg: lg.burn("ada", 1, scope=LONG), "scope"), id="burn-201-char-scope"),
-    pytest.param(V(lambda lg: lg.burn("ada", 1, scope={"trip"}), "scope"), id="burn-set-scope"),
+    pytest.param(V(lambda lg: lg.burn("ada", 1, scope=set()), "scope"), id="burn-empty-scope-set"),
     pytest.param(
         V(
             lambda lg: lg.burn("ada", 1, overdraft="allow", idempotency_key="k-od"),
@@ -686,7 +686,110 @@ ROWS = [
     pytest.param(V(lambda lg: lg.entries(since=NAIVE), "since"), id="entries-naive-since"),
     pytest.param(V(lambda lg: lg.entries(until="2026-03-01"), "until"), id="entries-str-until"),
     pytest.param(V(lambda lg: lg.entries(customer=""), "customer"), id="entries-empty-customer"),
+    # -- SPEC §14: scope sets, categories, single use -------------------------------------------
+    pytest.param(V(lambda lg: lg.burn("ada", 1, scope=["trip", ""]), "scope"), id="burn-scope-set-empty-name"),
+    pytest.param(V(lambda lg: lg.burn("ada", 1, scope={"trip": 1}), "scope"), id="burn-scope-a-dict"),
+    pytest.param(V(lambda lg: lg.burn("ada", 1, categories=set()), "categories"), id="burn-categories-empty"),
+    pytest.param(V(lambda lg: lg.burn("ada", 1, categories="gift"), "categories"), id="burn-categories-unknown"),
+    pytest.param(V(lambda lg: lg.burn("ada", 1, categories=["paid", 1]), "categories"), id="burn-categories-int"),
+    pytest.param(V(lambda lg: lg.hold("ada", 1, hold_id="hx", scope=[]), "scope"), id="hold-scope-set-empty"),
+    pytest.param(
+        V(lambda lg: lg.hold("ada", 1, hold_id="hx", categories="free"), "categories"), id="hold-categories-unknown"
+    ),
+    pytest.param(
+        Bad(
+            lambda lg: lg.burn("ada", 30, categories="paid"),
+            InsufficientCredits,
+            expect={"available": 0},
+            mentions=("leaves out",),
+        ),
+        id="burn-paid-only-has-no-unscoped-paid-credit",
+    ),
+    pytest.param(
+        Bad(
+            lambda lg: lg.burn("ada", 25, scope="trip", categories="paid"),
+            InsufficientCredits,
+            expect={"available": 20},
+            mentions=("leaves out",),
+        ),
+        id="burn-trip-paid-only-twenty",
+    ),
+    pytest.param(V(lambda lg: lg.preview_burn("ada", 1, categories=()), "categories"), id="preview-categories-empty"),
+    pytest.param(V(lambda lg: lg.balance("ada", scope=[""]), "scope"), id="balance-scope-set-empty-name"),
+    pytest.param(V(lambda lg: lg.grant("ada", 1, single_use=1), "single_use"), id="grant-single-use-int"),
+    pytest.param(V(lambda lg: lg.grant("ada", 1, single_use="yes"), "single_use"), id="grant-single-use-str"),
+    # -- SPEC §15: customers --------------------------------------------------------------------
+    pytest.param(V(lambda lg: lg.set_customer("ada", name=""), "name"), id="customer-empty-name"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", name=LONG), "name"), id="customer-201-char-name"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", email="ada.example.com"), "email"), id="customer-email-no-at"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", email="ada@"), "email"), id="customer-email-at-last"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", email=7), "email"), id="customer-email-int"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", external_id=""), "external_id"), id="customer-empty-external"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", metadata=too_many_keys()), "metadata"), id="customer-metadata"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", timezone="Moon/Base"), "timezone"), id="customer-bad-zone"),
+    pytest.param(V(lambda lg: lg.set_customer("", name="A"), "customer"), id="customer-empty-id"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", name="A", at=NAIVE), "at"), id="customer-naive-at"),
+    pytest.param(V(lambda lg: lg.set_customer("ada", name="A", at=T0 + DAY), "at"), id="customer-future-at"),
+    pytest.param(
+        V(
+            lambda lg: lg.set_customer("ada", name="B", at=T0 - DAY),
+            "at",
+            prepare=lambda lg: lg.set_customer("ada", name="A", at=T0),
+        ),
+        id="customer-before-its-last-change",
+    ),
+    pytest.param(
+        Bad(
+            lambda lg: lg.set_customer("bob", external_id="crm"),
+            Conflict,
+            mentions=("crm",),
+            prepare=lambda lg: lg.set_customer("ada", external_id="crm"),
+        ),
+        id="customer-external-id-taken",
+    ),
+    pytest.param(V(lambda lg: lg.get_customer(), "customer"), id="get-customer-neither"),
+    pytest.param(V(lambda lg: lg.get_customer("ada", external_id="x"), "customer"), id="get-customer-both"),
+    pytest.param(Bad(lambda lg: lg.get_customer("zed"), NotFound, mentions=("zed",)), id="get-customer-unknown"),
+    pytest.param(
+        Bad(lambda lg: lg.get_customer(external_id="nope"), NotFound, mentions=("nope",)),
+        id="get-customer-unknown-external",
+    ),
+    pytest.param(
+        Bad(lambda lg: lg.get_customer("ada", at=T0 - 20 * DAY), NotFound, mentions=("ada",)),
+        id="get-customer-before-first-seen",
+    ),
+    pytest.param(V(lambda lg: lg.customers(limit=0), "limit"), id="customers-limit-0"),
+    pytest.param(V(lambda lg: lg.customers(after="garbage"), "after"), id="customers-cursor-garbage"),
+    pytest.param(V(lambda lg: lg.customers(at=NAIVE), "at"), id="customers-naive-at"),
+    # -- SPEC §16: refunds ----------------------------------------------------------------------
+    pytest.param(Bad(lambda lg: lg.refund("op_nope"), NotFound, mentions=("op_nope",)), id="refund-unknown-op"),
+    pytest.param(V(lambda lg: lg.refund(""), "op_id"), id="refund-empty-op"),
+    pytest.param(V(lambda lg: lg.refund(grant_op(lg)), "op_id"), id="refund-a-grant"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), 3), "amount"), id="refund-more-than-burned"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), 0), "amount"), id="refund-zero"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), "0.5"), "amount"), id="refund-below-precision"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), 1.0), "amount"), id="refund-float"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), expires_at=T0), "expires_at"), id="refund-expires-now"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), category="gift"), "category"), id="refund-bad-category"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), priority=1001), "priority"), id="refund-bad-priority"),
+    pytest.param(V(lambda lg: lg.refund(burn_op(lg), at=EARLY), "at"), id="refund-before-last-entry"),
+    pytest.param(
+        V(lambda lg: lg.refund(burn_op(lg), 2), "amount", prepare=lambda lg: lg.reverse(burn_op(lg), 1)),
+        id="refund-more-than-left-after-a-reversal",
+    ),
+    pytest.param(
+        Bad(lambda lg: lg.refund(burn_op(lg), 2, idempotency_key="b1"), IdempotencyConflict, "operation"),
+        id="refund-with-a-burns-key",
+    ),
 ]
+
+
+def grant_op(ledger: Ledger) -> str:
+    return next(e.op_id for e in ledger.entries("bob").items if e.kind == "grant")
+
+
+def burn_op(ledger: Ledger) -> str:
+    return next(e.op_id for e in ledger.entries("ada", limit=1000).items if e.kind == "burn")
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -719,6 +822,8 @@ def test_bad_input(row: Bad) -> None:
 
 def test_the_table_is_large_enough() -> None:
     assert len(ROWS) >= 60
+    grown = [row for row in ROWS if row.id.startswith(("customer", "get-customer", "customers", "refund"))]
+    assert len(grown) >= 30  # SPEC §14 to §20 add at least 40 with the settings and schedules to come
 
 
 def test_error_classes_are_what_spec_says() -> None:

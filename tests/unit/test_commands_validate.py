@@ -57,16 +57,17 @@ FIELDS: dict[type, dict[str, str]] = {
     Grant: {
         "op_id": "id", "block_id": "id", "unit": "id", "amount": "amount", "effective_at": "optional_time",
         "expires_at": "optional_time", "priority": "priority", "category": "category",
-        "cost_basis": "cost_basis", "scope": "grant_scope", "description": "text", "metadata": "metadata",
-        "settle_debt": "bool",
+        "cost_basis": "cost_basis", "scope": "scope_set", "description": "text", "metadata": "metadata",
+        "settle_debt": "bool", "single_use": "bool",
     },
     Burn: {
-        "op_id": "id", "unit": "id", "amount": "amount", "scope": "optional_id", "overdraft": "overdraft",
+        "op_id": "id", "unit": "id", "amount": "amount", "scope": "scope_set", "categories": "categories",
+        "overdraft": "overdraft",
         "debt_limit": "debt_limit", "description": "text", "metadata": "metadata",
     },
     PlaceHold: {
-        "op_id": "id", "hold_id": "id", "unit": "id", "amount": "amount", "scope": "optional_id",
-        "expires_at": "optional_time", "description": "text", "metadata": "metadata",
+        "op_id": "id", "hold_id": "id", "unit": "id", "amount": "amount", "scope": "scope_set",
+        "categories": "categories", "expires_at": "optional_time", "description": "text", "metadata": "metadata",
     },
     Capture: {"op_id": "id", "hold_id": "id", "amount": "capture_amount"},
     Release: {"op_id": "id", "hold_id": "id"},
@@ -116,8 +117,17 @@ NONSENSE: dict[str, st.SearchStrategy[Any]] = {
         st.booleans(),
         st.just("abc"),
     ),
-    "grant_scope": st.one_of(
-        st.just("trip"), st.just(frozenset()), st.just(frozenset({""})), st.integers(), st.just(frozenset({5}))
+    "scope_set": st.one_of(
+        st.just(""),
+        st.just(frozenset()),
+        st.just(frozenset({""})),
+        st.integers(),
+        st.just(frozenset({5})),
+        st.just({"trip": "x"}),
+        st.text(min_size=201, max_size=230),
+    ),
+    "categories": st.one_of(
+        st.just("free"), st.just(frozenset()), st.just(frozenset({"paid", "gift"})), st.integers(), st.just({"paid": 1})
     ),
     "text": st.one_of(st.integers(), st.text(min_size=2001, max_size=2010), st.binary(min_size=1, max_size=3)),
     "metadata": st.one_of(

@@ -10,6 +10,8 @@ import pytest
 MODULES = [
     "creditcore",
     "creditcore.values",
+    "creditcore.periods",
+    "creditcore.core.profiles",
     "creditcore.order",
     "creditcore.rules",
     "creditcore.ledger",

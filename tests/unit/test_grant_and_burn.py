@@ -162,11 +162,15 @@ def test_cost_basis_is_a_non_negative_decimal_or_none(ledger: Ledger) -> None:
         assert caught.value.field == "cost_basis"
 
 
-@pytest.mark.parametrize("scope", [set(), [], "trip", [""]])
-def test_grant_scope_must_be_a_non_empty_collection_of_names(ledger: Ledger, scope: object) -> None:
+@pytest.mark.parametrize("scope", [set(), [], "", [""], {"trip": "x"}, 7])
+def test_grant_scope_must_be_a_name_or_a_non_empty_collection_of_names(ledger: Ledger, scope: object) -> None:
     with pytest.raises(ValidationError) as caught:
         ledger.grant("ada", 1, scope=scope)  # type: ignore[arg-type]
     assert caught.value.field == "scope"
+
+
+def test_a_str_grant_scope_is_one_scope_never_its_characters(ledger: Ledger) -> None:
+    assert ledger.grant("ada", 1, scope="trip").block.scope == frozenset({"trip"})
 
 
 def test_grant_scope_accepts_any_iterable_of_names(ledger: Ledger) -> None:

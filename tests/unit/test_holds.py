@@ -80,7 +80,7 @@ def test_scoped_hold_uses_scoped_then_unscoped_credit(ledger: Ledger) -> None:
     ledger.grant("ada", 50, scope={"food"}, at=T0)
     hold = ledger.hold("ada", 5, hold_id="h1", scope="trip", at=T0).hold
     assert hold.allocations == ((scoped, Decimal(2)), (unscoped, Decimal(3)))
-    assert hold.scope == "trip"
+    assert hold.scope == frozenset({"trip"})
 
 
 def test_unscoped_hold_never_pins_scoped_credit(ledger: Ledger) -> None:

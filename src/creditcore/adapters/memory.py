@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+from creditcore.core.profiles import ProfileState
 from creditcore.errors import StorageError, ValidationError
 from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory, snapshot_due
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
@@ -74,6 +75,10 @@ class MemoryRepository:
         self._ref_entries: dict[str, list[int]] = {}
         self._operations: dict[tuple[str, str], OperationRecord] = {}
         self._snapshots: dict[str, list[_Snapshot]] = {}
+        self._profiles: dict[str, list[ProfileState]] = {}
+        self._external: dict[str, str] = {}
+        # customer -> (position, first seen), in the order first seen
+        self._seen: dict[str, tuple[int, datetime]] = {}
 
     # -- the port ------------------------------------------------------------------------
 
@@ -121,6 +126,17 @@ class MemoryRepository:
             holds=[self._holds[i] for i in sorted(hold_ids) if i in self._holds],
             entries=entries,
         )
+
+    def _customer_page(
+        self, seen: dict[str, tuple[int, datetime]], after: int, limit: int, until: datetime
+    ) -> list[tuple[int, str]]:
+        found = []
+        for customer, (position, first) in seen.items():  # in position order
+            if position > after and first <= until:
+                found.append((position, customer))
+                if len(found) == limit:
+                    break
+        return found
 
     def _list_entries(self, query: EntryQuery) -> list[EntryState]:
         # pick the narrowest index, then filter; positions are seq - 1
@@ -214,6 +230,22 @@ class _Committed:
     def operations(self) -> list[OperationRecord]:
         return list(self._store._operations.values())
 
+    def profiles(self, customer: str) -> list[ProfileState]:
+        return list(self._store._profiles.get(customer, ()))
+
+    def customer_of(self, external_id: str) -> str | None:
+        return self._store._external.get(external_id)
+
+    def first_seen(self, customer: str) -> datetime | None:
+        seen = self._store._seen.get(customer)
+        return None if seen is None else seen[1]
+
+    def customer_page(self, after: int, limit: int, until: datetime) -> list[tuple[int, str]]:
+        return self._store._customer_page(self._store._seen, after, limit, until)
+
+    def save_profile(self, profile: ProfileState, released: str | None) -> None:
+        raise _refuse_write("save a profile")
+
     def add_unit(self, name: str, scale: int) -> None:
         raise _refuse_write("declare a unit")
 
@@ -245,6 +277,9 @@ class _Work:
         self._new_holds: dict[str, list[str]] = {}
         self._customer_entries: dict[str, list[EntryState]] = {}
         self._snapshots: dict[str, list[_Snapshot]] = {}
+        self._profiles: dict[str, list[ProfileState]] = {}
+        self._external: dict[str, str | None] = {}
+        self._seen: dict[str, tuple[int, datetime]] = {}
         self._open = True
 
     # -- reads -------------------------------------------------------------------------
@@ -310,6 +345,42 @@ class _Work:
         known = self._store._customer_entries
         return [*known, *(c for c in self._customer_entries if c not in known)]
 
+    def profiles(self, customer: str) -> list[ProfileState]:
+        return [*self._store._profiles.get(customer, ()), *self._profiles.get(customer, ())]
+
+    def customer_of(self, external_id: str) -> str | None:
+        if external_id in self._external:
+            return self._external[external_id]
+        return self._store._external.get(external_id)
+
+    def first_seen(self, customer: str) -> datetime | None:
+        seen = self._seen.get(customer) or self._store._seen.get(customer)
+        return None if seen is None else seen[1]
+
+    def customer_page(self, after: int, limit: int, until: datetime) -> list[tuple[int, str]]:
+        seen = {**self._store._seen, **self._seen}
+        return self._store._customer_page(dict(sorted(seen.items(), key=lambda item: item[1][0])), after, limit, until)
+
+    def _see(self, customer: str, at: datetime) -> None:
+        """The customer is seen at ``at``: first seen then if never before, or earlier."""
+        seen = self._seen.get(customer) or self._store._seen.get(customer)
+        if seen is None:
+            self._seen[customer] = (len(self._store._seen) + len(self._seen) + 1, at)
+        elif at < seen[1]:
+            self._seen[customer] = (seen[0], at)
+
+    def save_profile(self, profile: ProfileState, released: str | None) -> None:
+        self._check_open()
+        holder = self.customer_of(profile.external_id) if profile.external_id is not None else None
+        if holder is not None and holder != profile.customer:
+            raise StorageError(f"external id {profile.external_id!r} is held by customer {holder!r}")
+        self._profiles.setdefault(profile.customer, []).append(profile)
+        if released is not None:
+            self._external[released] = None
+        if profile.external_id is not None:
+            self._external[profile.external_id] = profile.customer
+        self._see(profile.customer, profile.at)
+
     def list_entries(self, query: EntryQuery) -> list[EntryState]:
         found = self._store._list_entries(query)
         if len(found) < query.limit and self._entries:
@@ -349,10 +420,13 @@ class _Work:
                 self._new_holds.setdefault(customer, []).append(found.id)
             self._holds[found.id] = found
         live = changes.account
+        before = self._accounts.get(customer) or store._accounts.get(customer)
         self._accounts[customer] = live
         entries = changes.entries
         if not entries:
             return []
+        if before is None or before.last_at is None:  # its first entries
+            self._see(customer, min(entry.at for entry in entries))
         first = len(store._entries) + len(self._entries) + 1
         stored = [entry.numbered(first + i) for i, entry in enumerate(entries)]
         self._entries.extend(stored)
@@ -411,6 +485,16 @@ class _Work:
                     store._ref_entries.setdefault(entry.ref, []).append(position)
             if self._snapshots:
                 store._snapshots.update(self._snapshots)
+            for customer, versions in self._profiles.items():
+                store._profiles.setdefault(customer, []).extend(versions)
+            for external_id, holder in self._external.items():
+                if holder is None:
+                    store._external.pop(external_id, None)
+                else:
+                    store._external[external_id] = holder
+            if self._seen:
+                # new customers come after every stored one (their positions are higher)
+                store._seen.update(self._seen)
 
     def discard(self) -> None:
         self._open = False

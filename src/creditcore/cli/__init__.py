@@ -8,9 +8,9 @@ traceback. Every command runs in the library's own ``decimal`` context
 
 One module per command group: :mod:`~creditcore.cli.common` (the group's error handling, the
 shared options and the output), :mod:`~creditcore.cli.simulate`, :mod:`~creditcore.cli.writes`
-(grant, burn, hold, capture, release, void), :mod:`~creditcore.cli.reads` (balance, blocks,
-entries, expire, verify), :mod:`~creditcore.cli.db` (the PostgreSQL schema) and
-:mod:`~creditcore.cli.demo`.
+(grant, burn, hold, capture, release, void, refund), :mod:`~creditcore.cli.customers` (customer
+set, get, list), :mod:`~creditcore.cli.reads` (balance, blocks, entries, expire, verify),
+:mod:`~creditcore.cli.db` (the PostgreSQL schema) and :mod:`~creditcore.cli.demo`.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from __future__ import annotations
 import click
 
 from creditcore.cli.common import ISO, Main
+from creditcore.cli.customers import customer
 from creditcore.cli.db import db
 from creditcore.cli.demo import demo
 from creditcore.cli.reads import balance, blocks, entries, expire, verify
 from creditcore.cli.simulate import simulate
-from creditcore.cli.writes import burn, capture, grant, hold, release, void
+from creditcore.cli.writes import burn, capture, grant, hold, refund, release, void
 
 __all__ = [
-    "ISO", "main", "demo", "simulate", "grant", "burn", "hold", "capture", "release", "void", "balance", "blocks",
-    "entries", "expire", "verify", "db",
+    "ISO", "main", "demo", "simulate", "grant", "burn", "hold", "capture", "release", "void", "refund", "balance",
+    "blocks", "entries", "expire", "verify", "db", "customer",
 ]  # fmt: skip
 
 
@@ -45,6 +46,8 @@ for _command in (
     capture,
     release,
     void,
+    refund,
+    customer,
     balance,
     blocks,
     entries,

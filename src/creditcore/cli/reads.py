@@ -40,13 +40,13 @@ def _block_table(blocks: Iterable[Block]) -> Table:
 @click.command()
 @click.argument("customer")
 @click.option("--unit", default=DEFAULT_UNIT, show_default=True)
-@click.option("--scope", help="Count only credit this scope can use.")
+@click.option("--scope", "scopes", multiple=True, help="Count only credit a burn of these scopes can use (repeatable).")
 @click.option("--at", type=ISO, help="The balance at this time, past or future (default: now).")
 @admin
-def balance(customer: str, unit: str, scope: str | None, at: datetime | None, db: str, as_json: bool) -> None:
+def balance(customer: str, unit: str, scopes: tuple[str, ...], at: datetime | None, db: str, as_json: bool) -> None:
     """CUSTOMER's balance."""
     with sqlite_ledger(db, read_only=True) as ledger:
-        b = ledger.balance(customer, unit=unit, scope=scope, at=at)
+        b = ledger.balance(customer, unit=unit, scope=scopes or None, at=at)
         if as_json:
             print_json(b)
             return

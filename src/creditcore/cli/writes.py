@@ -1,5 +1,5 @@
-"""The writes: ``grant``, ``burn``, ``hold``, ``capture``, ``release`` and ``void`` on a SQLite
-ledger (``--db`` or ``CREDITCORE_DB``, created if missing).
+"""The writes: ``grant``, ``burn``, ``hold``, ``capture``, ``release``, ``void`` and ``refund``
+on a ledger (``--db`` or ``CREDITCORE_DB``; a SQLite file is created if missing).
 
 Each prints its headline and the entries it wrote, or the result as JSON with ``--json``; a
 refused write exits 1 with one line on stderr.
@@ -14,6 +14,11 @@ import click
 from creditcore.cli.common import ISO, admin, show_result, sqlite_ledger
 from creditcore.model import Hold
 from creditcore.values import DEFAULT_UNIT
+
+CATEGORIES = click.option(
+    "--category", "categories", multiple=True, type=click.Choice(["promotional", "paid"]),
+    help="Only blocks of this category may pay (repeatable; default: every category).",
+)  # fmt: skip
 
 
 def _hold_line(hold: Hold) -> str:
@@ -32,6 +37,7 @@ def _hold_line(hold: Hold) -> str:
 @click.option("--effective-at", type=ISO, help="When the block becomes usable (default: now).")
 @click.option("--scope", "scopes", multiple=True, help="Only burns of this scope may use it (repeatable).")
 @click.option("--cost-basis", help="The price paid per credit, e.g. 0.01.")
+@click.option("--single-use", is_flag=True, help="The first burn or capture voids the rest of the block.")
 @click.option("--description")
 @click.option("--key", help="Idempotency key: a retry with the same key replays.")
 @click.option("--at", type=ISO, help="Date the operation (default: now).")
@@ -39,7 +45,7 @@ def _hold_line(hold: Hold) -> str:
 def grant(
     customer: str, amount: str, unit: str, scale: int | None, priority: int, category: str,
     expires_at: datetime | None, effective_at: datetime | None, scopes: tuple[str, ...], cost_basis: str | None,
-    description: str | None, key: str | None, at: datetime | None, db: str, as_json: bool,
+    single_use: bool, description: str | None, key: str | None, at: datetime | None, db: str, as_json: bool,
 ) -> None:  # fmt: skip
     """Grant AMOUNT of credit to CUSTOMER as a new block."""
     with sqlite_ledger(db) as ledger:
@@ -48,8 +54,8 @@ def grant(
                 ledger.define_unit(unit, scale)
             r = ledger.grant(
                 customer, amount, unit=unit, priority=priority, category=category, expires_at=expires_at,
-                effective_at=effective_at, scope=scopes or None, cost_basis=cost_basis, description=description,
-                idempotency_key=key, at=at,
+                effective_at=effective_at, scope=scopes or None, cost_basis=cost_basis, single_use=single_use,
+                description=description, idempotency_key=key, at=at,
             )  # fmt: skip
         show_result(r, f"granted {r.block.amount} {r.block.unit} to {customer} as block {r.block.id}", as_json)
 
@@ -58,21 +64,25 @@ def grant(
 @click.argument("customer")
 @click.argument("amount")
 @click.option("--unit", default=DEFAULT_UNIT, show_default=True)
-@click.option("--scope", help="The kind of usage: scoped blocks of this scope may pay for it.")
+@click.option(
+    "--scope", "scopes", multiple=True,
+    help="The kind of usage: blocks of any of these scopes may pay for it (repeatable).",
+)  # fmt: skip
+@CATEGORIES
 @click.option("--overdraft", type=click.Choice(["reject", "partial", "debt"]), default="reject", show_default=True)
 @click.option("--description")
 @click.option("--key", help="Idempotency key: a retry with the same key replays.")
 @click.option("--at", type=ISO, help="Date the operation (default: now).")
 @admin
 def burn(
-    customer: str, amount: str, unit: str, scope: str | None, overdraft: str, description: str | None,
-    key: str | None, at: datetime | None, db: str, as_json: bool,
+    customer: str, amount: str, unit: str, scopes: tuple[str, ...], categories: tuple[str, ...], overdraft: str,
+    description: str | None, key: str | None, at: datetime | None, db: str, as_json: bool,
 ) -> None:  # fmt: skip
     """Use AMOUNT of CUSTOMER's credit, in burn order."""
     with sqlite_ledger(db) as ledger:
         r = ledger.burn(
-            customer, amount, unit=unit, scope=scope, overdraft=overdraft, description=description,
-            idempotency_key=key, at=at,
+            customer, amount, unit=unit, scope=scopes or None, categories=categories or None, overdraft=overdraft,
+            description=description, idempotency_key=key, at=at,
         )  # fmt: skip
         show_result(r, f"burned {r.burned} {unit} of {customer}: shortfall {r.shortfall}, debt {r.debt}", as_json)
 
@@ -82,17 +92,21 @@ def burn(
 @click.argument("amount")
 @click.option("--hold-id", required=True, help="Your id for this hold; repeating it replays.")
 @click.option("--unit", default=DEFAULT_UNIT, show_default=True)
-@click.option("--scope")
+@click.option("--scope", "scopes", multiple=True, help="Blocks of any of these scopes may be pinned (repeatable).")
+@CATEGORIES
 @click.option("--expires-at", type=ISO, help="Release the hold automatically then.")
 @click.option("--at", type=ISO, help="Date the operation (default: now).")
 @admin
 def hold(
-    customer: str, amount: str, hold_id: str, unit: str, scope: str | None, expires_at: datetime | None,
-    at: datetime | None, db: str, as_json: bool,
+    customer: str, amount: str, hold_id: str, unit: str, scopes: tuple[str, ...], categories: tuple[str, ...],
+    expires_at: datetime | None, at: datetime | None, db: str, as_json: bool,
 ) -> None:  # fmt: skip
     """Reserve AMOUNT of CUSTOMER's credit until it is captured or released."""
     with sqlite_ledger(db) as ledger:
-        r = ledger.hold(customer, amount, hold_id=hold_id, unit=unit, scope=scope, expires_at=expires_at, at=at)
+        r = ledger.hold(
+            customer, amount, hold_id=hold_id, unit=unit, scope=scopes or None, categories=categories or None,
+            expires_at=expires_at, at=at,
+        )  # fmt: skip
         show_result(r, _hold_line(r.hold), as_json)
 
 
@@ -134,3 +148,27 @@ def void(
     with sqlite_ledger(db) as ledger:
         r = ledger.void(block_id, amount, reason=reason, idempotency_key=key, at=at)
         show_result(r, f"voided {r.voided} of block {block_id}", as_json)
+
+
+@click.command()
+@click.argument("op_id")
+@click.argument("amount", required=False)
+@click.option("--expires-at", type=ISO, help="When the refunded credit expires (default: never).")
+@click.option("--category", type=click.Choice(["promotional", "paid"]), default="paid", show_default=True)
+@click.option("--priority", type=int, default=50, show_default=True, help="Lower burns first (0-1000).")
+@click.option("--description")
+@click.option("--key", help="Idempotency key: a retry with the same key replays.")
+@click.option("--at", type=ISO, help="Date the operation (default: now).")
+@admin
+def refund(
+    op_id: str, amount: str | None, expires_at: datetime | None, category: str, priority: int,
+    description: str | None, key: str | None, at: datetime | None, db: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Give fresh credit for the burn or capture OP_ID: AMOUNT (default: all it took less its
+    reversals and refunds), as a new block linked to it."""
+    with sqlite_ledger(db) as ledger:
+        r = ledger.refund(
+            op_id, amount, expires_at=expires_at, category=category, priority=priority, description=description,
+            idempotency_key=key, at=at,
+        )  # fmt: skip
+        show_result(r, f"refunded {r.refunded} {r.block.unit} of op {op_id} as block {r.block.id}", as_json)

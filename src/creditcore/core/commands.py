@@ -25,11 +25,12 @@ from creditcore.values import (
     MAX_PRIORITY,
     MAX_TEXT_LENGTH,
     OVERDRAFT_MODES,
+    parse_categories,
     parse_cost_basis,
-    parse_grant_scope,
     parse_id,
     parse_metadata,
     parse_priority,
+    parse_scope,
     parse_text,
     parse_time,
 )
@@ -91,6 +92,14 @@ def _set(command: object, field: str, value: object) -> None:
     object.__setattr__(command, field, value)
 
 
+def _eligibility(command: Burn | PlaceHold) -> None:
+    """A call's scope set and categories as frozensets (a str is one of them)."""
+    if command.scope is not None:
+        _set(command, "scope", parse_scope(command.scope))
+    if command.categories is not None:
+        _set(command, "categories", parse_categories(command.categories))
+
+
 def _time(command: object, field: str, value: object) -> datetime:
     """An aware time, normalised to UTC on the command."""
     when = parse_time(value, field)
@@ -126,6 +135,7 @@ class Grant:
     description: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
     settle_debt: bool = True
+    single_use: bool = False
 
     def __attrs_post_init__(self) -> None:
         _id(self.op_id, "op_id")
@@ -147,10 +157,11 @@ class Grant:
             if basis is not self.cost_basis:
                 _set(self, "cost_basis", basis)
         if self.scope is not None:
-            _set(self, "scope", parse_grant_scope(self.scope))
+            _set(self, "scope", parse_scope(self.scope))
         _text(self.description)
         _metadata(self.metadata)
         _bool(self.settle_debt, "settle_debt")
+        _bool(self.single_use, "single_use")
 
 
 @attrs.frozen(kw_only=True)
@@ -158,7 +169,10 @@ class Burn:
     op_id: str
     unit: str
     amount: int
-    scope: str | None = None
+    scope: frozenset[str] | None = None
+    """The call's scope set (a str or any iterable of them is made one)."""
+    categories: frozenset[str] | None = None
+    """Only blocks of these categories are eligible; ``None``: every category."""
     overdraft: Overdraft = "reject"
     debt_limit: int | None = None
     description: str | None = None
@@ -175,6 +189,7 @@ class Burn:
             and type(self.amount) is int
             and 0 < self.amount <= MAX_MINOR
             and self.scope is None
+            and self.categories is None
             and self.overdraft in OVERDRAFT_MODES
             and type(self.overdraft) is str
             and self.debt_limit is None
@@ -185,7 +200,7 @@ class Burn:
         _id(self.op_id, "op_id")
         _id(self.unit, "unit")
         _amount(self.amount)
-        _optional_id(self.scope, "scope")
+        _eligibility(self)
         _choice(self.overdraft, "overdraft", OVERDRAFT_MODES)
         _optional_amount(self.debt_limit, "debt_limit", 0)
         _text(self.description)
@@ -198,7 +213,8 @@ class PlaceHold:
     hold_id: str
     unit: str
     amount: int
-    scope: str | None = None
+    scope: frozenset[str] | None = None
+    categories: frozenset[str] | None = None
     expires_at: datetime | None = None
     description: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
@@ -208,7 +224,7 @@ class PlaceHold:
         _id(self.hold_id, "hold_id")
         _id(self.unit, "unit")
         _amount(self.amount)
-        _optional_id(self.scope, "scope")
+        _eligibility(self)
         if self.expires_at is not None:
             _time(self, "expires_at", self.expires_at)
         _text(self.description)
@@ -272,6 +288,62 @@ class ChangeExpiry:
         _optional_amount(self.amount)
 
 
+def _check_target(command: Reverse | Refund) -> None:
+    """The target op's entries and the earlier reversals and refunds of it."""
+    _id(command.target, "target")
+    entries = _entries(command, "target_entries", command.target_entries)
+    if not entries:
+        raise ValidationError("target_entries", f"the entries of op {command.target!r} are missing")
+    first = entries[0]
+    for entry in entries:
+        if entry.op_id != command.target:
+            raise ValidationError(
+                "target_entries", f"entry of op {entry.op_id!r} is not one of op {command.target!r}'s entries"
+            )
+        if entry.customer != first.customer or entry.unit != first.unit:
+            raise ValidationError("target_entries", f"op {command.target!r}'s entries mix customers or units")
+    for entry in _entries(command, "prior", command.prior):
+        if entry.kind not in ("reverse", "refund") or entry.ref != command.target:
+            raise ValidationError("prior", f"expected the reverse and refund entries of op {command.target!r} only")
+    _optional_amount(command.amount)
+    _bool(command.captured_nothing, "captured_nothing")
+
+
+@attrs.frozen(kw_only=True)
+class Refund:
+    """Fresh credit for an earlier burn or capture (SPEC §16)."""
+
+    op_id: str
+    block_id: str
+    target: str
+    """The op id of the burn or capture refunded."""
+    target_entries: tuple[EntryState, ...]
+    prior: tuple[EntryState, ...] = ()
+    """The ``reverse`` and ``refund`` entries of earlier reversals and refunds of that op."""
+    amount: int | None = None
+    """``None`` refunds all that is left."""
+    expires_at: datetime | None = None
+    priority: int = 50
+    category: str = "paid"
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+    settle_debt: bool = True
+    captured_nothing: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.op_id, "op_id")
+        _id(self.block_id, "block_id")
+        _check_target(self)
+        if self.expires_at is not None:
+            _time(self, "expires_at", self.expires_at)
+        if type(self.priority) is not int or not 0 <= self.priority <= MAX_PRIORITY:
+            parse_priority(self.priority)
+        _choice(self.category, "category", CATEGORIES)
+        _text(self.description)
+        _metadata(self.metadata)
+        _bool(self.settle_debt, "settle_debt")
+
+
 @attrs.frozen(kw_only=True)
 class Reverse:
     op_id: str
@@ -280,7 +352,7 @@ class Reverse:
     target_entries: tuple[EntryState, ...]
     """The entries of that op."""
     prior: tuple[EntryState, ...] = ()
-    """The ``reverse`` entries of earlier reversals of that op."""
+    """The ``reverse`` and ``refund`` entries of earlier reversals and refunds of that op."""
     amount: int | None = None
     """``None`` reverses all that is left."""
     captured_nothing: bool = False
@@ -288,20 +360,4 @@ class Reverse:
 
     def __attrs_post_init__(self) -> None:
         _id(self.op_id, "op_id")
-        _id(self.target, "target")
-        entries = _entries(self, "target_entries", self.target_entries)
-        if not entries:
-            raise ValidationError("target_entries", f"the entries of op {self.target!r} are missing")
-        first = entries[0]
-        for entry in entries:
-            if entry.op_id != self.target:
-                raise ValidationError(
-                    "target_entries", f"entry of op {entry.op_id!r} is not one of op {self.target!r}'s entries"
-                )
-            if entry.customer != first.customer or entry.unit != first.unit:
-                raise ValidationError("target_entries", f"op {self.target!r}'s entries mix customers or units")
-        for entry in _entries(self, "prior", self.prior):
-            if entry.kind != "reverse" or entry.ref != self.target:
-                raise ValidationError("prior", f"expected the reverse entries of op {self.target!r} only")
-        _optional_amount(self.amount)
-        _bool(self.captured_nothing, "captured_nothing")
+        _check_target(self)

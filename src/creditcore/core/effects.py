@@ -9,7 +9,7 @@ row in ``BLOCK_EFFECT`` and, if it counts in the totals, one in ``TOTALS_EFFECT`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -32,6 +32,7 @@ from creditcore.errors import StorageError
 # What an entry does to the block it names: (change to remaining, change to held).
 BLOCK_EFFECT: dict[str, tuple[int, int]] = {
     "grant": (1, 0),
+    "refund": (1, 0),
     "move_in": (1, 0),
     "reverse": (1, 0),
     "burn": (-1, 0),
@@ -43,11 +44,17 @@ BLOCK_EFFECT: dict[str, tuple[int, int]] = {
     "release": (0, -1),
     "capture": (-1, -1),
 }
+# What an entry adds to its block's ``used``: what burns, captures and settlements took, net
+# of reversals (a reversal gives back usage, or a settlement of debt that is undone).
+USED_EFFECT: dict[str, int] = {"burn": 1, "capture": 1, "settle": 1, "reverse": -1}
+# Entries that use a block: the first one spends a single-use block.
+_USES = frozenset({"burn", "capture"})
 # What emptied a block, by the kind of the entry that took its last credit.
 _EMPTIED_BY = {"expire": "expired", "void": "voided"}
 # What an entry adds to the customer's running totals of its unit.
 TOTALS_EFFECT: dict[str, tuple[tuple[str, int], ...]] = {
     "grant": (("granted", 1),),
+    "refund": (("granted", 1),),
     "burn": (("used", 1),),
     "capture": (("used", 1),),
     "settle": (("used", 1), ("debt", -1)),
@@ -60,8 +67,9 @@ TOTALS_EFFECT: dict[str, tuple[tuple[str, int], ...]] = {
 }
 
 
-def apply_to_block(block: BlockState, kind: str, amount: int) -> BlockState:
-    """The block after an entry of ``kind`` for ``amount`` — the one place block figures move."""
+def apply_to_block(block: BlockState, kind: str, amount: int, at: datetime) -> BlockState:
+    """The block after an entry of ``kind`` for ``amount`` at ``at`` — the one place block
+    figures move."""
     d_remaining, d_held = BLOCK_EFFECT[kind]
     remaining = block.remaining + d_remaining * amount
     held = block.held + d_held * amount
@@ -91,6 +99,12 @@ def apply_to_block(block: BlockState, kind: str, amount: int) -> BlockState:
         settle_pending=block.settle_pending and remaining > 0,  # an empty block has nothing to settle with
         void_closed=void_closed,
         emptied_by=emptied_by,
+        single_use=block.single_use,
+        first_used_at=at if block.first_used_at is None and kind in _USES and amount > 0 else block.first_used_at,
+        used=block.used + USED_EFFECT.get(kind, 0) * amount,
+        source=block.source,
+        refund_of=block.refund_of,
+        schedule_id=block.schedule_id,
     )
 
 
@@ -115,6 +129,8 @@ def apply_to_totals(totals: UnitTotals, kind: str, amount: int, block_id: str | 
 
 
 _NO_TOTALS = UnitTotals()
+#: The description of the void that ends a single-use block's unheld credit.
+_SPENT = "single_use"
 V = TypeVar("V")
 
 
@@ -240,10 +256,10 @@ class Work:
 
         return measure
 
-    def apply(self, kind: str, unit: str, amount: int, block: BlockState | None) -> BlockState | None:
+    def apply(self, kind: str, unit: str, amount: int, block: BlockState | None, at: datetime) -> BlockState | None:
         """Move the figures one entry moves: its block's and the unit's totals."""
         if block is not None:
-            block = apply_to_block(block, kind, amount)
+            block = apply_to_block(block, kind, amount, at)
             self.blocks[block.id] = block
             if kind == "settle":
                 self.settlements[unit] = (*self.settlements.get(unit, ()), (block.id, amount))
@@ -304,7 +320,7 @@ class Work:
         of_debt: bool = False,
     ) -> BlockState | None:
         """Apply one entry to the block it names and to the totals, and write it down."""
-        block = self.apply(kind, unit, amount, block)
+        block = self.apply(kind, unit, amount, block, at)
         self.entries.append(
             EntryState(
                 op_id=op_id,
@@ -336,17 +352,28 @@ class Work:
         hold_id: str | None = None,
         ref: str | None = None,
         of_debt: bool = False,
+        close_spent: bool = True,
     ) -> None:
         """Return credit to a block (a release or a reversal); credit returned to an expired
-        block expires at once, to a voided block is voided at once."""
+        block expires at once, to a voided or spent single-use block is voided at once
+        (``close_spent=False``: a spent block's is left to the op's own single-use void)."""
         returned = self.record(
             kind, block.unit, amount, at, op_id, block=block, hold_id=hold_id, ref=ref, of_debt=of_debt
         )
         assert returned is not None
         if returned.is_expired(at):
             self.record("expire", block.unit, amount, at, op_id, block=returned)
-        elif returned.void_closed:
-            self.record("void", block.unit, amount, at, op_id, block=returned)
+        elif returned.void_closed or (close_spent and returned.spent):
+            reason = _SPENT if returned.spent else None
+            self.record("void", block.unit, amount, at, op_id, block=returned, description=reason)
+
+    def close_single_use(self, block_ids: Iterable[str], at: datetime, op_id: str) -> None:
+        """After an op that used or gave back to single-use blocks: void the unheld credit of
+        each that is spent (a ``void`` entry described ``single_use``), in the order given."""
+        for block_id in block_ids:
+            block = self.blocks[block_id]
+            if block.spent and block.unheld > 0 and not block.is_expired(at):
+                self.record("void", block.unit, block.unheld, at, op_id, block=block, description=_SPENT)
 
     def settle(self, block: BlockState, at: datetime, op_id: str) -> int:
         """Let an unscoped block that has just become active pay the unit's debt off; the
@@ -379,8 +406,10 @@ def end_hold(
     for block_id, amount in found.allocations:
         rest = amount - captured[block_id]
         if rest:
-            work.give_back(work.blocks[block_id], "release", rest, at, op_id, hold_id=found.id)
+            work.give_back(work.blocks[block_id], "release", rest, at, op_id, hold_id=found.id, close_spent=False)
     work.holds[found.id] = attrs.evolve(found, status=status, captured=capture, settled_at=at, settled_by=op_id)
+    # a capture's first use of a single-use block, or credit released to a spent one
+    work.close_single_use((block_id for block_id, _ in found.allocations), at, op_id)
 
 
 def inconsistent_history(customer: str, what: str) -> StorageError:

@@ -66,10 +66,18 @@ def _replay(
         if entry.block_id is not None:
             block = work.blocks.get(entry.block_id)
             if block is None:
-                block = attrs.evolve(known[entry.block_id], remaining=0, held=0, void_closed=False, emptied_by=None)
+                block = attrs.evolve(
+                    known[entry.block_id],
+                    remaining=0,
+                    held=0,
+                    void_closed=False,
+                    emptied_by=None,
+                    first_used_at=None,
+                    used=0,
+                )
             if entry.kind == "reverse" and entry.of_debt:
                 work.unsettle(entry.unit, block.id, entry.amount)
-        work.apply(entry.kind, entry.unit, entry.amount, block)
+        work.apply(entry.kind, entry.unit, entry.amount, block, entry.at)
         if on_entry is not None:
             on_entry(entry, work)
     return work
@@ -256,7 +264,7 @@ def _audit(
         if entry.block_id is None:
             return
         block = work.blocks[entry.block_id]
-        if kind in ("grant", "move_in"):
+        if kind in ("grant", "move_in", "refund"):
             origin[block.id] = origin.get(block.id, 0) + entry.amount
             origins[block.id] = origins.get(block.id, 0) + 1
         expires = block.expires_at
@@ -303,6 +311,8 @@ def _audit(
             continue
         differ(subject, "remaining", block.remaining, computed.remaining)
         differ(subject, "held", block.held, computed.held)
+        differ(subject, "used", block.used, computed.used)
+        differ(subject, "first_used_at", block.first_used_at, computed.first_used_at)
         if origins.get(block.id) != 1:
             differ(subject, "grant or move_in entries", origins.get(block.id, 0), 1)
         else:

@@ -211,13 +211,18 @@ class Index:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def in_burn_order(self, unit: str, scope: str | None) -> Iterator[tuple[Any, str]]:
-        """``(key, block id)`` of the live blocks a burn of ``unit`` with ``scope`` may use
-        (unscoped ones, and with a scope those whose scopes include it), in burn order."""
+    def in_burn_order(self, unit: str, scope: frozenset[str] | None) -> Iterator[tuple[Any, str]]:
+        """``(key, block id)`` of the live blocks a burn of ``unit`` with the scope set
+        ``scope`` may use (unscoped ones, and with a scope set those whose scopes intersect
+        it), in burn order."""
         unscoped = self.burn.get((unit, None), _EMPTY)
         if scope is None:
             return iter(unscoped)
-        scoped = [seq for (u, scopes), seq in self.burn.items() if u == unit and scopes is not None and scope in scopes]
+        scoped = [
+            seq
+            for (u, scopes), seq in self.burn.items()
+            if u == unit and scopes is not None and not scopes.isdisjoint(scope)
+        ]
         if not scoped:
             return iter(unscoped)
         return merge(unscoped, *scoped)

@@ -145,6 +145,17 @@ class Moved:
 
 
 @attrs.frozen(kw_only=True)
+class Refunded:
+    """A refund of op ``target``: fresh credit in a new block, and the debt it paid off."""
+
+    unit: str
+    target: str
+    block_id: str
+    refunded: int
+    settled: int
+
+
+@attrs.frozen
 class Reversed:
     """A reversal of op ``target``: ``reversed`` in all, of which ``debt_cancelled`` cancelled
     debt still owed (the rest went back to blocks: those the op drew, or those that settled
@@ -163,7 +174,7 @@ class Advanced:
     steps: int
 
 
-Outcome = Granted | Burned | Held | Captured | Released | Voided | Moved | Reversed | Advanced
+Outcome = Granted | Burned | Held | Captured | Released | Voided | Moved | Reversed | Refunded | Advanced
 OutcomeT = TypeVar("OutcomeT", covariant=True)
 
 

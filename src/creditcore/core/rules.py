@@ -31,7 +31,17 @@ from typing import TypeVar
 import attrs
 
 from creditcore.core import due
-from creditcore.core.commands import Burn, Capture, ChangeExpiry, Grant, PlaceHold, Release, Reverse, Void
+from creditcore.core.commands import (
+    Burn,
+    Capture,
+    ChangeExpiry,
+    Grant,
+    PlaceHold,
+    Refund,
+    Release,
+    Reverse,
+    Void,
+)
 from creditcore.core.effects import Work, end_hold
 from creditcore.core.index import Index
 from creditcore.core.order import DEFAULT_ORDER, BurnOrder
@@ -42,6 +52,7 @@ from creditcore.core.outcomes import (
     Granted,
     Held,
     Moved,
+    Refunded,
     Released,
     Reversed,
     Transition,
@@ -49,7 +60,16 @@ from creditcore.core.outcomes import (
 )
 from creditcore.core.state import AccountState, BlockState, HoldState, Tally, UnitTotals
 from creditcore.errors import Conflict, HoldNotActive, InsufficientCredits, NotFound, ValidationError
-from creditcore.values import EARLIEST, LATEST, MAX_MINOR, MAX_SCALE, parse_time, to_decimal
+from creditcore.values import (
+    EARLIEST,
+    LATEST,
+    MAX_MINOR,
+    MAX_SCALE,
+    parse_categories,
+    parse_scope,
+    parse_time,
+    to_decimal,
+)
 
 
 def _checked(
@@ -92,11 +112,13 @@ def _check_amount(amount: object) -> None:
         raise ValidationError("amount", f"expected an int of minor units from 1 to {MAX_MINOR}, got {amount!r}")
 
 
-def _read_arguments(unit: object, scope: object) -> None:
+def _read_arguments(unit: object, scope: object) -> frozenset[str] | None:
+    """A read's unit checked, and its scope set (a str is one scope)."""
     if type(unit) is not str or not unit:
         raise ValidationError("unit", f"expected a unit name, got {unit!r}")
-    if scope is not None and (type(scope) is not str or not scope):
-        raise ValidationError("scope", f"expected None or a scope name, got {scope!r}")
+    if scope is None or type(scope) is frozenset:
+        return scope
+    return parse_scope(scope)
 
 
 def _check_time(state: AccountState, at: datetime) -> None:
@@ -157,22 +179,30 @@ def _begin(state: AccountState, at: datetime) -> Work:
 def plan_draw(
     blocks: Iterable[BlockState],
     unit: str,
-    scope: str | None,
+    scope: str | Iterable[str] | None,
     amount: int,
     at: datetime,
     order: BurnOrder = DEFAULT_ORDER,
+    categories: str | Iterable[str] | None = None,
 ) -> tuple[list[tuple[BlockState, int]], int]:
     """Which blocks a burn of ``amount`` draws from, in order, and the shortfall."""
     at = parse_time(at, "at")
-    _read_arguments(unit, scope)
+    scopes = _read_arguments(unit, scope)
+    chosen = parse_categories(categories)
     _check_amount(amount)
     if not isinstance(order, BurnOrder):
         raise ValidationError("order", f"expected a BurnOrder, got {type(order).__name__}")
-    return _plan_draw(blocks, unit, scope, amount, at, order)
+    return _plan_draw(blocks, unit, scopes, amount, at, order, chosen)
 
 
 def _plan_draw(
-    blocks: Iterable[BlockState], unit: str, scope: str | None, amount: int, at: datetime, order: BurnOrder
+    blocks: Iterable[BlockState],
+    unit: str,
+    scope: frozenset[str] | None,
+    amount: int,
+    at: datetime,
+    order: BurnOrder,
+    categories: frozenset[str] | None = None,
 ) -> tuple[list[tuple[BlockState, int]], int]:
     # BlockState.unheld, .is_active and .usable_by, inlined
     eligible = [
@@ -181,7 +211,8 @@ def _plan_draw(
         and b.remaining > b.held
         and b.effective_at <= at
         and (b.expires_at is None or at < b.expires_at)
-        and (b.scope is None or (scope is not None and scope in b.scope))
+        and (b.scope is None or (scope is not None and not b.scope.isdisjoint(scope)))
+        and (categories is None or b.category in categories)
     ]  # fmt: skip
     eligible.sort(key=order.sort_key)
     return _take(eligible, amount)
@@ -200,25 +231,42 @@ def _take(eligible: Iterable[BlockState], amount: int) -> tuple[list[tuple[Block
 
 
 def _eligible(
-    index: Index, blocks: Mapping[str, BlockState], unit: str, scope: str | None, at: datetime
+    index: Index,
+    blocks: Mapping[str, BlockState],
+    unit: str,
+    scope: frozenset[str] | None,
+    at: datetime,
+    categories: frozenset[str] | None = None,
 ) -> Iterator[BlockState]:
-    """The blocks a burn or a hold of ``unit`` with ``scope`` may draw at ``at``, in the
-    index's burn order: a walk that stops as soon as the draw has what it needs."""
+    """The blocks a burn or a hold of ``unit`` with the scope set ``scope`` and
+    ``categories`` may draw at ``at``, in the index's burn order: a walk that stops as soon
+    as the draw has what it needs."""
     for _key, block_id in index.in_burn_order(unit, scope):
         b = blocks[block_id]
         # BlockState.unheld and .is_active, inlined (the scope is the index's to match)
-        if b.remaining > b.held and b.effective_at <= at and (b.expires_at is None or at < b.expires_at):
+        if (
+            b.remaining > b.held
+            and b.effective_at <= at
+            and (b.expires_at is None or at < b.expires_at)
+            and (categories is None or b.category in categories)
+        ):
             yield b
 
 
 def _draw(
-    work: Work, unit: str, scope: str | None, amount: int, at: datetime, order: BurnOrder
+    work: Work,
+    unit: str,
+    scope: frozenset[str] | None,
+    amount: int,
+    at: datetime,
+    order: BurnOrder,
+    categories: frozenset[str] | None = None,
 ) -> tuple[list[tuple[BlockState, int]], int]:
     """Which blocks a burn or hold draws from, in ``order``, and the shortfall."""
     index = work.index
     if index.order != order:
         index.reorder(order, list(work.blocks.values()))
-    return _take(_eligible(index, work.blocks, unit, scope, at), amount)
+    return _take(_eligible(index, work.blocks, unit, scope, at, categories), amount)
 
 
 def grant(state: AccountState, command: Grant, at: datetime) -> Transition[Granted]:
@@ -254,6 +302,7 @@ def grant(state: AccountState, command: Grant, at: datetime) -> Transition[Grant
         metadata=command.metadata,
         settles_debt=settles,
         settle_pending=settles and effective_at > at,
+        single_use=command.single_use,
     )
     work.next_number += 1
     work.watch(command.unit, at)
@@ -278,19 +327,19 @@ def burn(
     refused, left as shortfall, or recorded as debt, as ``command.overdraft`` says."""
     at = _checked(state, at, command, Burn, order, scale)
     work = _begin(state, at)
-    plan, shortfall = _draw(work, command.unit, command.scope, command.amount, at, order)
+    plan, shortfall = _draw(work, command.unit, command.scope, command.amount, at, order, command.categories)
     if shortfall:
         available = command.amount - shortfall
         if command.overdraft == "reject":
             raise _insufficient(
-                work, command.unit, command.scope, command.amount, available, at, scale,
+                work, command.unit, command, command.amount, available, at, scale,
                 "pass overdraft='partial' or 'debt' to burn what there is",
             )  # fmt: skip
         if command.overdraft == "debt":
             debt = work.totals.get(command.unit, UnitTotals()).debt
             if command.debt_limit is not None and debt + shortfall > command.debt_limit:
                 raise _insufficient(
-                    work, command.unit, command.scope, command.amount, available, at, scale,
+                    work, command.unit, command, command.amount, available, at, scale,
                     f"the debt would reach {to_decimal(debt + shortfall, scale)}, over the limit of "
                     f"{to_decimal(command.debt_limit, scale)}",
                 )  # fmt: skip
@@ -308,6 +357,8 @@ def burn(
             description=command.description,
             metadata=command.metadata,
         )
+    if any(block.single_use for block, _take in plan):
+        work.close_single_use((block.id for block, _take in plan), at, command.op_id)
     debt = shortfall if command.overdraft == "debt" else 0
     if debt:
         work.record(
@@ -325,23 +376,29 @@ def burn(
 
 
 def _insufficient(
-    work: Work, unit: str, scope: str | None, amount: int, available: int, at: datetime, scale: int, advice: str
+    work: Work, unit: str, call: Burn | PlaceHold, amount: int, available: int, at: datetime, scale: int, advice: str
 ) -> InsufficientCredits:
     """The refusal of a burn or hold of ``amount`` that only ``available`` could serve.
 
     Credit that is active but only usable by other scopes is named, with how to reach it:
-    a balance without ``scope`` counts it, so the refusal must say why it was not used."""
+    a balance without ``scope`` counts it, so the refusal must say why it was not used; so is
+    credit of the categories the call left out."""
+    scope, categories = call.scope, call.categories
     elsewhere: dict[frozenset[str], int] = {}
+    left_out = 0
     for block in work.blocks.values():
-        if (
-            block.unit == unit
-            and block.scope is not None
-            and block.remaining > block.held
-            and block.is_active(at)
-            and not block.usable_by(scope)
-        ):
+        if block.unit != unit or block.remaining <= block.held or not block.is_active(at):
+            continue
+        if block.scope is not None and not block.usable_by(scope):
             elsewhere[block.scope] = elsewhere.get(block.scope, 0) + block.unheld
+        elif categories is not None and block.category not in categories:
+            left_out += block.unheld
     parts = []
+    if left_out:
+        parts.append(
+            f"{to_decimal(left_out, scale)} {unit} more is credit of a category that categories="
+            f"{'/'.join(sorted(categories or ()))} leaves out"
+        )
     if elsewhere:
         names = sorted(set().union(*elsewhere))
         more = f"{to_decimal(sum(elsewhere.values()), scale)} {unit} more is available only to "
@@ -359,8 +416,13 @@ def _insufficient(
         to_decimal(available, scale),
         unit,
         "; ".join(parts),
-        usable_by=("" if not elsewhere else "without a scope" if scope is None else f"to scope {scope!r}"),
+        usable_by=("" if not elsewhere else "without a scope" if scope is None else f"to {_scopes_named(scope)}"),
     )
+
+
+def _scopes_named(scope: frozenset[str]) -> str:
+    names = sorted(scope)
+    return f"scope {names[0]!r}" if len(names) == 1 else f"scopes {', '.join(map(repr, names))}"
 
 
 def hold(
@@ -373,10 +435,10 @@ def hold(
         raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than the hold time")
     if command.hold_id in work.holds:
         raise ValidationError("hold_id", f"hold {command.hold_id!r} exists already")
-    plan, shortfall = _draw(work, command.unit, command.scope, command.amount, at, order)
+    plan, shortfall = _draw(work, command.unit, command.scope, command.amount, at, order, command.categories)
     if shortfall:
         raise _insufficient(
-            work, command.unit, command.scope, command.amount, command.amount - shortfall, at, scale,
+            work, command.unit, command, command.amount, command.amount - shortfall, at, scale,
             "a hold reserves all of its amount or nothing",
         )  # fmt: skip
     work.watch(command.unit, at)
@@ -400,6 +462,7 @@ def hold(
         amount=command.amount,
         allocations=allocations,
         scope=command.scope,
+        categories=command.categories,
         expires_at=command.expires_at,
         created_at=at,
         op_id=command.op_id,
@@ -506,6 +569,10 @@ def change_expiry(state: AccountState, command: ChangeExpiry, at: datetime, scal
         origin=block.id,
         void_closed=False,
         emptied_by=None,
+        first_used_at=None,
+        used=0,
+        source="move",
+        schedule_id=None,
     )
     work.next_number += 1
     work.record("move_in", block.unit, amount, at, command.op_id, block=moved)
@@ -528,36 +595,19 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
         )
     work = _begin(state, at)
     target = command.target
-    if command.captured_nothing:
-        raise ValidationError("amount", f"op {target!r} captured nothing: nothing is left to reverse")
-    kinds = {e.kind for e in command.target_entries}
-    # a burn writes burn and debt entries; a capture, capture entries and the release of the
-    # rest (which may expire or be voided at once)
-    if not kinds & {"burn", "debt", "capture"} or kinds - {"burn", "debt", "capture", "release", "expire", "void"}:
-        raise ValidationError(
-            "op_id", f"op {target!r} is a {'/'.join(sorted(kinds)) or 'empty op'}: only burns and captures reverse"
-        )
-    unit = command.target_entries[0].unit
-    taken = [(e.block_id, e.amount) for e in command.target_entries if e.kind in ("burn", "capture") and e.block_id]
-    debt_part = sum(e.amount for e in command.target_entries if e.kind == "debt")
-    back: dict[str, int] = {}
-    debt_back = 0
-    for entry in command.prior:
-        if entry.of_debt:
-            debt_back += entry.amount
-        elif entry.block_id is not None:
-            back[entry.block_id] = back.get(entry.block_id, 0) + entry.amount
-    left = sum(amount for _, amount in taken) + debt_part - sum(back.values()) - debt_back
-    amount = left if command.amount is None else command.amount
-    if amount > left or amount <= 0:
+    taken = _taken(command)
+    amount = taken.left if command.amount is None else command.amount
+    if amount > taken.left or amount <= 0:
         raise ValidationError(
             "amount",
-            f"op {target!r} has {to_decimal(left, scale)} left to reverse; cannot reverse {to_decimal(amount, scale)}",
+            f"op {target!r} has {to_decimal(taken.left, scale)} left to reverse; cannot reverse "
+            f"{to_decimal(amount, scale)}",
         )
+    unit, back = taken.unit, taken.back
     work.watch(unit, at)
     need = amount
     # the debt was drawn last, so it is reversed first
-    debt = min(need, debt_part - debt_back)
+    debt = min(need, taken.debt - taken.debt_back)
     need -= debt
     owed = min(debt, work.totals.get(unit, UnitTotals()).debt)
     if owed:
@@ -572,7 +622,7 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
         work.give_back(work.blocks[block_id], "reverse", give, at, command.op_id, ref=target, of_debt=True)
         settled -= give
         undone += give
-    for block_id, amount_taken in reversed(taken):
+    for block_id, amount_taken in reversed(taken.drawn):
         if not need:
             break
         give = min(need, amount_taken - back.get(block_id, 0))
@@ -581,6 +631,118 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
             need -= give
             undone += give
     return _done(work, Reversed(unit=unit, target=target, reversed=undone, debt_cancelled=owed))
+
+
+@attrs.frozen
+class _Taken:
+    """What a burn or capture took, and how much of it its reversals and refunds gave back."""
+
+    unit: str
+    drawn: list[tuple[str, int]]
+    """``(block_id, amount)`` the op drew, in order."""
+    debt: int
+    """The debt it recorded."""
+    back: dict[str, int]
+    """Per block, what reversals gave back."""
+    debt_back: int
+    """What reversals undid of its debt."""
+    left: int
+    """What it took less its reversals and refunds: what may still be reversed or refunded."""
+
+
+def _taken(command: Reverse | Refund) -> _Taken:
+    """What the op ``command`` reverses or refunds took and has left (one reckoning for both:
+    reversals and refunds of one op together stay within what it took)."""
+    target = command.target
+    if command.captured_nothing:
+        raise ValidationError("amount", f"op {target!r} captured nothing: nothing is left to give back")
+    kinds = {e.kind for e in command.target_entries}
+    # a burn writes burn and debt entries (and a single-use block's void); a capture, capture
+    # entries and the release of the rest (which may expire or be voided at once)
+    if not kinds & {"burn", "debt", "capture"} or kinds - {"burn", "debt", "capture", "release", "expire", "void"}:
+        what = "reverse" if isinstance(command, Reverse) else "refund"
+        raise ValidationError(
+            "op_id", f"op {target!r} is a {'/'.join(sorted(kinds)) or 'empty op'}: only burns and captures {what}"
+        )
+    drawn = [(e.block_id, e.amount) for e in command.target_entries if e.kind in ("burn", "capture") and e.block_id]
+    debt = sum(e.amount for e in command.target_entries if e.kind == "debt")
+    back: dict[str, int] = {}
+    debt_back = refunded = 0
+    for entry in command.prior:
+        if entry.kind == "refund":
+            refunded += entry.amount
+        elif entry.of_debt:
+            debt_back += entry.amount
+        elif entry.block_id is not None:
+            back[entry.block_id] = back.get(entry.block_id, 0) + entry.amount
+    left = sum(amount for _, amount in drawn) + debt - sum(back.values()) - debt_back - refunded
+    return _Taken(
+        unit=command.target_entries[0].unit, drawn=drawn, debt=debt, back=back, debt_back=debt_back, left=left
+    )
+
+
+def refund(state: AccountState, command: Refund, at: datetime, scale: int = 0) -> Transition[Refunded]:
+    """Fresh credit for an earlier burn or capture: one new unscoped block (``source`` refund,
+    ``refund_of`` the op), up to what the op took less its reversals and refunds. Nothing
+    goes back to the blocks it drew; an active block pays debt off first, as a grant's."""
+    at = _checked(state, at, command, Refund, scale=scale)
+    if command.target_entries[0].customer != state.customer:
+        raise ValidationError(
+            "target_entries",
+            f"op {command.target!r} is customer {command.target_entries[0].customer!r}'s, not {state.customer!r}'s",
+        )
+    work = _begin(state, at)
+    taken = _taken(command)
+    amount = taken.left if command.amount is None else command.amount
+    if taken.left <= 0 or amount > taken.left:
+        raise ValidationError(
+            "amount",
+            f"op {command.target!r} has {to_decimal(taken.left, scale)} left to refund; cannot refund "
+            f"{to_decimal(amount, scale)}",
+        )
+    if command.expires_at is not None and command.expires_at <= at:
+        raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than {at.isoformat()}")
+    if command.block_id in work.blocks:
+        raise ValidationError("block_id", f"block {command.block_id!r} exists already")
+    unit = taken.unit
+    if work.totals.get(unit, UnitTotals()).granted + amount > MAX_MINOR:
+        raise ValidationError("amount", "the customer's total granted would not fit in a signed 64-bit amount")
+    block = BlockState(
+        id=command.block_id,
+        customer=state.customer,
+        unit=unit,
+        number=work.next_number,
+        amount=amount,
+        remaining=0,
+        priority=command.priority,
+        category=command.category,
+        effective_at=at,
+        expires_at=command.expires_at,
+        created_at=at,
+        description=command.description,
+        metadata=command.metadata,
+        settles_debt=command.settle_debt,
+        source="refund",
+        refund_of=command.target,
+    )
+    work.next_number += 1
+    work.watch(unit, at)
+    made = work.record(
+        "refund",
+        unit,
+        amount,
+        at,
+        command.op_id,
+        block=block,
+        description=command.description,
+        metadata=command.metadata,
+        ref=command.target,
+    )
+    assert made is not None
+    settled = work.settle(made, at, command.op_id) if command.settle_debt else 0
+    return _done(
+        work, Refunded(unit=unit, target=command.target, block_id=command.block_id, refunded=amount, settled=settled)
+    )
 
 
 def next_due(state: AccountState) -> datetime | None:
@@ -595,18 +757,24 @@ def next_due(state: AccountState) -> datetime | None:
 # -- reads ---------------------------------------------------------------------------------
 
 
-def tally(state: AccountState, unit: str, at: datetime, scope: str | None = None) -> Tally:
+def tally(state: AccountState, unit: str, at: datetime, scope: str | Iterable[str] | None = None) -> Tally:
     """The balance of ``unit`` in a state already brought to ``at`` (see :func:`view`).
 
-    ``unscoped_available`` is the part of ``available`` in unscoped blocks: what a burn or a
-    hold without a scope can use (with ``scope`` given, still that unscoped part)."""
+    With a scope set, ``available`` and ``held`` count the blocks a burn with that set could
+    use. ``unscoped_available`` is the part of ``available`` in unscoped blocks: what a burn
+    or a hold without a scope can use (with ``scope`` given, still that unscoped part)."""
     at = _checked(state, at)
-    _read_arguments(unit, scope)
-    return count(state.index(), state.blocks, state.unit_totals(unit), unit, at, scope)
+    scopes = _read_arguments(unit, scope)
+    return count(state.index(), state.blocks, state.unit_totals(unit), unit, at, scopes)
 
 
 def count(
-    index: Index, blocks: Mapping[str, BlockState], totals: UnitTotals, unit: str, at: datetime, scope: str | None
+    index: Index,
+    blocks: Mapping[str, BlockState],
+    totals: UnitTotals,
+    unit: str,
+    at: datetime,
+    scope: frozenset[str] | None,
 ) -> Tally:
     """:func:`tally` from an account's index: its running sums, less the blocks still upcoming
     at ``at``. A block past its expiry whose credit is not yet expired by an entry (a state not
@@ -619,7 +787,7 @@ def count(
             return _count_blocks(blocks.values(), totals, unit, at, scope)
     available = held = unscoped = upcoming = 0
     for (block_unit, scopes), (unheld_sum, held_sum) in index.sums.items():
-        if block_unit == unit and (scope is None or scopes is None or scope in scopes):
+        if block_unit == unit and (scope is None or scopes is None or not scopes.isdisjoint(scope)):
             available += unheld_sum
             held += held_sum
             if scopes is None:
@@ -652,7 +820,7 @@ def _tally(totals: UnitTotals, available: int, unscoped: int, held: int, upcomin
 
 
 def _count_blocks(
-    blocks: Iterable[BlockState], totals: UnitTotals, unit: str, at: datetime, scope: str | None
+    blocks: Iterable[BlockState], totals: UnitTotals, unit: str, at: datetime, scope: frozenset[str] | None
 ) -> Tally:
     available = held = upcoming = unscoped = 0
     for block in blocks:
@@ -676,14 +844,16 @@ def preview_burn(
     unit: str,
     amount: int,
     at: datetime,
-    scope: str | None = None,
+    scope: str | Iterable[str] | None = None,
     order: BurnOrder = DEFAULT_ORDER,
+    categories: str | Iterable[str] | None = None,
 ) -> tuple[tuple[tuple[str, int], ...], int]:
     """The allocations a burn would make at ``at`` and its shortfall; writes nothing."""
     at = _checked(state, at, order=order)
-    _read_arguments(unit, scope)
+    scopes = _read_arguments(unit, scope)
+    chosen = parse_categories(categories)
     _check_amount(amount)
-    plan, shortfall = _take(_eligible(state.index(order), state.blocks, unit, scope, at), amount)
+    plan, shortfall = _take(_eligible(state.index(order), state.blocks, unit, scopes, at, chosen), amount)
     return tuple((block.id, take) for block, take in plan), shortfall
 
 

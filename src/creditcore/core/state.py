@@ -21,10 +21,12 @@ from creditcore.errors import ValidationError
 
 EntryKind = Literal[
     "grant", "burn", "debt", "settle", "hold", "capture", "release",
-    "expire", "void", "reverse", "move_out", "move_in",
+    "expire", "void", "reverse", "move_out", "move_in", "refund",
 ]  # fmt: skip
 ENTRY_KINDS: tuple[str, ...] = get_args(EntryKind)
 HoldStatus = Literal["active", "captured", "released", "expired"]
+BlockSource = Literal["grant", "refund", "schedule", "carry", "top_up", "move"]
+BLOCK_SOURCES: tuple[str, ...] = get_args(BlockSource)
 HOLD_STATUSES: tuple[str, ...] = get_args(HoldStatus)
 Overdraft = Literal["reject", "partial", "debt"]
 
@@ -38,6 +40,16 @@ def frozen_dict(value: Mapping[str, str] | None) -> Mapping[str, str]:
     if not isinstance(value, Mapping):
         raise ValidationError("metadata", f"expected a dict of str to str, got {type(value).__name__}")
     return dict(value)
+
+
+def names(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    """A set of names as a frozenset (a str is one name): the converter of a hold's scope
+    set and categories."""
+    if value is None or type(value) is frozenset:
+        return value
+    if isinstance(value, str):
+        return frozenset((value,))
+    return frozenset(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -74,10 +86,27 @@ class BlockState:
     """A void took all its unheld credit: credit that comes back is voided at once."""
     emptied_by: str | None = None
     """What last brought ``remaining`` to zero: ``depleted``, ``expired`` or ``voided``."""
+    single_use: bool = False
+    """The first burn or capture that takes from it voids the rest of its unheld credit."""
+    first_used_at: datetime | None = None
+    """When a burn or a capture first took from it."""
+    used: int = 0
+    """Taken by burns, captures and debt settlements, net of reversals."""
+    source: BlockSource = "grant"
+    """What made it: ``grant``, ``refund``, ``schedule``, ``carry``, ``top_up`` or ``move``."""
+    refund_of: str | None = None
+    """For a refund's block: the op it refunds."""
+    schedule_id: str | None = None
+    """For a schedule's grant or carry block: the schedule."""
 
     @property
     def unheld(self) -> int:
         return self.remaining - self.held
+
+    @property
+    def spent(self) -> bool:
+        """A single-use block once used: credit that comes back to it is voided at once."""
+        return self.single_use and self.first_used_at is not None
 
     def is_upcoming(self, at: datetime) -> bool:
         return at < self.effective_at
@@ -89,9 +118,13 @@ class BlockState:
         """Usable at ``at``: ``effective_at <= at < expires_at``."""
         return self.effective_at <= at and (self.expires_at is None or at < self.expires_at)
 
-    def usable_by(self, scope: str | None) -> bool:
-        """An unscoped block serves every burn; a scoped one only burns of its scopes."""
-        return self.scope is None or (scope is not None and scope in self.scope)
+    def usable_by(self, scope: frozenset[str] | None, categories: frozenset[str] | None = None) -> bool:
+        """Eligible for a call with this scope set and categories: an unscoped block serves
+        every scope set, a scoped one the sets that intersect its own; ``categories`` None
+        takes every category."""
+        return (self.scope is None or (scope is not None and not self.scope.isdisjoint(scope))) and (
+            categories is None or self.category in categories
+        )
 
     def status(self, at: datetime) -> str:
         if self.remaining == 0 and self.emptied_by is not None:
@@ -115,7 +148,9 @@ class HoldState:
     """``(block_id, amount)`` pinned at hold time, in burn order."""
     status: HoldStatus = "active"
     captured: int = 0
-    scope: str | None = None
+    scope: frozenset[str] | None = attrs.field(default=None, converter=names)
+    """The scope set the hold drew with."""
+    categories: frozenset[str] | None = attrs.field(default=None, converter=names)
     expires_at: datetime | None = None
     created_at: datetime
     settled_at: datetime | None = None

@@ -18,6 +18,21 @@ def fingerprint(key: str | None, /, **fields: Any) -> tuple[tuple[str, str], ...
     return tuple((name, canonical(value)) for name, value in fields.items())
 
 
+def scope_form(scopes: frozenset[str] | None) -> frozenset[str] | str | None:
+    """A burn's or hold's scope set as its fingerprint compares it: one scope as its name
+    (as the single scope these calls took before scope sets, so their keys still replay)."""
+    if scopes is not None and len(scopes) == 1:
+        (name,) = scopes
+        return name
+    return scopes
+
+
+def unless_default(**fields: Any) -> dict[str, Any]:
+    """Fingerprint fields added after keys were first stored: each only when it is not its
+    default (``None`` or ``False``), so a stored key still compares equal to its retry."""
+    return {name: value for name, value in fields.items() if value is not None and value is not False}
+
+
 def shown(minor: int | None, scale: int) -> Decimal | None:
     """An optional amount as the caller wrote it, for fingerprints and messages."""
     return None if minor is None else to_decimal(minor, scale)
@@ -36,9 +51,14 @@ def replay(
         return None
     if record.kind != kind:
         raise IdempotencyConflict(key, "operation", f"it was a {record.kind}, this is a {kind}")
-    for (field, was), (_, now) in zip(record.fingerprint, fingerprint, strict=True):
-        if was != now:
-            raise IdempotencyConflict(key, field, f"{was} then, {now} now")
+    if record.fingerprint != fingerprint:
+        then, now = dict(record.fingerprint), dict(fingerprint)
+        for field in (*then, *(name for name in now if name not in then)):
+            if then.get(field) != now.get(field):
+                # a field left out of one side had its default there
+                raise IdempotencyConflict(
+                    key, field, f"{then.get(field, '(default)')} then, {now.get(field, '(default)')} now"
+                )
     return record
 
 

@@ -23,11 +23,13 @@ from creditcore.values import (
     DEFAULT_UNIT,
     parse_amount,
     parse_bool,
+    parse_categories,
     parse_choice,
     parse_id,
     parse_limit,
     parse_optional_id,
     parse_optional_time,
+    parse_scope,
     to_decimal,
 )
 
@@ -90,7 +92,7 @@ def _audit_results(
                         f"result but {total} in the stored entries of op {record.op_id} (a replay would return it)",
                     )
                 )
-        made = record.outcome.get("block_id") if record.kind == "grant" else None
+        made = record.outcome.get("block_id") if record.kind in ("grant", "refund") else None
         if made is not None and not any(e.block_id == made for e in stored):
             problems.append(
                 rules.Problem(
@@ -112,14 +114,19 @@ def units(ctx: Context) -> dict[str, int]:
 
 
 def balance(
-    ctx: Context, customer: str, *, unit: str = DEFAULT_UNIT, at: datetime | None = None, scope: str | None = None
+    ctx: Context,
+    customer: str,
+    *,
+    unit: str = DEFAULT_UNIT,
+    at: datetime | None = None,
+    scope: str | Iterable[str] | None = None,
 ) -> Balance:
     customer = parse_id(customer, "customer")
     unit, scale = ctx.unit(unit)
-    scope = parse_optional_id(scope, "scope")
+    scopes = parse_scope(scope)
     with ctx.reader() as reader:
         state, when = _state_at(ctx, reader, customer, at)
-    return Balance.from_tally(rules.tally(state, unit, when, scope), unit, scale, when)
+    return Balance.from_tally(rules.tally(state, unit, when, scopes), unit, scale, when)
 
 
 def balances(ctx: Context, customer: str, *, at: datetime | None = None) -> dict[str, Balance]:
@@ -204,16 +211,18 @@ def preview_burn(
     amount: int | Decimal | str,
     *,
     unit: str = DEFAULT_UNIT,
-    scope: str | None = None,
+    scope: str | Iterable[str] | None = None,
+    categories: str | Iterable[str] | None = None,
     at: datetime | None = None,
 ) -> BurnPreview:
     customer = parse_id(customer, "customer")
     unit, scale = ctx.unit(unit)
     minor = parse_amount(amount, scale)
-    scope = parse_optional_id(scope, "scope")
+    scopes = parse_scope(scope)
+    chosen = parse_categories(categories)
     with ctx.reader() as reader:
         state, when = _state_at(ctx, reader, customer, at)
-    allocations, shortfall = rules.preview_burn(state, unit, minor, when, scope, ctx.order)
+    allocations, shortfall = rules.preview_burn(state, unit, minor, when, scopes, ctx.order, chosen)
     return BurnPreview(
         allocations=rules.decimal_allocations(allocations, scale), shortfall=to_decimal(shortfall, scale)
     )
@@ -330,6 +339,7 @@ _RESULT_SUMS: dict[str, tuple[tuple[str, str], ...]] = {
     "capture": (("captured", "capture"),),
     "void": (("voided", "void"),),
     "reverse": (("reversed", "reverse"),),
+    "refund": (("refunded", "refund"),),
 }
 
 

@@ -20,6 +20,7 @@ from creditcore.model import (
     GrantResult,
     Hold,
     HoldResult,
+    RefundResult,
     ReleaseResult,
     Result,
     ReverseResult,
@@ -37,10 +38,11 @@ _AMOUNTS: dict[str, tuple[str, ...]] = {
     "void": ("voided",),
     "reverse": ("reversed",),
     "change_expiry": ("moved",),
+    "refund": ("refunded",),
     "grant": (),
     "hold": (),
 }
-_MADE = {"grant": "block_id", "change_expiry": "new_block_id", "hold": "hold_id"}
+_MADE = {"grant": "block_id", "refund": "block_id", "change_expiry": "new_block_id", "hold": "hold_id"}
 
 
 def figures(kind: str, outcome: Any, scale: int) -> dict[str, Decimal | str]:
@@ -52,6 +54,8 @@ def figures(kind: str, outcome: Any, scale: int) -> dict[str, Decimal | str]:
         shown[made] = getattr(outcome, made)
     if kind == "grant":  # what the block kept once it settled debt
         shown["remaining"] = to_decimal(outcome.granted - outcome.settled, scale)
+    if kind == "refund":
+        shown["remaining"] = to_decimal(outcome.refunded - outcome.settled, scale)
     return shown
 
 
@@ -104,6 +108,15 @@ def build(
         return GrantResult(
             op_id=op_id, entries=entries, block=Block.from_state(made, scale, entries[0].at), replayed=replayed
         )
+    if kind == "refund":
+        made = _as_made(block(str(shown["block_id"])), _minor(amount("remaining"), scale))
+        return RefundResult(
+            op_id=op_id,
+            entries=entries,
+            block=Block.from_state(made, scale, entries[0].at),
+            refunded=amount("refunded"),
+            replayed=replayed,
+        )
     if kind == "change_expiry":
         made = _as_made(block(str(shown["new_block_id"])), _minor(amount("moved"), scale))
         moved_in = next(e for e in entries if e.kind == "move_in")
@@ -123,4 +136,13 @@ def _minor(amount: Decimal, scale: int) -> int:
 
 
 def _as_made(block: BlockState, remaining: int) -> BlockState:
-    return attrs.evolve(block, remaining=remaining, held=0, emptied_by="depleted" if remaining == 0 else None)
+    """The block as the write that made it left it: what it kept, nothing held, nothing used
+    but the debt it settled."""
+    return attrs.evolve(
+        block,
+        remaining=remaining,
+        held=0,
+        emptied_by="depleted" if remaining == 0 else None,
+        used=block.amount - remaining,
+        first_used_at=None,
+    )

@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
+import attrs
+
 from creditcore import rules
 from creditcore.errors import NotFound, ValidationError
 from creditcore.ids import new_id
@@ -19,6 +21,7 @@ from creditcore.model import (
     Entry,
     GrantResult,
     HoldResult,
+    RefundResult,
     ReleaseResult,
     Result,
     ReverseResult,
@@ -32,8 +35,10 @@ from creditcore.state import (
     Burn,
     Capture,
     ChangeExpiry,
+    EntryState,
     Grant,
     PlaceHold,
+    Refund,
     Release,
     Reverse,
     Void,
@@ -45,15 +50,16 @@ from creditcore.values import (
     check_amount,
     parse_amount,
     parse_bool,
+    parse_categories,
     parse_choice,
     parse_cost_basis,
-    parse_grant_scope,
     parse_id,
     parse_metadata,
     parse_optional_id,
     parse_optional_time,
     parse_priority,
     parse_scale,
+    parse_scope,
     parse_text,
     parse_time,
     to_decimal,
@@ -154,6 +160,7 @@ def grant(
     metadata: Mapping[str, str] | None = None,
     idempotency_key: str | None = None,
     settle_debt: bool | None = None,
+    single_use: bool = False,
     at: datetime | None = None,
 ) -> GrantResult:
     customer = parse_id(customer, "customer")
@@ -164,11 +171,12 @@ def grant(
     priority = parse_priority(priority)
     category = parse_choice(category, "category", CATEGORIES)
     basis = parse_cost_basis(cost_basis)
-    scopes = parse_grant_scope(scope)
+    scopes = parse_scope(scope)
     description = parse_text(description)
     meta = parse_metadata(metadata)
     key = parse_optional_id(idempotency_key, "idempotency_key")
     settles = ctx.settle_debt if settle_debt is None else parse_bool(settle_debt, "settle_debt")
+    once = parse_bool(single_use, "single_use")
     when = parse_optional_time(at, "at")
     # the arguments alone settle this one; expiry against `at` waits until after the key
     # lookup, so a retry of a grant that succeeded replays whenever it comes
@@ -188,6 +196,7 @@ def grant(
         description=description,
         metadata=meta,
         settle_debt=settles,
+        **idempotency.unless_default(single_use=once),
     )
     with ctx.transaction() as uow:
         op_id, block_id = new_id("op"), new_id("blk")
@@ -205,6 +214,7 @@ def grant(
             description=description,
             metadata=meta,
             settle_debt=settles,
+            single_use=once,
         )
 
         return perform(  # type: ignore[return-value]
@@ -225,7 +235,8 @@ def burn(
     amount: int | Decimal | str,
     *,
     unit: str = DEFAULT_UNIT,
-    scope: str | None = None,
+    scope: str | Iterable[str] | None = None,
+    categories: str | Iterable[str] | None = None,
     overdraft: str = "reject",
     description: str | None = None,
     metadata: Mapping[str, str] | None = None,
@@ -235,7 +246,8 @@ def burn(
     customer = parse_id(customer, "customer")
     unit, scale = ctx.unit(unit)
     minor = parse_amount(amount, scale)
-    scope = parse_optional_id(scope, "scope")
+    scopes = parse_scope(scope)
+    chosen = parse_categories(categories)
     mode = parse_choice(overdraft, "overdraft", OVERDRAFT_MODES)
     description = parse_text(description)
     meta = parse_metadata(metadata)
@@ -247,10 +259,11 @@ def burn(
         customer=customer,
         amount=to_decimal(minor, scale),
         unit=unit,
-        scope=scope,
+        scope=idempotency.scope_form(scopes),
         overdraft=mode,
         description=description,
         metadata=meta,
+        **idempotency.unless_default(categories=chosen),
     )
     with ctx.transaction() as uow:
         op_id = new_id("op")
@@ -258,7 +271,8 @@ def burn(
             op_id=op_id,
             unit=unit,
             amount=minor,
-            scope=scope,
+            scope=scopes,
+            categories=chosen,
             overdraft=mode,  # type: ignore[arg-type]
             debt_limit=limit,
             description=description,
@@ -284,7 +298,8 @@ def hold(
     *,
     hold_id: str,
     unit: str = DEFAULT_UNIT,
-    scope: str | None = None,
+    scope: str | Iterable[str] | None = None,
+    categories: str | Iterable[str] | None = None,
     expires_at: datetime | None = None,
     description: str | None = None,
     metadata: Mapping[str, str] | None = None,
@@ -294,7 +309,8 @@ def hold(
     hold_id = parse_id(hold_id, "hold_id")
     unit, scale = ctx.unit(unit)
     minor = parse_amount(amount, scale)
-    scope = parse_optional_id(scope, "scope")
+    scopes = parse_scope(scope)
+    chosen = parse_categories(categories)
     expires = parse_optional_time(expires_at, "expires_at")
     description = parse_text(description)
     meta = parse_metadata(metadata)
@@ -304,10 +320,11 @@ def hold(
         customer=customer,
         amount=to_decimal(minor, scale),
         unit=unit,
-        scope=scope,
+        scope=idempotency.scope_form(scopes),
         expires_at=expires,
         description=description,
         metadata=meta,
+        **idempotency.unless_default(categories=chosen),
     )
     with ctx.transaction() as uow:
         op_id = new_id("op")
@@ -316,7 +333,8 @@ def hold(
             hold_id=hold_id,
             unit=unit,
             amount=minor,
-            scope=scope,
+            scope=scopes,
+            categories=chosen,
             expires_at=expires,
             description=description,
             metadata=meta,
@@ -441,35 +459,23 @@ def reverse(
     key = parse_optional_id(idempotency_key, "idempotency_key")
     when = parse_optional_time(at, "at")
     with ctx.transaction() as uow:
-        target_entries = tuple(iterate_entries(uow, EntryQuery(op_id=target, limit=1000)))
-        if not target_entries:
-            raise NotFound(f"no op {target!r}")
-        customer, unit = target_entries[0].customer, target_entries[0].unit
-        scale = ctx.scale(unit, uow)
+        found = _target(ctx, uow, target)
+        customer, unit, scale = found.customer, found.unit, found.scale
         minor = None if amount is None else parse_amount(amount, scale)
         fingerprint = idempotency.fingerprint(key, op_id=target, amount=idempotency.shown(minor, scale))
-        # a capture of 0 wrote only releases: its hold tells it from a release
-        ended = uow.find_hold(target_entries[0].hold_id or "")
-        captured_nothing = (
-            {e.kind for e in target_entries} <= {"release", "expire", "void"}
-            and ended is not None
-            and ended.settled_by == target
-            and ended.status == "captured"
-        )
-        prior = tuple(iterate_entries(uow, EntryQuery(customer=customer, kinds=frozenset({"reverse"}), ref=target)))
         new_op = new_id("op")
-        command = Reverse(
-            op_id=new_op,
-            target=target,
-            target_entries=target_entries,
-            prior=prior,
-            amount=minor,
-            captured_nothing=captured_nothing,
-        )
 
         def step(state: AccountState, t: datetime) -> rules.Transition:
+            command = Reverse(
+                op_id=new_op,
+                target=target,
+                target_entries=found.entries,
+                prior=_prior(uow, found),  # read under the customer's lock
+                amount=minor,
+                captured_nothing=found.captured_nothing,
+            )
             # the blocks credit may go back to, even those a load leaves out
-            wanted = {e.block_id for e in target_entries if e.block_id is not None}
+            wanted = {e.block_id for e in found.entries if e.block_id is not None}
             wanted.update(block_id for block_id, _ in state.settlements.get(unit, ()))
             for block_id in sorted(wanted - set(state.blocks)):
                 state = lookup.with_block(state, lookup.find_block(uow, block_id))
@@ -477,6 +483,110 @@ def reverse(
 
         return perform(  # type: ignore[return-value]
             ctx, uow, customer, when, step, new_op, scale, memo=("key", key, "reverse", fingerprint)
+        )
+
+
+@attrs.frozen
+class _Target:
+    """The op a reversal or refund names: its entries, and its earlier reversals and refunds."""
+
+    customer: str
+    unit: str
+    scale: int
+    entries: tuple[EntryState, ...]
+    captured_nothing: bool
+    """A capture of 0 (it wrote only releases: its hold tells it from a release)."""
+
+
+def _target(ctx: Context, uow: UnitOfWork, target: str) -> _Target:
+    entries = tuple(iterate_entries(uow, EntryQuery(op_id=target, limit=1000)))
+    if not entries:
+        raise NotFound(f"no op {target!r}")
+    customer, unit = entries[0].customer, entries[0].unit
+    ended = uow.find_hold(entries[0].hold_id or "")
+    captured_nothing = (
+        {e.kind for e in entries} <= {"release", "expire", "void"}
+        and ended is not None
+        and ended.settled_by == target
+        and ended.status == "captured"
+    )
+    return _Target(
+        customer=customer, unit=unit, scale=ctx.scale(unit, uow), entries=entries, captured_nothing=captured_nothing
+    )
+
+
+def _prior(uow: UnitOfWork, found: _Target) -> tuple[EntryState, ...]:
+    """The earlier reversals and refunds of the op: read once its customer is locked, so two
+    of them at once cannot both give back what only one may."""
+    query = EntryQuery(customer=found.customer, kinds=frozenset({"reverse", "refund"}), ref=found.entries[0].op_id)
+    return tuple(iterate_entries(uow, query))
+
+
+def refund(
+    ctx: Context,
+    op_id: str,
+    amount: int | Decimal | str | None = None,
+    *,
+    expires_at: datetime | None = None,
+    category: str = "paid",
+    priority: int = 50,
+    description: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+) -> RefundResult:
+    target = parse_id(op_id, "op_id")
+    if amount is not None:  # type and sign now; the unit's precision once the op is known
+        check_amount(amount)
+    expires = parse_optional_time(expires_at, "expires_at")
+    category = parse_choice(category, "category", CATEGORIES)
+    priority = parse_priority(priority)
+    description = parse_text(description)
+    meta = parse_metadata(metadata)
+    key = parse_optional_id(idempotency_key, "idempotency_key")
+    when = parse_optional_time(at, "at")
+    with ctx.transaction() as uow:
+        found = _target(ctx, uow, target)
+        minor = None if amount is None else parse_amount(amount, found.scale)
+        fingerprint = idempotency.fingerprint(
+            key,
+            op_id=target,
+            amount=idempotency.shown(minor, found.scale),
+            expires_at=expires,
+            category=category,
+            priority=priority,
+            description=description,
+            metadata=meta,
+        )
+        new_op, block_id = new_id("op"), new_id("blk")
+
+        def step(state: AccountState, t: datetime) -> rules.Transition:
+            command = Refund(
+                op_id=new_op,
+                block_id=block_id,
+                target=target,
+                target_entries=found.entries,
+                prior=_prior(uow, found),  # read under the customer's lock
+                amount=minor,
+                expires_at=expires,
+                priority=priority,
+                category=category,
+                description=description,
+                metadata=meta,
+                settle_debt=ctx.settle_debt,
+                captured_nothing=found.captured_nothing,
+            )
+            return rules.refund(state, command, t, found.scale)
+
+        return perform(  # type: ignore[return-value]
+            ctx,
+            uow,
+            found.customer,
+            when,
+            step,
+            new_op,
+            found.scale,
+            memo=("key", key, "refund", fingerprint),
         )
 
 

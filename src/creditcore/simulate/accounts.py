@@ -399,7 +399,8 @@ class _Part:
             if len(kept) >= _KEPT_BURNS:
                 kept.clear()
             command = kept[amount, scope] = Burn(
-                op_id="use", unit=self.unit, amount=amount, scope=scope, overdraft=self.overdraft,
+                op_id="use", unit=self.unit, amount=amount, scope=None if scope is None else frozenset((scope,)),
+                overdraft=self.overdraft,
                 debt_limit=self.debt_limit,
             )  # fmt: skip
         try:
@@ -422,7 +423,8 @@ class _Part:
         rule: JobRule = self.s.jobs[rule_index]
         amount = self.job_amounts[rule_index](self.draws("jobs", rule_index, "amounts"))
         hold_id = self.next_id("job")
-        command = PlaceHold(op_id=self.next_id("o"), hold_id=hold_id, unit=self.unit, amount=amount, scope=rule.scope)
+        scope = None if rule.scope is None else frozenset((rule.scope,))
+        command = PlaceHold(op_id=self.next_id("o"), hold_id=hold_id, unit=self.unit, amount=amount, scope=scope)
         try:
             done = rules.hold(self.state, command, at, rules.DEFAULT_ORDER, self.scale)
         except InsufficientCredits:

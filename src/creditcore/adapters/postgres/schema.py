@@ -21,10 +21,40 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from creditcore.adapters.sql import schema as shared
 from creditcore.adapters.sql.dialect import POSTGRES
 
 D = POSTGRES
 _BIG, _TIME, _DOC, _FLAG = "bigint", "timestamptz", "jsonb", "smallint"
+
+
+def _table(name: str, body: str, partitions: int | None) -> tuple[str, ...]:
+    """A table that carries a customer: plain, or hash-partitioned by it into ``partitions``."""
+    if partitions is None:
+        return (f"CREATE TABLE {name} ({body}\n)",)
+    return (
+        f"CREATE TABLE {name} ({body}\n) PARTITION BY HASH (customer)",
+        *(
+            f"CREATE TABLE {name}_p{number} PARTITION OF {name} "
+            f"FOR VALUES WITH (MODULUS {partitions}, REMAINDER {number})"
+            for number in range(partitions)
+        ),
+    )
+
+
+def _the_ledger_grows(partitions: int | None = None) -> tuple[str, ...]:
+    """SPEC §14 to §20: the shared step's columns, and its tables partitioned like the rest
+    (``external_ids`` never: an external id is unique across every customer)."""
+    tables = shared.grown_tables(D)
+    return (
+        *shared.grown_columns(D),
+        *(f"CREATE SEQUENCE {name}_pos AS {_BIG}" for name in tables),
+        *(statement for name, body in tables.items() for statement in _table(name, body, partitions)),
+        "CREATE INDEX customers_in_order ON customers (pos)",
+        "CREATE TABLE external_ids (external_id text PRIMARY KEY, customer text NOT NULL)",
+        *shared.fill_customers(D),
+        "SELECT setval('customers_pos', (SELECT COALESCE(MAX(pos), 0) + 1 FROM customers), false)",
+    )
 
 
 def _initial(partitions: int | None = None) -> tuple[str, ...]:
@@ -35,16 +65,7 @@ def _initial(partitions: int | None = None) -> tuple[str, ...]:
     unique = "UNIQUE " if partitions is None else ""
 
     def table(name: str, body: str) -> tuple[str, ...]:
-        if partitions is None:
-            return (f"CREATE TABLE {name} ({body}\n)",)
-        return (
-            f"CREATE TABLE {name} ({body}\n) PARTITION BY HASH (customer)",
-            *(
-                f"CREATE TABLE {name}_p{number} PARTITION OF {name} "
-                f"FOR VALUES WITH (MODULUS {partitions}, REMAINDER {number})"
-                for number in range(partitions)
-            ),
-        )
+        return _table(name, body, partitions)
 
     return (
         # a time as the codec writes it (integer microseconds since the epoch, UTC), exactly:
@@ -229,7 +250,10 @@ def _initial(partitions: int | None = None) -> tuple[str, ...]:
 
 
 #: The forward migrations, in order: ``(version, statements)``. Append; never edit a released one.
-MIGRATIONS: tuple[tuple[str, Callable[[int | None], tuple[str, ...]]], ...] = (("0001_initial", _initial),)
+MIGRATIONS: tuple[tuple[str, Callable[[int | None], tuple[str, ...]]], ...] = (
+    ("0001_initial", _initial),
+    ("0002_the_ledger_grows", _the_ledger_grows),
+)
 """Each step takes ``partitions``: ``None`` for plain tables, or how many hash partitions by
 customer the tables it creates get (a later step adding a table partitions it alike)."""
 

@@ -21,8 +21,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from creditcore.core.profiles import ProfileState
 from creditcore.repository import OperationRecord
-from creditcore.state import ENTRY_KINDS, HOLD_STATUSES, AccountState, BlockState, EntryState, HoldState, UnitTotals
+from creditcore.state import (
+    BLOCK_SOURCES,
+    ENTRY_KINDS,
+    HOLD_STATUSES,
+    AccountState,
+    BlockState,
+    EntryState,
+    HoldState,
+    UnitTotals,
+)
 from creditcore.values import CATEGORIES
 
 #: What last brought a block's ``remaining`` to zero (``BlockState.emptied_by``), or ``None``.
@@ -32,15 +42,17 @@ _KINDS = frozenset(ENTRY_KINDS)
 _STATUSES = frozenset(HOLD_STATUSES)
 _CATEGORIES = frozenset(CATEGORIES)
 _ENDINGS = frozenset((*BLOCK_ENDINGS, None))
+_SOURCES = frozenset(BLOCK_SOURCES)
 
 BLOCK_COLUMNS = (
     "id", "customer", "unit", "number", "amount", "remaining", "held", "priority", "category", "cost_basis",
     "scope", "effective_at", "expires_at", "created_at", "description", "metadata", "origin", "settles_debt",
-    "settle_pending", "void_closed", "emptied_by",
+    "settle_pending", "void_closed", "emptied_by", "single_use", "first_used_at", "used", "source", "refund_of",
+    "schedule_id",
 )  # fmt: skip
 HOLD_COLUMNS = (
     "id", "customer", "unit", "amount", "allocations", "status", "captured", "scope", "expires_at", "created_at",
-    "settled_at", "settled_by", "op_id", "description", "metadata",
+    "settled_at", "settled_by", "op_id", "description", "metadata", "categories",
 )  # fmt: skip
 #: An entry as a read returns it (the block and hold joined back to their ids).
 ENTRY_COLUMNS = (
@@ -53,6 +65,8 @@ ENTRY_ROW_COLUMNS = (
     "description", "metadata", "ref", "of_debt",
 )  # fmt: skip
 ACCOUNT_COLUMNS = ("customer", "last_at", "next_number", "first_seq")
+#: A version of a profile, as it is stored (after its ``pos``).
+PROFILE_COLUMNS = ("customer", "at", "name", "email", "external_id", "metadata", "timezone")
 #: The running totals of one unit (``UnitTotals``), each a column of ``account_units``.
 TOTALS_COLUMNS = ("granted", "used", "expired", "voided", "debt")
 ACCOUNT_UNIT_COLUMNS = ("customer", "unit", *TOTALS_COLUMNS, "settlements", "last_at")
@@ -96,6 +110,15 @@ def _metadata(text: str | None) -> dict[str, str]:
     return json.loads(text) if text else {}
 
 
+def _set_text(names: frozenset[str] | None) -> str | None:
+    """A set of names (a scope set, categories) as a sorted JSON list, ``None`` for none."""
+    return None if names is None else json_text(sorted(names))
+
+
+def _set(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(json.loads(text))
+
+
 def _known(value: object, known: frozenset[object], what: str) -> Any:
     if value not in known:
         raise ValueError(f"{value!r} is not a {what} this version of creditcore knows")
@@ -118,7 +141,7 @@ def block_row(block: BlockState) -> tuple[Any, ...]:
         block.priority,
         _known(block.category, _CATEGORIES, "block category"),
         None if block.cost_basis is None else str(block.cost_basis),
-        None if block.scope is None else json_text(sorted(block.scope)),
+        _set_text(block.scope),
         micros(block.effective_at),
         optional_micros(block.expires_at),
         micros(block.created_at),
@@ -129,6 +152,12 @@ def block_row(block: BlockState) -> tuple[Any, ...]:
         int(block.settle_pending),
         int(block.void_closed),
         _known(block.emptied_by, _ENDINGS, "way a block is emptied"),
+        int(block.single_use),
+        optional_micros(block.first_used_at),
+        block.used,
+        _known(block.source, _SOURCES, "block source"),
+        block.refund_of,
+        block.schedule_id,
     )
 
 
@@ -161,6 +190,12 @@ def block_moves(old: BlockState, new: BlockState) -> tuple[tuple[str, ...], list
     if new.emptied_by != old.emptied_by:
         names.append("emptied_by")
         values.append(_known(new.emptied_by, _ENDINGS, "way a block is emptied"))
+    if new.used != old.used:
+        names.append("used")
+        values.append(new.used)
+    if new.first_used_at != old.first_used_at:
+        names.append("first_used_at")
+        values.append(optional_micros(new.first_used_at))
     return tuple(names), values
 
 
@@ -170,7 +205,7 @@ def block_fixed(block: BlockState) -> tuple[object, ...]:
     return (
         block.customer, block.unit, block.number, block.amount, block.priority, block.category, block.cost_basis,
         block.scope, block.effective_at, block.expires_at, block.created_at, block.description, block.metadata,
-        block.origin, block.settles_debt,
+        block.origin, block.settles_debt, block.single_use, block.source, block.refund_of, block.schedule_id,
     )  # fmt: skip
 
 
@@ -187,7 +222,7 @@ def block(row: Sequence[Any]) -> BlockState:
         priority=row[8],
         category=_known(row[9], _CATEGORIES, "block category"),
         cost_basis=None if row[10] is None else Decimal(row[10]),
-        scope=None if row[11] is None else frozenset(json.loads(row[11])),
+        scope=_set(row[11]),
         effective_at=time(row[12]),
         expires_at=optional_time(row[13]),
         created_at=time(row[14]),
@@ -198,6 +233,12 @@ def block(row: Sequence[Any]) -> BlockState:
         settle_pending=bool(row[19]),
         void_closed=bool(row[20]),
         emptied_by=_known(row[21], _ENDINGS, "way a block is emptied"),
+        single_use=bool(row[22]),
+        first_used_at=optional_time(row[23]),
+        used=row[24],
+        source=_known(row[25], _SOURCES, "block source"),
+        refund_of=row[26],
+        schedule_id=row[27],
     )
 
 
@@ -211,7 +252,7 @@ def hold_row(found: HoldState) -> tuple[Any, ...]:
         json_text([[block_id, amount] for block_id, amount in found.allocations]),
         _known(found.status, _STATUSES, "hold status"),
         found.captured,
-        found.scope,
+        _set_text(found.scope),
         optional_micros(found.expires_at),
         micros(found.created_at),
         optional_micros(found.settled_at),
@@ -219,6 +260,7 @@ def hold_row(found: HoldState) -> tuple[Any, ...]:
         found.op_id,
         found.description,
         _metadata_text(found.metadata),
+        _set_text(found.categories),
     )
 
 
@@ -227,7 +269,7 @@ def hold_fixed(found: HoldState) -> tuple[object, ...]:
     unchanged is saved with ``hold_moves`` alone)."""
     return (
         found.customer, found.unit, found.amount, found.allocations, found.scope, found.expires_at,
-        found.created_at, found.op_id, found.description, found.metadata,
+        found.created_at, found.op_id, found.description, found.metadata, found.categories,
     )  # fmt: skip
 
 
@@ -260,7 +302,7 @@ def hold(row: Sequence[Any]) -> HoldState:
         allocations=tuple((block_id, amount) for block_id, amount in json.loads(row[5])),
         status=_known(row[6], _STATUSES, "hold status"),
         captured=row[7],
-        scope=row[8],
+        scope=_set(row[8]),
         expires_at=optional_time(row[9]),
         created_at=time(row[10]),
         settled_at=optional_time(row[11]),
@@ -268,6 +310,7 @@ def hold(row: Sequence[Any]) -> HoldState:
         op_id=row[13],
         description=row[14],
         metadata=_metadata(row[15]),
+        categories=_set(row[16]),
     )
 
 
@@ -310,6 +353,34 @@ def entry(row: Sequence[Any]) -> EntryState:
         ref=row[12],
         of_debt=bool(row[13]),
         txid=int(row[14]) if len(row) > 14 else None,
+    )
+
+
+# -- profiles ----------------------------------------------------------------------------------
+
+
+def profile_row(found: ProfileState) -> tuple[object, ...]:
+    """A profile's version in :data:`PROFILE_COLUMNS` order."""
+    return (
+        found.customer,
+        micros(found.at),
+        found.name,
+        found.email,
+        found.external_id,
+        _metadata_text(found.metadata),
+        found.timezone,
+    )
+
+
+def profile(row: Sequence[Any]) -> ProfileState:
+    return ProfileState(
+        customer=row[0],
+        at=time(row[1]),
+        name=row[2],
+        email=row[3],
+        external_id=row[4],
+        metadata=_metadata(row[5]),
+        timezone=row[6],
     )
 
 

@@ -90,6 +90,21 @@ class Dialect:
     epoch (the codec's form), for a column or comparison of times: the placeholder itself
     where times are stored so (SQLite), a conversion where the database has a time type."""
 
+    time_type: str = "INTEGER"
+    """A column of times (integer microseconds since the epoch, where there is no time type)."""
+    json_list: Callable[[str], str] = attrs.field(default=lambda column: f"json_array({column})")
+    """``column`` -> a JSON list text holding the column's value (what a migration wraps a
+    single value into a list with)."""
+
+    least: str = "min"
+    """The function of the smaller of two values (SQLite's ``min``, PostgreSQL's ``LEAST``)."""
+    next_pos: Callable[[str], str] = attrs.field(
+        default=lambda table: f"(SELECT COALESCE(MAX(pos), 0) + 1 FROM {table})"
+    )
+    """``table`` -> the SQL value of the next ``pos`` of a table keyed by something else (the
+    order its rows were made in): one more than the last where writers take turns (SQLite),
+    the table's sequence where they do not (PostgreSQL, whose migration makes it)."""
+
     def marks(self, count: int) -> str:
         """``count`` placeholders, comma-separated."""
         return ", ".join(self.mark for _ in range(count))
@@ -133,6 +148,10 @@ POSTGRES = Dialect(
     json_members=lambda document: f"jsonb_each({document})",
     json_field=lambda document, name: f"({document} ->> '{name}')",
     time_value=lambda mark: f"creditcore_time({mark})",
+    time_type="timestamptz",
+    least="LEAST",
+    next_pos=lambda table: f"nextval('{table}_pos')",
+    json_list=lambda column: f"jsonb_build_array({column})::text",
     conflict_keys={"blocks": "customer, id", "holds": "customer, id", "operations": "customer, namespace, key"},
     # sequence numbers are handed out before commit: across customers a later one may commit
     # first, so the feed goes by transaction and stops short of the oldest one still open

@@ -434,6 +434,91 @@ def _lean_write_path(d: Dialect) -> tuple[str, ...]:
     )
 
 
+# -- 0006: the ledger grows (SPEC §14 to §20) --------------------------------------------------------
+
+#: What each kind of entry adds to its block's ``used`` (``core.effects.USED_EFFECT``), for
+#: the blocks stored before the column existed.
+_USED_BY_KIND = (
+    "CASE e.kind WHEN 'burn' THEN e.amount WHEN 'capture' THEN e.amount WHEN 'settle' THEN e.amount "
+    "WHEN 'reverse' THEN -e.amount ELSE 0 END"
+)
+
+
+def grown_columns(d: Dialect) -> tuple[str, ...]:
+    """Blocks gain what SPEC §14 and §20 add to them (single use, first use, what burns took,
+    where the block came from), computed for the blocks already stored from their entries; a
+    hold's scope becomes a scope set (a JSON list, as a block's), and holds gain their
+    categories. Snapshots are a cache whose rows change form: they are dropped (the next writes
+    take new ones)."""
+    i, t = d.integer, "TEXT"
+    return (
+        f"ALTER TABLE blocks ADD COLUMN single_use {i} NOT NULL DEFAULT 0 CHECK (single_use IN (0, 1))",
+        f"ALTER TABLE blocks ADD COLUMN first_used_at {d.time_type}",
+        f"ALTER TABLE blocks ADD COLUMN used {i} NOT NULL DEFAULT 0",
+        f"ALTER TABLE blocks ADD COLUMN source {t} NOT NULL DEFAULT 'grant'",
+        f"ALTER TABLE blocks ADD COLUMN refund_of {t}",
+        f"ALTER TABLE blocks ADD COLUMN schedule_id {t}",
+        "UPDATE blocks SET source = 'move' WHERE origin IS NOT NULL",
+        f"UPDATE blocks SET used = COALESCE((SELECT SUM({_USED_BY_KIND}) FROM entries e "
+        "WHERE e.customer = blocks.customer AND e.block_pos = blocks.pos), 0), "
+        "first_used_at = (SELECT MIN(e.at) FROM entries e WHERE e.customer = blocks.customer "
+        "AND e.block_pos = blocks.pos AND e.kind IN ('burn', 'capture') AND e.amount > 0)",
+        f"UPDATE holds SET scope = {d.json_list('scope')} WHERE scope IS NOT NULL",
+        f"ALTER TABLE holds ADD COLUMN categories {t}",
+        "DELETE FROM snapshots",
+    )
+
+
+def grown_tables(d: Dialect) -> dict[str, str]:
+    """The tables SPEC §15 adds, by name (their columns; PostgreSQL partitions them by
+    customer): the order customers were first seen in, every version of their profiles, and
+    which customer holds each external id now (unique per ledger, so never partitioned)."""
+    i, t = d.integer, "TEXT"
+    return {
+        # Reader.customer_page (customers()), Reader.first_seen (get_customer)
+        "customers": f"""
+            pos {i} NOT NULL,
+            customer {t} NOT NULL,
+            first_at {d.time_type} NOT NULL,
+            PRIMARY KEY (customer)""",
+        # Reader.profiles: a customer's versions, oldest first
+        "profiles": f"""
+            pos {i} NOT NULL,
+            customer {t} NOT NULL,
+            at {d.time_type} NOT NULL,
+            name {t},
+            email {t},
+            external_id {t},
+            metadata {d.json}{d.json_check("metadata", True)},
+            timezone {t},
+            PRIMARY KEY (customer, pos)""",
+    }
+
+
+def _the_ledger_grows(d: Dialect) -> tuple[str, ...]:
+    tables = grown_tables(d)
+    return (
+        *grown_columns(d),
+        *(f"CREATE TABLE {name} ({body}\n){d.keyed_table_options}" for name, body in tables.items()),
+        "CREATE UNIQUE INDEX customers_in_order ON customers (pos)",
+        f"""
+        CREATE TABLE external_ids (
+            external_id TEXT PRIMARY KEY,
+            customer TEXT NOT NULL
+        ){d.keyed_table_options}
+        """,
+        *fill_customers(d),
+    )
+
+
+def fill_customers(d: Dialect) -> tuple[str, ...]:
+    """The customers with entries, in the order of their first entries, first seen then."""
+    return (
+        "INSERT INTO customers (pos, customer, first_at) SELECT ROW_NUMBER() OVER (ORDER BY a.first_seq), "
+        "a.customer, e.at FROM accounts a JOIN entries e ON e.customer = a.customer AND e.seq = a.first_seq",
+    )
+
+
 #: The forward migrations, in order: ``(name, step)``. Append; never edit a released one.
 MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0001_initial", _initial),
@@ -441,4 +526,5 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0003_enumerations_checked_by_the_domain", _enumerations_to_the_domain),
     ("0004_slim_idempotency_records", _slim_idempotency_records),
     ("0005_lean_write_path", _lean_write_path),
+    ("0006_the_ledger_grows", _the_ledger_grows),
 )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
+from creditcore.core.profiles import ProfileState
 from creditcore.errors import CreditError, StorageError
 from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
@@ -285,6 +286,25 @@ class SqlSession:
     def customers(self) -> list[str]:
         return [customer for (customer,) in self.conn.execute(self.sql.customers)]
 
+    @storage("read a customer's profile")
+    def profiles(self, customer: str) -> list[ProfileState]:
+        return [codec.profile(row) for row in self.conn.execute(self.sql.profiles_of, (customer,))]
+
+    @storage("find an external id")
+    def customer_of(self, external_id: str) -> str | None:
+        row = self.conn.execute(self.sql.customer_of, (external_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @storage("find a customer")
+    def first_seen(self, customer: str) -> datetime | None:
+        row = self.conn.execute(self.sql.first_seen, (customer,)).fetchone()
+        return None if row is None else codec.time(row[0])
+
+    @storage("list the customers")
+    def customer_page(self, after: int, limit: int, until: datetime) -> list[tuple[int, str]]:
+        rows = self.conn.execute(self.sql.customer_page, (after, codec.micros(until), limit))
+        return [(int(pos), str(customer)) for pos, customer in rows]
+
     @storage("read a customer's past")
     def past_history(self, customer: str, until: datetime) -> PastHistory:
         return past_history(self.conn, self.sql, customer, until, self._block, self._hold)
@@ -313,6 +333,8 @@ class SqlSession:
                 first.setdefault(entry.customer, number)
         if known is None or before.last_at is None:
             self._save_whole_account(after, first.get(customer), forget=known is None)
+            if stored:  # its first entries, as far as this connection knows: it is seen
+                self.send(self.sql.see_customer, (customer, codec.micros(min(e.at for e in stored))))
         else:
             self._save_account(before, after)
         for other, seq in first.items():
@@ -499,6 +521,23 @@ class SqlSession:
                     f"{absent[0]!r}, which is not stored (FOREIGN KEY); nothing was written"
                 )
         return found
+
+    @storage("save a profile", write=True)
+    def save_profile(self, profile: ProfileState, released: str | None) -> None:
+        customer = profile.customer
+        if released is not None:
+            self.send(self.sql.release_external_id, (released, customer))
+        if profile.external_id is not None and profile.external_id != released:
+            known = self.customer_of(profile.external_id)
+            if known is None:
+                self.send(self.sql.hold_external_id, (profile.external_id, customer))
+            elif known != customer:
+                raise StorageError(f"external id {profile.external_id!r} is held by customer {known!r}")
+        (versions,) = self.conn.execute(self.sql.profile_count, (customer,)).fetchone()
+        self.send(self.sql.insert_profile, codec.profile_row(profile))
+        self.send(self.sql.see_customer, (customer, codec.micros(profile.at)))
+        # found only once this version is stored
+        self._wrote(self.sql.profile_witness, (customer, int(versions) + 1))
 
     @storage("record an idempotency key", write=True)
     def record_operation(self, record: OperationRecord) -> None:

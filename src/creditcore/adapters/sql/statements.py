@@ -14,6 +14,7 @@ from .codec import (
     ENTRY_ROW_COLUMNS,
     HOLD_COLUMNS,
     OPERATION_COLUMNS,
+    PROFILE_COLUMNS,
 )
 from .dialect import Dialect
 
@@ -45,7 +46,7 @@ _KEYS = {
 
 #: The columns that hold times (integer microseconds in the codec's rows: see
 #: ``Dialect.time_value``).
-TIME_COLUMNS = frozenset({"effective_at", "expires_at", "created_at", "settled_at", "at", "last_at"})
+TIME_COLUMNS = frozenset({"effective_at", "expires_at", "created_at", "settled_at", "at", "last_at", "first_used_at"})
 
 
 def _value(dialect: Dialect, column: str) -> str:
@@ -142,6 +143,26 @@ class Statements:
         self.unit_witness = f"SELECT 1 FROM units WHERE name = {m} AND scale = {m}"
         self.entry_witness = f"SELECT 1 FROM entries WHERE seq = {m} AND op_id = {m}"
         self.operation_witness = f"SELECT 1 FROM operations WHERE namespace = {m} AND key = {m} AND op_id = {m}"
+        # customers and their profiles (SPEC §15)
+        self.profiles_of = f"SELECT {', '.join(PROFILE_COLUMNS)} FROM profiles WHERE customer = {m} ORDER BY pos"
+        self.insert_profile = (
+            f"INSERT INTO profiles (pos, {', '.join(PROFILE_COLUMNS)}) "
+            f"VALUES ({dialect.next_pos('profiles')}, {_values(dialect, PROFILE_COLUMNS)})"
+        )
+        self.profile_count = f"SELECT COUNT(*) FROM profiles WHERE customer = {m}"
+        self.profile_witness = f"SELECT 1 FROM profiles WHERE customer = {m} HAVING COUNT(*) >= {m}"
+        self.customer_of = f"SELECT customer FROM external_ids WHERE external_id = {m}"
+        self.hold_external_id = f"INSERT INTO external_ids (external_id, customer) VALUES ({m}, {m})"
+        self.release_external_id = f"DELETE FROM external_ids WHERE external_id = {m} AND customer = {m}"
+        self.first_seen = f"SELECT first_at FROM customers WHERE customer = {m}"
+        self.customer_page = (
+            f"SELECT pos, customer FROM customers WHERE pos > {m} AND first_at <= {t} ORDER BY pos LIMIT {m}"
+        )
+        # a customer seen: first then if never before, or earlier than first thought
+        self.see_customer = (
+            f"INSERT INTO customers (pos, customer, first_at) VALUES ({dialect.next_pos('customers')}, {m}, {t}) "
+            f"ON CONFLICT (customer) DO UPDATE SET first_at = {dialect.least}(customers.first_at, excluded.first_at)"
+        )
         # snapshots of account state (see .snapshots)
         self.drop_snapshots_after = f"DELETE FROM snapshots WHERE customer = {m} AND at > {t}"
         self.last_snapshot_seq = f"SELECT seq FROM snapshots WHERE customer = {m} ORDER BY seq DESC LIMIT 1"

@@ -89,7 +89,7 @@ class HoldOperations(ReferenceWalks):
                 "hold.expires_at": expires,
                 "hold.created_at": t,
                 "hold.settled_at": None,
-                "hold.scope": scope,
+                "hold.scope": None if scope is None else frozenset({scope}),
             },
             draws=tuple(plan),
         )
