@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from creditcore.core.profiles import ProfileState
+from creditcore.errors import StorageError
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 
@@ -68,6 +69,13 @@ class ChangeSet:
         """The change from ``before`` to ``after``, a state a rule made from it (the rules
         replace what they change, so an object that is not the one ``before`` held is new or
         changed). The one place that tells what a write changed."""
+        if after.schedules or after.top_ups or after.alerts or after.settings().events:
+            # the pure core has them (SPEC §17 to §19); no adapter stores them yet, and a
+            # store that dropped them would lose them silently
+            raise StorageError(
+                "schedules, top-up rules, alerts and their events are not stored by this version of the "
+                "repositories: use them through creditcore.rules (the pure core) for now"
+            )
         changes = after.changes()
         if changes is not None:  # the rule's own record of what it set
             blocks, holds = changes

@@ -19,13 +19,14 @@ from creditcore.core import outcomes as _outcomes
 from creditcore.core.commands import Burn, Capture, ChangeExpiry, Grant, PlaceHold, Refund, Release, Reverse, Void
 from creditcore.core.due import DueKind
 from creditcore.core.effects import apply_to_block, apply_to_totals, inconsistent_history
-from creditcore.core.history import audit, rebuild, timeline
+from creditcore.core.history import SettingsHistory, audit, rebuild, timeline
 from creditcore.core.order import DEFAULT_ORDER, BurnOrder
 from creditcore.core.outcomes import (
     Advanced,
     BalanceChange,
     Burned,
     Captured,
+    Configured,
     DueStep,
     Granted,
     Held,
@@ -37,8 +38,10 @@ from creditcore.core.outcomes import (
     Voided,
 )
 from creditcore.core.rules import (
+    add_alert,
     advance,
     burn,
+    cancel_schedule,
     capture,
     change_expiry,
     decimal_allocations,
@@ -49,7 +52,11 @@ from creditcore.core.rules import (
     preview_burn,
     refund,
     release,
+    remove_alert,
+    remove_top_up,
     reverse,
+    schedule_grant,
+    set_top_up,
     tally,
     view,
     void,
@@ -83,6 +90,7 @@ __all__ = [
     "Burned",
     "Capture",
     "Captured",
+    "Configured",
     "ChangeExpiry",
     "DueKind",
     "DueStep",
@@ -101,6 +109,7 @@ __all__ = [
     "Released",
     "Refund",
     "Refunded",
+    "SettingsHistory",
     "Reverse",
     "Reversed",
     "Tally",
@@ -108,7 +117,9 @@ __all__ = [
     "UnitTotals",
     "Void",
     "Voided",
+    "add_alert",
     "advance",
+    "cancel_schedule",
     "apply_to_block",
     "apply_to_totals",
     "audit",
@@ -125,7 +136,11 @@ __all__ = [
     "rebuild",
     "refund",
     "release",
+    "remove_alert",
+    "remove_top_up",
     "reverse",
+    "schedule_grant",
+    "set_top_up",
     "tally",
     "timeline",
     "view",

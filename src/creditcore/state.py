@@ -2,6 +2,7 @@
 :mod:`creditcore.core.state` and :mod:`creditcore.core.commands`)."""
 
 from creditcore.core.commands import (
+    AddAlert,
     Burn,
     Capture,
     ChangeExpiry,
@@ -10,7 +11,17 @@ from creditcore.core.commands import (
     Refund,
     Release,
     Reverse,
+    ScheduleGrant,
+    SetTopUp,
     Void,
+)
+from creditcore.core.settings import (
+    ALERT_KINDS,
+    EVENT_KINDS,
+    AlertState,
+    EventState,
+    ScheduleState,
+    TopUpState,
 )
 from creditcore.core.state import (
     BLOCK_SOURCES,
@@ -30,7 +41,16 @@ from creditcore.core.state import (
 )
 
 __all__ = [
+    "ALERT_KINDS",
     "BLOCK_SOURCES",
+    "EVENT_KINDS",
+    "AddAlert",
+    "AlertState",
+    "EventState",
+    "ScheduleGrant",
+    "ScheduleState",
+    "SetTopUp",
+    "TopUpState",
     "ENTRY_KINDS",
     "HOLD_STATUSES",
     "AccountState",

@@ -13,8 +13,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T = T0 + timedelta(hours=1)
 
 
-def test_the_registry_lists_expiry_then_hold_timeout_then_settlement() -> None:
-    assert [kind.name for kind in due.REGISTRY] == ["expiry", "hold timeout", "settlement"]
+def test_the_registry_lists_the_same_instant_order_of_spec_20() -> None:
+    assert [kind.name for kind in due.REGISTRY] == [
+        "schedule carry", "expiry", "hold timeout", "settlement", "schedule period",
+    ]  # fmt: skip
 
 
 def test_at_one_instant_an_expiry_comes_first_then_a_hold_timeout_then_a_settlement() -> None:

@@ -10,7 +10,7 @@ import pytest
 MODULES = [
     "creditcore",
     "creditcore.values",
-    "creditcore.periods",
+    "creditcore.core.periods",
     "creditcore.core.profiles",
     "creditcore.order",
     "creditcore.rules",

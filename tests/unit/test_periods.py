@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from creditcore import periods
+from creditcore.core import periods
 from creditcore.errors import ValidationError
 from creditcore.periods import Every, Period, add, index_at, parse_every, period_at, window
 

@@ -16,6 +16,8 @@ from typing import NoReturn
 
 import attrs
 
+from creditcore.core.periods import Every, parse_every, parse_timezone
+from creditcore.core.settings import ALERT_KINDS
 from creditcore.core.state import EntryState, Overdraft, frozen_dict
 from creditcore.errors import ValidationError
 from creditcore.values import (
@@ -361,3 +363,124 @@ class Reverse:
     def __attrs_post_init__(self) -> None:
         _id(self.op_id, "op_id")
         _check_target(self)
+
+
+# -- settings (SPEC §17 to §19) ---------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleGrant:
+    """A recurring grant (SPEC §17). Times are aware; amounts minor units; ``every`` an
+    :class:`~creditcore.periods.Every` or what :func:`~creditcore.periods.parse_every` takes;
+    ``anchor`` and ``start`` ``None`` for their defaults (``start``: ``anchor``, or the
+    schedule's time if later; ``anchor``: ``start``, else the schedule's time)."""
+
+    schedule_id: str
+    unit: str
+    amount: int
+    every: Every
+    anchor: datetime | None = None
+    start: datetime | None = None
+    until: datetime | None = None
+    first_amount: int | None = None
+    rollover_max: int = 0
+    rollover_min: int = 0
+    timezone: str = "UTC"
+    priority: int = 50
+    category: str = "promotional"
+    scope: frozenset[str] | None = None
+    single_use: bool = False
+    cost_basis: Decimal | None = None
+    settle_debt: bool = True
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_dict)
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.schedule_id, "schedule_id")
+        _id(self.unit, "unit")
+        _set(self, "every", parse_every(self.every))
+        for field in ("amount", "rollover_max", "rollover_min"):
+            _amount(getattr(self, field), field, 0)
+        _optional_amount(self.first_amount, "first_amount", 0)
+        first = self.amount if self.first_amount is None else self.first_amount
+        if self.amount == 0 and first == 0 and self.rollover_min == 0:
+            raise ValidationError("amount", "amount, first_amount and rollover_min are all 0: nothing would be granted")
+        for field in ("anchor", "start", "until"):
+            if getattr(self, field) is not None:
+                _time(self, field, getattr(self, field))
+        _set(self, "timezone", parse_timezone(self.timezone))
+        if type(self.priority) is not int or not 0 <= self.priority <= MAX_PRIORITY:
+            parse_priority(self.priority)
+        _choice(self.category, "category", CATEGORIES)
+        if self.scope is not None:
+            _set(self, "scope", parse_scope(self.scope))
+        _bool(self.single_use, "single_use")
+        if self.cost_basis is not None:
+            _set(self, "cost_basis", parse_cost_basis(self.cost_basis))
+        _bool(self.settle_debt, "settle_debt")
+        _text(self.description)
+        _metadata(self.metadata)
+
+
+@attrs.frozen(kw_only=True)
+class SetTopUp:
+    """An auto top-up rule for one unit (SPEC §18): exactly one of ``amount`` and ``target``."""
+
+    unit: str
+    threshold: int
+    amount: int | None = None
+    target: int | None = None
+    category: str = "paid"
+    priority: int = 50
+    expires_after: Every | None = None
+    cost_basis: Decimal | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.unit, "unit")
+        if type(self.threshold) is not int or not -MAX_MINOR <= self.threshold <= MAX_MINOR:
+            raise ValidationError("threshold", f"expected an int of minor units, got {self.threshold!r}")
+        if (self.amount is None) == (self.target is None):
+            raise ValidationError("amount", "pass exactly one of amount and target")
+        _optional_amount(self.amount)
+        if self.target is not None:
+            if type(self.target) is not int or abs(self.target) > MAX_MINOR:
+                raise ValidationError("target", f"expected an int of minor units, got {self.target!r}")
+            if self.target <= self.threshold:
+                raise ValidationError("target", f"{self.target} must be more than the threshold {self.threshold}")
+        _choice(self.category, "category", CATEGORIES)
+        if type(self.priority) is not int or not 0 <= self.priority <= MAX_PRIORITY:
+            parse_priority(self.priority)
+        if self.expires_after is not None:
+            _set(self, "expires_after", parse_every(self.expires_after, "expires_after"))
+        if self.cost_basis is not None:
+            _set(self, "cost_basis", parse_cost_basis(self.cost_basis))
+
+
+@attrs.frozen(kw_only=True)
+class AddAlert:
+    """A balance alert (SPEC §19): ``dropped`` takes 1 to 20 distinct thresholds, the other
+    kinds none."""
+
+    alert_id: str
+    unit: str
+    kind: str
+    thresholds: tuple[int, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        _id(self.alert_id, "alert_id")
+        _id(self.unit, "unit")
+        _choice(self.kind, "kind", ALERT_KINDS)
+        if not isinstance(self.thresholds, (tuple, list, set, frozenset)):
+            raise ValidationError(
+                "thresholds", f"expected a collection of amounts, got {type(self.thresholds).__name__}"
+            )
+        values = tuple(self.thresholds)
+        for value in values:
+            if type(value) is not int or abs(value) > MAX_MINOR:
+                raise ValidationError("thresholds", f"expected ints of minor units, got {value!r}")
+        if self.kind == "dropped":
+            if not 1 <= len(values) <= 20 or len(set(values)) != len(values):
+                raise ValidationError("thresholds", "a dropped alert takes 1 to 20 distinct thresholds")
+        elif values:
+            raise ValidationError("thresholds", f"a {self.kind} alert takes no thresholds")
+        _set(self, "thresholds", tuple(sorted(values, reverse=True)))

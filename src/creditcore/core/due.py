@@ -5,13 +5,14 @@ Before any write, the rules record every event due up to the write's time, in ti
 :func:`next_due` says when the next one falls. Each kind is a :class:`DueKind` in
 :data:`REGISTRY`, whose order is the order of events that fall due at the same instant:
 
-1. expiries, by block creation (credit a hold still pins stays until the hold ends);
-2. hold timeouts, by hold id (credit that goes back to a block expired meanwhile expires at once);
-3. settlements: an upcoming block that settles debt pays it off when it becomes active, by
-   block creation.
+1. schedule carries, by schedule creation (SPEC §17);
+2. expiries, by block creation (credit a hold still pins stays until the hold ends);
+3. hold timeouts, by hold id (credit that goes back to a block expired meanwhile expires at once);
+4. settlements: an upcoming block that settles debt pays it off when it becomes active, by
+   block creation;
+5. schedule periods (a period's grant, or a schedule's end), by schedule creation;
 
-A new kind (a recurring grant's period boundary) is one more :class:`DueKind` in the registry,
-at the place its same-instant order gives it.
+then the instant's top-ups, by unit name, and its events (:func:`~.recurring.after_step`).
 
 Each instant of due events is a step of its own: :func:`advance` notes, per instant, the op ids
 it recorded and the balance change of each unit it touched (:class:`~creditcore.core.outcomes.DueStep`).
@@ -24,6 +25,7 @@ from datetime import datetime
 
 import attrs
 
+from creditcore.core import recurring
 from creditcore.core.effects import Work, end_hold
 from creditcore.core.order import DEFAULT_ORDER
 from creditcore.core.outcomes import BalanceChange, DueStep
@@ -158,8 +160,37 @@ def _restore_settlements(work: Work, horizon: datetime | None) -> None:
             work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)
 
 
-#: Every kind of due event, in their same-instant order.
+# -- schedules: a period's carry and its grant (SPEC §17) --------------------------------------------
+
+
+def _find_carries(work: Work, at: datetime) -> list[Pending]:
+    if not work.schedules:
+        return []
+    return [
+        (s.next_at, s.number, s.id, s.unit)
+        for s in work.schedules.values()
+        if s.next_at is not None and s.next_at <= at and s.next_period > 0
+    ]
+
+
+def _find_periods(work: Work, at: datetime) -> list[Pending]:
+    if not work.schedules:
+        return []
+    return [
+        (s.next_at, s.number, s.id, s.unit)
+        for s in work.schedules.values()
+        if s.next_at is not None and s.next_at <= at
+    ]
+
+
+def _next_period(state: AccountState) -> datetime | None:
+    return min((s.next_at for s in state.schedules.values() if s.next_at is not None), default=None)
+
+
+#: Every kind of due event, in their same-instant order (SPEC §20): the top-ups and events of
+#: an instant come after all of them (see :func:`advance`).
 REGISTRY: tuple[DueKind, ...] = (
+    DueKind(name="schedule carry", find=_find_carries, record=recurring.record_carry, earliest=_next_period),
     DueKind(name="expiry", find=_find_expiries, record=_record_expiry, earliest=_next_expiry),
     DueKind(name="hold timeout", find=_find_timeouts, record=_record_timeout, earliest=_next_timeout),
     DueKind(
@@ -170,6 +201,7 @@ REGISTRY: tuple[DueKind, ...] = (
         close=_close_settlements,
         restore=_restore_settlements,
     ),
+    DueKind(name="schedule period", find=_find_periods, record=recurring.record_period, earliest=_next_period),
 )
 _FINDERS = tuple((rank, kind.find) for rank, kind in enumerate(REGISTRY))
 _NO_TOTALS = UnitTotals()
@@ -189,7 +221,10 @@ def pending(work: Work, at: datetime) -> list[tuple[datetime, int, int, str, str
 
 
 def advance(work: Work, at: datetime) -> None:
-    """Record, in time order, everything that fell due up to ``at``, one step per instant."""
+    """Record, in time order, everything that fell due up to ``at``, one step per instant:
+    the instant's events in the registry's order, then the top-ups and alerts of the units
+    they moved. An instant may make more due later (a schedule's next period, the expiry of
+    the blocks it grants), so each instant is found afresh."""
     events = pending(work, at)
     start = 0
     while start < len(events):
@@ -197,32 +232,44 @@ def advance(work: Work, at: datetime) -> None:
         end = start
         while end < len(events) and events[end][0] == when:
             end += 1
-        units = sorted({event[4] for event in events[start:end]})
+        now = events[start:end]
+        start = end
+        made = work.next_number
+        units = sorted({event[4] for event in now})
         before = {u: (work.available(u, when), (work.totals.get(u) or _NO_TOTALS).debt) for u in units}
         first = len(work.entries)
-        for _when, rank, _tie, ident, _unit in events[start:end]:
+        for _when, rank, _tie, ident, _unit in now:
             REGISTRY[rank].record(work, ident, when)
         written = work.entries[first:]
         if written:
             touched = {entry.unit for entry in written}
-            work.steps.append(
-                DueStep(
-                    at=when,
-                    ops=tuple(dict.fromkeys(entry.op_id for entry in written)),
-                    change={
-                        u: BalanceChange(
-                            unit=u,
-                            available_before=before[u][0],
-                            available_after=work.available(u, when),
-                            debt_before=before[u][1],
-                            debt_after=(work.totals.get(u) or _NO_TOTALS).debt,
-                        )
-                        for u in units
-                        if u in touched
-                    },
-                )
+            # each unit's alerts name the last due op of the instant that moved it
+            last_ops = {entry.unit: entry.op_id for entry in written}
+            nets = {u: before[u][0] - before[u][1] for u in units if u in touched}
+            recurring.after_step(work, when, nets, last_ops, due_instant=True)
+        if work.next_number != made or any(REGISTRY[event[1]].name.startswith("schedule") for event in now):
+            # the instant made blocks or moved a schedule: what falls due later is found again
+            events, start = [event for event in pending(work, at) if event[0] > when], 0
+        if not written:
+            continue
+        written = work.entries[first:]
+        work.steps.append(
+            DueStep(
+                at=when,
+                ops=tuple(dict.fromkeys(entry.op_id for entry in written)),
+                change={
+                    u: BalanceChange(
+                        unit=u,
+                        available_before=before[u][0],
+                        available_after=work.available(u, when),
+                        debt_before=before[u][1],
+                        debt_after=(work.totals.get(u) or _NO_TOTALS).debt,
+                    )
+                    for u in units
+                    if u in touched
+                },
             )
-        start = end
+        )
 
 
 def close(work: Work) -> None:

@@ -18,6 +18,7 @@ import immutables
 
 from creditcore.core.order import BurnOrder
 from creditcore.core.outcomes import BalanceChange, DueStep
+from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
 from creditcore.core.state import (
     AccountState,
     BlockState,
@@ -25,6 +26,7 @@ from creditcore.core.state import (
     EntryState,
     HoldState,
     HoldStatus,
+    Settings,
     UnitTotals,
 )
 from creditcore.errors import StorageError
@@ -194,8 +196,9 @@ class Work:
     :mod:`~creditcore.core.history` replays stored entries). :meth:`freeze` ends it."""
 
     __slots__ = (
-        "blocks", "customer", "entries", "holds", "index", "last_at", "next_number", "settlements", "steps",
-        "totals", "watched",
+        "alerts", "blocks", "changed_alerts", "changed_schedules", "changed_top_ups", "customer", "entries", "events",
+        "holds", "index", "last_at", "next_number", "schedules", "settlements", "steps", "top_ups", "totals",
+        "watched",
     )  # fmt: skip
 
     def __init__(self, state: AccountState) -> None:
@@ -211,7 +214,14 @@ class Work:
         self.entries: list[EntryState] = []
         self.steps: list[DueStep] = []
         """The instants of due events recorded (see :mod:`creditcore.core.due`)."""
-        self.watched: tuple[str, datetime, int, int] | None = None
+        self.watched: tuple[str, datetime, int, int, int] | None = None
+        self.schedules: dict[str, ScheduleState] = dict(state.schedules)
+        self.top_ups: dict[str, TopUpState] = dict(state.top_ups)
+        self.alerts: dict[str, AlertState] = dict(state.alerts)
+        self.changed_schedules: dict[str, ScheduleState] = {}
+        self.changed_top_ups: dict[str, TopUpState | None] = {}
+        self.changed_alerts: dict[str, AlertState] = {}
+        self.events: list[EventState] = []
 
     def freeze(self) -> tuple[AccountState, tuple[EntryState, ...]]:
         """The account and the entries written; the work ends here (its index goes to the
@@ -224,14 +234,54 @@ class Work:
             last_at=self.last_at,
             next_number=self.next_number,
             settlements=self.settlements,
+            schedules=self.schedules,
+            top_ups=self.top_ups,
+            alerts=self.alerts,
         )
         object.__setattr__(new, "_index", self.index)
         object.__setattr__(new, "_changes", (tuple(self.blocks.changed.values()), tuple(self.holds.changed.values())))
+        if self.changed_schedules or self.changed_top_ups or self.changed_alerts or self.events:
+            settings = Settings(
+                schedules=tuple(self.changed_schedules.values()),
+                top_ups=tuple(self.changed_top_ups.items()),
+                alerts=tuple(self.changed_alerts.values()),
+                events=tuple(self.events),
+            )
+            object.__setattr__(new, "_settings", settings)
         return new, tuple(self.entries)
 
+    def set_schedule(self, schedule: ScheduleState) -> None:
+        """Keep a schedule's new form (one that has ended leaves the account)."""
+        if schedule.ended:
+            self.schedules.pop(schedule.id, None)
+        else:
+            self.schedules[schedule.id] = schedule
+        self.changed_schedules[schedule.id] = schedule
+
+    def set_top_up(self, unit: str, rule: TopUpState | None) -> None:
+        if rule is None:
+            self.top_ups.pop(unit, None)
+        else:
+            self.top_ups[unit] = rule
+        self.changed_top_ups[unit] = rule
+
+    def set_alert(self, alert: AlertState) -> None:
+        if alert.removed_at is not None:
+            self.alerts.pop(alert.id, None)
+        else:
+            self.alerts[alert.id] = alert
+        self.changed_alerts[alert.id] = alert
+
+    def net(self, unit: str, at: datetime) -> int:
+        """``available - debt`` of ``unit`` after the entries recorded so far."""
+        return self.available(unit, at) - (self.totals.get(unit) or _NO_TOTALS).debt
+
     def watch(self, unit: str, at: datetime) -> None:
-        """Note the balance of ``unit`` at ``at`` before the operation writes its entries."""
-        self.watched = (unit, at, self.available(unit, at), (self.totals.get(unit) or _NO_TOTALS).debt)
+        """Note the balance of ``unit`` at ``at`` before the operation writes its entries (and
+        where its entries start)."""
+        self.watched = (
+            unit, at, self.available(unit, at), (self.totals.get(unit) or _NO_TOTALS).debt, len(self.entries),
+        )  # fmt: skip
 
     def change(self, after: AccountState) -> Callable[[], dict[str, BalanceChange]]:
         """The balance change from :meth:`watch` to ``after``, as a function that builds it
@@ -239,7 +289,7 @@ class Work:
         watched = self.watched
         if watched is None:
             return dict
-        unit, at, available_before, debt_before = watched
+        unit, at, available_before, debt_before, _first = watched
         available_after = self.available(unit, at)
         debt_after = after.unit_totals(unit).debt
 

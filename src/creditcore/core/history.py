@@ -13,9 +13,10 @@ from datetime import datetime
 
 import attrs
 
-from creditcore.core import due
+from creditcore.core import due, recurring
 from creditcore.core.effects import BLOCK_EFFECT, Work, inconsistent_history
 from creditcore.core.rules import count, tally, view
+from creditcore.core.settings import AlertState, ScheduleState, TopUpState
 from creditcore.core.state import (
     ENTRY_KINDS,
     AccountState,
@@ -123,8 +124,14 @@ def rebuild(
     until: datetime | None = None,
     *,
     start: AccountState | None = None,
+    settings: SettingsHistory | None = None,
 ) -> AccountState:
     """The account as its entries say it was at ``until`` (default: after the last entry).
+
+    ``settings`` are the customer's schedules, top-up rule versions and alerts as stored:
+    the account gets those in force at ``until``, each schedule with the periods recorded by
+    then (:func:`~creditcore.core.recurring.progress`), and its last write counts their
+    changes up to ``until`` (a change of a setting is a write to the customer).
 
     ``blocks`` and ``holds`` are their latest stored forms; only their fixed attributes are
     used. Entries are applied in ``seq`` order with the same functions the rules use, so a
@@ -148,13 +155,78 @@ def rebuild(
             work.holds[found.id] = found
         else:
             work.holds[found.id] = attrs.evolve(found, status="active", captured=0, settled_at=None, settled_by=None)
+    numbers = [b.number for b in work.blocks.values()]
+    if settings is not None:
+        numbers += _restore_settings(work, settings, until)
     due.restore(work, until if until is not None else work.last_at)
-    work.next_number = max((b.number for b in work.blocks.values()), default=0) + 1
+    work.next_number = max(numbers, default=0) + 1
     if start is not None:
         # blocks used up before the snapshot are not in the work, but they were numbered
         work.next_number = max(work.next_number, start.next_number)
     due.close(work)
-    return work.freeze()[0]
+    state = work.freeze()[0]
+    object.__setattr__(state, "_settings", None)  # nothing was changed: it was read
+    return state
+
+
+@attrs.frozen(kw_only=True)
+class SettingsHistory:
+    """A customer's settings as stored, for a replay up to some time: every schedule (its
+    latest form), every version of each unit's top-up rule (``(at, unit, rule or None when
+    removed)``, oldest first) and every alert (removed ones included)."""
+
+    schedules: tuple[ScheduleState, ...] = ()
+    top_ups: tuple[tuple[datetime, str, TopUpState | None], ...] = ()
+    alerts: tuple[AlertState, ...] = ()
+
+
+def _restore_settings(work: Work, settings: SettingsHistory, until: datetime | None) -> list[int]:
+    """Put in ``work`` the settings in force at ``until``; the creation numbers they took."""
+
+    def by(when: datetime | None) -> bool:
+        return when is not None and (until is None or when <= until)
+
+    changes: list[datetime] = []
+    numbers: list[int] = []
+    work.schedules.clear()
+    work.top_ups.clear()
+    work.alerts.clear()
+    for unit_at, unit, rule in settings.top_ups:
+        if by(unit_at):
+            changes.append(unit_at)
+            if rule is None:
+                work.top_ups.pop(unit, None)
+            else:
+                work.top_ups[unit] = rule
+    for alert in settings.alerts:
+        if by(alert.created_at):
+            numbers.append(alert.number)
+            changes.append(alert.created_at)
+            if by(alert.removed_at):
+                assert alert.removed_at is not None
+                changes.append(alert.removed_at)
+            else:
+                work.alerts[alert.id] = attrs.evolve(alert, removed_at=None)
+    stored = []
+    for schedule in settings.schedules:
+        if by(schedule.created_at):
+            numbers.append(schedule.number)
+            changes.append(schedule.created_at)
+            if by(schedule.cancelled_at):
+                assert schedule.cancelled_at is not None
+                changes.append(schedule.cancelled_at)
+            else:
+                schedule = attrs.evolve(schedule, cancelled_at=None)
+            stored.append(schedule)
+    last = max(changes, default=None)
+    if last is not None and (work.last_at is None or last > work.last_at):
+        work.last_at = last
+        work.index.pass_time(last)
+    for schedule in stored:
+        now = recurring.progress(schedule, work.last_at)
+        if not now.ended:
+            work.schedules[now.id] = now
+    return numbers
 
 
 def audit(

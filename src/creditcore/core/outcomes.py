@@ -156,6 +156,14 @@ class Refunded:
 
 
 @attrs.frozen
+class Configured:
+    """A change of a setting (a schedule, a top-up rule, an alert): what it changed."""
+
+    subject: str
+    """The schedule's or alert's id, or the top-up rule's unit."""
+
+
+@attrs.frozen
 class Reversed:
     """A reversal of op ``target``: ``reversed`` in all, of which ``debt_cancelled`` cancelled
     debt still owed (the rest went back to blocks: those the op drew, or those that settled
@@ -174,7 +182,7 @@ class Advanced:
     steps: int
 
 
-Outcome = Granted | Burned | Held | Captured | Released | Voided | Moved | Reversed | Refunded | Advanced
+Outcome = Granted | Burned | Held | Captured | Released | Voided | Moved | Reversed | Refunded | Configured | Advanced
 OutcomeT = TypeVar("OutcomeT", covariant=True)
 
 

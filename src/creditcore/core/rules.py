@@ -30,8 +30,9 @@ from typing import TypeVar
 
 import attrs
 
-from creditcore.core import due
+from creditcore.core import due, recurring
 from creditcore.core.commands import (
+    AddAlert,
     Burn,
     Capture,
     ChangeExpiry,
@@ -40,6 +41,8 @@ from creditcore.core.commands import (
     Refund,
     Release,
     Reverse,
+    ScheduleGrant,
+    SetTopUp,
     Void,
 )
 from creditcore.core.effects import Work, end_hold
@@ -49,6 +52,7 @@ from creditcore.core.outcomes import (
     Advanced,
     Burned,
     Captured,
+    Configured,
     Granted,
     Held,
     Moved,
@@ -58,6 +62,7 @@ from creditcore.core.outcomes import (
     Transition,
     Voided,
 )
+from creditcore.core.settings import AlertState, ScheduleState, TopUpState
 from creditcore.core.state import AccountState, BlockState, HoldState, Tally, UnitTotals
 from creditcore.errors import Conflict, HoldNotActive, InsufficientCredits, NotFound, ValidationError
 from creditcore.values import (
@@ -134,7 +139,12 @@ OutcomeT = TypeVar("OutcomeT")
 
 
 def _done(work: Work, outcome: OutcomeT) -> Transition[OutcomeT]:
-    """The transition of a rule that has written all its entries."""
+    """The transition of a rule that has written all its entries: the end of its step (the
+    top-up and alerts of the unit it moved), then the bookkeeping of the due events."""
+    watched = work.watched
+    if watched is not None and (work.top_ups or work.alerts) and len(work.entries) > watched[4]:
+        unit, at, available, debt, first = watched
+        recurring.after_step(work, at, {unit: available - debt}, {unit: work.entries[first].op_id})
     due.close(work)
     state, entries = work.freeze()
     return Transition(state, entries, outcome, work.change(state), tuple(work.steps))
@@ -588,21 +598,10 @@ def reverse(state: AccountState, command: Reverse, at: datetime, scale: int = 0)
     once; to a voided block, it is voided at once. The blocks named must be in ``state``.
     """
     at = _checked(state, at, command, Reverse, scale=scale)
-    if command.target_entries[0].customer != state.customer:
-        raise ValidationError(
-            "target_entries",
-            f"op {command.target!r} is customer {command.target_entries[0].customer!r}'s, not {state.customer!r}'s",
-        )
+    _same_customer(state, command)
     work = _begin(state, at)
     target = command.target
-    taken = _taken(command)
-    amount = taken.left if command.amount is None else command.amount
-    if amount > taken.left or amount <= 0:
-        raise ValidationError(
-            "amount",
-            f"op {target!r} has {to_decimal(taken.left, scale)} left to reverse; cannot reverse "
-            f"{to_decimal(amount, scale)}",
-        )
+    taken, amount = _to_give_back(command, "reverse", scale)
     unit, back = taken.unit, taken.back
     work.watch(unit, at)
     need = amount
@@ -650,6 +649,28 @@ class _Taken:
     """What it took less its reversals and refunds: what may still be reversed or refunded."""
 
 
+def _same_customer(state: AccountState, command: Reverse | Refund) -> None:
+    if command.target_entries[0].customer != state.customer:
+        raise ValidationError(
+            "target_entries",
+            f"op {command.target!r} is customer {command.target_entries[0].customer!r}'s, not {state.customer!r}'s",
+        )
+
+
+def _to_give_back(command: Reverse | Refund, verb: str, scale: int) -> tuple[_Taken, int]:
+    """What the op took and has left, and the amount to give back (default: all that is
+    left); more than that, or nothing, is refused."""
+    taken = _taken(command)
+    amount = taken.left if command.amount is None else command.amount
+    if amount > taken.left or amount <= 0:
+        raise ValidationError(
+            "amount",
+            f"op {command.target!r} has {to_decimal(taken.left, scale)} left to {verb}; cannot {verb} "
+            f"{to_decimal(amount, scale)}",
+        )
+    return taken, amount
+
+
 def _taken(command: Reverse | Refund) -> _Taken:
     """What the op ``command`` reverses or refunds took and has left (one reckoning for both:
     reversals and refunds of one op together stay within what it took)."""
@@ -686,20 +707,9 @@ def refund(state: AccountState, command: Refund, at: datetime, scale: int = 0) -
     ``refund_of`` the op), up to what the op took less its reversals and refunds. Nothing
     goes back to the blocks it drew; an active block pays debt off first, as a grant's."""
     at = _checked(state, at, command, Refund, scale=scale)
-    if command.target_entries[0].customer != state.customer:
-        raise ValidationError(
-            "target_entries",
-            f"op {command.target!r} is customer {command.target_entries[0].customer!r}'s, not {state.customer!r}'s",
-        )
+    _same_customer(state, command)
     work = _begin(state, at)
-    taken = _taken(command)
-    amount = taken.left if command.amount is None else command.amount
-    if taken.left <= 0 or amount > taken.left:
-        raise ValidationError(
-            "amount",
-            f"op {command.target!r} has {to_decimal(taken.left, scale)} left to refund; cannot refund "
-            f"{to_decimal(amount, scale)}",
-        )
+    taken, amount = _to_give_back(command, "refund", scale)
     if command.expires_at is not None and command.expires_at <= at:
         raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than {at.isoformat()}")
     if command.block_id in work.blocks:
@@ -743,6 +753,162 @@ def refund(state: AccountState, command: Refund, at: datetime, scale: int = 0) -
     return _done(
         work, Refunded(unit=unit, target=command.target, block_id=command.block_id, refunded=amount, settled=settled)
     )
+
+
+# -- settings (SPEC §17 to §19): none writes an entry of its own ------------------------------------
+
+
+def _setting_changed(work: Work, at: datetime) -> None:
+    """A change of a setting is a write to the customer (SPEC §13): its history moves to it."""
+    if work.last_at is None or at > work.last_at:
+        work.last_at = at
+        work.index.pass_time(at)
+
+
+def schedule_grant(state: AccountState, command: ScheduleGrant, at: datetime) -> Transition[Configured]:
+    """A recurring grant from ``start`` (SPEC §17); with ``start`` at ``at`` its period 0 is
+    recorded at once, after it."""
+    at = _checked(state, at, command, ScheduleGrant)
+    work = _begin(state, at)
+    anchor = command.anchor if command.anchor is not None else command.start if command.start is not None else at
+    start = command.start if command.start is not None else max(anchor, at)
+    if start < at:
+        raise ValidationError("start", f"{start.isoformat()} is before the schedule's time {at.isoformat()}")
+    if command.until is not None and command.until <= start:
+        raise ValidationError("until", f"{command.until.isoformat()} must be later than start ({start.isoformat()})")
+    if command.schedule_id in work.schedules:
+        raise ValidationError("schedule_id", f"schedule {command.schedule_id!r} exists already")
+    schedule = ScheduleState(
+        id=command.schedule_id,
+        customer=state.customer,
+        unit=command.unit,
+        amount=command.amount,
+        first_amount=command.amount if command.first_amount is None else command.first_amount,
+        every=command.every,
+        anchor=anchor,
+        start=start,
+        until=command.until,
+        timezone=command.timezone,
+        rollover_max=command.rollover_max,
+        rollover_min=command.rollover_min,
+        priority=command.priority,
+        category=command.category,
+        scope=command.scope,
+        single_use=command.single_use,
+        cost_basis=command.cost_basis,
+        settle_debt=command.settle_debt,
+        description=command.description,
+        metadata=command.metadata,
+        number=work.next_number,
+        created_at=at,
+        next_at=start,
+    )
+    recurring.base_index(schedule)  # its boundaries can be computed (a far anchor may not)
+    work.next_number += 1
+    work.set_schedule(schedule)
+    _setting_changed(work, at)
+    due.advance(work, at)  # period 0, if it starts now
+    return _done(work, Configured(subject=schedule.id))
+
+
+def cancel_schedule(state: AccountState, schedule_id: str, at: datetime) -> Transition[Configured]:
+    """No period starts after ``at``; the running one keeps its blocks to its end. What fell
+    due up to ``at`` (a period starting exactly then included) is recorded first."""
+    at = _checked(state, at)
+    _id_arguments(schedule_id, "schedule_id")
+    work = _begin(state, at)
+    schedule = work.schedules.get(schedule_id)
+    if schedule is None:
+        raise NotFound(f"no schedule {schedule_id!r} running for customer {state.customer!r}")
+    if schedule.cancelled_at is not None:
+        raise Conflict(f"schedule {schedule_id!r} was cancelled at {schedule.cancelled_at.isoformat()}")
+    cancelled = attrs.evolve(schedule, cancelled_at=at)
+    if schedule.next_period == 0:  # never started: it ends now
+        cancelled = attrs.evolve(cancelled, next_at=None)
+    work.set_schedule(cancelled)
+    _setting_changed(work, at)
+    return _done(work, Configured(subject=schedule_id))
+
+
+def set_top_up(state: AccountState, command: SetTopUp, at: datetime) -> Transition[Configured]:
+    """Set (or replace) the unit's auto top-up rule; it fires at once if net is at or below
+    its threshold. Setting the rule already in force changes nothing."""
+    at = _checked(state, at, command, SetTopUp)
+    work = _begin(state, at)
+    old = work.top_ups.get(command.unit)
+    rule = TopUpState(
+        customer=state.customer,
+        unit=command.unit,
+        threshold=command.threshold,
+        amount=command.amount,
+        target=command.target,
+        category=command.category,
+        priority=command.priority,
+        expires_after=command.expires_after,
+        cost_basis=command.cost_basis,
+        created_at=old.created_at if old is not None else at,
+        updated_at=at,
+    )
+    if old is not None and attrs.evolve(old, updated_at=at) == rule:
+        return _done(work, Configured(subject=command.unit))
+    work.set_top_up(command.unit, rule)
+    _setting_changed(work, at)
+    recurring.after_step(work, at, {command.unit: work.net(command.unit, at)}, {command.unit: None}, rule_set=True)
+    return _done(work, Configured(subject=command.unit))
+
+
+def remove_top_up(state: AccountState, unit: str, at: datetime) -> Transition[Configured]:
+    """Remove the unit's auto top-up rule (nothing, if it has none)."""
+    at = _checked(state, at)
+    _id_arguments(unit, "unit")
+    work = _begin(state, at)
+    if unit in work.top_ups:
+        work.set_top_up(unit, None)
+        _setting_changed(work, at)
+    return _done(work, Configured(subject=unit))
+
+
+def add_alert(state: AccountState, command: AddAlert, at: datetime) -> Transition[Configured]:
+    """A balance alert; it watches only later steps. One active alert of a kind per unit."""
+    at = _checked(state, at, command, AddAlert)
+    work = _begin(state, at)
+    for alert in work.alerts.values():
+        if alert.unit == command.unit and alert.kind == command.kind:
+            raise Conflict(f"customer {state.customer!r} has a {command.kind} alert in {command.unit!r}: {alert.id!r}")
+        if alert.id == command.alert_id:
+            raise ValidationError("alert_id", f"alert {command.alert_id!r} exists already")
+    work.set_alert(
+        AlertState(
+            id=command.alert_id,
+            customer=state.customer,
+            unit=command.unit,
+            kind=command.kind,  # type: ignore[arg-type]
+            thresholds=command.thresholds,
+            number=work.next_number,
+            created_at=at,
+        )
+    )
+    work.next_number += 1
+    _setting_changed(work, at)
+    return _done(work, Configured(subject=command.alert_id))
+
+
+def remove_alert(state: AccountState, alert_id: str, at: datetime) -> Transition[Configured]:
+    """Remove an active alert."""
+    at = _checked(state, at)
+    _id_arguments(alert_id, "alert_id")
+    work = _begin(state, at)
+    alert = work.alerts.get(alert_id)
+    if alert is None:
+        raise NotFound(f"no active alert {alert_id!r} for customer {state.customer!r}")
+    work.set_alert(attrs.evolve(alert, removed_at=at))
+    _setting_changed(work, at)
+    return _done(work, Configured(subject=alert_id))
+
+
+def _id_arguments(value: object, field: str) -> None:
+    if type(value) is not str or not value:
+        raise ValidationError(field, f"expected an id, got {value!r}")
 
 
 def next_due(state: AccountState) -> datetime | None:

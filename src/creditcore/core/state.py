@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import attrs
 import immutables
@@ -18,6 +18,9 @@ import immutables
 from creditcore.core.index import Index
 from creditcore.core.order import DEFAULT_ORDER, BurnOrder
 from creditcore.errors import ValidationError
+
+if TYPE_CHECKING:
+    from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
 
 EntryKind = Literal[
     "grant", "burn", "debt", "settle", "hold", "capture", "release",
@@ -262,6 +265,12 @@ class AccountState:
     """Per unit, ``(block_id, amount)`` of debt settlements not yet returned by a reversal,
     oldest first: reversing usage that was recorded as debt and then settled gives the
     credit back to the blocks that settled it, latest first."""
+    schedules: Mapping[str, ScheduleState] = attrs.field(factory=dict)
+    """The customer's schedules that have not ended, by id."""
+    top_ups: Mapping[str, TopUpState] = attrs.field(factory=dict)
+    """The auto top-up rule of each unit that has one."""
+    alerts: Mapping[str, AlertState] = attrs.field(factory=dict)
+    """The active balance alerts, by id."""
     _index: Index | None = attrs.field(init=False, default=None, eq=False, repr=False)
     """The derived indexes (:mod:`creditcore.core.index`): made by the rule that made this
     state, or on first use. Never copied by ``attrs.evolve``, which starts a state afresh."""
@@ -269,6 +278,9 @@ class AccountState:
         init=False, default=None, eq=False, repr=False
     )
     """The blocks and holds the rule that made this state created or changed, if a rule did."""
+    _settings: Settings | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    """The schedules, top-up rules and alerts the rule that made this state changed, and the
+    events it wrote, if a rule did."""
 
     def unit_totals(self, unit: str) -> UnitTotals:
         return self.totals.get(unit) or UnitTotals()
@@ -317,6 +329,11 @@ class AccountState:
         state no rule made)."""
         return self._changes
 
+    def settings(self) -> Settings:
+        """The settings the rule that made this state changed and the events it wrote
+        (nothing, for a state no rule made)."""
+        return self._settings or NO_SETTINGS
+
     def live(self) -> AccountState:
         """The state as a repository loads it back: only the blocks with credit left and the
         active holds (itself when nothing ended, which is most writes)."""
@@ -342,9 +359,27 @@ class AccountState:
             last_at=self.last_at,
             next_number=self.next_number,
             settlements=self.settlements,
+            schedules=self.schedules,
+            top_ups=self.top_ups,
+            alerts=self.alerts,
         )
         object.__setattr__(live, "_index", index)  # it counts live blocks and active holds only
         return live
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """What a rule changed besides blocks and holds, for the repository to store: each
+    schedule, top-up rule (``(unit, rule or None for removed)``) and alert it created or
+    changed, whole, and the events it wrote, in order."""
+
+    schedules: tuple[ScheduleState, ...] = ()
+    top_ups: tuple[tuple[str, TopUpState | None], ...] = ()
+    alerts: tuple[AlertState, ...] = ()
+    events: tuple[EventState, ...] = ()
+
+
+NO_SETTINGS = Settings()
 
 
 def _without(found: Mapping[str, Any], ids: Iterable[str]) -> immutables.Map[str, Any]:

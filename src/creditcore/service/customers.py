@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from creditcore.core import profiles
+from creditcore.core.periods import parse_timezone
 from creditcore.core.profiles import ProfileState
 from creditcore.errors import Conflict, NotFound, ValidationError
 from creditcore.model import Customer, CustomerPage
-from creditcore.periods import parse_timezone
 from creditcore.repository import Reader
 from creditcore.service.context import Context
 from creditcore.values import (
