@@ -11,7 +11,7 @@ import pytest
 from simstorage import Storage
 
 from creditcore import Ledger
-from creditcore.simulate import Figures, Outcome, Point, Scenario, parse, run
+from creditcore.simulate import Figures, Outcome, Point, Scenario, ScenarioError, parse, run
 from creditcore.simulate.report import TimelineCSV, as_json
 
 # every feature at once, small enough to run in a fraction of a second
@@ -207,3 +207,68 @@ def test_shortfall_under_each_overdraft_policy(tmp_path: Path, overdraft: str) -
     if overdraft == "partial":
         assert outcome.counts.burns_refused == 0
     assert identity_holds(outcome.totals)
+
+
+SINGLE_USE = """\
+[simulation]
+title = "Single-use vouchers"
+start = 2026-01-01
+duration = "40 days"
+seed = 5
+unit = "usd"
+scale = 2
+
+[[customers]]
+count = 8
+prefix = "rider-"
+
+[[grants]]
+name = "Ride voucher"
+amount = "5.00"
+every = "10 days"
+expires_after = "8 days"
+single_use = true
+
+[[grants]]
+name = "Wallet"
+amount = "20.00"
+every = "20 days"
+category = "paid"
+priority = 90
+
+[[usage]]
+name = "Ride"
+pattern = "poisson"
+per_day = 0.7
+amount = { distribution = "uniform", min = 0.5, max = 3 }
+"""
+
+
+def test_a_single_use_grant_voids_the_rest_of_its_block_in_a_simulation_and_its_ledger(
+    tmp_path: Path, storage: Storage
+) -> None:
+    found = parse(SINGLE_USE, source="single_use.toml", base=tmp_path)
+    assert found.grants[0].single_use and not found.grants[1].single_use
+    ledger = storage.open(found)
+    try:
+        outcome, _, _ = simulate(found, ledger)
+    finally:
+        ledger.close()
+    total = outcome.totals
+    # a voucher's rest is voided at its first ride: nothing of it ever expires unused after one
+    assert total.voided > 0 and identity_holds(total)
+    ledger = storage.reopen()
+    try:
+        assert ledger.verify().ok
+        for customer, figures in outcome.customers.items():
+            balance = ledger.balance(customer, unit="usd", at=found.end)
+            assert (balance.voided * 100, balance.available * 100) == (figures.voided, figures.available), customer
+        voids = [e for e in ledger.entries(kinds=["void"], limit=1000).items]
+        assert voids and all(e.description == "single_use" for e in voids)
+    finally:
+        ledger.close()
+
+
+def test_single_use_must_be_true_or_false(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="single_use"):
+        parse(SINGLE_USE.replace("single_use = true", 'single_use = "yes"'), source="bad.toml", base=tmp_path)

@@ -349,7 +349,7 @@ class _Part:
         command = Grant(
             op_id=self.next_id("o"), block_id=block_id, unit=self.unit, amount=rule.amount, effective_at=effective,
             expires_at=expires, priority=rule.priority, category=rule.category, cost_basis=rule.cost_basis,
-            scope=rule.scope, description=rule.name,
+            scope=rule.scope, description=rule.name, single_use=rule.single_use,
         )  # fmt: skip
         self.commit(rules.grant(self.state, command, at))
         self.counts["grants"] += 1

@@ -35,6 +35,12 @@ def _share(value: object) -> float:
     return number
 
 
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Problem(f"expected true or false, got {_kind(value)}")
+    return value
+
+
 def _integer(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Problem(f"expected an integer, got {_kind(value)}")

@@ -82,6 +82,7 @@ class _Mirror:
             cost_basis=command.cost_basis,
             scope=command.scope,
             description=command.description,
+            single_use=command.single_use,
             at=at,
         )
         if keep_id:

@@ -48,6 +48,8 @@ class GrantRule:
     category: str
     cost_basis: Decimal | None
     scope: frozenset[str] | None
+    single_use: bool = False
+    """The first use of each of its blocks voids the rest of that block (SPEC §14)."""
     void_share: float
     void_after: Duration
 

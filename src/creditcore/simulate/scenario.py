@@ -32,6 +32,7 @@ from typing import cast
 from creditcore.simulate.distributions import Distribution, _distribution
 from creditcore.simulate.fields import (
     _exact,
+    _flag,
     _identifier,
     _integer,
     _longest_id,
@@ -283,6 +284,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
             category=category,
             cost_basis=cost_basis,
             scope=table.get("scope", lambda v: frozenset(_string_list(v)), None),
+            single_use=table.get("single_use", _flag, False),
             void_share=void_share,
             void_after=void_after,
         )
