@@ -20,14 +20,18 @@ from hypothesis import strategies as st
 from creditcore import BurnOrder, Ledger, ValidationError, rules
 from creditcore.state import (
     AccountState,
+    AddAlert,
     Burn,
     Capture,
     ChangeExpiry,
     EntryState,
     Grant,
     PlaceHold,
+    Refund,
     Release,
     Reverse,
+    ScheduleGrant,
+    SetTopUp,
     Void,
 )
 from creditcore.values import MAX_MINOR
@@ -50,6 +54,10 @@ VALID: dict[type, dict[str, Any]] = {
     Void: {"op_id": "op", "block_id": "b"},
     ChangeExpiry: {"op_id": "op", "block_id": "b", "new_block_id": "b2", "expires_at": T0},
     Reverse: {"op_id": "op", "target": "op-burn", "target_entries": (BURN_ENTRY,)},
+    Refund: {"op_id": "op", "block_id": "b", "target": "op-burn", "target_entries": (BURN_ENTRY,)},
+    ScheduleGrant: {"schedule_id": "s", "unit": "usd", "amount": 10, "every": "1 month"},
+    SetTopUp: {"unit": "usd", "threshold": 0, "target": 10},
+    AddAlert: {"alert_id": "a", "unit": "usd", "kind": "depleted"},
 }
 
 # what each field of each command is
@@ -79,6 +87,23 @@ FIELDS: dict[type, dict[str, str]] = {
         "op_id": "id", "target": "id", "target_entries": "entries", "prior": "prior",
         "amount": "optional_amount", "captured_nothing": "bool",
     },
+    Refund: {
+        "op_id": "id", "block_id": "id", "target": "id", "target_entries": "entries", "prior": "prior",
+        "amount": "optional_amount", "expires_at": "optional_time", "priority": "priority", "category": "category",
+        "description": "text", "metadata": "metadata", "settle_debt": "bool", "captured_nothing": "bool",
+    },
+    ScheduleGrant: {
+        "schedule_id": "id", "unit": "id", "amount": "zero_amount", "every": "every", "anchor": "optional_time",
+        "start": "optional_time", "until": "optional_time", "first_amount": "optional_zero_amount",
+        "rollover_max": "zero_amount", "rollover_min": "zero_amount", "timezone": "timezone", "priority": "priority",
+        "category": "category", "scope": "scope_set", "single_use": "bool", "cost_basis": "cost_basis",
+        "settle_debt": "bool", "description": "text", "metadata": "metadata",
+    },
+    SetTopUp: {
+        "unit": "id", "threshold": "threshold", "amount": "not_none", "target": "target", "category": "category",
+        "priority": "priority", "expires_after": "every_or_none_ok", "cost_basis": "cost_basis",
+    },
+    AddAlert: {"alert_id": "id", "unit": "id", "kind": "alert_kind", "thresholds": "thresholds"},
 }  # fmt: skip
 
 naive_times = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1))
@@ -139,6 +164,16 @@ NONSENSE: dict[str, st.SearchStrategy[Any]] = {
         st.just({f"k{i}": "v" for i in range(65)}),
     ),
     "bool": st.one_of(st.integers(), st.none(), st.just("yes")),
+    "zero_amount": st.one_of(st.integers(max_value=-1), too_big, not_an_int.filter(lambda v: v is not None)),
+    "optional_zero_amount": st.one_of(st.integers(max_value=-1), too_big, not_an_int.filter(lambda v: v is not None)),
+    "every": st.sampled_from(["0 days", "1 fortnight", "", timedelta(seconds=30), timedelta(0), 5, None, "1.5 days"]),
+    "every_or_none_ok": st.sampled_from(["0 days", "1 fortnight", timedelta(seconds=30), 5]),
+    "timezone": st.sampled_from(["Mars/Base", "", 5, None, "utc+2"]),
+    "threshold": st.one_of(st.floats(), st.booleans(), st.just("5"), st.none(), st.just(MAX_MINOR + 1)),
+    "target": st.one_of(st.integers(max_value=0), st.floats(), st.just("20"), st.booleans()),
+    "not_none": st.one_of(st.integers(), st.floats(), st.just("5")),
+    "alert_kind": st.one_of(st.sampled_from(["bogus", "", "Depleted"]), st.integers(), st.none()),
+    "thresholds": st.one_of(st.just((5,)), st.just((1.5,)), st.integers(), st.just("10"), st.just(None)),
     "entries": st.one_of(
         st.just(()),
         st.just((5,)),
