@@ -6,10 +6,11 @@ rules have always returned, and adds:
 - ``outcome``: the operation's figures as the rule decided them (a burn's burned, shortfall and
   debt, a capture's captured and released, ...), in integer minor units, so no caller sums
   entries to find them again;
-- ``change``: per unit, the balance the operation itself moved, before and after (available
-  and debt, hence ``net``): what a balance alert or an auto top-up reacts to;
+- ``change``: per unit, the balance the operation's step moved, before and after (available
+  and debt, hence ``net``), the auto top-up it triggered included (a step and its top-up
+  count as one, SPEC §19);
 - ``due``: the instants of due events the rule recorded before its operation (expiries, hold
-  timeouts, settlements), each a step of its own with its own change.
+  timeouts, settlements, schedule periods), each a step of its own with its own change.
 
 >>> from datetime import datetime, UTC
 >>> from creditcore.core import rules
