@@ -1,7 +1,8 @@
 """The bars: each a ratio of figures measured in the same run, with its verdict.
 
-Two sets. Issue 12's (the lean floor, the SQLAlchemy peer, the superlinear corners, the
-simulator) and the earlier SPEC §11 bars (the floor on the ledger's own schema, the history
+Three sets. Issue 12's (the lean floor, the SQLAlchemy peer, the superlinear corners, the
+simulator), issue 14's (the ledger grows: a write stays flat as a customer's schedules, alerts
+and events pile up) and the earlier SPEC §11 bars (the floor on the ledger's own schema, the history
 curves, the simulation's memory, PostgreSQL against its raw-psycopg floor, across processes
 and over a growing history), kept so the two can be read side by side. A bar whose figures a
 run did not produce (a case that failed, a peer not installed, an option the command line
@@ -14,6 +15,7 @@ from typing import Any
 
 PASS, SHORT, NOT_MEASURED, NOT_AVAILABLE = "PASS", "FALL SHORT", "NOT MEASURED", "NOT AVAILABLE"
 ISSUE_12, SPEC_11 = "issue 12", "SPEC §11"
+ISSUE_14 = "the ledger grows (issue 14)"
 
 
 class _Bars:
@@ -135,6 +137,14 @@ def compute(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{last['entries']:,} entries"
             )
             add(ISSUE_12, text, "<=", limit, last[call] / first[call], detail)
+    for adapter in ("memory", "sqlite"):
+        rows = _rows(corners, "grown_ledger", adapter)
+        if rows is None:
+            text = f"{adapter}: a burn beside 10⁴ events ≤ 1.25x a burn beside 10"
+            add(ISSUE_14, text, "<=", 1.25, None, _failed(corners, "grown_ledger"))
+        else:
+            text = f"{adapter}: a burn beside {rows[-1]['events']:,} events ≤ 1.25x a burn beside {rows[0]['events']:,}"
+            add(ISSUE_14, text, "<=", 1.25, *_growth(rows, "events", "burn"))
 
     peak = results.get("peak") or {}
     grants = peak.get("grants", 16_000)

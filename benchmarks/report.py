@@ -137,6 +137,17 @@ def _curves(results: dict[str, Any]) -> list[str]:
                     f"{adapter:<7} {row['entries']:>7,} entries: verify {row['verify'] * 1e3:9.2f}  "
                     f"timeline {row['timeline'] * 1e3:9.2f}"
                 )
+    grown = corners.get("grown_ledger") or {}
+    if grown:
+        lines += ["", "== grown ledger: N events, N/10 ended schedules and removed alerts (microseconds per call) =="]
+        if "failed" in grown:
+            lines.append(f"FAILED: {grown['failed']}")
+        for adapter, rows in grown.items() if "failed" not in grown else ():
+            for row in rows:
+                lines.append(
+                    f"{adapter:<7} events {row['events']:>7,}: burn {row['burn'] * 1e6:9.1f}  "
+                    f"balance {row['balance'] * 1e6:9.1f}"
+                )
     return lines
 
 

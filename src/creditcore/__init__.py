@@ -22,6 +22,7 @@ from creditcore.errors import (
 )
 from creditcore.ledger import Ledger
 from creditcore.model import (
+    Alert,
     Balance,
     BalancePoint,
     Block,
@@ -33,13 +34,18 @@ from creditcore.model import (
     CustomerPage,
     Entry,
     EntryPage,
+    EventPage,
     GrantResult,
     Hold,
     HoldResult,
+    LedgerEvent,
     RefundResult,
     ReleaseResult,
     Result,
     ReverseResult,
+    Schedule,
+    ScheduleResult,
+    TopUp,
     VerifyReport,
     VoidResult,
 )
@@ -47,6 +53,12 @@ from creditcore.order import BurnOrder
 
 __all__ = [
     "__version__",
+    "Alert",
+    "EventPage",
+    "LedgerEvent",
+    "Schedule",
+    "ScheduleResult",
+    "TopUp",
     "Balance",
     "BalancePoint",
     "ChangeExpiryResult",

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from creditcore.adapters.memory import MemoryRepository
 from creditcore.errors import ConcurrencyConflict, StorageError, ValidationError
 from creditcore.model import (
+    Alert,
     Balance,
     BalancePoint,
     Block,
@@ -28,19 +29,23 @@ from creditcore.model import (
     CustomerPage,
     Entry,
     EntryPage,
+    EventPage,
     GrantResult,
     Hold,
     HoldResult,
     RefundResult,
     ReleaseResult,
     ReverseResult,
+    Schedule,
+    ScheduleResult,
+    TopUp,
     VerifyReport,
     VoidResult,
 )
 from creditcore.order import BurnOrder
 from creditcore.repository import Repository
 from creditcore.service import customers as profiles
-from creditcore.service import reads, writes
+from creditcore.service import reads, settings, writes
 from creditcore.service.context import DEFAULT_FUTURE_TOLERANCE, Context, exact
 from creditcore.service.customers import KEEP
 from creditcore.values import DEFAULT_UNIT
@@ -474,10 +479,145 @@ class Ledger:
         saw them; ``limit`` per page (1 to 10,000), ``after`` the ``next_cursor`` of the last."""
         return profiles.customers(self._ctx, after=after, limit=limit, at=at)
 
+    # -- schedules, top-ups, alerts and the outbox (SPEC §17 to §19) -----------------------
+
+    @_write
+    def schedule_grant(
+        self,
+        customer: str,
+        amount: int | Decimal | str,
+        *,
+        every: str | timedelta,
+        anchor: datetime | None = None,
+        start: datetime | None = None,
+        until: datetime | None = None,
+        first_amount: int | Decimal | str | None = None,
+        rollover_max: int | Decimal | str = 0,
+        rollover_min: int | Decimal | str = 0,
+        timezone: str | None = None,
+        unit: str = DEFAULT_UNIT,
+        priority: int = 50,
+        category: str = "promotional",
+        scope: str | Iterable[str] | None = None,
+        single_use: bool = False,
+        cost_basis: int | Decimal | str | None = None,
+        settle_debt: bool | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        schedule_id: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> ScheduleResult:
+        """A recurring grant: ``amount`` every period (``every``: ``"1 month"``, ``"2 weeks"``,
+        a ``timedelta``) from ``start``, boundaries counted from ``anchor`` in ``timezone``.
+
+        At each period start, up to ``rollover_max`` of the last period's unused credit
+        carries into the new period, the rest expires, and the new grant is
+        ``max(amount, rollover_min - carried)`` (``first_amount`` for period 0): refill is
+        ``rollover_max=0``, a capped carry ``rollover_max=C``. Period starts are due events,
+        recorded by the next write or :meth:`expire_due`, counted by every read.
+        ``schedule_id`` (default ``sch_...``) is a key of its own, like a hold id. The result's
+        ``entries`` are empty; ``result.schedule`` is the schedule."""
+        return settings.schedule_grant(
+            self._ctx, customer, amount, every=every, anchor=anchor, start=start, until=until,
+            first_amount=first_amount, rollover_max=rollover_max, rollover_min=rollover_min, timezone=timezone,
+            unit=unit, priority=priority, category=category, scope=scope, single_use=single_use,
+            cost_basis=cost_basis, settle_debt=settle_debt, description=description, metadata=metadata,
+            schedule_id=schedule_id, idempotency_key=idempotency_key, at=at,
+        )  # fmt: skip
+
+    @_read
+    def get_schedule(self, schedule_id: str, *, at: datetime | None = None) -> Schedule:
+        """A schedule as it stands at ``at``; :class:`NotFound` if unknown then."""
+        return settings.get_schedule(self._ctx, schedule_id, at=at)
+
+    @_read
+    def schedules(self, customer: str, *, at: datetime | None = None) -> list[Schedule]:
+        """Every schedule of the customer made by ``at`` (ended ones too), in creation order."""
+        return settings.schedules(self._ctx, customer, at=at)
+
+    @_write
+    def cancel_schedule(self, schedule_id: str, *, at: datetime | None = None) -> ScheduleResult:
+        """No period starts after ``at``; the running one keeps its credit to its end. A repeat
+        replays; an ended schedule raises :class:`Conflict`."""
+        return settings.cancel_schedule(self._ctx, schedule_id, at=at)
+
+    @_write
+    def set_top_up(
+        self,
+        customer: str,
+        *,
+        unit: str,
+        threshold: int | Decimal | str,
+        amount: int | Decimal | str | None = None,
+        target: int | Decimal | str | None = None,
+        category: str = "paid",
+        priority: int = 50,
+        expires_after: str | timedelta | None = None,
+        cost_basis: int | Decimal | str | None = None,
+        at: datetime | None = None,
+    ) -> TopUp:
+        """The unit's auto top-up rule (one per customer and unit; setting replaces it): after
+        any step that lowers net (available less debt) to ``threshold`` or below, and once
+        now, grant the smallest multiple of ``amount`` that lifts net above it, or up to
+        ``target``. Each top-up writes a ``top_up`` event for the app to charge. Idempotent by
+        value."""
+        return settings.set_top_up(
+            self._ctx, customer, unit=unit, threshold=threshold, amount=amount, target=target, category=category,
+            priority=priority, expires_after=expires_after, cost_basis=cost_basis, at=at,
+        )  # fmt: skip
+
+    @_read
+    def get_top_up(self, customer: str, *, unit: str, at: datetime | None = None) -> TopUp:
+        """The top-up rule in force at ``at``; :class:`NotFound` if none."""
+        return settings.get_top_up(self._ctx, customer, unit=unit, at=at)
+
+    @_write
+    def remove_top_up(self, customer: str, *, unit: str, at: datetime | None = None) -> TopUp | None:
+        """Remove the unit's top-up rule: the rule removed, or ``None`` if there was none."""
+        return settings.remove_top_up(self._ctx, customer, unit=unit, at=at)
+
+    @_write
+    def add_alert(
+        self,
+        customer: str,
+        *,
+        unit: str,
+        kind: str,
+        thresholds: Iterable[int | Decimal | str] = (),
+        alert_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Alert:
+        """A balance alert: ``depleted`` (net falls to 0 or below), ``recovered`` (rises above
+        0) or ``dropped`` (falls through any of ``thresholds``). Each crossing writes an event
+        to :meth:`events` in the transaction of the step that crossed. One active alert of a
+        kind per customer and unit; ``alert_id`` is a key of its own."""
+        return settings.add_alert(
+            self._ctx, customer, unit=unit, kind=kind, thresholds=thresholds, alert_id=alert_id, at=at
+        )
+
+    @_read
+    def alerts(self, customer: str, *, at: datetime | None = None) -> list[Alert]:
+        """The customer's active alerts at ``at``, in creation order."""
+        return settings.alerts(self._ctx, customer, at=at)
+
+    @_write
+    def remove_alert(self, alert_id: str, *, at: datetime | None = None) -> Alert:
+        """Remove an alert (again: unchanged); :class:`NotFound` if unknown."""
+        return settings.remove_alert(self._ctx, alert_id, at=at)
+
+    @_read
+    def events(self, *, customer: str | None = None, after: str | None = None, limit: int = 100) -> EventPage:
+        """The event outbox, oldest first: top-ups and alert crossings, each written in the
+        transaction of its step. Store ``next_cursor`` (never ``None``) and poll with it as
+        ``after``: every event is seen at least once."""
+        return settings.events(self._ctx, customer=customer, after=after, limit=limit)
+
     @_write
     def expire_due(self, *, at: datetime | None = None) -> list[Entry]:
-        """Record every expiry, hold timeout and debt settlement that fell due up to ``at``
-        (default: now), for all customers; returns the entries written.
+        """Record every due event up to ``at`` (default: now) for all customers — expiries,
+        hold timeouts, debt settlements, schedule periods and the top-ups they fire, with
+        their events; returns the entries written.
 
         Writes do this lazily for their own customer; a sweep keeps the entries current for
         reports. One customer's sweep commits at a time.

@@ -253,6 +253,111 @@ class CustomerPage:
 
 
 @attrs.frozen(kw_only=True)
+class Schedule:
+    """A recurring grant as it stood at one instant (SPEC §17)."""
+
+    id: str
+    customer: str
+    unit: str
+    amount: Decimal
+    first_amount: Decimal
+    every: str
+    """The step between periods in its canonical form (``"1 month"``, ``"90 minutes"``)."""
+    anchor: datetime
+    start: datetime
+    until: datetime | None
+    timezone: str
+    rollover_max: Decimal
+    rollover_min: Decimal
+    priority: int
+    category: str
+    scope: frozenset[str] | None
+    single_use: bool
+    cost_basis: Decimal | None
+    settle_debt: bool
+    description: str | None
+    metadata: Mapping[str, str]
+    status: str
+    """``active``, ``cancelled`` (from the cancel to the end of the running period) or
+    ``ended``."""
+    period: int | None
+    """The running period's index (0 from ``start``); ``None`` before ``start`` or once ended."""
+    period_start: datetime | None
+    period_end: datetime | None
+    next_at: datetime | None
+    """When the next period starts; ``None`` if none will."""
+    block_ids: tuple[str, ...] = attrs.field(converter=_tuple)
+    """The running period's blocks (its carry, then its grant)."""
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class TopUp:
+    """An auto top-up rule of one customer and unit (SPEC §18)."""
+
+    customer: str
+    unit: str
+    threshold: Decimal
+    amount: Decimal | None
+    target: Decimal | None
+    category: str
+    priority: int
+    expires_after: str | None
+    """How long each top-up's credit lasts (``"30 days"``), or ``None`` for no expiry."""
+    cost_basis: Decimal | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Alert:
+    """A balance alert (SPEC §19)."""
+
+    id: str
+    customer: str
+    unit: str
+    kind: str
+    """``depleted``, ``dropped`` or ``recovered``."""
+    thresholds: tuple[Decimal, ...] = attrs.field(converter=_tuple)
+    """For ``dropped``: the thresholds, descending."""
+    created_at: datetime
+    removed_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class LedgerEvent:
+    """One event of the outbox (SPEC §19): a top-up made, or a balance alert's crossing."""
+
+    seq: int
+    id: str
+    kind: str
+    """``top_up``, ``balance_depleted``, ``balance_dropped`` or ``balance_recovered``."""
+    customer: str
+    unit: str
+    thresholds: tuple[Decimal, ...] = attrs.field(converter=_tuple)
+    """The thresholds a ``balance_dropped`` crossed, descending; else empty."""
+    previous: Decimal
+    """Net (available less debt) before the step."""
+    current: Decimal
+    """Net after it."""
+    amount: Decimal | None
+    """A top-up's amount (``current - previous``); ``None`` for an alert."""
+    op_id: str
+    at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class EventPage:
+    """One page of :meth:`Ledger.events`. ``next_cursor`` is never ``None``: it points after
+    the last event returned (or where the page started, when it is empty), so a consumer
+    stores it and polls with it."""
+
+    items: tuple[LedgerEvent, ...] = attrs.field(converter=_tuple)
+    next_cursor: str
+
+
+@attrs.frozen(kw_only=True)
 class BurnPreview:
     """What a burn would draw, without writing anything."""
 
@@ -321,6 +426,13 @@ class RefundResult(Result):
     block: Block
     """The new block of fresh credit (``refund_of`` the op), after any debt it settled."""
     refunded: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleResult(Result):
+    schedule: Schedule
+    """The schedule right after the write (``entries`` is empty: its periods' grants are
+    their own ops)."""
 
 
 @attrs.frozen(kw_only=True)

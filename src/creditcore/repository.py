@@ -22,7 +22,8 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from creditcore.core.profiles import ProfileState
-from creditcore.errors import StorageError
+from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
+from creditcore.core.state import NO_SETTINGS, Settings
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 
@@ -63,26 +64,30 @@ class ChangeSet:
     """Every hold the write created or changed, whole."""
     entries: tuple[EntryState, ...]
     """The new entries, in order, without their ``seq`` (the adapter numbers them)."""
+    settings: Settings = NO_SETTINGS
+    """Every schedule, top-up rule and alert the write created or changed (whole: a schedule
+    that ended or an alert removed in its final form, a top-up rule removed as ``None``), and
+    the events it wrote, in order, without their ``seq``."""
 
     @classmethod
     def of(cls, before: AccountState, after: AccountState, entries: Sequence[EntryState]) -> ChangeSet:
         """The change from ``before`` to ``after``, a state a rule made from it (the rules
         replace what they change, so an object that is not the one ``before`` held is new or
         changed). The one place that tells what a write changed."""
-        if after.schedules or after.top_ups or after.alerts or after.settings().events:
-            # the pure core has them (SPEC §17 to §19); no adapter stores them yet, and a
-            # store that dropped them would lose them silently
-            raise StorageError(
-                "schedules, top-up rules, alerts and their events are not stored by this version of the "
-                "repositories: use them through creditcore.rules (the pure core) for now"
-            )
         changes = after.changes()
         if changes is not None:  # the rule's own record of what it set
             blocks, holds = changes
         else:
             blocks = tuple(b for b in after.blocks.values() if before.blocks.get(b.id) is not b)
             holds = tuple(h for h in after.holds.values() if before.holds.get(h.id) is not h)
-        return cls(customer=after.customer, account=after.live(), blocks=blocks, holds=holds, entries=tuple(entries))
+        return cls(
+            customer=after.customer,
+            account=after.live(),
+            blocks=blocks,
+            holds=holds,
+            entries=tuple(entries),
+            settings=after.settings(),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -104,6 +109,18 @@ class EntryQuery:
     after_txid: int | None = None
     """With ``after_seq``, the position of the last entry read, where the store orders the
     entries of every customer by writing transaction (``EntryState.txid``)."""
+    limit: int = 100
+
+
+@attrs.frozen(kw_only=True)
+class EventQuery:
+    """A page of the event outbox, oldest first: after the position ``after_seq`` (and
+    ``after_txid``, where the store orders events across customers by writing transaction,
+    as entries), at most ``limit``."""
+
+    customer: str | None = None
+    after_seq: int = 0
+    after_txid: int | None = None
     limit: int = 100
 
 
@@ -194,6 +211,31 @@ class Reader(Protocol):
         them (positions increase in that order)."""
         ...
 
+    def schedules(self, customer: str) -> list[ScheduleState]:
+        """Every schedule of the customer in its latest form, ended ones included, in creation
+        order."""
+        ...
+
+    def find_schedule(self, schedule_id: str) -> ScheduleState | None: ...
+
+    def top_ups(self, customer: str) -> list[tuple[datetime, str, TopUpState | None]]:
+        """Every version of the customer's top-up rules: ``(at, unit, rule)``, ``None`` for a
+        removal, oldest first."""
+        ...
+
+    def alerts(self, customer: str) -> list[AlertState]:
+        """Every alert of the customer in its latest form, removed ones included, in creation
+        order."""
+        ...
+
+    def find_alert(self, alert_id: str) -> AlertState | None: ...
+
+    def list_events(self, query: EventQuery) -> list[EventState]:
+        """Events after the position in ``query``, oldest first, at most ``query.limit``, with
+        the guarantee of :meth:`list_entries`: paging on from the last one's position never
+        skips an event."""
+        ...
+
 
 @runtime_checkable
 class PastReader(Reader, Protocol):
@@ -234,7 +276,9 @@ class UnitOfWork(Reader, Protocol):
     def save(self, changes: ChangeSet) -> list[EntryState]:
         """Store what a write changed; returns its entries with their ``seq`` assigned. A
         customer's first entries make it first seen (see :meth:`Reader.first_seen`), dated
-        by the earliest of them when that is earlier."""
+        by the earliest of them when that is earlier; so does a first setting (a schedule, a
+        top-up rule or an alert), dated by the account's last write. :meth:`load_account`
+        gives back the account's schedules, top-up rules and alerts in force."""
         ...
 
     def record_operation(self, record: OperationRecord) -> None: ...

@@ -75,8 +75,11 @@ def _decimal(value: object, field: str) -> Decimal:
     return number
 
 
-def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero: bool = False) -> int:
-    """Parse an amount into minor units of a unit with ``scale`` decimal places.
+def parse_amount(
+    value: object, scale: int, field: str = "amount", *, allow_zero: bool = False, signed: bool = False
+) -> int:
+    """Parse an amount into minor units of a unit with ``scale`` decimal places (``signed``:
+    any sign, as a threshold).
 
     Exact whatever the caller's ``decimal`` context, and for any length of text: trailing
     zeros (``"1." + "0" * 5000``) are a whole 1, never a huge integer.
@@ -88,7 +91,7 @@ def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero
         minor: int = value * 10**scale
         if minor > MAX_MINOR or minor < -MAX_MINOR:
             raise ValidationError(field, f"{value} does not fit in a signed 64-bit amount")
-        if minor < 0 or (minor == 0 and not allow_zero):
+        if not signed and (minor < 0 or (minor == 0 and not allow_zero)):
             raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {value}")
         return minor
     number = _decimal(value, field)
@@ -114,7 +117,7 @@ def parse_amount(value: object, scale: int, field: str = "amount", *, allow_zero
         minor = -minor
     if minor > MAX_MINOR or minor < -MAX_MINOR:
         raise ValidationError(field, f"{shown} does not fit in a signed 64-bit amount")
-    if minor < 0 or (minor == 0 and not allow_zero):
+    if not signed and (minor < 0 or (minor == 0 and not allow_zero)):
         raise ValidationError(field, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {shown}")
     return minor
 

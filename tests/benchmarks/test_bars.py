@@ -107,3 +107,20 @@ def test_the_postgres_history_bar_compares_the_burn_at_the_largest_history_with_
     assert bar(bars.compute(run(0.0026)))["verdict"] == bars.SHORT
     failed = bar(bars.compute(_run(postgres={"scaling": {"failed": "RuntimeError: the build is wrong"}})))
     assert (failed["verdict"], failed["detail"]) == (bars.NOT_MEASURED, "RuntimeError: the build is wrong")
+
+
+def test_a_grown_ledger_compares_the_most_events_with_the_fewest() -> None:
+    rows = [{"events": 10, "burn": 2.0}, {"events": 1_000, "burn": 9.0}, {"events": 10_000, "burn": 2.5}]
+    found = bars.compute(_run(corners={"grown_ledger": {"sqlite": rows}}))
+    (row,) = [row for row in found if row["source"] == bars.ISSUE_14 and row["bar"].startswith("sqlite")]
+    assert row["bar"] == "sqlite: a burn beside 10,000 events ≤ 1.25x a burn beside 10"
+    assert (row["measured"], row["verdict"]) == (1.25, bars.PASS)
+    rows[-1]["burn"] = 2.6
+    (row,) = [
+        row
+        for row in bars.compute(_run(corners={"grown_ledger": {"sqlite": rows}}))
+        if "sqlite: a burn beside" in row["bar"]
+    ]
+    assert row["verdict"] == bars.SHORT
+    (memory,) = [row for row in found if row["source"] == bars.ISSUE_14 and row["bar"].startswith("memory")]
+    assert memory["verdict"] == bars.NOT_MEASURED

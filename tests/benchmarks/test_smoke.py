@@ -46,6 +46,9 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     assert set(results["scaling"]) == {"memory", "sqlite"}
     assert set(results["corners"]["live_blocks"]) == {"memory", "sqlite"}
     assert set(results["corners"]["verify_timeline"]) == {"memory", "sqlite"}
+    grown = results["corners"]["grown_ledger"]
+    assert set(grown) == {"memory", "sqlite"}
+    assert all([row["events"] for row in rows] == [10, 100] for rows in grown.values())
     assert results["peak"]["peak_mib"] >= 0
     assert results["simulation"]["us_per_event"] > 0
     assert "available" in results["simulation"]["workers"]
@@ -55,6 +58,7 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     sources = [row["source"] for row in results["bars"]]
     assert sources.count("issue 12") == 15, "a bar of issue 12 is missing from the report"
     assert sources.count("SPEC §11") == 17, "a bar of SPEC §11 is missing from the report"
+    assert sources.count("the ledger grows (issue 14)") == 2, "a bar of issue 14 is missing from the report"
     measured = {row["bar"] for row in results["bars"] if row["verdict"] != "NOT MEASURED"}
     # at smoke sizes only the simulator's speed-up (measured at the baseline's size only) and
     # the SQLAlchemy bar (when SQLAlchemy is not installed) may go unmeasured
@@ -66,6 +70,7 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     assert table.count("\n| ") == len(results["bars"]) + 1  # the header, then one row a bar
     assert "== bars: issue 12 ==" in done.stdout
     assert "== bars: SPEC §11 ==" in done.stdout
+    assert "== bars: the ledger grows (issue 14) ==" in done.stdout
 
 
 def test_the_smoke_run_leaves_the_real_results_alone() -> None:

@@ -83,13 +83,20 @@ def test_the_rows_spread_over_every_partition(partitioned: str) -> None:
         (SQL.update_block(("remaining", "held")), (1, 0, "c7", 1)),
         (SQL.update_hold(("status", "captured")), ("captured", 1, "c7", 1)),
         (SQL.write_account_unit(("used",)), ("c7", "credits", 5, 1, 0, 0, 0, None, None)),
-        (SQL.write_account(("next_number",)), ("c7", None, 2, None)),
+        (SQL.write_account(("next_number",)), ("c7", None, 2, None, 0)),
         (SQL.account, ("c7",)),
         (SQL.live_blocks, ("c7",)),
         (SQL.active_holds, ("c7",)),
+        (SQL.settings_of, ("c7", "c7", "c7")),
+        (SQL.upsert_schedule, ("c7", "s", 1, 0, "{}")),
+        (SQL.insert_top_up, ("c7", "c7", "credits", 0, 1, "{}")),
+        (SQL.insert_event, ("c7", "evt", "top_up", "credits", 0, "op", "{}")),
     ],
-    ids=["update-block", "update-hold", "update-unit", "update-account", "load-account", "load-blocks", "load-holds"],
-)
+    ids=[
+        "update-block", "update-hold", "update-unit", "update-account", "load-account", "load-blocks", "load-holds",
+        "load-settings", "save-schedule", "save-top-up", "save-event",
+    ],
+)  # fmt: skip
 def test_a_writes_statements_reach_one_partition(
     partitioned: str, statement: str, parameters: tuple[object, ...]
 ) -> None:
@@ -97,6 +104,6 @@ def test_a_writes_statements_reach_one_partition(
     one partition of each table it names (partition pruning by the customer)."""
     with psycopg.connect(partitioned) as conn:
         plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {statement}", parameters))
-    for table in ("blocks", "holds", "account_units", "accounts"):
+    for table in ("blocks", "holds", "account_units", "accounts", "schedules", "top_ups", "alerts", "events"):
         reached = {f"{table}_p{number}" for number in range(4) if f"{table}_p{number} " in plan + " "}
         assert len(reached) <= 1, f"{table}: {sorted(reached)} in\n{plan}"

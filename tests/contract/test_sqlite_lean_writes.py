@@ -145,7 +145,7 @@ def test_a_hold_and_its_capture_update_only_what_moved(ledger: Ledger, clock: Ma
     held = traced(lambda: ledger.hold("ada", 4, hold_id="h"))
     # a hold moves no unit's totals: the account's row keeps the time of the write
     assert (
-        "INSERT INTO accounts (customer, last_at, next_number, first_seq) VALUES (?, ?, ?, ?) "
+        "INSERT INTO accounts (customer, last_at, next_number, first_seq, settings) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (customer) DO UPDATE SET last_at = excluded.last_at" in held
     )
     assert "UPDATE blocks SET held = ? WHERE customer = ? AND pos = ?" in held
@@ -226,6 +226,12 @@ INDEXES = {
     "entries_by_ref": "reverse: the op's earlier reversals",
     "snapshots_by_time": "balance(at=...) through a snapshot",
     "customers_in_order": "customers(): a page from a position",
+    "schedules_by_id": "get_schedule(), cancel_schedule()",
+    "alerts_by_id": "remove_alert(), an alert id's replay",
+    "events_by_customer": "events(customer=...)",
+    "schedules_in_force": "load_account of an account with settings: a write's lock, balance()",
+    "top_ups_in_force": "load_account of an account with settings: a write's lock, balance()",
+    "alerts_in_force": "load_account of an account with settings: a write's lock, balance()",
 }
 
 
@@ -251,6 +257,8 @@ def check_every_index(ledger: Ledger, path: Path, clock: ManualClock) -> None:
         clock.advance(HOUR)
         ledger.burn("ada", 1)
     ledger.hold("ada", 1, hold_id="h")
+    ledger.schedule_grant("ada", 5, every="1 day", schedule_id="s")
+    ledger.add_alert("ada", unit="credits", kind="depleted", alert_id="a")
     reads: dict[str, Callable[[], object]] = {
         "accounts_by_first_seq": lambda: ledger.verify(),
         "blocks_by_customer": lambda: ledger.blocks("ada", include_inactive=True),
@@ -263,6 +271,12 @@ def check_every_index(ledger: Ledger, path: Path, clock: ManualClock) -> None:
         "entries_by_ref": lambda: ledger.reverse(burn.op_id, 1),
         "snapshots_by_time": lambda: ledger.balance("ada", at=START + 2 * HOUR),
         "customers_in_order": lambda: ledger.customers(after=None),
+        "schedules_by_id": lambda: ledger.get_schedule("s"),
+        "alerts_by_id": lambda: ledger.remove_alert("a"),
+        "events_by_customer": lambda: ledger.events(customer="ada"),
+        "schedules_in_force": lambda: ledger.balance("ada"),
+        "top_ups_in_force": lambda: ledger.balance("ada"),
+        "alerts_in_force": lambda: ledger.balance("ada"),
     }
     repository = ledger.repository
     assert isinstance(repository, SQLiteRepository)

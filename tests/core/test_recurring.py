@@ -39,7 +39,7 @@ class Account:
         self.events.extend(settings.events)
         self.schedule_forms.update((s.id, s) for s in settings.schedules)
         self.alert_forms.update((x.id, x) for x in settings.alerts)
-        self.top_up_versions.extend((rule.updated_at, unit, rule) for unit, rule in settings.top_ups if rule)
+        self.top_up_versions.extend(settings.top_ups)
         return step
 
     def all_blocks(self) -> list[object]:
@@ -421,14 +421,18 @@ def test_a_past_state_rebuilt_from_entries_and_settings_reads_as_it_did_then() -
         assert rules.tally(rules.view(past, t), "credits", t) == expected, t
 
 
-def test_no_store_is_given_settings_it_would_drop() -> None:
-    # until the repositories store schedules, top-up rules, alerts and events, a change that
-    # carries them is refused where every change set is made, not dropped by a store
-    from creditcore.errors import StorageError
+def test_a_change_set_carries_the_settings_a_rule_changed() -> None:
+    # what a store is given: every schedule, rule version and alert the step changed, and its
+    # events, so no store can leave them out
     from creditcore.repository import ChangeSet
 
     a = Account()
     before = a.state
     a.schedule(10, T1)
-    with pytest.raises(StorageError, match="not stored"):
-        ChangeSet.of(before, a.state, [])
+    changes = ChangeSet.of(before, a.state, [])
+    assert [s.id for s in changes.settings.schedules] == ["s1"]
+    assert changes.account.schedules.keys() == {"s1"}
+    top = a.apply(rules.set_top_up(a.state, SetTopUp(unit="credits", threshold=50, amount=25), T1))
+    changes = ChangeSet.of(before, top.state, [])
+    assert [(at, unit, rule.threshold) for at, unit, rule in changes.settings.top_ups if rule] == [(T1, "credits", 50)]
+    assert [e.kind for e in changes.settings.events] == ["top_up"]

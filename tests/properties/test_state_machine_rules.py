@@ -23,17 +23,21 @@ RULES = [
     "jump_past_a_pinned_expiry",
     "jump_to_an_event",
     "read_at_another_time",
+    "refund",
     "refuse_bad_input",
     "release",
     "repeat_a_call",
     "reverse",
+    "use_a_single_use_block",
     "void",
 ]
 INVARIANTS = [
+    "a_spent_single_use_block_gains_no_credit",
     "balances_agree_with_the_model",
     "blocks_agree_with_the_model",
     "holds_agree_with_the_model",
     "rebuilding_from_history_gives_the_stored_state",
+    "refunds_and_reversals_stay_within_what_was_taken",
 ]
 INITIALIZERS = ["open_account"]
 #: The rules that take a hold from the bundle or put one back, and those with a precondition.
@@ -43,8 +47,10 @@ GUARDED_RULES = [
     "grant_to_pay_debt",
     "jump_past_a_pinned_expiry",
     "jump_to_an_event",
+    "refund",
     "repeat_a_call",
     "reverse",
+    "use_a_single_use_block",
     "void",
 ]
 

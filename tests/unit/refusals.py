@@ -1,5 +1,6 @@
 """What every bad-input table checks of a refused call: the error family, the field, a
-message a person can act on, and a ledger left exactly as it was."""
+message a person can act on, and a ledger left exactly as it was (SPEC §20: "an error writes
+nothing: no entry, block, profile, setting, schedule, alert, event or key")."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from creditcore import (
     IdempotencyConflict,
     Ledger,
     NotFound,
+    TopUp,
     ValidationError,
 )
 
@@ -30,11 +32,20 @@ def all_entries(ledger: Ledger, page_size: int) -> list[Any]:
             return items
 
 
+def top_up_or_none(ledger: Ledger, customer: str, unit: str) -> TopUp | None:
+    """The customer's auto top-up rule in ``unit``, ``None`` when it has none."""
+    try:
+        return ledger.get_top_up(customer, unit=unit)
+    except NotFound:
+        return None
+
+
 def snapshot(
     ledger: Ledger, customers: Iterable[str], *, page_size: int, future: datetime | None = None
 ) -> dict[str, Any]:
-    """Everything a user could read about ``customers``; ``future`` adds a read at that time
-    and the timeline."""
+    """Everything a user could read about ``customers`` (their credit, and their settings:
+    schedules, top-up rules, alerts) and the whole event outbox; ``future`` adds a read at
+    that time and the timeline."""
     units = ledger.units()
     views: dict[str, Any] = {}
     for customer in customers:
@@ -43,21 +54,35 @@ def snapshot(
             "balances": ledger.balances(customer),
             "holds": ledger.holds(customer, status=None),
             "blocks": {unit: ledger.blocks(customer, unit=unit, include_inactive=True) for unit in units},
+            "schedules": ledger.schedules(customer),
+            "top_ups": {unit: top_up_or_none(ledger, customer, unit) for unit in units},
+            "alerts": ledger.alerts(customer),
         }
         if future is not None:
             view["future"] = ledger.balance(customer, at=future)
             view["timeline"] = ledger.timeline(customer)
         views[customer] = view
     profiles = [*ledger.customers(limit=10_000).items]
-    return {"units": units, "entries": all_entries(ledger, page_size), "customers": views, "profiles": profiles}
+    return {
+        "units": units,
+        "entries": all_entries(ledger, page_size),
+        "customers": views,
+        "profiles": profiles,
+        "events": ledger.events(limit=10_000),
+    }
 
 
 def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
-    """No entry, block, hold, unit or balance changed."""
+    """No entry, block, hold, unit, balance, profile, setting (schedule, top-up rule, alert)
+    or event changed; each part is compared on its own, so a failure names what moved."""
     assert after["units"] == before["units"]
     assert after["entries"] == before["entries"]
+    for customer, view in before["customers"].items():
+        for part in ("schedules", "top_ups", "alerts"):
+            assert after["customers"][customer][part] == view[part], f"{customer}'s {part} changed"
     assert after["customers"] == before["customers"]
     assert after["profiles"] == before["profiles"]
+    assert after["events"] == before["events"], "the event outbox changed"
 
 
 def fields_of(field: str | tuple[str, ...] | None) -> tuple[str, ...]:

@@ -22,13 +22,27 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+import attrs
+
 from creditcore.core.profiles import ProfileState
+from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
+from creditcore.core.state import NO_SETTINGS
 from creditcore.errors import StorageError, ValidationError
-from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory, snapshot_due
+from creditcore.repository import (
+    SNAPSHOT_EVERY,
+    ChangeSet,
+    EntryQuery,
+    EventQuery,
+    OperationRecord,
+    PastHistory,
+    snapshot_due,
+)
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 # (dated, after entry seq, the customer's entry count then, the state)
 _Snapshot = tuple[datetime, int, int, AccountState]
+# (at, unit, the rule or None for a removal)
+_TopUpVersion = tuple[datetime, str, TopUpState | None]
 #: Longest wait a lock accepts (threading's own limit).
 _MAX_TIMEOUT = threading.TIMEOUT_MAX
 
@@ -79,6 +93,15 @@ class MemoryRepository:
         self._external: dict[str, str] = {}
         # customer -> (position, first seen), in the order first seen
         self._seen: dict[str, tuple[int, datetime]] = {}
+        # settings (SPEC §17 to §19): every form's latest, by id; ids per customer in creation
+        # order; every top-up version per customer; the outbox (position = seq - 1)
+        self._schedules: dict[str, ScheduleState] = {}
+        self._alerts: dict[str, AlertState] = {}
+        self._customer_schedules: dict[str, list[str]] = {}
+        self._customer_alerts: dict[str, list[str]] = {}
+        self._top_ups: dict[str, list[_TopUpVersion]] = {}
+        self._events: list[EventState] = []
+        self._customer_events: dict[str, list[int]] = {}
 
     # -- the port ------------------------------------------------------------------------
 
@@ -137,6 +160,14 @@ class MemoryRepository:
                 if len(found) == limit:
                     break
         return found
+
+    def _list_events(self, query: EventQuery) -> list[EventState]:
+        if query.customer is not None:
+            positions: Sequence[int] = self._customer_events.get(query.customer, [])
+        else:
+            positions = range(len(self._events))
+        start = bisect.bisect_right(positions, query.after_seq - 1)
+        return [self._events[p] for p in positions[start : start + max(query.limit, 0)]]
 
     def _list_entries(self, query: EntryQuery) -> list[EntryState]:
         # pick the narrowest index, then filter; positions are seq - 1
@@ -243,6 +274,26 @@ class _Committed:
     def customer_page(self, after: int, limit: int, until: datetime) -> list[tuple[int, str]]:
         return self._store._customer_page(self._store._seen, after, limit, until)
 
+    def schedules(self, customer: str) -> list[ScheduleState]:
+        store = self._store
+        return [store._schedules[i] for i in store._customer_schedules.get(customer, ())]
+
+    def find_schedule(self, schedule_id: str) -> ScheduleState | None:
+        return self._store._schedules.get(schedule_id)
+
+    def top_ups(self, customer: str) -> list[_TopUpVersion]:
+        return list(self._store._top_ups.get(customer, ()))
+
+    def alerts(self, customer: str) -> list[AlertState]:
+        store = self._store
+        return [store._alerts[i] for i in store._customer_alerts.get(customer, ())]
+
+    def find_alert(self, alert_id: str) -> AlertState | None:
+        return self._store._alerts.get(alert_id)
+
+    def list_events(self, query: EventQuery) -> list[EventState]:
+        return self._store._list_events(query)
+
     def save_profile(self, profile: ProfileState, released: str | None) -> None:
         raise _refuse_write("save a profile")
 
@@ -280,6 +331,12 @@ class _Work:
         self._profiles: dict[str, list[ProfileState]] = {}
         self._external: dict[str, str | None] = {}
         self._seen: dict[str, tuple[int, datetime]] = {}
+        self._schedules: dict[str, ScheduleState] = {}
+        self._alerts: dict[str, AlertState] = {}
+        self._new_schedules: dict[str, list[str]] = {}
+        self._new_alerts: dict[str, list[str]] = {}
+        self._top_ups: dict[str, list[_TopUpVersion]] = {}
+        self._events: list[EventState] = []
         self._open = True
 
     # -- reads -------------------------------------------------------------------------
@@ -361,6 +418,34 @@ class _Work:
         seen = {**self._store._seen, **self._seen}
         return self._store._customer_page(dict(sorted(seen.items(), key=lambda item: item[1][0])), after, limit, until)
 
+    def schedules(self, customer: str) -> list[ScheduleState]:
+        ids = [*self._store._customer_schedules.get(customer, ()), *self._new_schedules.get(customer, ())]
+        return [self._schedules.get(i) or self._store._schedules[i] for i in ids]
+
+    def find_schedule(self, schedule_id: str) -> ScheduleState | None:
+        return self._schedules.get(schedule_id) or self._store._schedules.get(schedule_id)
+
+    def top_ups(self, customer: str) -> list[_TopUpVersion]:
+        return [*self._store._top_ups.get(customer, ()), *self._top_ups.get(customer, ())]
+
+    def alerts(self, customer: str) -> list[AlertState]:
+        ids = [*self._store._customer_alerts.get(customer, ()), *self._new_alerts.get(customer, ())]
+        return [self._alerts.get(i) or self._store._alerts[i] for i in ids]
+
+    def find_alert(self, alert_id: str) -> AlertState | None:
+        return self._alerts.get(alert_id) or self._store._alerts.get(alert_id)
+
+    def list_events(self, query: EventQuery) -> list[EventState]:
+        found = self._store._list_events(query)
+        if len(found) < query.limit and self._events:
+            # this transaction's events come after every committed one
+            for event in self._events:
+                if event.seq > query.after_seq and query.customer in (None, event.customer):
+                    found.append(event)
+                    if len(found) == query.limit:
+                        break
+        return found
+
     def _see(self, customer: str, at: datetime) -> None:
         """The customer is seen at ``at``: first seen then if never before, or earlier."""
         seen = self._seen.get(customer) or self._store._seen.get(customer)
@@ -422,6 +507,8 @@ class _Work:
         live = changes.account
         before = self._accounts.get(customer) or store._accounts.get(customer)
         self._accounts[customer] = live
+        if changes.settings is not NO_SETTINGS:
+            self._save_settings(changes)
         entries = changes.entries
         if not entries:
             return []
@@ -434,6 +521,23 @@ class _Work:
             self._customer_entries.setdefault(entry.customer, []).append(entry)
         self._keep_snapshots(customer, stored, live)
         return stored
+
+    def _save_settings(self, changes: ChangeSet) -> None:
+        store, customer, settings = self._store, changes.customer, changes.settings
+        for schedule in settings.schedules:
+            if schedule.id not in self._schedules and schedule.id not in store._schedules:
+                self._new_schedules.setdefault(customer, []).append(schedule.id)
+            self._schedules[schedule.id] = schedule
+        for alert in settings.alerts:
+            if alert.id not in self._alerts and alert.id not in store._alerts:
+                self._new_alerts.setdefault(customer, []).append(alert.id)
+            self._alerts[alert.id] = alert
+        if settings.top_ups:
+            self._top_ups.setdefault(customer, []).extend(settings.top_ups)
+        first = len(store._events) + len(self._events) + 1
+        self._events.extend(attrs.evolve(e, seq=first + i) for i, e in enumerate(settings.events))
+        if changes.account.last_at is not None:  # a first setting makes the customer seen
+            self._see(customer, changes.account.last_at)
 
     def _keep_snapshots(self, customer: str, stored: list[EntryState], live: AccountState) -> None:
         """Drop the snapshots these entries are dated before; take one when enough entries
@@ -495,6 +599,21 @@ class _Work:
             if self._seen:
                 # new customers come after every stored one (their positions are higher)
                 store._seen.update(self._seen)
+            if self._schedules or self._alerts or self._top_ups or self._events:
+                self._publish_settings()
+
+    def _publish_settings(self) -> None:
+        store = self._store
+        store._schedules.update(self._schedules)
+        _extend_index(store._customer_schedules, self._new_schedules.items())
+        store._alerts.update(self._alerts)
+        _extend_index(store._customer_alerts, self._new_alerts.items())
+        for customer, versions in self._top_ups.items():
+            store._top_ups.setdefault(customer, []).extend(versions)
+        base = len(store._events)
+        store._events.extend(self._events)
+        for position, event in enumerate(self._events, start=base):
+            store._customer_events.setdefault(event.customer, []).append(position)
 
     def discard(self) -> None:
         self._open = False

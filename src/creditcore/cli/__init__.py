@@ -9,7 +9,8 @@ traceback. Every command runs in the library's own ``decimal`` context
 One module per command group: :mod:`~creditcore.cli.common` (the group's error handling, the
 shared options and the output), :mod:`~creditcore.cli.simulate`, :mod:`~creditcore.cli.writes`
 (grant, burn, hold, capture, release, void, refund), :mod:`~creditcore.cli.customers` (customer
-set, get, list), :mod:`~creditcore.cli.reads` (balance, blocks, entries, expire, verify),
+set, get, list), :mod:`~creditcore.cli.settings` (schedule, top-up, alert, events),
+:mod:`~creditcore.cli.reads` (balance, blocks, entries, expire, verify),
 :mod:`~creditcore.cli.db` (the PostgreSQL schema) and :mod:`~creditcore.cli.demo`.
 """
 
@@ -22,12 +23,13 @@ from creditcore.cli.customers import customer
 from creditcore.cli.db import db
 from creditcore.cli.demo import demo
 from creditcore.cli.reads import balance, blocks, entries, expire, verify
+from creditcore.cli.settings import alert, events, schedule, top_up
 from creditcore.cli.simulate import simulate
 from creditcore.cli.writes import burn, capture, grant, hold, refund, release, void
 
 __all__ = [
     "ISO", "main", "demo", "simulate", "grant", "burn", "hold", "capture", "release", "void", "refund", "balance",
-    "blocks", "entries", "expire", "verify", "db", "customer",
+    "blocks", "entries", "expire", "verify", "db", "customer", "schedule", "top_up", "alert", "events",
 ]  # fmt: skip
 
 
@@ -48,9 +50,13 @@ for _command in (
     void,
     refund,
     customer,
+    schedule,
+    top_up,
+    alert,
     balance,
     blocks,
     entries,
+    events,
     expire,
     verify,
     db,

@@ -207,3 +207,14 @@ def show_result(result: Result, headline: str, as_json: bool) -> None:
     out.print(headline + (" (replayed: this key was used before, nothing new was written)" if result.replayed else ""))
     if result.entries:
         out.print(entries_table(result.entries, f"op {result.op_id}"))
+
+
+def metadata_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--metadata KEY=VALUE`` options as a mapping (a later key wins)."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="'--metadata'")
+        found[key] = value
+    return found

@@ -13,21 +13,11 @@ from typing import Any
 import click
 from rich.table import Table
 
-from creditcore.cli.common import ISO, admin, console, print_json, sqlite_ledger
+from creditcore.cli.common import ISO, admin, console, metadata_pairs, print_json, sqlite_ledger
 from creditcore.model import Customer
 from creditcore.service.customers import KEEP
 
 _FIELDS = ("name", "email", "external_id", "metadata", "timezone")
-
-
-def _metadata(pairs: tuple[str, ...]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for pair in pairs:
-        key, equals, value = pair.partition("=")
-        if not equals:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="'--metadata'")
-        found[key] = value
-    return found
 
 
 def _table(customers: Iterable[Customer]) -> Table:
@@ -72,7 +62,7 @@ def set_(
     """Set CUSTOMER's profile: only the fields given change (the first call creates it)."""
     given: dict[str, Any] = {
         "name": name, "email": email, "external_id": external_id,
-        "metadata": _metadata(metadata) if metadata else None, "timezone": timezone,
+        "metadata": metadata_pairs(metadata) if metadata else None, "timezone": timezone,
     }  # fmt: skip
     both = sorted(field for field in cleared if given[field] is not None)
     if both:

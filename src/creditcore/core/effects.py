@@ -219,7 +219,7 @@ class Work:
         self.top_ups: dict[str, TopUpState] = dict(state.top_ups)
         self.alerts: dict[str, AlertState] = dict(state.alerts)
         self.changed_schedules: dict[str, ScheduleState] = {}
-        self.changed_top_ups: dict[str, TopUpState | None] = {}
+        self.changed_top_ups: dict[str, tuple[datetime, str, TopUpState | None]] = {}
         self.changed_alerts: dict[str, AlertState] = {}
         self.events: list[EventState] = []
 
@@ -243,7 +243,7 @@ class Work:
         if self.changed_schedules or self.changed_top_ups or self.changed_alerts or self.events:
             settings = Settings(
                 schedules=tuple(self.changed_schedules.values()),
-                top_ups=tuple(self.changed_top_ups.items()),
+                top_ups=tuple(self.changed_top_ups.values()),
                 alerts=tuple(self.changed_alerts.values()),
                 events=tuple(self.events),
             )
@@ -258,12 +258,13 @@ class Work:
             self.schedules[schedule.id] = schedule
         self.changed_schedules[schedule.id] = schedule
 
-    def set_top_up(self, unit: str, rule: TopUpState | None) -> None:
+    def set_top_up(self, unit: str, rule: TopUpState | None, at: datetime) -> None:
+        """Set the unit's rule (``None``: remove it) at ``at``."""
         if rule is None:
             self.top_ups.pop(unit, None)
         else:
             self.top_ups[unit] = rule
-        self.changed_top_ups[unit] = rule
+        self.changed_top_ups[unit] = (at, unit, rule)
 
     def set_alert(self, alert: AlertState) -> None:
         if alert.removed_at is not None:

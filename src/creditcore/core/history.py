@@ -234,6 +234,7 @@ def audit(
     blocks: Iterable[BlockState],
     holds: Iterable[HoldState],
     entries: Iterable[EntryState],
+    settings: SettingsHistory | None = None,
 ) -> list[Problem]:
     """Recompute an account from its entries alone and list where storage disagrees.
 
@@ -245,11 +246,13 @@ def audit(
     expires_at``, an expiry dated ``expires_at``, no credit left unexpired after it), each
     hold's amount, allocations, capture and status against its entries, and an account that
     is missing while its entries exist. An expiry moved to a later time that no entry has
-    reached yet leaves no trace in the entries and cannot be seen."""
+    reached yet leaves no trace in the entries and cannot be seen. With ``settings`` (the
+    customer's stored schedules, top-up rules and alerts), the account's last write counts
+    their changes, and the rules and alerts in force must be the stored ones."""
     customer = stored.customer
     problems: list[Problem] = []
     try:
-        _audit(stored, list(blocks), list(holds), list(entries), problems)
+        _audit(stored, list(blocks), list(holds), list(entries), problems, settings)
     except Exception as error:  # damage of a kind no check foresaw: report it, never raise
         problems.append(
             Problem(
@@ -277,6 +280,7 @@ def _audit(
     holds: list[HoldState],
     entries: list[EntryState],
     problems: list[Problem],
+    settings: SettingsHistory | None = None,
 ) -> None:
     customer = stored.customer
 
@@ -341,7 +345,12 @@ def _audit(
             origins[block.id] = origins.get(block.id, 0) + 1
         expires = block.expires_at
         drawn_early = kind in _DRAWS_ACTIVE and at < block.effective_at
-        drawn_late = kind in _BEFORE_EXPIRY and expires is not None and at >= expires
+        # a schedule's carry moves a period's credit at the instant its blocks expire
+        drawn_late = (
+            kind in _BEFORE_EXPIRY
+            and expires is not None
+            and (at > expires or (at == expires and not (kind == "move_out" and entry.op_id.startswith("carry:"))))
+        )
         if drawn_early or drawn_late:
             window = f"the block is usable from {block.effective_at.isoformat()}" + (
                 f" until {expires.isoformat()}" if expires is not None else ""
@@ -454,6 +463,12 @@ def _audit(
                             f"held + used + expired + voided + upcoming is {parts}",
                         )
                     )
+    if settings is not None:
+        _restore_settings(work, settings, None)
+        # (not the schedules running: a sweep may record a schedule's end, which writes no
+        # entry, past the last entry)
+        differ("account", "top-up rules", dict(stored.top_ups), work.top_ups)
+        differ("account", "alerts", sorted(stored.alerts), sorted(work.alerts))
     differ("account", "last entry time", stored.last_at, work.last_at)
 
 

@@ -130,7 +130,7 @@ def _check_time(state: AccountState, at: datetime) -> None:
     if state.last_at is not None and at < state.last_at:
         raise ValidationError(
             "at",
-            f"{at.isoformat()} is before {state.customer!r}'s last entry at "
+            f"{at.isoformat()} is before the last write of customer {state.customer!r} at "
             f"{state.last_at.isoformat()}: a customer's history only moves forward",
         )
 
@@ -167,8 +167,8 @@ def view(state: AccountState, at: datetime) -> AccountState:
     if state.last_at is not None and at < state.last_at:
         raise ValidationError(
             "at",
-            f"{at.isoformat()} is before {state.customer!r}'s last entry at {state.last_at.isoformat()}: "
-            "view() shows the state from then on; rebuild() the state of an earlier time",
+            f"{at.isoformat()} is before the last write of customer {state.customer!r} at "
+            f"{state.last_at.isoformat()}: view() shows the state from then on; rebuild() the state of an earlier time",
         )
     upcoming = due.next_due(state)
     if upcoming is None or upcoming > at:
@@ -708,10 +708,10 @@ def refund(state: AccountState, command: Refund, at: datetime, scale: int = 0) -
     goes back to the blocks it drew; an active block pays debt off first, as a grant's."""
     at = _checked(state, at, command, Refund, scale=scale)
     _same_customer(state, command)
-    work = _begin(state, at)
-    taken, amount = _to_give_back(command, "refund", scale)
+    work = _begin(state, at)  # the time order, then the expiry against it, before state (SPEC §3)
     if command.expires_at is not None and command.expires_at <= at:
         raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than {at.isoformat()}")
+    taken, amount = _to_give_back(command, "refund", scale)
     if command.block_id in work.blocks:
         raise ValidationError("block_id", f"block {command.block_id!r} exists already")
     unit = taken.unit
@@ -851,7 +851,7 @@ def set_top_up(state: AccountState, command: SetTopUp, at: datetime) -> Transiti
     )
     if old is not None and attrs.evolve(old, updated_at=at) == rule:
         return _done(work, Configured(subject=command.unit))
-    work.set_top_up(command.unit, rule)
+    work.set_top_up(command.unit, rule, at)
     _setting_changed(work, at)
     recurring.after_step(work, at, {command.unit: work.net(command.unit, at)}, {command.unit: None}, rule_set=True)
     return _done(work, Configured(subject=command.unit))
@@ -863,7 +863,7 @@ def remove_top_up(state: AccountState, unit: str, at: datetime) -> Transition[Co
     _id_arguments(unit, "unit")
     work = _begin(state, at)
     if unit in work.top_ups:
-        work.set_top_up(unit, None)
+        work.set_top_up(unit, None, at)
         _setting_changed(work, at)
     return _done(work, Configured(subject=unit))
 

@@ -119,6 +119,9 @@ class EventState:
     amount: int | None = None
     op_id: str
     at: datetime
+    txid: int | None = attrs.field(default=None, eq=False, repr=False)
+    """As :attr:`EntryState.txid <creditcore.core.state.EntryState.txid>`: a cursor's
+    position where the store orders the outbox by writing transaction; ``None`` elsewhere."""
 
     @property
     def id(self) -> str:

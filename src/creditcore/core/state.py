@@ -370,11 +370,11 @@ class AccountState:
 @attrs.frozen(kw_only=True)
 class Settings:
     """What a rule changed besides blocks and holds, for the repository to store: each
-    schedule, top-up rule (``(unit, rule or None for removed)``) and alert it created or
+    schedule, top-up rule (``(at, unit, rule or None for removed)``) and alert it created or
     changed, whole, and the events it wrote, in order."""
 
     schedules: tuple[ScheduleState, ...] = ()
-    top_ups: tuple[tuple[str, TopUpState | None], ...] = ()
+    top_ups: tuple[tuple[datetime, str, TopUpState | None], ...] = ()
     alerts: tuple[AlertState, ...] = ()
     events: tuple[EventState, ...] = ()
 

@@ -6,8 +6,6 @@ move the customer's last write. Its versions are its own history."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -19,6 +17,7 @@ from creditcore.errors import Conflict, NotFound, ValidationError
 from creditcore.model import Customer, CustomerPage
 from creditcore.repository import Reader
 from creditcore.service.context import Context
+from creditcore.service.reads import decode_cursor, encode_cursor
 from creditcore.values import (
     parse_email,
     parse_id,
@@ -85,7 +84,7 @@ def get_customer(
 
 
 def customers(ctx: Context, *, after: str | None = None, limit: int = 100, at: datetime | None = None) -> CustomerPage:
-    position = _decode_cursor(after)
+    position, _ = decode_cursor(_CURSOR_PREFIX, after, "customers()")
     limit = parse_limit(limit)
     when = parse_optional_time(at, "at")
     with ctx.reader() as reader:
@@ -93,7 +92,9 @@ def customers(ctx: Context, *, after: str | None = None, limit: int = 100, at: d
         found = reader.customer_page(position, limit + 1, moment)
         items = [_customer(reader, who, reader.profiles(who), moment) for _, who in found[:limit]]
     more = len(found) > limit
-    return CustomerPage(items=items, next_cursor=_encode_cursor(found[limit - 1][0]) if more else None)
+    return CustomerPage(
+        items=items, next_cursor=encode_cursor(_CURSOR_PREFIX, found[limit - 1][0], None) if more else None
+    )
 
 
 def _now(ctx: Context, reader: Reader, customer: str) -> datetime:
@@ -127,22 +128,3 @@ def _customer(reader: Reader, customer: str, versions: list[ProfileState], at: d
         created_at=first,
         updated_at=version.at,
     )
-
-
-def _encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not isinstance(cursor, str):
-        raise ValidationError("after", f"expected a cursor string from next_cursor, got {type(cursor).__name__}")
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        digits = text.removeprefix(_CURSOR_PREFIX)
-        if digits == text or not digits.isdigit() or len(digits) > 19:
-            raise ValueError(text)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError("after", f"{cursor!r} is not a cursor returned by customers()") from None
-    return int(digits)

@@ -36,7 +36,7 @@ from creditcore.values import (
 _CURSOR_PREFIX = "creditcore:"
 
 
-def _state_at(
+def state_at(
     ctx: Context, reader: Reader, customer: str, at: datetime | None, *, every_block: bool = False
 ) -> tuple[AccountState, datetime]:
     """The customer's state as it was, is or will be at ``at``.
@@ -44,19 +44,31 @@ def _state_at(
     A past state is replayed from the nearest snapshot when the repository keeps them; it
     then holds the blocks that had credit left at the snapshot or that entries since then
     touched. ``every_block`` replays the whole history instead, for a read that lists
-    used-up blocks too.
+    used-up blocks too. Either way it has the settings in force then (SPEC §17 to §19).
     """
     state = reader.load_account(customer)
     when = ctx.read_time(at, state)
     if state.last_at is not None and when < state.last_at:
+        settings = settings_history(reader, customer)
         past_history = getattr(reader, "past_history", None)
         if past_history is not None and not every_block:
             past: PastHistory = past_history(customer, when)
-            state = rules.rebuild(customer, past.blocks, past.holds, past.entries, until=when, start=past.start)
+            state = rules.rebuild(
+                customer, past.blocks, past.holds, past.entries, until=when, start=past.start, settings=settings
+            )
         else:
             blocks, holds, entries = reader.history(customer)
-            state = rules.rebuild(customer, blocks, holds, entries, until=when)
+            state = rules.rebuild(customer, blocks, holds, entries, until=when, settings=settings)
     return rules.view(state, when), when
+
+
+def settings_history(reader: Reader, customer: str) -> rules.SettingsHistory:
+    """Every schedule, top-up rule version and alert the customer ever had, as stored."""
+    return rules.SettingsHistory(
+        schedules=tuple(reader.schedules(customer)),
+        top_ups=tuple(reader.top_ups(customer)),
+        alerts=tuple(reader.alerts(customer)),
+    )
 
 
 def _audit_results(
@@ -125,14 +137,14 @@ def balance(
     unit, scale = ctx.unit(unit)
     scopes = parse_scope(scope)
     with ctx.reader() as reader:
-        state, when = _state_at(ctx, reader, customer, at)
+        state, when = state_at(ctx, reader, customer, at)
     return Balance.from_tally(rules.tally(state, unit, when, scopes), unit, scale, when)
 
 
 def balances(ctx: Context, customer: str, *, at: datetime | None = None) -> dict[str, Balance]:
     customer = parse_id(customer, "customer")
     with ctx.reader() as reader:
-        state, when = _state_at(ctx, reader, customer, at)
+        state, when = state_at(ctx, reader, customer, at)
         return {
             unit: Balance.from_tally(rules.tally(state, unit, when), unit, ctx.scale(unit, reader), when)
             for unit in sorted(state.totals)
@@ -147,7 +159,7 @@ def blocks(
     include_inactive = parse_bool(include_inactive, "include_inactive")
     with ctx.reader() as reader:
         current = reader.load_account(customer)
-        state, when = _state_at(ctx, reader, customer, at, every_block=include_inactive)
+        state, when = state_at(ctx, reader, customer, at, every_block=include_inactive)
         found = dict(state.blocks)
         if include_inactive and (current.last_at is None or when >= current.last_at):
             # blocks with no credit left are not part of a loaded state: add their stored
@@ -166,11 +178,11 @@ def get_block(ctx: Context, block_id: str, *, at: datetime | None = None) -> Blo
     with ctx.reader() as reader:
         stored = reader.find_block(block_id)
         if stored is None:
-            raise NotFound(f"no block {block_id!r}")
-        state, when = _state_at(ctx, reader, stored.customer, at)
+            return _due_block(ctx, reader, block_id, at)
+        state, when = state_at(ctx, reader, stored.customer, at)
         if block_id not in state.blocks:
             # used up before a snapshot: only the whole history says how it stood then
-            state, when = _state_at(ctx, reader, stored.customer, at, every_block=True)
+            state, when = state_at(ctx, reader, stored.customer, at, every_block=True)
         scale = ctx.scale(stored.unit, reader)
     block = state.blocks.get(block_id)
     if block is None:
@@ -182,11 +194,30 @@ def get_block(ctx: Context, block_id: str, *, at: datetime | None = None) -> Blo
     return Block.from_state(block, scale, when)
 
 
+def _due_block(ctx: Context, reader: Reader, block_id: str, at: datetime | None) -> Block:
+    """A block a due event makes (a schedule's period, its carry, a top-up) that no write
+    has recorded yet: reads count it all the same (SPEC §20). Its id names its customer."""
+    customer = None
+    owner, _, number = block_id.rpartition("/top_up/")
+    if owner and number.isdigit():
+        customer = owner
+    else:
+        schedule_id, _, period = block_id.removesuffix("/carry").rpartition("/")
+        found = reader.find_schedule(schedule_id) if schedule_id and period.isdigit() else None
+        customer = None if found is None else found.customer
+    if customer is not None:
+        state, when = state_at(ctx, reader, customer, at)
+        block = state.blocks.get(block_id)
+        if block is not None:
+            return Block.from_state(block, ctx.scale(block.unit, reader), when)
+    raise NotFound(f"no block {block_id!r}")
+
+
 def get_hold(ctx: Context, hold_id: str, *, at: datetime | None = None) -> Hold:
     hold_id = parse_id(hold_id, "hold_id")
     with ctx.reader() as reader:
         stored = lookup.find_hold(reader, hold_id)
-        state, when = _state_at(ctx, reader, stored.customer, at)
+        state, when = state_at(ctx, reader, stored.customer, at)
         scale = ctx.scale(stored.unit, reader)
     if stored.created_at > when:
         raise NotFound(f"hold {hold_id!r} was placed at {stored.created_at.isoformat()}, after {when.isoformat()}")
@@ -198,7 +229,7 @@ def holds(ctx: Context, customer: str, *, status: str | None = "active", at: dat
     if status is not None:
         status = parse_choice(status, "status", HOLD_STATUSES)
     with ctx.reader() as reader:
-        state, when = _state_at(ctx, reader, customer, at)
+        state, when = state_at(ctx, reader, customer, at)
         stored = reader.holds(customer)
         found = [state.holds.get(h.id, h) for h in stored if h.created_at <= when]
         views = [Hold.from_state(h, ctx.scale(h.unit, reader), when) for h in found]
@@ -221,7 +252,7 @@ def preview_burn(
     scopes = parse_scope(scope)
     chosen = parse_categories(categories)
     with ctx.reader() as reader:
-        state, when = _state_at(ctx, reader, customer, at)
+        state, when = state_at(ctx, reader, customer, at)
     allocations, shortfall = rules.preview_burn(state, unit, minor, when, scopes, ctx.order, chosen)
     return BurnPreview(
         allocations=rules.decimal_allocations(allocations, scale), shortfall=to_decimal(shortfall, scale)
@@ -289,7 +320,11 @@ def verify(ctx: Context) -> VerifyReport:
             try:
                 blocks, holds, entries = reader.history(customer)
                 count += len(entries)
-                problems.extend(rules.audit(reader.load_account(customer), blocks, holds, entries))
+                problems.extend(
+                    rules.audit(
+                        reader.load_account(customer), blocks, holds, entries, settings_history(reader, customer)
+                    )
+                )
             except CreditError as error:
                 problems.append(_unreadable(customer, "stored rows", error))
                 continue
@@ -322,14 +357,16 @@ def entries(
         until=parse_optional_time(until, "until"),
         limit=parse_limit(limit) + 1,
     )
-    after_seq, after_txid = _decode_cursor(after)
+    after_seq, after_txid = decode_cursor(_CURSOR_PREFIX, after, "entries()")
     query = attrs.evolve(query, after_seq=after_seq, after_txid=after_txid)
     with ctx.reader() as reader:
         found = reader.list_entries(query)
         items = [Entry.from_state(e, ctx.scale(e.unit, reader)) for e in found[: query.limit - 1]]
     more = len(found) == query.limit
     last = found[len(items) - 1] if more and items else None
-    return EntryPage(items=items, next_cursor=None if last is None else _encode_cursor(last.seq, last.txid))
+    return EntryPage(
+        items=items, next_cursor=None if last is None else encode_cursor(_CURSOR_PREFIX, last.seq, last.txid)
+    )
 
 
 #: A result's figures that are the sum of its op's entries of one kind (how each write
@@ -383,23 +420,25 @@ def _parse_kinds(kinds: object) -> frozenset[str] | None:
 _LAST_SEQ = 2**63 - 1
 
 
-def _encode_cursor(seq: int, txid: int | None) -> str:
-    """A page's end as an opaque string: the last entry's seq, and the id of the transaction
-    that wrote it where the store orders entries by transaction."""
+def encode_cursor(prefix: str, seq: int, txid: int | None) -> str:
+    """A page's end as an opaque string: the last item's seq, and the id of the transaction
+    that wrote it where the store orders a feed by transaction (entries, events)."""
     position = str(seq) if txid is None else f"{seq}.{txid}"
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{prefix}{position}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None) -> tuple[int, int | None]:
+def decode_cursor(prefix: str, cursor: str | None, source: str) -> tuple[int, int | None]:
+    """The position an :func:`encode_cursor` cursor holds; a string ``source`` (``"entries()"``)
+    did not return is refused."""
     if cursor is None:
         return 0, None
     if not isinstance(cursor, str):
         raise ValidationError("after", f"expected a cursor string from next_cursor, got {type(cursor).__name__}")
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith(_CURSOR_PREFIX):
+        if not text.startswith(prefix):
             raise ValueError(text)
-        digits, dot, transaction = text[len(_CURSOR_PREFIX) :].partition(".")
+        digits, dot, transaction = text[len(prefix) :].partition(".")
         if not digits.isdigit() or len(digits) > 40:
             raise ValueError(text)
         if dot and (not transaction.isdigit() or len(transaction) > 20):
@@ -408,5 +447,5 @@ def _decode_cursor(cursor: str | None) -> tuple[int, int | None]:
         seq = min(int(digits), _LAST_SEQ)
         txid = min(int(transaction), 2**64 - 1) if dot else None
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError("after", f"{cursor!r} is not a cursor returned by entries()") from None
+        raise ValidationError("after", f"{cursor!r} is not a cursor returned by {source}") from None
     return seq, txid

@@ -24,6 +24,8 @@ from creditcore.model import (
     ReleaseResult,
     Result,
     ReverseResult,
+    Schedule,
+    ScheduleResult,
     VoidResult,
 )
 from creditcore.state import BlockState, HoldState
@@ -41,8 +43,17 @@ _AMOUNTS: dict[str, tuple[str, ...]] = {
     "refund": ("refunded",),
     "grant": (),
     "hold": (),
+    "schedule_grant": (),
+    "cancel_schedule": (),
 }
-_MADE = {"grant": "block_id", "refund": "block_id", "change_expiry": "new_block_id", "hold": "hold_id"}
+_MADE = {
+    "grant": "block_id",
+    "refund": "block_id",
+    "change_expiry": "new_block_id",
+    "hold": "hold_id",
+    "schedule_grant": "subject",
+    "cancel_schedule": "subject",
+}
 
 
 def figures(kind: str, outcome: Any, scale: int) -> dict[str, Decimal | str]:
@@ -73,6 +84,7 @@ def build(
     block: Callable[[str], BlockState],
     hold: Callable[[str], HoldState],
     *,
+    schedule: Callable[[str], Schedule] | None = None,
     replayed: bool = False,
 ) -> Result:
     """The result of a ``kind`` write from its :func:`figures`: ``entries`` are the op's own,
@@ -128,6 +140,9 @@ def build(
             hold(str(shown["hold_id"])), status="active", captured=0, settled_at=None, settled_by=None
         )
         return HoldResult(op_id=op_id, entries=entries, hold=Hold.from_state(placed, scale), replayed=replayed)
+    if kind in ("schedule_grant", "cancel_schedule"):
+        assert schedule is not None
+        return ScheduleResult(op_id=op_id, entries=entries, schedule=schedule(str(shown["subject"])), replayed=replayed)
     raise ValueError(f"no result for a {kind!r} write")
 
 

@@ -4,7 +4,7 @@ record)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -25,9 +25,10 @@ from creditcore.model import (
     ReleaseResult,
     Result,
     ReverseResult,
+    Schedule,
     VoidResult,
 )
-from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, UnitOfWork, iterate_entries
+from creditcore.repository import ChangeSet, EntryQuery, OperationRecord, Reader, UnitOfWork, iterate_entries
 from creditcore.service import idempotency, lookup, results
 from creditcore.service.context import Context
 from creditcore.state import (
@@ -46,6 +47,7 @@ from creditcore.state import (
 from creditcore.values import (
     CATEGORIES,
     DEFAULT_UNIT,
+    LATEST,
     OVERDRAFT_MODES,
     check_amount,
     parse_amount,
@@ -80,15 +82,28 @@ def perform(
     scale: int,
     memo: tuple[str, str | None, str, tuple[tuple[str, str], ...]],
     find: Callable[[], OperationRecord | None] | None = None,
+    *,
+    also: Sequence[tuple[str, str]] = (),
+    schedule: Callable[[str], Schedule] | None = None,
 ) -> Result:
     """The one write path: lock the customer, replay the call if its key is known, check
     the time, run the rule, save what it changed, build the result and, when the call had
     a key, remember what a replay needs. ``memo`` is (namespace, key, kind, fingerprint);
-    ``find`` looks the key up when the default lookup does not fit (a hold's end)."""
+    ``also`` more ``(namespace, key)`` the call is known by (a schedule's id beside its
+    idempotency key: either replays it); ``find`` looks the key up when the default lookup
+    does not fit (a hold's end); ``schedule`` finds a schedule the write made or changed."""
     namespace, key, kind, fingerprint = memo
+    keys = [(namespace, key), *also] if key is not None else list(also)
     # before the key's lookup: a second call with it waits here
-    before = uow.lock(customer, None if key is None or find is not None else (namespace, key))
-    record = find() if find is not None else idempotency.replay(uow, namespace, key, kind, fingerprint)
+    before = uow.lock(customer, keys[0] if keys and find is None else None)
+    if find is not None:
+        record = find()
+    else:
+        record = None
+        for space, name in keys:
+            record = idempotency.replay(uow, space, name, kind, fingerprint)
+            if record is not None:
+                break
     if record is not None:
         stored = iterate_entries(uow, EntryQuery(op_id=record.op_id, limit=1000))
         return results.build(
@@ -99,13 +114,11 @@ def perform(
             scale,
             block=lambda block_id: lookup.find_block(uow, block_id),
             hold=lambda hold_id: lookup.find_hold(uow, hold_id),
+            schedule=schedule,
             replayed=True,
         )
-    ctx.check_future(at)
-    when = ctx.write_time(at, before)
-    transition = step(before, when)
-    after, entries = transition
-    saved = uow.save(ChangeSet.of(before, after, entries))
+    transition, saved = apply(ctx, uow, before, at, step)
+    after = transition.state
     shown = results.figures(kind, transition.outcome, scale)
     result = results.build(
         kind,
@@ -115,12 +128,13 @@ def perform(
         scale,
         block=after.blocks.__getitem__,
         hold=after.holds.__getitem__,
+        schedule=schedule,
     )
-    if key is not None:
+    for space, name in keys:
         uow.record_operation(
             OperationRecord(
-                namespace=namespace,
-                key=key,
+                namespace=space,
+                key=name,
                 kind=kind,
                 fingerprint=fingerprint,
                 op_id=op_id,
@@ -129,6 +143,19 @@ def perform(
             )
         )
     return result
+
+
+def apply(
+    ctx: Context, uow: UnitOfWork, before: AccountState, at: datetime | None, step: Step
+) -> tuple[rules.Transition, list[EntryState]]:
+    """The heart of every write, once its customer is locked (``before``) and its key looked
+    up: the time checks, the rule, and the save of what it changed; the transition and the
+    entries as stored."""
+    ctx.check_future(at)
+    when = ctx.write_time(at, before)
+    transition = step(before, when)
+    after, entries = transition
+    return transition, uow.save(ChangeSet.of(before, after, entries))
 
 
 def define_unit(ctx: Context, name: str, scale: int) -> None:
@@ -631,7 +658,7 @@ def expire_due(ctx: Context, *, at: datetime | None = None) -> list[Entry]:
     when = parse_optional_time(at, "at")
     ctx.check_future(when)
     with ctx.reader() as reader:
-        customers = reader.customers()
+        customers = _seen(reader)
     written: list[Entry] = []
     for customer in customers:
         with ctx.transaction() as uow:
@@ -646,3 +673,16 @@ def expire_due(ctx: Context, *, at: datetime | None = None) -> list[Entry]:
             saved = uow.save(ChangeSet.of(before, after, entries))
             written.extend(Entry.from_state(e, ctx.scale(e.unit, uow)) for e in saved)
     return written
+
+
+def _seen(reader: Reader) -> list[str]:
+    """Every customer the ledger has seen (one with only a schedule that starts later has no
+    entry yet), in the order first seen."""
+    found: list[str] = []
+    after = 0
+    while True:
+        page = reader.customer_page(after, 1000, LATEST)
+        found.extend(customer for _, customer in page)
+        if len(page) < 1000:
+            return found
+        after = page[-1][0]

@@ -57,6 +57,39 @@ def _the_ledger_grows(partitions: int | None = None) -> tuple[str, ...]:
     )
 
 
+def _settings_and_events(partitions: int | None = None) -> tuple[str, ...]:
+    """SPEC §17 to §19: the shared step's tables partitioned like the rest, and the outbox,
+    numbered from a sequence with the writing transaction beside each event (the feed across
+    customers goes by it, as the entries')."""
+    return (
+        f"ALTER TABLE accounts ADD COLUMN settings {_BIG} NOT NULL DEFAULT 0 CHECK (settings >= 0)",
+        *(
+            statement
+            for name, body in shared.settings_tables(D).items()
+            for statement in _table(name, body, partitions)
+        ),
+        f"CREATE SEQUENCE events_seq AS {_BIG}",
+        *_table(
+            "events",
+            f"""
+            seq {_BIG} NOT NULL DEFAULT nextval('events_seq'),
+            customer text NOT NULL,
+            id text NOT NULL,
+            kind text NOT NULL,
+            unit text NOT NULL,
+            at {_TIME} NOT NULL,
+            op_id text NOT NULL,
+            body {_DOC} NOT NULL,
+            txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            PRIMARY KEY (customer, seq)""",
+            partitions,
+        ),
+        "CREATE INDEX events_by_transaction ON events (txid, seq)",
+        *shared.settings_indexes(D, unique=partitions is None),
+        D.append_only("events", "TRUNCATE", "events are kept forever: they cannot be truncated"),
+    )
+
+
 def _initial(partitions: int | None = None) -> tuple[str, ...]:
     """The first schema; with ``partitions``, every table that carries a customer is
     hash-partitioned by it into that many partitions (the same columns, keys and
@@ -253,6 +286,7 @@ def _initial(partitions: int | None = None) -> tuple[str, ...]:
 MIGRATIONS: tuple[tuple[str, Callable[[int | None], tuple[str, ...]]], ...] = (
     ("0001_initial", _initial),
     ("0002_the_ledger_grows", _the_ledger_grows),
+    ("0003_settings_and_events", _settings_and_events),
 )
 """Each step takes ``partitions``: ``None`` for plain tables, or how many hash partitions by
 customer the tables it creates get (a later step adding a table partitions it alike)."""

@@ -21,7 +21,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
+from creditcore.core.periods import Every, parse_every
 from creditcore.core.profiles import ProfileState
+from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
 from creditcore.repository import OperationRecord
 from creditcore.state import (
     BLOCK_SOURCES,
@@ -64,7 +68,7 @@ ENTRY_ROW_COLUMNS = (
     "seq", "op_id", "customer", "unit", "kind", "block_pos", "hold_pos", "amount", "available_after", "at",
     "description", "metadata", "ref", "of_debt",
 )  # fmt: skip
-ACCOUNT_COLUMNS = ("customer", "last_at", "next_number", "first_seq")
+ACCOUNT_COLUMNS = ("customer", "last_at", "next_number", "first_seq", "settings")
 #: A version of a profile, as it is stored (after its ``pos``).
 PROFILE_COLUMNS = ("customer", "at", "name", "email", "external_id", "metadata", "timezone")
 #: The running totals of one unit (``UnitTotals``), each a column of ``account_units``.
@@ -536,3 +540,109 @@ def operation(row: Sequence[Any]) -> OperationRecord:
         customer=row[5],
         outcome=outcome,
     )
+
+
+# -- settings and events (SPEC §17 to §19) ------------------------------------------------------
+#
+# A schedule, a top-up rule, an alert or an event is stored as one JSON document of its fields
+# (the columns beside it are what reads find it by). Each value is tagged by its type, so the
+# document reads back to the same value: times as integer microseconds, decimals as text.
+
+Setting = ScheduleState | TopUpState | AlertState | EventState
+_UNSTORED = frozenset({"seq", "txid"})  # an event's position: columns of its own
+
+
+def setting_text(value: Setting) -> str:
+    """A setting's (or an event's) document."""
+    fields = {
+        field.name: _tagged(getattr(value, field.name))
+        for field in attrs.fields(type(value))
+        if field.init and field.name not in _UNSTORED
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+
+def _tagged(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, datetime):
+        return {"t": micros(value)}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, Every):
+        return {"every": value.text}
+    if isinstance(value, timedelta):
+        return {"every": parse_every(value).text}
+    if isinstance(value, frozenset):
+        return {"set": sorted(value)}
+    if isinstance(value, tuple):
+        return [_tagged(item) for item in value]
+    if isinstance(value, Mapping):
+        return {"map": dict(value)}
+    raise TypeError(f"a setting holds no {type(value).__name__}")
+
+
+def _untagged(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_untagged(item) for item in value)
+    if not isinstance(value, dict):
+        return value
+    ((tag, inner),) = value.items()
+    if tag == "t":
+        return time(inner)
+    if tag == "d":
+        return Decimal(inner)
+    if tag == "every":
+        return parse_every(inner)
+    if tag == "set":
+        return frozenset(inner)
+    return dict(inner)
+
+
+def _setting(kind: type[Any], text: str, **extra: object) -> Any:
+    return kind(**{name: _untagged(value) for name, value in json.loads(text).items()}, **extra)
+
+
+def schedule(text: str) -> ScheduleState:
+    found: ScheduleState = _setting(ScheduleState, text)
+    return found
+
+
+def top_up(text: str) -> TopUpState:
+    found: TopUpState = _setting(TopUpState, text)
+    return found
+
+
+def alert(text: str) -> AlertState:
+    found: AlertState = _setting(AlertState, text)
+    return found
+
+
+def event(seq: int, text: str, txid: object = None) -> EventState:
+    found: EventState = _setting(EventState, text, seq=seq, txid=None if txid is None else int(str(txid)))
+    return found
+
+
+def settings_in_force(state: AccountState, rows: Sequence[Sequence[Any]]) -> AccountState:
+    """The account with the schedules, top-up rules and alerts in force, from the rows of
+    ``Statements.settings_of`` (``what, number, document``)."""
+    schedules: dict[str, ScheduleState] = {}
+    top_ups: dict[str, TopUpState] = {}
+    alerts: dict[str, AlertState] = {}
+    for what, _number, text in rows:
+        if what == 0:
+            found = schedule(text)
+            schedules[found.id] = found
+        elif what == 1:
+            rule = top_up(text)
+            top_ups[rule.unit] = rule
+        else:
+            made = alert(text)
+            alerts[made.id] = made
+    return attrs.evolve(state, schedules=schedules, top_ups=top_ups, alerts=alerts)
+
+
+def settings_count(state: AccountState) -> int:
+    """How many settings are in force (the account row keeps it, so a load reads them only
+    when there are some)."""
+    return len(state.schedules) + len(state.top_ups) + len(state.alerts)

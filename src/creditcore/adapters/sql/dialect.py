@@ -105,6 +105,11 @@ class Dialect:
     order its rows were made in): one more than the last where writers take turns (SQLite),
     the table's sequence where they do not (PostgreSQL, whose migration makes it)."""
 
+    indexed_by: Callable[[str], str] = attrs.field(default=lambda index: "")
+    """``index`` -> what follows a table's name in a FROM clause to make a query use that
+    index: SQLite's ``INDEXED BY`` (its planner, without statistics, prefers a primary key
+    that reads every row of the customer), nothing where the planner has statistics."""
+
     def marks(self, count: int) -> str:
         """``count`` placeholders, comma-separated."""
         return ", ".join(self.mark for _ in range(count))
@@ -123,6 +128,7 @@ SQLITE = Dialect(
     append_only=_sqlite_append_only,
     json_members=_sqlite_json_members,
     json_field=_sqlite_json_field,
+    indexed_by=lambda index: f" INDEXED BY {index}",
 )
 """SQLite: STRICT tables, ``INTEGER`` is 64-bit, JSON is checked text, ``pos`` is the rowid."""
 

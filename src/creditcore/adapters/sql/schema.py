@@ -519,6 +519,83 @@ def fill_customers(d: Dialect) -> tuple[str, ...]:
     )
 
 
+# -- 0007: settings and the event outbox (SPEC §17 to §19) --------------------------------------
+
+
+def settings_tables(d: Dialect) -> dict[str, str]:
+    """The tables of a customer's settings and events, by name (their columns; PostgreSQL
+    partitions them by customer). A schedule, a top-up rule, an alert or an event is one JSON
+    document (``body``) beside the columns reads find it by: ``ended``, ``live`` and
+    ``removed`` mark what a write loads (the settings in force). A top-up rule's versions are
+    numbered per customer (``pos``); ``body`` is NULL for a removal."""
+    i, t = d.integer, "TEXT"
+    flag = f"{i} NOT NULL DEFAULT 0"
+    return {
+        # Reader.schedules, find_schedule; the account's schedules running (ended = 0)
+        "schedules": f"""
+            customer {t} NOT NULL,
+            id {t} NOT NULL,
+            number {i} NOT NULL,
+            ended {flag} CHECK (ended IN (0, 1)),
+            body {d.json} NOT NULL{d.json_check("body", False)},
+            PRIMARY KEY (customer, id)""",
+        # Reader.top_ups; the rules in force (live = 1)
+        "top_ups": f"""
+            customer {t} NOT NULL,
+            pos {i} NOT NULL,
+            unit {t} NOT NULL,
+            at {d.time_type} NOT NULL,
+            live {flag} CHECK (live IN (0, 1)),
+            body {d.json}{d.json_check("body", True)},
+            PRIMARY KEY (customer, pos)""",
+        # Reader.alerts, find_alert; the active alerts (removed = 0)
+        "alerts": f"""
+            customer {t} NOT NULL,
+            id {t} NOT NULL,
+            number {i} NOT NULL,
+            removed {flag} CHECK (removed IN (0, 1)),
+            body {d.json} NOT NULL{d.json_check("body", False)},
+            PRIMARY KEY (customer, id)""",
+    }
+
+
+def settings_indexes(d: Dialect, *, unique: bool) -> tuple[str, ...]:
+    """Finding a schedule or an alert by its id alone (``unique`` where one index sees every
+    row), the settings in force, and the append-only outbox."""
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    return (
+        f"CREATE {kind} schedules_by_id ON schedules (id)",
+        f"CREATE {kind} alerts_by_id ON alerts (id)",
+        # a write's load reads only the settings in force, however many ended before
+        "CREATE INDEX schedules_in_force ON schedules (customer) WHERE ended = 0",
+        "CREATE INDEX top_ups_in_force ON top_ups (customer) WHERE live = 1",
+        "CREATE INDEX alerts_in_force ON alerts (customer) WHERE removed = 0",
+        d.append_only("events", "UPDATE", "events are kept as written: an event cannot be changed"),
+        d.append_only("events", "DELETE", "events are kept forever: an event cannot be deleted"),
+    )
+
+
+def _settings_and_events(d: Dialect) -> tuple[str, ...]:
+    return (
+        f"ALTER TABLE accounts ADD COLUMN settings {d.integer} NOT NULL DEFAULT 0 CHECK (settings >= 0)",
+        *(f"CREATE TABLE {name} ({body}\n){d.keyed_table_options}" for name, body in settings_tables(d).items()),
+        f"""
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            customer TEXT NOT NULL,
+            id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            at {d.time_type} NOT NULL,
+            op_id TEXT NOT NULL,
+            body {d.json} NOT NULL{d.json_check("body", False)}
+        ){d.table_options}
+        """,
+        "CREATE INDEX events_by_customer ON events (customer, seq)",
+        *settings_indexes(d, unique=True),
+    )
+
+
 #: The forward migrations, in order: ``(name, step)``. Append; never edit a released one.
 MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0001_initial", _initial),
@@ -527,4 +604,5 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0004_slim_idempotency_records", _slim_idempotency_records),
     ("0005_lean_write_path", _lean_write_path),
     ("0006_the_ledger_grows", _the_ledger_grows),
+    ("0007_settings_and_events", _settings_and_events),
 )

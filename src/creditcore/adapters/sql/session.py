@@ -18,8 +18,10 @@ from datetime import datetime
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from creditcore.core.profiles import ProfileState
+from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
+from creditcore.core.state import NO_SETTINGS, Settings
 from creditcore.errors import CreditError, StorageError
-from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, OperationRecord, PastHistory
+from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, EventQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
 from . import codec
@@ -215,6 +217,9 @@ class SqlSession:
                 {b.id: b for b in map(self._block, blocks)},
                 {h.id: h for h in map(self._hold, holds)},
             )
+            if rows[0][10]:  # settings in force: read only for an account that has some
+                params = (customer, customer, customer)
+                state = codec.settings_in_force(state, self.conn.execute(self.sql.settings_of, params).fetchall())
         if self.writing:
             self._remember_account(state)  # a new customer's: nothing stored to forget when it is saved
         return state
@@ -305,6 +310,41 @@ class SqlSession:
         rows = self.conn.execute(self.sql.customer_page, (after, codec.micros(until), limit))
         return [(int(pos), str(customer)) for pos, customer in rows]
 
+    @storage("read a customer's schedules")
+    def schedules(self, customer: str) -> list[ScheduleState]:
+        return [codec.schedule(text) for (text,) in self.conn.execute(self.sql.schedules_of, (customer,))]
+
+    @storage("find a schedule")
+    def find_schedule(self, schedule_id: str) -> ScheduleState | None:
+        row = self.conn.execute(self.sql.schedule_by_id, (schedule_id,)).fetchone()
+        return None if row is None else codec.schedule(row[0])
+
+    @storage("read a customer's top-up rules")
+    def top_ups(self, customer: str) -> list[tuple[datetime, str, TopUpState | None]]:
+        return [
+            (codec.time(at), unit, None if text is None else codec.top_up(text))
+            for at, unit, text in self.conn.execute(self.sql.top_ups_of, (customer,))
+        ]
+
+    @storage("read a customer's alerts")
+    def alerts(self, customer: str) -> list[AlertState]:
+        return [codec.alert(text) for (text,) in self.conn.execute(self.sql.alerts_of, (customer,))]
+
+    @storage("find an alert")
+    def find_alert(self, alert_id: str) -> AlertState | None:
+        row = self.conn.execute(self.sql.alert_by_id, (alert_id,)).fetchone()
+        return None if row is None else codec.alert(row[0])
+
+    @storage("list events")
+    def list_events(self, query: EventQuery) -> list[EventState]:
+        found = self.sql.list_events(
+            customer=query.customer, after_seq=query.after_seq, after_txid=query.after_txid, limit=query.limit
+        )
+        if found is None:
+            return []
+        sql, params = found
+        return [codec.event(*row) for row in self.conn.execute(sql, params)]
+
     @storage("read a customer's past")
     def past_history(self, customer: str, until: datetime) -> PastHistory:
         return past_history(self.conn, self.sql, customer, until, self._block, self._hold)
@@ -331,10 +371,17 @@ class SqlSession:
             for number, entry in zip(self.number(len(entries)), entries, strict=True):
                 stored.append(entry.numbered(number))
                 first.setdefault(entry.customer, number)
+        settings = changes.settings
         if known is None or before.last_at is None:
             self._save_whole_account(after, first.get(customer), forget=known is None)
-            if stored:  # its first entries, as far as this connection knows: it is seen
-                self.send(self.sql.see_customer, (customer, codec.micros(min(e.at for e in stored))))
+            # its first entries or setting, as far as this connection knows: it is seen
+            seen = (
+                [e.at for e in stored]
+                if stored or settings is NO_SETTINGS or after.last_at is None
+                else [after.last_at]
+            )
+            if seen:
+                self.send(self.sql.see_customer, (customer, codec.micros(min(seen))))
         else:
             self._save_account(before, after)
         for other, seq in first.items():
@@ -344,6 +391,8 @@ class SqlSession:
             self._save_blocks(before, changes.blocks)
         if changes.holds:
             self._save_holds(before, changes.holds)
+        if settings is not NO_SETTINGS:
+            self._save_settings(customer, settings)
         if stored:
             self._insert_entries(stored)
             self._wrote(self.sql.entry_witness, (stored[0].seq, stored[0].op_id))
@@ -360,7 +409,7 @@ class SqlSession:
         send = self.send
         customer = after.customer
         last_at = codec.optional_micros(after.last_at)
-        send(self.sql.upsert_account, (customer, last_at, after.next_number, first_seq))
+        send(self.sql.upsert_account, (customer, last_at, after.next_number, first_seq, codec.settings_count(after)))
         if forget:
             send(self.sql.delete_units, (customer,))
         for unit in codec.account_units(after):
@@ -402,8 +451,36 @@ class SqlSession:
             own += ("next_number",)
         if not stamped and after.last_at != before.last_at:
             own += ("last_at",)
+        count = codec.settings_count(after)
+        if count != codec.settings_count(before):
+            own += ("settings",)
         if own:
-            self.send(self.sql.write_account(own), (customer, last_at, after.next_number, None))
+            self.send(self.sql.write_account(own), (customer, last_at, after.next_number, None, count))
+
+    def _save_settings(self, customer: str, settings: Settings) -> None:
+        """Each schedule and alert the write changed, whole; each top-up rule version (the
+        one it replaces no longer in force); its events, numbered by the store."""
+        send, sql = self.send, self.sql
+        for schedule in settings.schedules:
+            text, ended = codec.setting_text(schedule), int(schedule.ended)
+            send(sql.upsert_schedule, (customer, schedule.id, schedule.number, ended, text))
+            self._wrote(sql.schedule_witness, (schedule.id, ended, text))
+        for alert in settings.alerts:
+            removed = int(alert.removed_at is not None)
+            send(sql.upsert_alert, (customer, alert.id, alert.number, removed, codec.setting_text(alert)))
+            self._wrote(sql.alert_witness, (alert.id, removed))
+        for at, unit, rule in settings.top_ups:
+            send(sql.retire_top_up, (customer, unit))
+            body = None if rule is None else codec.setting_text(rule)
+            live, when = int(rule is not None), codec.micros(at)
+            send(sql.insert_top_up, (customer, customer, unit, when, live, body))
+            self._wrote(sql.top_up_witness, (customer, unit, when, live, body, body))
+        for event in settings.events:
+            text = codec.setting_text(event)
+            send(
+                sql.insert_event,
+                (customer, event.id, event.kind, event.unit, codec.micros(event.at), event.op_id, text),
+            )
 
     def _block_pos(self, block_id: str) -> int | None:
         seen = self._blocks.get(block_id)

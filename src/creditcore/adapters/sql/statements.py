@@ -112,7 +112,7 @@ class Statements:
         self.upsert_account = (
             f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES ({_values(dialect, ACCOUNT_COLUMNS)}) "
             "ON CONFLICT (customer) DO UPDATE SET last_at = excluded.last_at, next_number = excluded.next_number, "
-            "first_seq = COALESCE(accounts.first_seq, excluded.first_seq)"
+            "first_seq = COALESCE(accounts.first_seq, excluded.first_seq), settings = excluded.settings"
         )
         self.upsert_account_unit = _upsert(dialect, "account_units", ACCOUNT_UNIT_COLUMNS, "customer, unit")
         self.delete_units = f"DELETE FROM account_units WHERE customer = {m}"
@@ -125,7 +125,7 @@ class Statements:
         # the account's row with each of its units' (see codec.account)
         self.account = (
             "SELECT a.last_at, a.next_number, u.unit, u.granted, u.used, u.expired, u.voided, u.debt, "
-            "u.settlements, u.last_at FROM accounts a LEFT JOIN account_units u ON u.customer = a.customer "
+            "u.settlements, u.last_at, a.settings FROM accounts a LEFT JOIN account_units u ON u.customer = a.customer "
             f"WHERE a.customer = {m}"
         )
         self.live_blocks = f"{self.select_block} WHERE customer = {m} AND live = 1 ORDER BY pos"
@@ -163,6 +163,7 @@ class Statements:
             f"INSERT INTO customers (pos, customer, first_at) VALUES ({dialect.next_pos('customers')}, {m}, {t}) "
             f"ON CONFLICT (customer) DO UPDATE SET first_at = {dialect.least}(customers.first_at, excluded.first_at)"
         )
+        self._settings(dialect)
         # snapshots of account state (see .snapshots)
         self.drop_snapshots_after = f"DELETE FROM snapshots WHERE customer = {m} AND at > {t}"
         self.last_snapshot_seq = f"SELECT seq FROM snapshots WHERE customer = {m} ORDER BY seq DESC LIMIT 1"
@@ -176,6 +177,71 @@ class Statements:
             f"{self.select_entry} WHERE e.customer = {m} AND e.seq > {m} AND e.seq <= {m} AND e.at <= {t} "
             "ORDER BY e.seq"
         )
+
+    def _settings(self, dialect: Dialect) -> None:
+        """The statements of settings and events (SPEC §17 to §19)."""
+        m, t = dialect.mark, dialect.time_value(dialect.mark)
+        # what a write loads besides blocks and holds: the settings in force (codec.settings_in_force)
+        by = dialect.indexed_by
+        self.settings_of = (
+            f"SELECT 0, number, body FROM schedules{by('schedules_in_force')} WHERE customer = {m} AND ended = 0 "
+            f"UNION ALL SELECT 1, pos, body FROM top_ups{by('top_ups_in_force')} WHERE customer = {m} AND live = 1 "
+            f"UNION ALL SELECT 2, number, body FROM alerts{by('alerts_in_force')} WHERE customer = {m} AND removed = 0 "
+            "ORDER BY 1, 2"
+        )
+        self.schedules_of = f"SELECT body FROM schedules WHERE customer = {m} ORDER BY number"
+        self.schedule_by_id = f"SELECT body FROM schedules WHERE id = {m}"
+        self.upsert_schedule = _upsert(
+            dialect, "schedules", ("customer", "id", "number", "ended", "body"), "customer, id"
+        )
+        self.alerts_of = f"SELECT body FROM alerts WHERE customer = {m} ORDER BY number"
+        self.alert_by_id = f"SELECT body FROM alerts WHERE id = {m}"
+        self.upsert_alert = _upsert(dialect, "alerts", ("customer", "id", "number", "removed", "body"), "customer, id")
+        self.top_ups_of = f"SELECT at, unit, body FROM top_ups WHERE customer = {m} ORDER BY pos"
+        self.retire_top_up = f"UPDATE top_ups SET live = 0 WHERE customer = {m} AND unit = {m} AND live = 1"
+        self.insert_top_up = (
+            "INSERT INTO top_ups (customer, pos, unit, at, live, body) VALUES "
+            f"({m}, (SELECT COALESCE(MAX(pos), 0) + 1 FROM top_ups WHERE customer = {m}), {m}, {t}, {m}, {m})"
+        )
+        # what finds a settings write only if it was committed (see the entries' witness)
+        self.schedule_witness = f"SELECT 1 FROM schedules WHERE id = {m} AND ended = {m} AND body = {m}"
+        self.alert_witness = f"SELECT 1 FROM alerts WHERE id = {m} AND removed = {m}"
+        self.top_up_witness = (
+            f"SELECT 1 FROM top_ups WHERE customer = {m} AND unit = {m} AND at = {t} AND live = {m} "
+            f"AND (body = {m} OR (body IS NULL AND {m} IS NULL))"
+        )
+        self.insert_event = (
+            f"INSERT INTO events (customer, id, kind, unit, at, op_id, body) VALUES ({m}, {m}, {m}, {m}, {t}, {m}, {m})"
+        )
+
+    def list_events(
+        self, *, customer: str | None, after_seq: int, after_txid: int | None, limit: int
+    ) -> tuple[str, list[object]] | None:
+        """The ``events()`` query: ``(sql, params)`` of rows ``seq, body[, transaction]``, or
+        ``None`` when no event can match. Across customers, a feed by transaction where seq
+        order is not commit order (as :meth:`list_entries`)."""
+        m = self.dialect.mark
+        feed = self.dialect.feed if customer is None else None
+        if feed is not None and after_txid is not None:
+            clauses = [feed.after.format(m=m)]
+            params: list[object] = [str(after_txid), after_seq]
+        else:
+            if after_seq >= INT64_MAX:
+                return None
+            clauses = [f"e.seq > {m}"]
+            params = [max(after_seq, 0)]
+        if feed is not None:
+            clauses.append(feed.settled)
+        if customer is not None:
+            clauses.append(f"e.customer = {m}")
+            params.append(customer)
+        position = "" if feed is None else f", {feed.position}"
+        order = "e.seq" if feed is None else feed.order
+        sql = f"SELECT e.seq, e.body{position} FROM events e WHERE {' AND '.join(clauses)} ORDER BY {order}"
+        if 0 < limit <= INT64_MAX:
+            sql += f" LIMIT {m}"
+            params.append(limit)
+        return sql, params
 
     def _set(self, table: str, names: tuple[str, ...]) -> str:
         made = self._made.get((table, names))

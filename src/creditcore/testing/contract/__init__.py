@@ -22,8 +22,9 @@ The tests come in groups, one mixin each, all combined into :class:`RepositoryCo
 :class:`~creditcore.testing.contract.writes.WriteContract` (writes round-trip, keys replay),
 :class:`~creditcore.testing.contract.reads.ReadContract` (entries, paging, filters, the past),
 :class:`~creditcore.testing.contract.transactions.TransactionContract` (atomicity, readers and
-writers, threads) and :class:`~creditcore.testing.contract.reopening.ReopeningContract` (what
-survives a reopen). Their factory and fixtures are in
+writers, threads), :class:`~creditcore.testing.contract.reopening.ReopeningContract` (what
+survives a reopen) and :class:`~creditcore.testing.contract.settings.SettingsContract`
+(schedules, top-up rules, alerts and the event outbox). Their factory and fixtures are in
 :class:`~creditcore.testing.contract.base.ContractBase`; the seeded workload and the helpers
 other suites import from here (:class:`ManualClock`, :func:`snapshot`, :func:`run_script`, ...)
 are in :mod:`creditcore.testing.contract.script`.
@@ -47,6 +48,7 @@ from creditcore.testing.contract.script import (
     run_script,
     snapshot,
 )
+from creditcore.testing.contract.settings import SettingsContract
 from creditcore.testing.contract.transactions import TransactionContract
 from creditcore.testing.contract.writes import WriteContract
 
@@ -61,6 +63,7 @@ __all__ = [
     "ReadContract",
     "ReopeningContract",
     "RepositoryContract",
+    "SettingsContract",
     "TransactionContract",
     "WriteContract",
     "assert_same_transcript",
@@ -71,7 +74,7 @@ __all__ = [
 ]
 
 
-class RepositoryContract(WriteContract, ReadContract, TransactionContract, ReopeningContract):
+class RepositoryContract(WriteContract, ReadContract, TransactionContract, ReopeningContract, SettingsContract):
     """Behaviour tests every :class:`~creditcore.repository.Repository` must pass.
 
     Subclasses implement :meth:`make_repository`; adapters that keep data beyond the

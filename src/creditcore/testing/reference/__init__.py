@@ -16,12 +16,19 @@ the blocks that settled it). Everything that happens by itself is derived when r
 walk through a block's events in time order (:meth:`ReferenceLedger.figures`): expiry takes
 the unheld credit at ``expires_at``; a hold's credit comes back when it is released or times
 out; credit that comes back into an expired block expires at once, into a voided block
-(one a void left with nothing unheld) is voided at once; an unscoped block granted with
+(one a void left with nothing unheld) is voided at once; a single-use block that a burn or
+capture has used is spent: at the end of that op, and of every later op that gives credit
+back to it, its unheld credit is voided (SPEC §14); an unscoped block granted with
 ``settle_debt`` pays off debt the moment it becomes active (at the grant, or at its
 ``effective_at``). What a block settles depends on the debt then, so settlements come from a
 walk through the customer's debt changes and settling blocks in time order
 (:meth:`ReferenceLedger.debt_view`). The order of events at one instant is spelled out by
 :data:`Key`.
+
+A burn, hold or preview may use a block that is unscoped or whose scope set meets the
+call's, and (with ``categories``) is of one of the categories named (SPEC §14); a refund
+(SPEC §16) is a new block, and its op's reversals and refunds together stay within what it
+took.
 
 The write methods take the ledger's arguments and raise the ledger's error classes
 (:mod:`creditcore.errors`), so the machine can compare outcomes one to one. The machine
@@ -32,10 +39,11 @@ Where SPEC §3 leaves the order of two checks to judgement, the model follows it
 order: arguments (types, ranges, precision, ``expires_at`` after an explicit
 ``effective_at``, a capture within the hold), then the idempotency key (for a capture or
 release: the hold's ending call, replayed or refused with ``HoldNotActive``), then time
-order, then state. Void, reverse and change_expiry first need their block or operation to
-know the unit, so an unknown one raises ``NotFound`` before precision and key are looked at;
-what the target is (a reversal of an op that is neither a burn nor a capture) and what it
-has left count as state. Choices the README documents are followed: a reversal undoes the
+order, then state. Void, reverse, refund and change_expiry first need their block or
+operation to know the unit, so an unknown one raises ``NotFound`` before precision and key
+are looked at; what the target is (a reversal or refund of an op that is neither a burn nor
+a capture) and what it has left count as state; a refund's ``expires_at`` not after ``at``
+is an argument, as a grant's. Choices the README documents are followed: a reversal undoes the
 debt part first (cancelling what is still owed, then giving settled debt back to the
 settling blocks, latest settlement first), then gives credit back to the drawn blocks in the
 reverse of the draw order; ``change_expiry`` refuses ``expires_at`` not after ``at`` (an
@@ -46,8 +54,8 @@ The model is one class put together from parts, one module each: :mod:`.argument
 a call's arguments), :mod:`.records` (what it keeps, the burn order key, what it returns),
 :mod:`.core` (state, time order, lookups, keys), :mod:`.walks` (the two walks, the burn
 plan), and the operations: :mod:`.grants` (grants and burns), :mod:`.holds` (holds,
-captures, releases), :mod:`.corrections` (voids, expiry changes, reversals) and
-:mod:`.reads` (reads and the sweep).
+captures, releases), :mod:`.corrections` (voids, expiry changes, reversals),
+:mod:`.refunds` (refunds) and :mod:`.reads` (reads and the sweep).
 """
 
 from __future__ import annotations
@@ -55,10 +63,12 @@ from __future__ import annotations
 from creditcore.testing.reference.arguments import (
     check_sign,
     parse_amount,
+    parse_categories,
     parse_cost_basis,
     parse_id,
     parse_optional_id,
     parse_optional_time,
+    parse_scope,
     parse_text,
     parse_time,
 )
@@ -84,6 +94,7 @@ from creditcore.testing.reference.records import (
     RefResult,
     burn_order_key,
 )
+from creditcore.testing.reference.refunds import Refunds
 from creditcore.testing.reference.walks import ReferenceWalks
 
 __all__ = [
@@ -108,17 +119,20 @@ __all__ = [
     "ReferenceCore",
     "ReferenceLedger",
     "ReferenceWalks",
+    "Refunds",
     "burn_order_key",
     "check_sign",
     "parse_amount",
+    "parse_categories",
     "parse_cost_basis",
     "parse_id",
     "parse_optional_id",
     "parse_optional_time",
+    "parse_scope",
     "parse_text",
     "parse_time",
 ]
 
 
-class ReferenceLedger(GrantsAndBurns, HoldOperations, Corrections, Reads):
+class ReferenceLedger(GrantsAndBurns, HoldOperations, Corrections, Refunds, Reads):
     """The naive model the state machine checks the real ledger against."""

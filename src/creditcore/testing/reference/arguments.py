@@ -4,6 +4,7 @@ the ledger's :class:`~creditcore.errors.ValidationError` but shares none of its 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -80,3 +81,32 @@ def parse_text(value: object, name: str) -> str | None:
     if value is not None and (not isinstance(value, str) or len(value) > 2000):
         raise ValidationError(name, "needs a str of at most 2,000 characters")
     return value
+
+
+def parse_scope(value: object) -> frozenset[str] | None:
+    """SPEC §14: ``None``, one scope (a ``str``, never its characters) or an iterable of
+    them; duplicates collapse; empty is refused."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return frozenset({parse_id(value, "scope")})
+    if not isinstance(value, Iterable):
+        raise ValidationError("scope", f"{type(value).__name__} is not a scope set")
+    names = frozenset(parse_id(name, "scope") for name in value)
+    if not names:
+        raise ValidationError("scope", "must not be empty")
+    return names
+
+
+def parse_categories(value: object) -> frozenset[str] | None:
+    """SPEC §14: ``None`` (every category), or ``promotional``/``paid`` as a ``str`` or an
+    iterable of them; empty or unknown is refused."""
+    if value is None:
+        return None
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, Iterable):
+        raise ValidationError("categories", f"{type(value).__name__} is not a set of categories")
+    found = frozenset(names)
+    if not found or not found <= {"promotional", "paid"}:
+        raise ValidationError("categories", "promotional and/or paid")
+    return found

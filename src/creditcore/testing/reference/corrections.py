@@ -131,6 +131,9 @@ class Corrections(ReferenceWalks):
             metadata=dict(old.metadata),
             origin=old.id,
             settle_key=(old.effective_at, 0, 2, number) if upcoming_settler else None,
+            single_use=old.single_use,  # an unused one: a used one has nothing unheld to move
+            source="move",
+            refund_of=old.refund_of,
         )
         self.blocks[new.id] = new
         self._wrote(old.customer, t, own_entries=True)
@@ -156,7 +159,8 @@ class Corrections(ReferenceWalks):
         """SPEC §3 reverse, with the README's order: the debt part first (what is still owed
         is cancelled; what was settled goes back to the settling blocks, latest settlement
         first), then credit back to the drawn blocks, last drawn first. Credit that comes
-        back into an expired block expires at once; into a voided one, it is voided at once."""
+        back into an expired block expires at once; into a voided one, or a spent single-use
+        one (SPEC §14), it is voided at once. What is left counts earlier refunds (SPEC §16)."""
         target = parse_id(op_id, "op_id")
         if amount is not None:
             check_sign(amount)
@@ -201,10 +205,11 @@ class Corrections(ReferenceWalks):
         entries: list[ExpectedEntry] = [("reverse", None, cancel)] if cancel else []
         for block_id, give, _ in returns:
             block = self.blocks[block_id]
+            figures = self.figures(block, t)
             entries.append(("reverse", block_id, give))
             if block.expired_at(t):
                 entries.append(("expire", block_id, give))
-            elif self.figures(block, t).closed:
+            elif figures.closed or (block.single_use and figures.first_used_at is not None):
                 entries.append(("void", block_id, give))
         # record it
         tick = next(self._ticks)

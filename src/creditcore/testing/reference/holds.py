@@ -1,18 +1,27 @@
-"""The reference model's holds (SPEC §3): a hold pins credit in burn order; a capture takes
-some of it (in burn order), a release none; either ends the hold, and the same call again
-replays it."""
+"""The reference model's holds (SPEC §3, §14): a hold pins credit its scope set and
+categories may use, in burn order; a capture takes some of it (in burn order, whatever the
+filters), a release none; either gives the rest back and ends the hold, and the same call
+again replays it. A capture that is a single-use block's first use, or credit given back
+to a spent one, leaves it with nothing unheld (a void after the releases)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
 from creditcore.errors import HoldNotActive, InsufficientCredits, NotFound, ValidationError
-from creditcore.testing.reference.arguments import parse_amount, parse_id, parse_optional_id, parse_optional_time
+from creditcore.testing.reference.arguments import (
+    parse_amount,
+    parse_categories,
+    parse_id,
+    parse_optional_time,
+    parse_scope,
+)
 from creditcore.testing.reference.records import (
     NEVER,
     ZERO,
+    ExpectedEntry,
     Fingerprint,
     Move,
     RefHold,
@@ -34,7 +43,8 @@ class HoldOperations(ReferenceWalks):
         *,
         hold_id: str,
         unit: str = "credits",
-        scope: str | None = None,
+        scope: str | Iterable[str] | None = None,
+        categories: str | Iterable[str] | None = None,
         expires_at: datetime | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -45,13 +55,14 @@ class HoldOperations(ReferenceWalks):
         hold_id = parse_id(hold_id, "hold_id")
         unit, scale = self._scale(unit)
         value = parse_amount(amount, scale)
-        scope = parse_optional_id(scope, "scope")
+        scopes = parse_scope(scope)
+        chosen = parse_categories(categories)
         expires = parse_optional_time(expires_at, "expires_at")
         meta = dict(metadata or {})
         when = parse_optional_time(at, "at")
         fingerprint: Fingerprint = (
-            ("customer", customer), ("amount", value), ("unit", unit), ("scope", scope), ("expires_at", expires),
-            ("description", description), ("metadata", meta),
+            ("customer", customer), ("amount", value), ("unit", unit), ("scope", scopes), ("expires_at", expires),
+            ("description", description), ("metadata", meta), ("categories", chosen),
         )  # fmt: skip
         replay = self._replay("hold", hold_id, "hold", fingerprint)
         if replay is not None:
@@ -59,7 +70,7 @@ class HoldOperations(ReferenceWalks):
         t = self._write_time(customer, when)
         if expires is not None and expires <= t:
             raise ValidationError("expires_at", "must be later than the hold time")
-        plan, shortfall = self.plan(customer, unit, scope, value, t)
+        plan, shortfall = self.plan(customer, unit, scopes, value, t, chosen)
         if shortfall:
             raise InsufficientCredits(value, value - shortfall, unit)
         self.holds[hold_id] = RefHold(
@@ -67,7 +78,8 @@ class HoldOperations(ReferenceWalks):
             customer=customer,
             unit=unit,
             amount=value,
-            scope=scope,
+            scope=scopes,
+            categories=chosen,
             expires_at=expires,
             created_at=t,
             allocations=list(plan),
@@ -89,7 +101,8 @@ class HoldOperations(ReferenceWalks):
                 "hold.expires_at": expires,
                 "hold.created_at": t,
                 "hold.settled_at": None,
-                "hold.scope": None if scope is None else frozenset({scope}),
+                "hold.scope": scopes,
+                "hold.categories": chosen,
             },
             draws=tuple(plan),
         )
@@ -136,15 +149,17 @@ class HoldOperations(ReferenceWalks):
         for block_id, pin in pinned:
             take = min(need, pin)
             if take:
-                self.blocks[block_id].moves.append(Move(t, tick, next(self._n), "capture", take))
                 draws.append((block_id, take))
                 need -= take
+        entries = [("capture", block_id, take) for block_id, take in draws] + self._end_entries(found, draws, t)
+        for block_id, take in draws:
+            self.blocks[block_id].moves.append(Move(t, tick, next(self._n), "capture", take))
         found.ended_at, found.end_kind, found.end_amount, found.end_tick = t, "capture", value, tick
         self._wrote(found.customer, t, own_entries=True)
         op_id = self._op_id(new_op_id)
         self.ops[op_id] = RefOp(op_id, "capture", found.customer, found.unit, taken=draws)
         result = RefResult(kind="capture", values={"captured": value, "released": found.amount - value},
-                           draws=tuple(draws))  # fmt: skip
+                           draws=tuple(draws), entries=tuple(entries))  # fmt: skip
         found.end_result = result
         return result
 
@@ -158,11 +173,39 @@ class HoldOperations(ReferenceWalks):
         status = found.status_at(t)
         if status != "active":
             raise HoldNotActive(found.id, status)
+        entries = self._end_entries(found, [], t)
         tick = next(self._ticks)
         found.ended_at, found.end_kind, found.end_amount, found.end_tick = t, "release", ZERO, tick
         self._wrote(found.customer, t, own_entries=True)
         op_id = self._op_id(new_op_id)
         self.ops[op_id] = RefOp(op_id, "release", found.customer, found.unit)
-        result = RefResult(kind="release", values={"released": found.amount})
+        result = RefResult(kind="release", values={"released": found.amount}, entries=tuple(entries))
         found.end_result = result
         return result
+
+    def _end_entries(self, found: RefHold, draws: list[tuple[str, Decimal]], t: datetime) -> list[ExpectedEntry]:
+        """The entries a capture drawing ``draws`` (none: a release) writes after its
+        captures, worked out before it: in allocation order, the rest of each pin released
+        (into an expired block it expires at once, into a voided one it is voided at once);
+        then, in allocation order, a void of all the unheld credit of each single-use block
+        that is spent by the end of the op and has not expired (SPEC §14)."""
+        taken = dict(draws)
+        released: list[ExpectedEntry] = []
+        spent: list[ExpectedEntry] = []
+        for block_id, pin in found.allocations:
+            block = self.blocks[block_id]
+            before = self.figures(block, t)
+            rest = pin - taken.get(block_id, ZERO)
+            expired = block.expired_at(t)
+            if rest:
+                released.append(("release", block_id, rest))
+                if expired:
+                    released.append(("expire", block_id, rest))
+                elif before.closed:
+                    released.append(("void", block_id, rest))
+            used_by_now = before.first_used_at is not None or taken.get(block_id, ZERO) > 0
+            # a voided block gave back its rest at once, and had nothing unheld before
+            unheld = before.remaining - before.held + (ZERO if before.closed else rest)
+            if block.single_use and used_by_now and not expired and unheld > 0:
+                spent.append(("void", block_id, unheld))
+        return released + spent

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from creditcore.testing.reference.arguments import parse_scope
 from creditcore.testing.reference.records import BALANCE_FIELDS, ZERO, BlockFigures, HoldView, RefBlock, burn_order_key
 from creditcore.testing.reference.walks import ReferenceWalks
 
@@ -23,9 +24,11 @@ class Reads(ReferenceWalks):
                 self._wrote(customer, horizon, own_entries=False)
 
     def balance(
-        self, customer: str, *, unit: str = "credits", at: datetime | None = None, scope: str | None = None
+        self, customer: str, *, unit: str = "credits", at: datetime | None = None, scope: object = None
     ) -> dict[str, Decimal]:
-        """SPEC §4's Balance fields at ``at`` (default: now)."""
+        """SPEC §4's Balance fields at ``at`` (default: now); with ``scope`` (a scope set,
+        SPEC §14), ``available`` and ``held`` count only blocks a burn with it could use."""
+        scopes = parse_scope(scope)
         t = self.read_time(customer, at)
         totals = dict.fromkeys(BALANCE_FIELDS, ZERO)
         for block in self._blocks_of(customer, unit):
@@ -40,7 +43,7 @@ class Reads(ReferenceWalks):
                 continue
             totals["used"] += f.used
             totals["expired"] += f.expired
-            if scope is None or block.usable_by(scope):
+            if scopes is None or block.usable_by(scopes):
                 totals["held"] += f.held
                 totals["available"] += f.available
         totals["debt"] = self.debt_view(customer, unit, t).debt
@@ -75,6 +78,8 @@ class Reads(ReferenceWalks):
                 allocations=tuple(found.allocations),
                 expires_at=found.expires_at,
                 settled_at=settled,
+                scope=found.scope,
+                categories=found.categories,
             ))  # fmt: skip
         return views
 

@@ -36,7 +36,8 @@ class Move:
     n: int
     kind: str
     """Out of the block: ``burn``, ``capture``, ``void``, ``move_out`` (to a new block by
-    ``change_expiry``); back into it: ``return`` (a reversal)."""
+    ``change_expiry``); back into it: ``return`` (a reversal). (A single-use block's own void
+    is not kept: the walk derives it, like an expiry.)"""
     amount: Decimal
 
     @property
@@ -85,9 +86,20 @@ class RefBlock:
     settle_key: Key | None = None
     """When the block pays debt off, if it does: as it is granted, or at ``effective_at``."""
     moves: list[Move] = field(default_factory=list)
+    single_use: bool = False
+    """The first burn or capture that takes from it voids the rest of its unheld credit."""
+    source: str = "grant"
+    """``grant``, ``refund`` or ``move``."""
+    refund_of: str | None = None
+    """For a refund's block: the op it refunds."""
 
-    def usable_by(self, scope: str | None) -> bool:
-        return self.scope is None or (scope is not None and scope in self.scope)
+    def usable_by(self, scope: frozenset[str] | None) -> bool:
+        """Unscoped credit serves every call; scoped credit, a call whose scope set meets its own."""
+        return self.scope is None or (scope is not None and bool(self.scope & scope))
+
+    def eligible_for(self, scope: frozenset[str] | None, categories: frozenset[str] | None) -> bool:
+        """SPEC §14: a block must pass both the scope test and the category test."""
+        return self.usable_by(scope) and (categories is None or self.category in categories)
 
     def expired_at(self, t: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= t
@@ -116,10 +128,11 @@ class RefHold:
     customer: str
     unit: str
     amount: Decimal
-    scope: str | None
+    scope: frozenset[str] | None
     expires_at: datetime | None
     created_at: datetime
     allocations: list[tuple[str, Decimal]]
+    categories: frozenset[str] | None = None
     tick: int = 0
     ended_at: datetime | None = None
     end_kind: str | None = None
@@ -157,14 +170,19 @@ class RefOp:
     """What its reversals gave back to each drawn block."""
     debt_undone: Decimal = ZERO
     """What its reversals undid of the debt (cancelled or given back to settling blocks)."""
+    refunded: Decimal = ZERO
+    """What its refunds gave as fresh credit."""
     wrote: bool = True
     """Whether it wrote any entry (a burn with nothing to draw and no debt writes none)."""
 
+    def took(self) -> Decimal:
+        """What it took: a burn's draws and debt, a capture's draws."""
+        return sum((a for _, a in self.taken), ZERO) + self.debt
+
     def left(self) -> Decimal:
-        """What is left to reverse."""
-        return (
-            sum((a for _, a in self.taken), ZERO) + self.debt - sum(self.given_back.values(), ZERO) - self.debt_undone
-        )
+        """What is left to reverse or refund (SPEC §16: reversals and refunds of one op
+        together stay within what it took)."""
+        return self.took() - sum(self.given_back.values(), ZERO) - self.debt_undone - self.refunded
 
 
 @dataclass(frozen=True)
@@ -195,6 +213,8 @@ class BlockFigures:
     """A void left it with nothing unheld: credit that comes back is voided at once."""
     lapsed: Decimal = ZERO
     """What its expiry itself took (its unheld credit at ``expires_at``)."""
+    first_used_at: datetime | None = None
+    """When a burn or capture first took from it."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +237,8 @@ class HoldView:
     allocations: tuple[tuple[str, Decimal], ...]
     expires_at: datetime | None
     settled_at: datetime | None
+    scope: frozenset[str] | None = None
+    categories: frozenset[str] | None = None
 
 
 @dataclass

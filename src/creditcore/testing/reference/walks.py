@@ -123,7 +123,8 @@ class ReferenceWalks(ReferenceCore):
         remaining, held, used, expired, voided, lapsed = block.amount, ZERO, ZERO, ZERO, ZERO, ZERO
         emptied: str | None = None
         closed = False
-        for (when, *_), kind, amount in events:
+        first_used: datetime | None = None
+        for i, ((when, tick, *_), kind, amount) in enumerate(events):
             out = ZERO
             why = "depleted"
             if kind == "pin":
@@ -132,6 +133,8 @@ class ReferenceWalks(ReferenceCore):
                 out = amount
                 used += amount
                 held -= amount if kind == "capture" else ZERO
+                if kind != "settle" and amount and first_used is None:  # a settlement is not a use
+                    first_used = when
             elif kind == "void":
                 out, why = amount, "voided"
                 voided += amount
@@ -159,6 +162,17 @@ class ReferenceWalks(ReferenceCore):
                     emptied = why
             if kind == "void":
                 closed = closed or remaining == held
+            last_of_its_op = i + 1 == len(events) or events[i + 1][0][:2] != (when, tick)
+            if last_of_its_op and block.single_use and first_used is not None and not block.expired_at(when):
+                # SPEC §14: a used single-use block is spent: the op that used it, and any op
+                # that gives credit back to it later, voids its unheld credit
+                spent = remaining - held
+                if spent:
+                    voided += spent
+                    remaining -= spent
+                    closed = True
+                    if remaining == 0:
+                        emptied = "voided"
 
         upcoming = t < block.effective_at
         if remaining == 0 and emptied is not None:
@@ -181,6 +195,7 @@ class ReferenceWalks(ReferenceCore):
             voided=voided,
             closed=closed,
             lapsed=lapsed,
+            first_used_at=first_used,
         )
         self._cache[cache_key] = found_figures
         return found_figures
@@ -188,12 +203,20 @@ class ReferenceWalks(ReferenceCore):
     # -- burn order --------------------------------------------------------------------
 
     def plan(
-        self, customer: str, unit: str, scope: str | None, amount: Decimal, t: datetime
+        self,
+        customer: str,
+        unit: str,
+        scope: frozenset[str] | None,
+        amount: Decimal,
+        t: datetime,
+        categories: frozenset[str] | None = None,
     ) -> tuple[list[tuple[str, Decimal]], Decimal]:
-        """What a burn of ``amount`` at ``t`` would draw, in order, and the shortfall."""
+        """What a burn of ``amount`` at ``t`` with the scope set ``scope`` and the
+        ``categories`` filter would draw, in order, and the shortfall."""
         eligible = [
             b for b in self._blocks_of(customer, unit)
-            if b.created_at <= t and b.active_at(t) and b.usable_by(scope) and self.figures(b, t).available > 0
+            if b.created_at <= t and b.active_at(t) and b.eligible_for(scope, categories)
+            and self.figures(b, t).available > 0
         ]  # fmt: skip
         eligible.sort(key=burn_order_key)
         plan: list[tuple[str, Decimal]] = []
@@ -226,4 +249,10 @@ class ReferenceWalks(ReferenceCore):
             "block.created_at": block.created_at,
             "block.description": block.description,
             "block.metadata": block.metadata,
+            "block.single_use": block.single_use,
+            "block.first_used_at": figures.first_used_at,
+            "block.used": figures.used,
+            "block.source": block.source,
+            "block.refund_of": block.refund_of,
+            "block.schedule_id": None,
         }

@@ -1,19 +1,25 @@
 """A Hypothesis state machine that drives a :class:`~creditcore.Ledger` and the
 :class:`~creditcore.testing.reference.ReferenceLedger` side by side.
 
-The rules: grants (some upcoming, some settling debt, some not), burns (``overdraft``
-``reject``, ``partial`` or ``debt``), holds, captures, releases, voids (whole or partial, of
-active or upcoming blocks), reversals of burns and captures (full, partial, several of one
-op, of debt still owed or already settled), expiry changes, replays of keyed calls, bad
-input, clock jumps and sweeps, and reads at other times.
+The rules: grants (some upcoming, some settling debt, some not, some single-use), burns
+(``overdraft`` ``reject``, ``partial`` or ``debt``) and holds (both with scope sets and
+category filters), captures, releases, burns, holds and captures aimed at unused single-use
+blocks, voids (whole or partial, of active or upcoming blocks), reversals of burns and
+captures (full, partial, several of one op, of debt still owed or already settled), refunds
+of them (full, partial, several, too much), expiry changes, replays of keyed calls, bad
+input, clock jumps and sweeps, and reads at other times (previews with scope sets and
+categories).
 
 Every rule makes the same call on both and requires the same outcome: the same error class
 (and field, requested/available amounts, hold status), or the same result — amounts, the
-blocks drawn and in which order, every entry of a grant, burn, void, reversal or expiry
-change (kind, block, amount, in order), the replayed flag. After every step the invariants
-check the ledger on its own (the balance identity, ``0 <= held <= remaining <= amount``, entries written
-only by successful first calls, ``seq`` strictly increasing, a rebuild from the stored history
-reproducing the stored state) and against the model (balances, blocks in burn order, holds).
+blocks drawn and in which order, every entry of a grant, burn, capture, release, void,
+reversal, refund or expiry change (kind, block, amount, in order; a void's description), the
+replayed flag. After every step the invariants check the ledger on its own (the balance
+identity, ``0 <= held <= remaining <= amount``, entries written only by successful first
+calls, ``seq`` strictly increasing, a rebuild from the stored history reproducing the stored
+state, a spent single-use block holding no unheld credit, an op's reversals and refunds
+within what it took) and against the model (balances, blocks in burn order with their
+single-use, source and usage figures, holds, what each op has left to give back).
 
 Run it against any adapter by overriding :meth:`LedgerStateMachine.make_ledger`::
 

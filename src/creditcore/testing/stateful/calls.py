@@ -3,7 +3,7 @@ clock it starts with, the strategies its rules share, and :class:`Call`, one wri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +15,8 @@ from hypothesis.stateful import Bundle
 from creditcore.testing import strategies as cst
 
 Clock = Callable[[], datetime]
+#: A scope set or a category filter as a caller writes it: ``None``, one name, or several.
+Names = str | Collection[str] | None
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 #: Few customers, so that their blocks and holds interact.
@@ -28,7 +30,7 @@ TINY = timedelta(microseconds=1)
 # between it and now, or just before it (a time-order error unless the call replays).
 _AT_CHOICES = ("clock", "clock", "clock", "now", "last", "between", "stale")
 # calls keyed by ``idempotency_key`` (holds, captures and releases are keyed by their hold id)
-KEYED = ("grant", "burn", "void", "reverse", "change_expiry")
+KEYED = ("grant", "burn", "void", "reverse", "change_expiry", "refund")
 # calls whose entries draw blocks in burn order, under their own kind's name
 DRAWING = ("burn", "hold", "capture")
 # what falls due by itself: expiries, hold timeouts (credit given back to an expired or voided
@@ -44,11 +46,20 @@ at_choices = st.sampled_from(_AT_CHOICES)
 zones = cst.time_zones()
 descriptions = st.sampled_from(_DESCRIPTIONS)
 metadatas = st.sampled_from(_METADATA)
-# mostly unscoped credit, which serves every burn; scoped credit serves only its scopes
+# mostly unscoped credit, which serves every burn; scoped credit serves only the calls whose
+# scope set meets its own ("trip" as a str is one scope, SPEC §14)
 grant_scopes = st.sampled_from(
-    (None, None, None, frozenset({"trip"}), frozenset({"video"}), frozenset({"trip", "video"}))
+    (None, None, None, frozenset({"trip"}), frozenset({"video"}), frozenset({"trip", "video"}), "trip")
 )
-burn_scopes = st.sampled_from((None, None, None, "trip", "video", "food"))
+# one scope as a str, or a scope set (of one, or several, some no grant uses) as a set or tuple
+burn_scopes = st.sampled_from(
+    (None, None, None, None, "trip", "video", "food", frozenset({"trip", "video"}), ("food", "video"), ("trip",))
+)
+# mostly every category; sometimes one, as a str or a set, or both named
+burn_categories = st.sampled_from((None,) * 6 + ("paid", "promotional", frozenset({"paid"}), ("promotional", "paid")))
+# mostly reusable credit; now and then a single-use block (SPEC §14), half of them burning
+# first (priority 0) so that burns, holds and captures reach them
+single_uses = st.sampled_from((None,) * 6 + ("as drawn", "burns first"))
 # small blocks as often as large ones, so that burns, holds and captures span several
 grant_amounts = st.one_of(
     cst.unit_amounts({"credits": 0}, max_whole=20),

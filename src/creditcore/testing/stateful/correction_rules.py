@@ -1,5 +1,6 @@
 """The state machine's corrections: voids and expiry changes of a block's unheld credit,
-and reversals of burns and captures (whole, part, several, of debt owed or settled)."""
+reversals of burns and captures (whole, part, several, of debt owed or settled), and
+refunds of them as fresh credit (whole, part, several, too much)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from creditcore.testing.stateful.side_by_side import SideBySide
 
 
 class CorrectionRules(SideBySide):
-    """``void``, ``change_expiry`` and ``reverse``."""
+    """``void``, ``change_expiry``, ``reverse`` and ``refund``."""
 
     # -- void, change_expiry, reverse -------------------------------------------------------
 
@@ -96,7 +97,7 @@ class CorrectionRules(SideBySide):
         ))  # fmt: skip
         self.perform(call, at)
 
-    @precondition(lambda self: any(op.kind in ("burn", "capture") for op in self._reversal_targets()))
+    @precondition(lambda self: self._has_drawn())
     @rule(
         pick=st.integers(min_value=0, max_value=10**6),
         which=st.sampled_from(("drawn", "drawn", "drawn", "recent", "debt", "debt", "any")),
@@ -129,4 +130,49 @@ class CorrectionRules(SideBySide):
             op_id=op.id, amount=self._part_of(op.left(), op.unit, how, part, form),
             idempotency_key=f"key-{next(self._ids)}" if keyed else None,
         ))  # fmt: skip
+        self.perform(call, at)
+
+    @precondition(lambda self: self._has_drawn())
+    @rule(
+        pick=st.integers(min_value=0, max_value=10**6),
+        which=st.sampled_from(("drawn", "drawn", "drawn", "drawn", "recent", "any")),
+        how=st.sampled_from(("all", "all", "explicit", "part", "part", "part", "over")),
+        part=st.integers(min_value=1, max_value=10**6),
+        form=st.integers(min_value=0, max_value=cst.AMOUNT_FORMS - 1),
+        expires=st.sampled_from((None, None, None, None, None, 1, 6, "now")),
+        category=st.sampled_from((None, None, "promotional", "paid")),
+        priority=st.sampled_from((None, None, 0, 1000)),
+        keyed=st.booleans(),
+        when=at_choices,
+        zone=zones,
+    )
+    def refund(self, pick: int, which: str, how: str, part: int, form: int, expires: int | str | None,
+               category: str | None, priority: int | None, keyed: bool, when: str, zone: tzinfo) -> None:  # fmt: skip
+        """Refund a burn or capture as fresh credit (mostly one with something left; the
+        latest such; now and then any op: another kind is a ``ValidationError`` on
+        ``op_id``, a burn that wrote nothing is unknown): all that is left, that exactly,
+        part, or one minor unit more (``ValidationError`` on ``amount``, nothing written);
+        expiring at a grid hour, never, or now (refused); of either category, at another
+        priority. Reversals and refunds of one op add up to at most what it took."""
+        drawn = [op for op in self._reversal_targets() if op.kind in ("burn", "capture")]
+        open_ = [op for op in drawn if op.left() > 0]
+        pool = {
+            "drawn": open_ if open_ and pick % 8 else drawn,
+            "recent": (open_ or drawn)[-1:],
+            "any": list(self.model.ops.values()),
+        }[which]
+        op = pool[pick % len(pool)]
+        at = self._time_for(when, op.customer, zone)
+        t = at if at is not None else self.model.read_time(op.customer)
+        expires_at = None
+        if expires is not None:
+            expires_at = t.astimezone(zone) if expires == "now" else self._grid(t, int(expires), zone)
+        call = Call("refund", dict(
+            op_id=op.id, amount=self._part_of(op.left(), op.unit, how, part, form), expires_at=expires_at,
+            idempotency_key=f"key-{next(self._ids)}" if keyed else None,
+        ))  # fmt: skip
+        if category is not None:
+            call = call.but(category=category)
+        if priority is not None:
+            call = call.but(priority=priority)
         self.perform(call, at)

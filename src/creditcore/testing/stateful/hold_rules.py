@@ -13,7 +13,9 @@ from creditcore.testing.stateful.calls import (
     HOLDS,
     UNITS,
     Call,
+    Names,
     at_choices,
+    burn_categories,
     burn_scopes,
     customers,
     descriptions,
@@ -31,6 +33,7 @@ class HoldRules(SideBySide):
         customer=customers,
         unit_amount=st.one_of(cst.unit_amounts({"credits": 0}, max_whole=30), cst.unit_amounts(UNITS, max_whole=30)),
         scope=burn_scopes,
+        categories=burn_categories,
         size=sizes,
         expires=st.one_of(
             st.none(),
@@ -46,17 +49,19 @@ class HoldRules(SideBySide):
         self,
         customer: str,
         unit_amount: tuple[str, object],
-        scope: str | None,
+        scope: Names,
+        categories: Names,
         size: str,
         expires: tuple[str, int] | None,
         description: str | None,
         when: str,
         zone: tzinfo,
     ) -> str | MultipleResults[str]:
-        """A hold (sized like a burn), timing out at a grid hour, after some minutes, or never."""
+        """A hold (sized like a burn, with a scope set and categories), timing out at a grid
+        hour, after some minutes, or never."""
         unit, amount = unit_amount
         at = self._time_for(when, customer, zone)
-        amount = self._sized(size, amount, customer, unit, scope, at)
+        amount = self._sized(size, amount, customer, unit, scope, at, categories)
         base = at if at is not None else self.now
         expires_at = None
         if expires is not None:
@@ -67,6 +72,8 @@ class HoldRules(SideBySide):
             customer=customer, amount=amount, hold_id=hold_id, unit=unit, scope=scope, expires_at=expires_at,
             description=description,
         ))  # fmt: skip
+        if categories is not None:
+            call = call.but(categories=categories)
         placed = self.perform(call, at)
         return hold_id if placed is not None else multiple()
 

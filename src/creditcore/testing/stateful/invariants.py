@@ -1,7 +1,11 @@
 """The state machine's invariants, checked after every step: balances, blocks and holds
-agree with the model, and a rebuild from the stored history gives the stored state."""
+agree with the model, a rebuild from the stored history gives the stored state, a spent
+single-use block gains no unheld credit, and an op's reversals and refunds stay within
+what it took (SPEC §20)."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from hypothesis.stateful import invariant
 
@@ -35,6 +39,31 @@ class Invariants(SideBySide):
         for customer in CUSTOMERS:
             for unit in UNITS:
                 self._check_blocks(customer, unit, None)
+
+    @invariant()
+    def a_spent_single_use_block_gains_no_credit(self) -> None:
+        """SPEC §14: once a burn or capture has used a single-use block, it has nothing unheld
+        (credit given back to it is voided at once); what a hold still pins stays. Read with
+        ``get_block`` here; every read of the blocks checks the same (:meth:`_check_blocks`)."""
+        for ref in self.model.blocks.values():
+            if ref.single_use and self.model.figures(ref, self.model.read_time(ref.customer)).first_used_at:
+                block = self.ledger.get_block(ref.id)
+                assert block.first_used_at is not None, f"{block.id} was used, the ledger says it was not: {block}"
+                assert block.remaining == block.held and block.available == 0, (
+                    f"{block.id} was used at {block.first_used_at} but has unheld credit: {block}"
+                )
+
+    @invariant()
+    def refunds_and_reversals_stay_within_what_was_taken(self) -> None:
+        """SPEC §16: what an op's reversals and refunds gave (their stored entries) never
+        exceeds what it took, and what it has left is what the model has left."""
+        for op_id, given in self.given.items():
+            took = self.took.get(op_id, Decimal(0))
+            assert given <= took, f"op {op_id} took {took}, its reversals and refunds gave {given}"
+        for op in self.model.ops.values():
+            if op.kind in ("burn", "capture") and op.wrote:
+                left = self.took.get(op.id, Decimal(0)) - self.given.get(op.id, Decimal(0))
+                assert left == op.left(), f"op {op.id} has {left} left to give back, the model has {op.left()}"
 
     @invariant()
     def holds_agree_with_the_model(self) -> None:

@@ -15,26 +15,51 @@ from creditcore.testing.stateful.calls import Call, at_choices, customers, zones
 from creditcore.testing.stateful.side_by_side import SideBySide
 from creditcore.testing.stateful.variants import changed_call, other_kind, reformatted
 
+#: The calls ``refuse_bad_input`` makes: with a bad amount or an unknown target, or (``-filter``)
+#: a burn or hold with a bad scope set or category filter.
+_BAD_INPUT_KINDS = (
+    "grant", "burn", "hold", "capture", "void", "reverse", "change_expiry", "refund", "burn-filter", "hold-filter",
+)  # fmt: skip
+#: Scope sets and categories a burn or hold must refuse (SPEC §14), as ``(argument, value)``.
+_BAD_FILTERS: tuple[tuple[str, object], ...] = (
+    ("scope", ()),
+    ("scope", ("trip", "")),
+    ("scope", ""),
+    ("categories", ()),
+    ("categories", "gift"),
+    ("categories", ("paid", "gift")),
+)
+
 
 class ReplayRules(SideBySide):
     """``refuse_bad_input`` and ``repeat_a_call``."""
 
     @rule(
         customer=customers,
-        kind=st.sampled_from(("grant", "burn", "hold", "capture", "void", "reverse", "change_expiry")),
+        kind=st.sampled_from(_BAD_INPUT_KINDS),
         amount=st.sampled_from((0, -1, "0.001", "1.5", 1.5, True, "abc", "NaN", Decimal("Infinity"), None)),
+        bad_filter=st.sampled_from(_BAD_FILTERS),
     )
-    def refuse_bad_input(self, customer: str, kind: str, amount: object) -> None:
+    def refuse_bad_input(self, customer: str, kind: str, amount: object, bad_filter: tuple[str, object]) -> None:
         """Amounts the ledger must refuse (zero, negative, too precise, float, bool, not a
-        number) raise ``ValidationError``; an unknown hold, block or op raises ``NotFound``.
-        Nothing is written."""
+        number) and scope sets or categories it must refuse (empty, a name that is not an
+        identifier, an unknown category) raise ``ValidationError``; an unknown hold, block or
+        op raises ``NotFound``. Nothing is written."""
         if kind == "capture":
             self.perform(Call(kind, {"hold_id": "no-such-hold"}), None, remember=False)
             return
-        if kind in ("void", "reverse", "change_expiry"):
+        if kind.endswith("-filter"):
+            name, value = bad_filter
+            kwargs: dict[str, Any] = {"customer": customer, "amount": 1, name: value}
+            if kind == "hold-filter":
+                kwargs["hold_id"] = f"hold-{next(self._ids)}"
+            self.perform(Call(kind.removesuffix("-filter"), kwargs), None, remember=False)
+            return
+        if kind in ("void", "reverse", "change_expiry", "refund"):
             # None (all of it) and "1.5" (fine in usd) would be valid: those go to an unknown target
-            known = [op.id for op in self._reversal_targets()] if kind == "reverse" else list(self.model.blocks)
-            name = "op_id" if kind == "reverse" else "block_id"
+            by_op = kind in ("reverse", "refund")
+            known = [op.id for op in self._reversal_targets()] if by_op else list(self.model.blocks)
+            name = "op_id" if by_op else "block_id"
             bad = amount is not None and amount != "1.5"
             target = known[len(known) // 2] if known and bad else f"no-such-{name}"
             targeted: dict[str, Any] = {name: target, "amount": amount}
@@ -42,7 +67,7 @@ class ReplayRules(SideBySide):
                 targeted["expires_at"] = self._grid(self.now, 2)
             self.perform(Call(kind, targeted), None, remember=False)
             return
-        kwargs: dict[str, Any] = {"customer": customer, "amount": amount}
+        kwargs = {"customer": customer, "amount": amount}
         if kind == "hold":
             kwargs["hold_id"] = f"hold-{next(self._ids)}"
         self.perform(Call(kind, kwargs), None, remember=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -64,7 +65,7 @@ class SideBySide(MachineState):
         if real is None or real.replayed:
             return {}
         made: dict[str, object] = {"new_op_id": real.op_id}
-        if call.kind == "grant":
+        if call.kind in ("grant", "refund"):
             made["block_id"] = attribute_at(real, "block.id")
         elif call.kind == "change_expiry":
             made["new_block_id"] = attribute_at(real, "block.id")
@@ -115,7 +116,8 @@ class SideBySide(MachineState):
 
     def _check_history_order(self, call: object, new: list[EntryState]) -> None:
         """``seq`` strictly increases across the ledger, and a customer's entries (lazily
-        recorded ones included) never go back in time."""
+        recorded ones included) never go back in time. Keeps count of what each op took and
+        what its reversals and refunds gave (for an invariant)."""
         seqs = [e.seq for e in new]
         assert all(a < b for a, b in itertools.pairwise([self.last_seq, *seqs])), f"seq not increasing: {seqs}"
         if new:
@@ -124,6 +126,12 @@ class SideBySide(MachineState):
             last = self.entry_times.get(entry.customer)
             assert last is None or entry.at >= last, f"{call}: {entry} is dated before {entry.customer}'s {last}"
             self.entry_times[entry.customer] = entry.at
+            amount = scaled(entry.amount, entry.unit)
+            if entry.kind in ("burn", "debt", "capture"):
+                self.took[entry.op_id] = self.took.get(entry.op_id, Decimal(0)) + amount
+            elif entry.kind in ("reverse", "refund"):
+                assert entry.ref is not None, f"{call}: {entry} names no op it gives back for"
+                self.given[entry.ref] = self.given.get(entry.ref, Decimal(0)) + amount
 
     def _check_new_entries(self, call: Call, real: Result | None, op_time: datetime) -> None:
         new = self._new_entries()
@@ -141,6 +149,8 @@ class SideBySide(MachineState):
         for entry in own:
             assert entry.at == op_time, f"{call}: entry dated {entry.at}, the call was at {op_time}"
             block = self.model.blocks.get(entry.block_id or "")
+            if entry.kind == "void":
+                self._check_void_reason(call, entry, op_time)
             if entry.kind in ("burn", "hold"):
                 assert block is not None and block.active_at(op_time), f"{call}: drew from inactive block {entry}"
             if entry.kind == "capture":
@@ -160,6 +170,17 @@ class SideBySide(MachineState):
         for entry in others:
             assert entry.kind in MAINTENANCE_KINDS, f"{call} wrote an entry of another operation: {entry}"
             assert entry.at <= op_time and (not own or entry.seq < own[0].seq), f"{call}: late maintenance {entry}"
+
+    def _check_void_reason(self, call: Call, entry: EntryState, op_time: datetime) -> None:
+        """A void call's entry carries its reason; any other op's void of a single-use block
+        it spent, or credit given back to one spent before, says ``single_use`` (SPEC §14)."""
+        if call.kind == "void":
+            expected = call.kwargs.get("reason")
+        else:
+            block = self.model.blocks[entry.block_id or ""]
+            spent = block.single_use and self.model.figures(block, op_time).first_used_at is not None
+            expected = "single_use" if spent else None
+        assert entry.description == expected, f"{call}: {entry} is described {entry.description!r}, not {expected!r}"
 
     # -- checks shared by the invariants and the read rule ---------------------------------
 
@@ -185,10 +206,23 @@ class SideBySide(MachineState):
             want = (ref.amount, figures.remaining, figures.held, figures.available)
             assert got == want, f"{block.id} amount/remaining/held/available {got}, the model has {want}"
             assert block.status == figures.status, f"{block.id} is {block.status}, the model says {figures.status}"
+            got_kind = (block.scope, block.single_use, block.source, block.refund_of, block.schedule_id)
+            want_kind = (ref.scope, ref.single_use, ref.source, ref.refund_of, None)
+            assert got_kind == want_kind, (
+                f"{block.id} scope/single_use/source/refund_of/schedule {got_kind}, not {want_kind}"
+            )
+            assert (block.first_used_at, block.used) == (figures.first_used_at, figures.used), (
+                f"{block.id} first used at {block.first_used_at}, used {block.used}; "
+                f"the model has {figures.first_used_at}, {figures.used}"
+            )
+            if block.single_use and block.first_used_at is not None:  # spent: nothing unheld (SPEC §14)
+                assert block.remaining == block.held, f"{block.id} is spent but has unheld credit: {block}"
 
     def _check_holds(self, customer: str, at: datetime | None) -> None:
         real = self.ledger.holds(customer, status=None, at=at)
         expected = self.model.hold_views(customer, at=at)
-        got = [(h.id, h.status, h.amount, h.captured, h.allocations, h.expires_at, h.settled_at) for h in real]
-        want = [(h.id, h.status, h.amount, h.captured, h.allocations, h.expires_at, h.settled_at) for h in expected]
+        got = [(h.id, h.status, h.amount, h.captured, h.allocations, h.expires_at, h.settled_at, h.scope, h.categories)
+               for h in real]  # fmt: skip
+        want = [(h.id, h.status, h.amount, h.captured, h.allocations, h.expires_at, h.settled_at, h.scope, h.categories)
+                for h in expected]  # fmt: skip
         assert got == want, f"{customer} holds at {at}: ledger {got}, model {want}"

@@ -10,8 +10,18 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from creditcore.testing import strategies as cst
-from creditcore.testing.stateful.calls import CUSTOMERS, JUMPS, MAINTENANCE_KINDS, TINY, UNITS, customers
+from creditcore.testing.reference import parse_categories, parse_scope
+from creditcore.testing.stateful.calls import (
+    CUSTOMERS,
+    JUMPS,
+    MAINTENANCE_KINDS,
+    TINY,
+    UNITS,
+    Names,
+    burn_categories,
+    burn_scopes,
+    customers,
+)
 from creditcore.testing.stateful.side_by_side import SideBySide
 
 
@@ -73,15 +83,17 @@ class TimeRules(SideBySide):
     @rule(
         customer=customers,
         unit=st.sampled_from(sorted(UNITS)),
-        scope=cst.burn_scopes(),
+        scope=burn_scopes,
+        categories=burn_categories,
         past=st.booleans(),
         index=st.integers(min_value=0, max_value=10**6),
         amount=st.integers(min_value=1, max_value=80),
     )
-    def read_at_another_time(self, customer: str, unit: str, scope: str | None, past: bool, index: int,
-                             amount: int) -> None:  # fmt: skip
+    def read_at_another_time(self, customer: str, unit: str, scope: Names, categories: Names, past: bool,
+                             index: int, amount: int) -> None:  # fmt: skip
         """Reads at a past instant (nothing later leaks in) or a future one (expiries and
-        timeouts counted before they are recorded) agree with the model."""
+        timeouts counted before they are recorded) agree with the model: balances (with a
+        scope set too), blocks, holds, and a preview with a scope set and categories."""
         if past:
             at = self.instants[index % len(self.instants)]
         else:
@@ -102,8 +114,10 @@ class TimeRules(SideBySide):
                 expected_hold.captured,
                 expected_hold.settled_at,
             ), f"get_hold({expected_hold.id!r}, at={at}) gave {found}, the model {expected_hold}"
-        preview = self.ledger.preview_burn(customer, amount, unit=unit, scope=scope, at=at)
-        plan, shortfall = self.model.plan(customer, unit, scope, Decimal(amount), at)
+        preview = self.ledger.preview_burn(customer, amount, unit=unit, scope=scope, categories=categories, at=at)
+        plan, shortfall = self.model.plan(
+            customer, unit, parse_scope(scope), Decimal(amount), at, parse_categories(categories)
+        )
         assert (preview.allocations, preview.shortfall) == (tuple(plan), shortfall), (
             f"preview_burn at {at}: {preview}, model: {plan} short {shortfall}"
         )

@@ -4,7 +4,7 @@ changed, another kind of call under the same key; and how two refusals are compa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,7 +36,8 @@ def same_error_details(call: Call, real: CreditError | None, expected: CreditErr
 
 
 def reformatted(call: Call) -> Call:
-    """The same values written differently: amounts in another form, times in another zone."""
+    """The same values written differently: amounts in another form, times in another zone,
+    a set of names as another collection (one name as a ``str`` and back: SPEC §14)."""
     changes: dict[str, Any] = {}
     for name, value in call.kwargs.items():
         if isinstance(value, datetime):
@@ -44,7 +45,20 @@ def reformatted(call: Call) -> Call:
             changes[name] = value.astimezone(zone)
         elif name == "amount" and value is not None:
             changes[name] = str(value) if not isinstance(value, str) else Decimal(value)
+        elif name in ("scope", "categories") and value is not None:
+            changes[name] = _other_collection(value)
     return call.but(**changes)
+
+
+def _other_collection(value: str | Collection[str]) -> str | Collection[str]:
+    """The same set of names written otherwise: a ``str`` as a one-element list, one name in
+    a collection as a ``str``, several as a tuple or a set."""
+    if isinstance(value, str):
+        return [value]
+    names = sorted(value)
+    if len(names) == 1:
+        return names[0]
+    return frozenset(names) if isinstance(value, tuple) else tuple(reversed(names))
 
 
 def changed_call(call: Call, choice: int, customer: str | None) -> Call:
@@ -86,6 +100,8 @@ _CHANGES: dict[str, Callable[[Any, Call], object]] = {
         if call.kind == "grant"
         else ("trip" if value is None else None)
     ),
+    "categories": lambda value, call: "promotional" if value is None else None,
+    "single_use": lambda value, call: not value,
     "overdraft": lambda value, call: "partial" if value == "reject" else "reject",
     # None means the ledger's default (True), so only False differs from it
     "settle_debt": lambda value, call: value is False,
@@ -106,7 +122,7 @@ def other_kind(call: Call, customer: str | None) -> Call:
                                       "idempotency_key": kw["idempotency_key"]})  # fmt: skip
     if call.kind == "change_expiry":
         return Call("void", {"block_id": kw["block_id"], "idempotency_key": kw["idempotency_key"]})
-    if call.kind == "reverse":
+    if call.kind in ("reverse", "refund"):
         return Call("burn", {"customer": customer or CUSTOMERS[0], "amount": 1, "unit": "credits",
                              "idempotency_key": kw["idempotency_key"]})  # fmt: skip
     if call.kind == "grant":

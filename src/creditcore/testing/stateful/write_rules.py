@@ -6,15 +6,19 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, precondition, rule
+from hypothesis.stateful import MultipleResults, initialize, multiple, precondition, rule
 
 from creditcore.testing import strategies as cst
+from creditcore.testing.reference import RefBlock, RefHold
 from creditcore.testing.stateful.calls import (
     CUSTOMERS,
+    HOLDS,
     HOUR,
     UNITS,
     Call,
+    Names,
     at_choices,
+    burn_categories,
     burn_scopes,
     customers,
     descriptions,
@@ -23,6 +27,7 @@ from creditcore.testing.stateful.calls import (
     metadatas,
     priorities,
     scaled,
+    single_uses,
     sizes,
     zones,
 )
@@ -30,7 +35,7 @@ from creditcore.testing.stateful.side_by_side import SideBySide
 
 
 class WriteRules(SideBySide):
-    """``open_account``, ``grant``, ``burn`` and ``grant_to_pay_debt``."""
+    """``open_account``, ``grant``, ``burn``, ``use_a_single_use_block`` and ``grant_to_pay_debt``."""
 
     # -- rules -----------------------------------------------------------------------------
 
@@ -74,6 +79,7 @@ class WriteRules(SideBySide):
         description=descriptions,
         metadata=metadatas,
         settle_debt=st.sampled_from((None, None, None, True, False)),
+        single_use=single_uses,
         when=at_choices,
         zone=zones,
     )
@@ -84,19 +90,22 @@ class WriteRules(SideBySide):
         priority: int,
         category: str,
         cost_basis: object,
-        scope: frozenset[str] | None,
+        scope: frozenset[str] | str | None,
         expires_in: int | None,
         effective_in: int | None,
         keyed: bool,
         description: str | None,
         metadata: dict[str, str] | None,
         settle_debt: bool | None,
+        single_use: str | None,
         when: str,
         zone: tzinfo,
     ) -> None:
         """A grant; ``expires_in``/``effective_in`` count whole hours on the shared grid
         (``effective_in <= 0``: that many hours before the grant, already effective). An
-        unscoped one pays debt off when it becomes active, unless ``settle_debt=False``."""
+        unscoped one pays debt off when it becomes active, unless ``settle_debt=False``. A
+        single-use one (some burning first) is spent by the first burn or capture that takes
+        from it."""
         unit, amount = unit_amount
         at = self._time_for(when, customer, zone)
         base = at if at is not None else self.now
@@ -111,12 +120,15 @@ class WriteRules(SideBySide):
         ))  # fmt: skip
         if settle_debt is not None:
             call = call.but(settle_debt=settle_debt)
+        if single_use is not None:
+            call = call.but(single_use=True, **({"priority": 0} if single_use == "burns first" else {}))
         self.perform(call, at)
 
     @rule(
         customer=customers,
         unit_amount=st.one_of(cst.unit_amounts({"credits": 0}, max_whole=40), cst.unit_amounts(UNITS, max_whole=40)),
         scope=burn_scopes,
+        categories=burn_categories,
         size=sizes,
         overdraft=st.sampled_from(("reject", "partial", "debt", "debt")),
         keyed=st.booleans(),
@@ -128,7 +140,8 @@ class WriteRules(SideBySide):
         self,
         customer: str,
         unit_amount: tuple[str, object],
-        scope: str | None,
+        scope: Names,
+        categories: Names,
         size: str,
         overdraft: str,
         keyed: bool,
@@ -136,15 +149,18 @@ class WriteRules(SideBySide):
         when: str,
         zone: tzinfo,
     ) -> None:
-        """A burn of the drawn amount, of all the scope can use, or of one minor unit more;
-        with ``overdraft="debt"`` what no credit covers becomes debt (no limit is set)."""
+        """A burn of the drawn amount, of all the scope set and categories can use, or of one
+        minor unit more; with ``overdraft="debt"`` what no credit covers becomes debt (no
+        limit is set)."""
         unit, amount = unit_amount
         at = self._time_for(when, customer, zone)
-        amount = self._sized(size, amount, customer, unit, scope, at)
+        amount = self._sized(size, amount, customer, unit, scope, at, categories)
         call = Call("burn", dict(
             customer=customer, amount=amount, unit=unit, scope=scope, overdraft=overdraft, description=description,
             idempotency_key=f"key-{next(self._ids)}" if keyed else None,
         ))  # fmt: skip
+        if categories is not None:
+            call = call.but(categories=categories)
         self.perform(call, at)
 
     def _owing(self) -> list[tuple[str, str]]:
@@ -181,3 +197,60 @@ class WriteRules(SideBySide):
         if settle_debt is not None:
             call = call.but(settle_debt=settle_debt)
         self.perform(call, at)
+
+    def _unused_single_use(self) -> tuple[list[RefBlock], list[RefHold]]:
+        """Single-use blocks no burn or capture has used, with credit available now; and the
+        active holds that pin one."""
+        blocks, pinned = [], set()
+        for block in self.model.blocks.values():
+            if block.single_use:
+                figures = self.model.figures(block, self.model.read_time(block.customer))
+                if figures.first_used_at is None and figures.available > 0:
+                    blocks.append(block)
+                if figures.first_used_at is None and figures.held > 0:
+                    pinned.add(block.id)
+        holds = [
+            h for h in self.model.holds.values()
+            if h.status_at(self.now) == "active" and any(block_id in pinned for block_id, _ in h.allocations)
+        ]  # fmt: skip
+        return blocks, holds
+
+    @precondition(lambda self: any(self._unused_single_use()))
+    @rule(
+        target=HOLDS,
+        pick=st.integers(min_value=0, max_value=100),
+        how=st.sampled_from(("burn", "hold", "capture")),
+        part=st.integers(min_value=1, max_value=10**6),
+        form=st.integers(min_value=0, max_value=cst.AMOUNT_FORMS - 1),
+        when=at_choices,
+        zone=zones,
+    )
+    def use_a_single_use_block(self, pick: int, how: str, part: int, form: int, when: str,
+                               zone: tzinfo) -> str | MultipleResults[str]:  # fmt: skip
+        """Reach an unused single-use block: burn part of what it has available, with one of
+        its scopes, so that it is drawn (burn order allowing) and something is left to void;
+        or hold part of it (the hold joins the bundle: a later burn, capture, release or
+        timeout meets a block pinned and perhaps spent); or capture part of a hold that pins
+        one (a first use by a capture: the void comes after the release of the rest)."""
+        blocks, holds = self._unused_single_use()
+        if holds and (how == "capture" or not blocks):
+            found = holds[pick % len(holds)]
+            scale = UNITS[found.unit]
+            held = int(found.amount.scaleb(scale))
+            call = Call("capture", {"hold_id": found.id, "amount": cst.render_amount(max(1, part % held), scale, form)})
+            self.perform(call, self._time_for(when, found.customer, zone))
+            return multiple()
+        block = blocks[pick % len(blocks)]
+        at = self._time_for(when, block.customer, zone)
+        t = at if at is not None else self.model.read_time(block.customer)
+        scale = UNITS[block.unit]
+        whole = int(self.model.figures(block, t).available.scaleb(scale))
+        amount = cst.render_amount(max(1, part % whole if whole else 1), scale, form)
+        scope = None if block.scope is None else sorted(block.scope)[pick % len(block.scope)]
+        kwargs = {"customer": block.customer, "amount": amount, "unit": block.unit, "scope": scope}
+        if how != "hold":
+            self.perform(Call("burn", {**kwargs, "overdraft": "partial"}), at)
+            return multiple()
+        hold_id = f"hold-{next(self._ids)}"
+        placed = self.perform(Call("hold", {**kwargs, "hold_id": hold_id}), at)
+        return hold_id if placed is not None else multiple()
