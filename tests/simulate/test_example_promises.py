@@ -82,3 +82,32 @@ def test_voids_happen_void_after_the_grant_and_mobility_claws_back_after_a_week(
         rule = rules[named[entry.block_id]]
         assert entry.at == rule.void_after.after(granted_at[entry.block_id])
         assert entry.at - granted_at[entry.block_id] == timedelta(days=7)
+
+
+def test_carrying_up_to_50_lets_less_expire_and_no_customer_ever_holds_more_than_150(tmp_path: Path) -> None:
+    outcome = run(load(EXAMPLES / "rollover.toml"))
+    refill, carry = outcome.groups["refill to 100"], outcome.groups["carry up to 50"]
+    # the same plan, 100 credits at each of the six month starts, and the same usage
+    assert refill.granted == carry.granted == refill.scheduled == carry.scheduled == 150 * 6 * 100
+    assert refill.carried == 0 < carry.carried
+    # carrying halves breakage at least, covers more demand, and leaves more outstanding
+    assert 2 * carry.expired < refill.expired
+    assert carry.shortfall < refill.shortfall and carry.used > refill.used
+    assert carry.available > refill.available
+    assert outcome.counts.schedule_grants == 300 * 6 and outcome.counts.top_ups == 0
+
+    # every balance a customer ever had, entry by entry, as its ledger recorded it
+    found = smaller(EXAMPLES / "rollover.toml", 10)
+    ledger = open_ledger(found, str(tmp_path / "rollover.db"))
+    try:
+        small = run(found, ledger=ledger)
+        most: dict[str, int] = {}
+        for entry in every_entry(ledger):
+            most[entry.customer] = max(most.get(entry.customer, 0), int(entry.available_after))
+        balances = {c: ledger.balance(c, at=found.end).available for c in found.customers}
+    finally:
+        ledger.close()
+    assert {c: int(b) for c, b in balances.items()} == {c: f.available for c, f in small.customers.items()}
+    assert max(most[c] for c in found.customers if c.startswith("refill-")) == 100
+    carried = [most[c] for c in found.customers if c.startswith("carry-")]
+    assert max(carried) <= 150 and any(value > 100 for value in carried)

@@ -43,7 +43,8 @@ def test_each_example_simulates_with_a_readable_chart_and_a_timeline(example: Pa
     totals = {name: Decimal(value) for name, value in summary["totals"].items()}
     assert totals["granted"] == sum(totals[k] for k in ("available", "held", "used", "expired", "voided", "upcoming"))
     assert totals["granted"] > 0 and totals["used"] > 0
-    # what the example is there to show shows: voids, expiries, debt paid off by a purchase
+    # what the example is there to show shows: voids, expiries, debt paid off by a purchase,
+    # schedules' grants and carries, top-ups
     found = load(example)
     operations = summary["operations"]
     if any(rule.void_share > 0 for rule in found.grants):
@@ -52,6 +53,12 @@ def test_each_example_simulates_with_a_readable_chart_and_a_timeline(example: Pa
         assert totals["expired"] > 0
     if found.overdraft == "debt":
         assert operations["settlements"] > 0
+    if found.schedules:
+        assert operations["schedule_grants"] > 0 and summary["schedules_and_top_ups"]["totals"]["scheduled"] != "0"
+    if any(rule.rollover_max > 0 for rule in found.schedules):
+        assert operations["carries"] > 0
+    if found.top_ups:
+        assert operations["top_ups"] > 0
 
     data = chart.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 30_000

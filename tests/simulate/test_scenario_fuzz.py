@@ -2,9 +2,9 @@
 simulate`` exits 0 with a consistent summary, or 1 or 2 with one line on stderr; never a
 traceback, never a hang, never a partial file.
 
-A small base scenario that uses every key gets a few of its values replaced by hostile ones
-(huge, tiny, negative, infinite, not a number, out of the years datetimes hold, the wrong
-type). The run goes through the command line's own ``main`` in process. The bound on the
+A small base scenario that uses every key (schedules and top-ups included) gets a few of its
+values replaced by hostile ones (huge, tiny, negative, infinite, not a number, out of the years
+datetimes hold, the wrong type). The run goes through the command line's own ``main`` in process. The bound on the
 work a scenario may ask for is lowered for the test, so that whatever passes it runs in a
 moment; the check is the same.
 """
@@ -66,6 +66,19 @@ BASE: dict[str, list[dict[str, Any]]] = {
             "from": "1 day", "until": "15 days", "scope": ["chat", "video"],
         },
         {"amount": 25, "group": "b", "category": "paid"},
+    ],
+    "schedules": [
+        {
+            "name": "Plan", "group": "a", "amount": "5.00", "every": "1 week", "first_amount": "8.00",
+            "rollover_max": "2.50", "rollover_min": "1.00", "from": "2 days", "until": "18 days", "priority": 20,
+            "category": "paid", "scope": ["chat"], "single_use": False, "cost_basis": "0.5",
+        }
+    ],
+    "top_ups": [
+        {
+            "name": "Auto", "group": "b", "threshold": "1.00", "amount": "4.00", "expires_after": "1 week",
+            "category": "paid", "priority": 5, "cost_basis": "1", "from": "1 day", "until": "15 days",
+        }
     ],
     "usage": [
         {"pattern": "poisson", "per_day": 2, "amount": {"distribution": "lognormal", "median": 1, "sigma": 0.5}},
@@ -196,6 +209,22 @@ POOLS: dict[tuple[str, int, str], st.SearchStrategy[Any]] = {
     ("grants", 0, "name"): WORDS,
     ("grants", 1, "amount"): AMOUNTS,
     ("grants", 1, "every"): DURATIONS,
+    ("schedules", 0, "amount"): AMOUNTS,
+    ("schedules", 0, "every"): DURATIONS,
+    ("schedules", 0, "first_amount"): AMOUNTS,
+    ("schedules", 0, "rollover_max"): AMOUNTS,
+    ("schedules", 0, "rollover_min"): AMOUNTS,
+    ("schedules", 0, "from"): st.one_of(DURATIONS, TIMES),
+    ("schedules", 0, "until"): st.one_of(DURATIONS, TIMES),
+    ("schedules", 0, "scope"): WORDS,
+    ("schedules", 0, "single_use"): st.sampled_from([True, False, 1, "yes"]),
+    ("schedules", 0, "priority"): NUMBERS,
+    ("top_ups", 0, "threshold"): AMOUNTS,
+    ("top_ups", 0, "amount"): AMOUNTS,
+    ("top_ups", 0, "target"): AMOUNTS,
+    ("top_ups", 0, "expires_after"): DURATIONS,
+    ("top_ups", 0, "from"): st.one_of(DURATIONS, TIMES),
+    ("top_ups", 0, "until"): st.one_of(DURATIONS, TIMES),
     ("usage", 0, "per_day"): NUMBERS,
     ("usage", 0, "amount"): distributions(AMOUNTS),
     ("usage", 1, "every"): DURATIONS,

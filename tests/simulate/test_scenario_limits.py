@@ -37,6 +37,10 @@ amount = 4
 """
 
 
+SCHEDULE = '\n[[schedules]]\namount = {amount}\nevery = "{every}"\n'
+TOP_UP = "\n[[top_ups]]\nthreshold = {threshold}\namount = 5\n"
+
+
 def changed(old: str, new: str, text: str = GOOD) -> str:
     assert old in text, old
     return text.replace(old, new, 1)
@@ -109,6 +113,29 @@ TOO_MUCH = {
     ),
     "a-name-too-long": (
         changed("amount = 10", f'amount = 10\nname = "{"n" * 500}"'), "grants #1: name", 12, "characters",
+    ),
+    # [[schedules]] and [[top_ups]] tables added after the others (their header on line 24)
+    "a-schedule-past-64-bits": (
+        GOOD + SCHEDULE.format(amount=4611686018427387904, every="1 week"), "schedules #1: amount", 25,
+        "the most a ledger holds",
+    ),
+    "a-schedule-every-minute-for-many-customers": (
+        changed("count = 3", "count = 100000", GOOD + SCHEDULE.format(amount=1, every="1 minute")),
+        "schedules #1: every", 26, "events",
+    ),
+    "a-schedule-every-9999999999-days": (
+        GOOD + SCHEDULE.format(amount=1, every="9999999999 days"), "schedules #1: every", 26, "10,000 years",
+    ),
+    "a-schedule-starting-in-100000-years": (
+        GOOD + SCHEDULE.format(amount=1, every="1 month") + 'from = "100000 years"\n', "schedules #1: from", 27,
+        "10,000",
+    ),
+    "a-top-up-expiring-past-year-9999": (
+        GOOD + TOP_UP.format(threshold=0) + 'expires_after = "10000 years"\n', "top_ups #1: expires_after", 27,
+        "last date",
+    ),
+    "a-top-up-threshold-past-64-bits": (
+        GOOD + TOP_UP.format(threshold='"-9223372036854775808"'), "top_ups #1: threshold", 25, "64-bit",
     ),
 }  # fmt: skip
 

@@ -4,9 +4,13 @@ A part of a run is a scenario's customers (all of them, or a slice that
 :mod:`~creditcore.simulate.parts` cut out). :func:`run_part` runs them one after the other;
 each customer's account is an :class:`~creditcore.state.AccountState`, and every event calls a
 rule (``rules.grant``, ``rules.burn``, ``rules.hold``, ``rules.capture``, ``rules.release``,
-``rules.void``) directly, with no repository in between. Customers never touch each other's
-accounts, and every random draw comes from the customer's own streams
-(:mod:`~creditcore.simulate.streams`), so a customer's run is the same whichever part it is in.
+``rules.void``, ``rules.schedule_grant``, ``rules.set_top_up``, ``rules.remove_top_up``)
+directly, with no repository in between. A schedule's periods (carry, then grant) and the
+top-ups are the core's own due events and reactions (SPEC §17, §18, §20): the rules record them
+before each write and at each sampled instant, and the run counts what they did from the
+entries they wrote. Customers never touch each other's accounts, and every random draw comes
+from the customer's own streams (:mod:`~creditcore.simulate.streams`), so a customer's run is
+the same whichever part it is in.
 
 Like the memory adapter, an account keeps only the blocks that still hold credit and the
 active holds, and no entry: the timeline is kept as what each sampled interval changed
@@ -35,19 +39,37 @@ import attrs
 from creditcore import rules
 from creditcore.errors import Conflict, CreditError, InsufficientCredits, NotFound, ValidationError
 from creditcore.ledger import Ledger
+from creditcore.periods import parse_every
 from creditcore.simulate.figures import Counts
 from creditcore.simulate.mirror import _Mirror
-from creditcore.simulate.model import GrantRule, JobRule, ReplayEvent, Scenario, UsageRule
+from creditcore.simulate.model import GrantRule, JobRule, ReplayEvent, Scenario, ScheduleRule, TopUpRule, UsageRule
 from creditcore.simulate.scenario import ScenarioError, rule_where
 from creditcore.simulate.streams import after, arrivals, stream, ticks
-from creditcore.simulate.timeline import WIDTH, Changes, row, sample_times
-from creditcore.state import AccountState, Burn, Capture, Grant, PlaceHold, Release, Void
+from creditcore.simulate.timeline import Changes, compared_groups, row, sample_times, width
+from creditcore.state import (
+    AccountState,
+    Burn,
+    Capture,
+    EntryState,
+    Grant,
+    PlaceHold,
+    Release,
+    ScheduleGrant,
+    SetTopUp,
+    Void,
+)
+from creditcore.values import MAX_MINOR
 
 # event kinds, in the order they run at the same instant (job starts share usage's rank: the
 # place of their rule orders them)
 _ACTIVATE, _GRANT, _VOID, _JOB_END, _USE = 0, 1, 2, 3, 4
 # what a source's events are
-_GRANTS, _USAGE, _REPLAY, _JOBS = 0, 1, 2, 3
+_GRANTS, _USAGE, _REPLAY, _JOBS, _SCHEDULES, _TOP_UPS = 0, 1, 2, 3, 4, 5
+# the table each kind of source comes from (the name a stopped run gives)
+_TABLE_OF = {_GRANTS: "grants", _USAGE: "usage", _REPLAY: "usage", _JOBS: "jobs", _SCHEDULES: "schedules",
+             _TOP_UPS: "top_ups"}  # fmt: skip
+# sources whose events run with grants at an instant (before usage): they make credit
+_SETTINGS = (_GRANTS, _SCHEDULES, _TOP_UPS)
 # burn commands kept per rule and amount (a command is immutable, and building one costs more
 # than the rest of an event's bookkeeping); a rule with more distinct amounts starts afresh
 _KEPT_BURNS = 4096
@@ -64,8 +86,8 @@ class PartResult:
     and where it stopped if a rule refused an operation the scenario asks for."""
 
     figures: list[tuple[int, ...]]
-    """Per customer (in order, up to the one it stopped at): the nine figures in
-    :data:`~creditcore.simulate.figures.FIGURES` order."""
+    """Per customer (in order, up to the one it stopped at): its figures in
+    :data:`~creditcore.simulate.figures.ALL_FIGURES` order."""
     changes: Changes
     counts: tuple[int, ...]
     """In :class:`~creditcore.simulate.figures.Counts` field order."""
@@ -104,22 +126,32 @@ class _Part:
         self.overdraft = s.overdraft
         self.debt_limit = s.debt_limit
         self.mirror = _Mirror(ledger, s) if ledger is not None else None
-        self.series: dict[str | None, int] = {rule.name: i for i, rule in enumerate(s.grants)}
-        self.rules = len(s.grants)
+        # the place of each rule that makes blocks, by the description its blocks carry (a
+        # top-up's blocks carry none: see customer())
+        self.all_series: dict[str | None, int] = {rule.name: i for i, rule in enumerate(s.sources)}
+        self.series = self.all_series
+        self.rules = len(s.sources)
+        self.groups = compared_groups(s)
+        self.width_of_row = width(s)
+        # the top-up rule of each customer that has one (a customer has one at most)
+        self.top_up_of = {c: i for i, rule in enumerate(s.top_ups) for c in rule.window.customers}
         self.times = sample_times(s)
         self.changes: Changes = [None] * len(self.times)
         self.counts = dict.fromkeys(_COUNTS, 0)
-        # every rule in file order (grants, usage, jobs) is a source of events; its place
-        # orders its events after those of the rules before it
-        self.sources: list[tuple[int, int, GrantRule | UsageRule | JobRule]] = [
+        # every rule in file order (grants, schedules, top-ups, usage, jobs) is a source of
+        # events; its place orders its events after those of the rules before it
+        self.sources: list[tuple[int, int, GrantRule | ScheduleRule | TopUpRule | UsageRule | JobRule]] = [
             *((_GRANTS, i, rule) for i, rule in enumerate(s.grants)),
+            *((_SCHEDULES, i, rule) for i, rule in enumerate(s.schedules)),
+            *((_TOP_UPS, i, rule) for i, rule in enumerate(s.top_ups)),
             *((_REPLAY if rule.pattern == "replay" else _USAGE, i, rule) for i, rule in enumerate(s.usage)),
             *((_JOBS, i, rule) for i, rule in enumerate(s.jobs)),
         ]
         self.width = len(self.sources) + 1
-        self.ranks = [(_GRANT if what == _GRANTS else _USE) * self.width + place + 1
+        self.ranks = [(_GRANT if what in _SETTINGS else _USE) * self.width + place + 1
                       for place, (what, _, _) in enumerate(self.sources)]  # fmt: skip
-        handler_of = {_GRANTS: self.grant, _USAGE: self.use, _REPLAY: self.use, _JOBS: self.start_job}
+        handler_of = {_GRANTS: self.grant, _USAGE: self.use, _REPLAY: self.use, _JOBS: self.start_job,
+                      _SCHEDULES: self.schedule, _TOP_UPS: self.top_up}  # fmt: skip
         self.handlers = [handler_of[what] for what, _, _ in self.sources]
         # the replayed events of each customer, per usage rule
         self.replays: dict[int, dict[int, list[ReplayEvent]]] = {}
@@ -171,8 +203,20 @@ class _Part:
         """Run one customer's events; its figures at the end."""
         s = self.s
         self.customer_id = customer
+        self.index = index
         self.state = AccountState(customer=customer)
         self.shortfall = 0
+        self.scheduled = self.carried = self.topped_up = 0
+        self.group = s.customer_group[index]
+        # schedules and top-ups make due events and grants of their own: this customer's
+        # entries are then read for them, and its next due event is queued after each step
+        self.recurring = any(self.sources[place][0] in (_SCHEDULES, _TOP_UPS) for place in covered)
+        self.queued: dict[str, datetime] = {}
+        """Each schedule's next period start, once queued."""
+        top_up = self.top_up_of.get(index)
+        self.series = self.all_series if top_up is None else {
+            **self.all_series, None: len(s.grants) + len(s.schedules) + top_up
+        }  # fmt: skip
         self.ids = 0
         self.rngs: dict[tuple[str, int, str], random.Random] = {}
         self.amount_streams: list[random.Random | None] = [None] * len(s.usage)
@@ -195,7 +239,7 @@ class _Part:
         self.bucket = 0
         self.limit = limit = self.times[0]
         self.dirty = False
-        self.last = [0] * (WIDTH + 2 * len(s.grants))
+        self.last = [0] * self.width_of_row
         # events left until the next report of progress (never, without a receiver)
         countdown = PROGRESS_EVERY if self.on_progress is not None else -1
         ran = 0
@@ -238,7 +282,7 @@ class _Part:
         tally = rules.tally(rules.view(self.state, end), self.unit, end)
         return (
             tally.granted, tally.used, tally.expired, tally.voided, tally.available, tally.held, tally.upcoming,
-            self.shortfall, tally.debt,
+            self.shortfall, tally.debt, self.scheduled, self.carried, self.topped_up,
         )  # fmt: skip
 
     # -- the event queue -------------------------------------------------------------------
@@ -250,6 +294,10 @@ class _Part:
         if what == _GRANTS:
             assert isinstance(rule, GrantRule)
             return ticks(window.begins, rule.every, window.ends)
+        if what == _SCHEDULES:
+            return iter((window.begins,))  # set once: its periods are the core's due events
+        if what == _TOP_UPS:  # set, then removed at ``until`` if the run gets there
+            return iter((window.begins,) if window.ends >= self.end else (window.begins, window.ends))
         if what == _REPLAY:
             return iter(self.replays[i][index])
         if what == _JOBS:
@@ -321,10 +369,11 @@ class _Part:
 
     def read(self, k: int, at: datetime) -> None:
         """Add what the account changed since it was last read to instant ``k``."""
-        now = row(self.state, self.shortfall, at, self.unit, self.series, self.rules)
+        counted = (self.shortfall, self.scheduled, self.carried, self.topped_up)
+        now = row(self.state, counted, at, self.unit, self.series, self.rules, self.group, self.groups)
         last, kept = self.last, self.changes[k]
         # map() over operators: twice as fast as a comprehension, and this runs at most once
-        # per customer and instant (rows are all WIDTH + 2 per grant rule long)
+        # per customer and instant (rows are all timeline.width() long)
         change = map(sub, now, last)
         self.changes[k] = list(change) if kept is None else list(map(add, kept, change))
         self.last = now
@@ -338,6 +387,54 @@ class _Part:
             if entry.kind == "settle":
                 self.counts["settlements"] += 1
         self.state = after.live()
+        if self.recurring:
+            self.recur(entries)
+
+    def recur(self, entries: tuple[EntryState, ...]) -> None:
+        """Count what schedules and top-ups did in ``entries`` (period grants, carries,
+        top-ups: the core's due events and reactions, recorded with the step), stop the run
+        if top-ups took the customer's total past 64 bits, and queue the due events they
+        make (each schedule's next period start, which is also when its blocks expire, and
+        a top-up block's expiry), so that the timeline records them at the first sampled
+        instant after them."""
+        counts, state, end = self.counts, self.state, self.end
+        for entry in entries:
+            kind = entry.kind
+            if kind == "grant":
+                op_id = entry.op_id
+                if op_id.startswith("schedule:"):
+                    counts["schedule_grants"] += 1
+                    self.scheduled += entry.amount
+                elif op_id.startswith("top_up:"):
+                    counts["top_ups"] += 1
+                    self.topped_up += entry.amount
+                    block = state.blocks.get(entry.block_id or "")
+                    if block is not None and block.expires_at is not None and block.expires_at <= end:
+                        heapq.heappush(self.expiries, block.expires_at)
+            elif kind == "move_in":
+                counts["carries"] += 1
+                self.carried += entry.amount
+        totals = state.totals.get(self.unit)
+        if totals is not None and totals.granted > MAX_MINOR:
+            raise _Stopped(self.past_64_bits(entries[-1].at if entries else end))
+        queued = self.queued
+        for schedule in state.schedules.values():  # a period start may write nothing: look at each
+            when = schedule.next_at
+            if when is not None and when <= end and queued.get(schedule.id) != when:
+                heapq.heappush(self.expiries, when)
+                queued[schedule.id] = when
+
+    def past_64_bits(self, at: datetime) -> ScenarioError:
+        """What grants no rule checks before it runs (top-ups) took the customer's total
+        granted past what a ledger holds: name the customer's top-up rule."""
+        found = self.top_up_of.get(self.index)
+        origin = ("top_ups", found) if found is not None else None
+        line, where = rule_where(self.s, origin)
+        return ScenarioError(
+            self.s.source, line, where,
+            f"the run stopped at {at.isoformat()} (customer {self.customer_id!r}): the customer's total granted "
+            f"would not fit in a signed 64-bit amount",
+        )  # fmt: skip
 
     # -- events ------------------------------------------------------------------------------
 
@@ -362,6 +459,41 @@ class _Part:
             self.later(effective, _ACTIVATE, (rule_index, block_id))
         if voided:
             self.later(after(rule.void_after, at), _VOID, (rule_index, block_id))
+
+    def schedule(self, rule_index: int, _: object, at: datetime) -> None:
+        rule: ScheduleRule = self.s.schedules[rule_index]
+        # no period starts at or after the end (the run's end is exclusive); the last one's
+        # leftover expires at its own end, as a grant's does at its expiry
+        command = ScheduleGrant(
+            schedule_id=rule.schedule_id(rule_index, self.customer_id), unit=self.unit, amount=rule.amount,
+            every=parse_every(rule.every.text), start=at, until=rule.window.ends, first_amount=rule.first_amount,
+            rollover_max=rule.rollover_max, rollover_min=rule.rollover_min, priority=rule.priority,
+            category=rule.category, scope=rule.scope, single_use=rule.single_use, cost_basis=rule.cost_basis,
+            description=rule.name,
+        )  # fmt: skip
+        self.commit(rules.schedule_grant(self.state, command, at))
+        self.counts["schedules"] += 1
+        if self.mirror is not None:
+            self.mirror.schedule(self.customer_id, command, at)
+
+    def top_up(self, rule_index: int, _: object, at: datetime) -> None:
+        rule: TopUpRule = self.s.top_ups[rule_index]
+        if at >= rule.window.ends:  # its ``until``
+            self.commit(rules.remove_top_up(self.state, self.unit, at))
+            self.counts["top_up_rules"] += 1
+            if self.mirror is not None:
+                self.mirror.remove_top_up(self.customer_id, at)
+            return
+        command = SetTopUp(
+            unit=self.unit, threshold=rule.threshold, amount=rule.amount, target=rule.target,
+            category=rule.category, priority=rule.priority,
+            expires_after=parse_every(rule.expires_after.text) if rule.expires_after is not None else None,
+            cost_basis=rule.cost_basis,
+        )  # fmt: skip
+        self.commit(rules.set_top_up(self.state, command, at))
+        self.counts["top_up_rules"] += 1
+        if self.mirror is not None:
+            self.mirror.set_top_up(self.customer_id, command, at)
 
     def activate(self, block_id: str, at: datetime) -> None:
         # the timeline counts its credit as effective from now on (the instant is marked changed)
@@ -415,6 +547,8 @@ class _Part:
             if entry.kind == "settle":
                 self.counts["settlements"] += 1
         self.state = after.live()
+        if self.recurring:
+            self.recur(entries)
         self.counts["burns"] += 1
         if self.mirror is not None:
             self.mirror.burn(self.customer_id, command, at)
@@ -461,7 +595,7 @@ class _Part:
         origin: tuple[str, int] | None = None
         if source is not None:
             what, index, _ = source
-            origin = ("grants" if what == _GRANTS else "jobs" if what == _JOBS else "usage", index)
+            origin = (_TABLE_OF[what], index)
         elif kind in (_JOB_END, _VOID, _ACTIVATE):
             origin = ("jobs" if kind == _JOB_END else "grants", payload[0])
         line, where = rule_where(self.s, origin)

@@ -1,5 +1,7 @@
-"""The burn-down chart: credit left over time, by grant and category, with expiries and voids
-marked, and below it what each interval used, lost and could not cover.
+"""The burn-down chart: credit left over time, by grant (schedule, top-up) and category, with
+expiries and voids marked, and below it what each interval used, lost and could not cover. A
+scenario that compares its groups (schedules or top-ups, and 2 to 12 groups: "refill to 100"
+against "carry up to 50") gets a third panel: each group's breakage and shortfall so far.
 
 :func:`chart_data` turns the sampled points into the series the chart draws, in exact minor
 units; :func:`draw` draws them. The chart ends on the run's final state: its last point is
@@ -16,7 +18,7 @@ values of a picture.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import localcontext
 from pathlib import Path
@@ -25,7 +27,8 @@ from typing import Any
 import attrs
 
 from creditcore.simulate.figures import Figures, Point
-from creditcore.simulate.model import Scenario
+from creditcore.simulate.model import GrantRule, Scenario, ScheduleRule, TopUpRule
+from creditcore.simulate.timeline import compared_groups
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 FORMATS = (".png", ".svg")
@@ -33,6 +36,9 @@ FORMATS = (".png", ".svg")
 _WARM = ("#f28e2b", "#e15759", "#edc948", "#ff9d9a", "#b07aa1", "#d37295")
 _COOL = ("#4e79a7", "#59a14f", "#76b7b2", "#86bcb6", "#9c755f", "#499894")
 _USED, _EXPIRED, _VOIDED, _SHORT = "#8c8c8c", "#c0392b", "#7b3294", "#222222"
+# one per compared group (at most MOST_COMPARED)
+_GROUPS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666", "#1f78b4",
+           "#b2df8a", "#fb9a99", "#cab2d6")  # fmt: skip
 
 
 class ChartUnavailable(RuntimeError):
@@ -45,7 +51,8 @@ class ChartData:
 
     times: tuple[datetime, ...]
     remaining: tuple[tuple[int, ...], ...]
-    """Per grant rule: credit left in its effective blocks (held included)."""
+    """Per rule that makes blocks (grants, schedules, top-ups): credit left in its effective
+    blocks (held included)."""
     held: tuple[int, ...]
     used: tuple[int, ...]
     """Cumulative; so are ``expired``, ``voided`` and ``shortfall``."""
@@ -55,6 +62,10 @@ class ChartData:
     """Usage no credit covered (unmet demand)."""
     final: Figures
     """The state at the last instant: the run's final totals."""
+    expired_by_group: tuple[tuple[int, ...], ...] = ()
+    """Per compared group (none unless the scenario compares its groups): credit expired so far."""
+    shortfall_by_group: tuple[tuple[int, ...], ...] = ()
+    """Per compared group: usage no credit covered so far."""
 
     def per_interval(self, name: str) -> tuple[int, ...]:
         """What ``name`` (``used``, ``expired``, ``voided``, ``shortfall``) added in the
@@ -68,16 +79,36 @@ def chart_data(points: Sequence[Point], scenario: Scenario) -> ChartData:
     """The series of the burn-down chart of ``points`` (a run's whole timeline)."""
     if not points:
         raise ValueError("a chart needs at least one sampled point")
+    groups = compared_groups(scenario)
     return ChartData(
         times=tuple(p.at for p in points),
-        remaining=tuple(tuple(p.remaining[i] for p in points) for i in range(len(scenario.grants))),
+        remaining=tuple(tuple(p.remaining[i] for p in points) for i in range(len(scenario.sources))),
         held=tuple(p.figures.held for p in points),
         used=tuple(p.figures.used for p in points),
         expired=tuple(p.figures.expired for p in points),
         voided=tuple(p.figures.voided for p in points),
         shortfall=tuple(p.figures.shortfall for p in points),
         final=points[-1].figures,
+        expired_by_group=tuple(tuple(p.expired_by_group[g] for p in points) for g in range(groups)),
+        shortfall_by_group=tuple(tuple(p.shortfall_by_group[g] for p in points) for g in range(groups)),
     )
+
+
+def series_label(rule: GrantRule | ScheduleRule | TopUpRule, scenario: Scenario) -> str:
+    """How the chart names a rule's credit: its name, category and how long it lasts."""
+
+    def amount(minor: int) -> str:
+        with localcontext(DECIMAL_CONTEXT):
+            return f"{to_decimal(minor, scenario.scale):,}"
+
+    if isinstance(rule, GrantRule):
+        lasts = f", expires after {rule.expires_after.text}" if rule.expires_after else ", never expires"
+        return f"{rule.name} ({rule.category}{lasts})"
+    if isinstance(rule, ScheduleRule):
+        carry = f"carries up to {amount(rule.rollover_max)}" if rule.rollover_max else "refills, nothing carried"
+        return f"{rule.name} ({rule.category}, {amount(rule.amount)} every {rule.every.text}, {carry})"
+    lasts = f", expires after {rule.expires_after.text}" if rule.expires_after else ""
+    return f"{rule.name} ({rule.category} top-up at {amount(rule.threshold)} or less{lasts})"
 
 
 def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
@@ -119,14 +150,18 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
     times = list(data.times)
     warm, cool = iter(_WARM), iter(_COOL)
     series: list[tuple[str, list[float], str]] = []
-    for i, rule in enumerate(scenario.grants):
+    for i, rule in enumerate(scenario.sources):
         colour = next(warm, "#bab0ac") if rule.category == "promotional" else next(cool, "#bab0ac")
-        lasts = f", expires after {rule.expires_after.text}" if rule.expires_after else ", never expires"
-        series.append((f"{rule.name} ({rule.category}{lasts})", floats(data.remaining[i]), colour))
+        series.append((series_label(rule, scenario), floats(data.remaining[i]), colour))
     left = [sum(values) for values in zip(*(values for _, values, _ in series), strict=True)]
 
-    chart = Figure(figsize=(11, 7.6), dpi=110, layout="constrained")
-    top, bottom = chart.subplots(2, 1, sharex=True, height_ratios=(3, 1.5))
+    if data.expired_by_group:
+        chart = Figure(figsize=(11, 10.2), dpi=110, layout="constrained")
+        top, bottom, groups = chart.subplots(3, 1, sharex=True, height_ratios=(3, 1.5, 1.6))
+    else:
+        chart = Figure(figsize=(11, 7.6), dpi=110, layout="constrained")
+        top, bottom = chart.subplots(2, 1, sharex=True, height_ratios=(3, 1.5))
+        groups = None
     top.stackplot(
         times,
         *[values for _, values, _ in series],
@@ -210,11 +245,40 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
     highest = max(base, default=0.0)
     bottom.set_ylim(lowest * 1.15 if lowest < 0 else -0.05 * (highest or 1.0), (highest or 1.0) * 1.45)
     bottom.legend(loc="upper left", fontsize=8.5, ncols=2, framealpha=0.9)
+    last = bottom
+    if groups is not None:
+        _compare(groups, data, scenario, times, floats, total)
+        last = groups
     locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-    bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    bottom.set_xlabel("date (UTC)")
+    last.xaxis.set_major_locator(locator)
+    last.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    last.set_xlabel("date (UTC)")
     return chart
+
+
+def _compare(axes: Any, data: ChartData, scenario: Scenario, times: list[datetime],
+             floats: Callable[[Sequence[int]], list[float]], total: Callable[[int], str]) -> None:  # fmt: skip
+    """The third panel: each compared group's breakage (solid) and shortfall (dashed) so far."""
+    from matplotlib import ticker
+
+    highest = 0.0
+    for g, name in enumerate(scenario.groups):
+        colour = _GROUPS[g % len(_GROUPS)]
+        expired, short = floats(data.expired_by_group[g]), floats(data.shortfall_by_group[g])
+        axes.step(times, expired, where="pre", color=colour, linewidth=2,
+                  label=f"{name}: expired (total {total(data.expired_by_group[g][-1])})")  # fmt: skip
+        axes.step(times, short, where="pre", color=colour, linewidth=1.3, linestyle="--",
+                  label=f"{name}: shortfall (total {total(data.shortfall_by_group[g][-1])})")  # fmt: skip
+        highest = max(highest, *expired, *short)
+    axes.set_ylabel(f"{scenario.unit} so far")
+    axes.set_title(
+        "Per group, so far: credit expired unused (breakage, solid) and demand no credit covered (shortfall, dashed)",
+        loc="left", fontsize=10,
+    )  # fmt: skip
+    axes.yaxis.set_major_formatter(ticker.FuncFormatter(_thousands))
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_ylim(0, (highest or 1.0) * 1.35)
+    axes.legend(loc="upper left", fontsize=8.5, ncols=2, framealpha=0.9)
 
 
 def _thousands(value: float, _position: Any = None) -> str:

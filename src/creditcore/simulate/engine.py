@@ -3,16 +3,18 @@ process or spread over any :class:`concurrent.futures.Executor`.
 
 Each customer's account is an :class:`~creditcore.state.AccountState`; every event calls a
 rule (``rules.grant``, ``rules.burn``, ``rules.hold``, ``rules.capture``, ``rules.release``,
-``rules.void``) directly, with no repository in between. Customers never touch each other, and
-every random draw comes from a stream of the customer's own, seeded from the scenario's seed,
-the rule's place and the customer's id: so a run can cut its customers into parts, run each part
-anywhere, and add the parts up, and the figures are the same to the last unit whether it ran in
-one process, on 2 workers or on 50 machines.
+``rules.void``, ``rules.schedule_grant``, ``rules.set_top_up``) directly, with no repository in
+between; a schedule's periods and the top-ups are the core's own due events and reactions.
+Customers never touch each other, and every random draw comes from a stream of the customer's
+own, seeded from the scenario's seed, the rule's place and the customer's id: so a run can cut
+its customers into parts, run each part anywhere, and add the parts up, and the figures are the
+same to the last unit whether it ran in one process, on 2 workers or on 50 machines.
 
 The scenario's end is exclusive: nothing dated at or after it is applied. A job that is still
-running at the end keeps its hold, a void or a block's activation that would fall later is not
-made (an activation at the end itself counts, as a read at the end would count it), and the
-totals are the state at the end, the same as the timeline's last point.
+running at the end keeps its hold, no schedule's period starts at or after it, a void or a
+block's activation that would fall later is not made (an activation at the end itself counts,
+as a read at the end would count it), and the totals are the state at the end, the same as the
+timeline's last point.
 
 With a ``ledger`` (``creditcore simulate --db``) every operation the core applied is also
 written through that :class:`~creditcore.ledger.Ledger`, at the same instant, customer by

@@ -13,6 +13,10 @@ from creditcore.state import Tally
 from creditcore.values import to_decimal
 
 FIGURES = ("granted", "used", "expired", "voided", "available", "held", "upcoming", "shortfall", "debt")
+#: What schedules and top-ups did (SPEC §17, §18): reported for scenarios that have them.
+RECURRING = ("scheduled", "carried", "topped_up")
+#: Every field of :class:`Figures`, in order.
+ALL_FIGURES = FIGURES + RECURRING
 
 
 @attrs.frozen(kw_only=True)
@@ -32,9 +36,15 @@ class Figures:
     and debt."""
     debt: int = 0
     """Debt still owed at the end."""
+    scheduled: int = 0
+    """Of ``granted``: what schedules' period grants granted."""
+    carried: int = 0
+    """What schedules carried from one period into the next (a move: not in ``granted``)."""
+    topped_up: int = 0
+    """Of ``granted``: what auto top-ups granted (what the customers were charged for)."""
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(**{name: getattr(self, name) + getattr(other, name) for name in FIGURES})
+        return Figures(**{name: getattr(self, name) + getattr(other, name) for name in ALL_FIGURES})
 
 
 @attrs.frozen(kw_only=True)
@@ -44,7 +54,14 @@ class Point:
     at: datetime
     figures: Figures
     remaining: tuple[int, ...]
-    """Credit left in effective blocks (held included, expired excluded), per grant rule."""
+    """Credit left in effective blocks (held included, expired excluded), per rule that makes
+    blocks (:attr:`Scenario.sources <creditcore.simulate.model.Scenario.sources>`: grants,
+    schedules, top-ups)."""
+    expired_by_group: tuple[int, ...] = ()
+    """Credit expired so far, per group, when the scenario compares its groups
+    (:func:`~creditcore.simulate.timeline.compared_groups`); else empty."""
+    shortfall_by_group: tuple[int, ...] = ()
+    """Usage no credit covered so far, per group, likewise."""
 
 
 @attrs.frozen(kw_only=True)
@@ -62,13 +79,26 @@ class Counts:
     settlements: int = 0
     """Debt settlements the rules recorded (a grant or an activating block paying debt off);
     they follow from other events and are not counted in :attr:`events`."""
+    schedules: int = 0
+    """Schedules set up: one per customer of each ``[[schedules]]`` table."""
+    schedule_grants: int = 0
+    """Schedules' period grants (a period whose grant was 0 wrote none)."""
+    carries: int = 0
+    """Schedules' carries of unused credit into the next period; they follow from the period
+    starts and are not counted in :attr:`events`."""
+    top_up_rules: int = 0
+    """Top-up rules set or removed: per customer of each ``[[top_ups]]`` table, one, or two
+    with an ``until`` the run reaches."""
+    top_ups: int = 0
+    """Auto top-ups; they follow from the steps that lowered the balance and are not counted
+    in :attr:`events`."""
 
     @property
     def events(self) -> int:
         """Every event the run processed (refused ones included)."""
         return (
             self.grants + self.burns + self.burns_refused + self.holds + self.holds_refused
-            + self.captures + self.releases + self.voids
+            + self.captures + self.releases + self.voids + self.schedules + self.schedule_grants + self.top_up_rules
         )  # fmt: skip
 
 

@@ -8,7 +8,11 @@ PostgreSQL database that holds no ledger yet (:class:`NotANewLedger` otherwise).
 
 The run names blocks and holds per customer (``b1``, ``job1``); the ledger's hold ids must be
 unique in the whole ledger, so the mirror numbers them afresh (``job1``, ``job2``, ...) and
-keeps each customer's names apart.
+keeps each customer's names apart. A schedule keeps the id the run gave it (made from its rule
+and its customer: :meth:`~creditcore.simulate.model.ScheduleRule.schedule_id`), so its blocks
+have the same ids in the run and in the ledger. A schedule's periods and the top-ups are due
+events and reactions the ledger records on its own, as the core did, at the next write to the
+customer or at the end's ``expire_due``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from creditcore.ledger import Ledger
 from creditcore.simulate.model import Scenario
-from creditcore.state import Burn, Capture, Grant, PlaceHold, Release, Void
+from creditcore.state import Burn, Capture, Grant, PlaceHold, Release, ScheduleGrant, SetTopUp, Void
 from creditcore.values import to_decimal
 
 _MIRROR_BATCH = 500
@@ -125,6 +129,39 @@ class _Mirror:
 
     def _void(self, customer: str, command: Void, at: datetime) -> None:
         self.ledger.void(self.blocks.pop((customer, command.block_id)), reason=command.reason, at=at)
+
+    def schedule(self, customer: str, command: ScheduleGrant, at: datetime) -> None:
+        self.add(self._schedule, customer, command, at)
+
+    def _schedule(self, customer: str, command: ScheduleGrant, at: datetime) -> None:
+        first = command.first_amount
+        self.ledger.schedule_grant(
+            customer, self.amount(command.amount), every=command.every.text, start=command.start,
+            until=command.until, first_amount=None if first is None else self.amount(first),
+            rollover_max=self.amount(command.rollover_max), rollover_min=self.amount(command.rollover_min),
+            timezone=command.timezone, unit=self.unit, priority=command.priority, category=command.category,
+            scope=command.scope, single_use=command.single_use, cost_basis=command.cost_basis,
+            settle_debt=command.settle_debt, description=command.description, schedule_id=command.schedule_id, at=at,
+        )  # fmt: skip
+
+    def set_top_up(self, customer: str, command: SetTopUp, at: datetime) -> None:
+        self.add(self._set_top_up, customer, command, at)
+
+    def _set_top_up(self, customer: str, command: SetTopUp, at: datetime) -> None:
+        amount, target, lasts = command.amount, command.target, command.expires_after
+        self.ledger.set_top_up(
+            customer, unit=self.unit, threshold=self.amount(command.threshold),
+            amount=None if amount is None else self.amount(amount),
+            target=None if target is None else self.amount(target), category=command.category,
+            priority=command.priority, expires_after=None if lasts is None else lasts.text,
+            cost_basis=command.cost_basis, at=at,
+        )  # fmt: skip
+
+    def remove_top_up(self, customer: str, at: datetime) -> None:
+        self.add(self._remove_top_up, customer, at)
+
+    def _remove_top_up(self, customer: str, at: datetime) -> None:
+        self.ledger.remove_top_up(customer, unit=self.unit, at=at)
 
     def forget(self, customer: str, block_id: str) -> None:
         """A block the core found nothing to void in: its ledger id is no longer needed."""

@@ -1,4 +1,5 @@
-"""A validated scenario as frozen values: its customers, its grant, usage and job rules.
+"""A validated scenario as frozen values: its customers, its grant, schedule, top-up, usage and
+job rules.
 
 :func:`creditcore.simulate.scenario.parse` makes them; :func:`creditcore.simulate.run` reads
 them.
@@ -6,6 +7,7 @@ them.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,6 +16,7 @@ import attrs
 from creditcore.simulate.distributions import Distribution
 from creditcore.simulate.times import Duration
 from creditcore.state import Overdraft
+from creditcore.values import MAX_ID_LENGTH
 
 
 @attrs.frozen(kw_only=True)
@@ -52,6 +55,60 @@ class GrantRule:
     """The first use of each of its blocks voids the rest of that block (SPEC §14)."""
     void_share: float
     void_after: Duration
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleRule:
+    """A ``[[schedules]]`` table: a recurring grant with rollover (SPEC §17), set for each of its
+    customers at ``window.begins`` (``from``). Its blocks expire at their period's end."""
+
+    name: str
+    line: int | None = None
+    window: Window
+    """``begins``: when period 0 starts; ``ends``: ``until`` or the scenario's end, whichever
+    is first (no period starts at or after it)."""
+    amount: int
+    first_amount: int | None
+    """Period 0's grant (``None``: ``amount``)."""
+    every: Duration
+    rollover_max: int
+    """The most of a period's unused credit that carries into the next one (0: refill)."""
+    rollover_min: int
+    """The least a period starts with: its grant tops the carry up to this."""
+    priority: int
+    category: str
+    cost_basis: Decimal | None
+    scope: frozenset[str] | None
+    single_use: bool
+
+    def schedule_id(self, index: int, customer: str) -> str:
+        """The schedule's id for ``customer`` (rule ``index``, 0-based): the same in the run and
+        in a ``--db`` ledger, so both name its blocks alike (``<id>/<period>``), and unique in
+        the ledger. A customer id too long to fit is replaced by its digest."""
+        found = f"sch{index + 1}.{customer}"
+        if len(found) <= MAX_ID_LENGTH:
+            return found
+        return f"sch{index + 1}.{hashlib.sha256(customer.encode()).hexdigest()}"
+
+
+@attrs.frozen(kw_only=True)
+class TopUpRule:
+    """A ``[[top_ups]]`` table: an auto top-up rule (SPEC §18), set for each of its customers at
+    ``window.begins`` (``from``) and removed at ``window.ends`` if that comes before the
+    scenario's end (``until``). A customer has one rule at most."""
+
+    name: str
+    line: int | None = None
+    window: Window
+    threshold: int
+    """Signed minor units: the rule fires when net (available less debt) falls to it or below."""
+    amount: int | None
+    """Exactly one of ``amount`` and ``target``."""
+    target: int | None
+    category: str
+    priority: int
+    expires_after: Duration | None
+    cost_basis: Decimal | None
 
 
 @attrs.frozen(kw_only=True)
@@ -111,7 +168,21 @@ class Scenario:
     grants: tuple[GrantRule, ...]
     usage: tuple[UsageRule, ...]
     jobs: tuple[JobRule, ...]
+    schedules: tuple[ScheduleRule, ...] = ()
+    top_ups: tuple[TopUpRule, ...] = ()
 
     @property
     def factor(self) -> int:
         return int(10**self.scale)
+
+    @property
+    def sources(self) -> tuple[GrantRule | ScheduleRule | TopUpRule, ...]:
+        """Every rule that makes blocks, in the order the timeline and the chart list them:
+        grants, schedules, top-ups."""
+        return (*self.grants, *self.schedules, *self.top_ups)
+
+    @property
+    def recurring(self) -> bool:
+        """Whether the scenario has schedules or top-up rules: the report then also shows what
+        they granted and carried (and a scenario without them reports as it always has)."""
+        return bool(self.schedules or self.top_ups)

@@ -20,7 +20,7 @@ from datetime import datetime
 import attrs
 
 from creditcore.simulate.accounts import PartResult
-from creditcore.simulate.figures import FIGURES, Counts, Figures, Outcome
+from creditcore.simulate.figures import ALL_FIGURES, Counts, Figures, Outcome
 from creditcore.simulate.model import ReplayEvent, Scenario, Window
 from creditcore.simulate.scenario import ScenarioError
 from creditcore.simulate.timeline import Changes, add
@@ -39,6 +39,10 @@ def work(scenario: Scenario) -> list[int]:
     for grant in s.grants:
         each(grant.window, _ticks(grant.window, grant.every.seconds + grant.every.months * 2_629_746)
              if grant.every is not None else 1.0)  # fmt: skip
+    for schedule in s.schedules:
+        each(schedule.window, 2 * _ticks(schedule.window, schedule.every.seconds + schedule.every.months * 2_629_746))
+    for top_up in s.top_ups:
+        each(top_up.window, 1.0)
     for use in s.usage:
         if use.pattern == "replay":
             for event in use.events:
@@ -123,6 +127,8 @@ def cut(scenario: Scenario, ranges: Sequence[range]) -> Iterator[Scenario]:
             customers=s.customers[first:stop],
             customer_group=s.customer_group[first:stop],
             grants=tuple(attrs.evolve(rule, window=window(rule.window)) for rule in s.grants),
+            schedules=tuple(attrs.evolve(rule, window=window(rule.window)) for rule in s.schedules),
+            top_ups=tuple(attrs.evolve(rule, window=window(rule.window)) for rule in s.top_ups),
             usage=usage,
             jobs=tuple(attrs.evolve(rule, window=window(rule.window)) for rule in s.jobs),
         )
@@ -151,20 +157,20 @@ def merge(scenario: Scenario, results: Sequence[tuple[range, PartResult]], times
     changes: Changes = [None] * len(times)
     counts = [0] * len(attrs.fields(Counts))
     per_customer: dict[str, Figures] = {}
-    groups = [[0] * len(FIGURES) for _ in s.groups]
+    groups = [[0] * len(ALL_FIGURES) for _ in s.groups]
     for customers, result in sorted(results, key=lambda found: found[0].start):
         add(changes, result.changes)
         counts = [a + b for a, b in zip(counts, result.counts, strict=True)]
         for index, figures in zip(customers, result.figures, strict=True):
-            per_customer[s.customers[index]] = Figures(**dict(zip(FIGURES, figures, strict=True)))
+            per_customer[s.customers[index]] = Figures(**dict(zip(ALL_FIGURES, figures, strict=True)))
             group = groups[s.customer_group[index]]
             for place, value in enumerate(figures):
                 group[place] += value
     totals = [sum(column) for column in zip(*groups, strict=True)]
     outcome = Outcome(
         scenario=s,
-        totals=Figures(**dict(zip(FIGURES, totals, strict=True))),
-        groups={name: Figures(**dict(zip(FIGURES, group, strict=True))) for name, group in zip(s.groups, groups,
+        totals=Figures(**dict(zip(ALL_FIGURES, totals, strict=True))),
+        groups={name: Figures(**dict(zip(ALL_FIGURES, group, strict=True))) for name, group in zip(s.groups, groups,
                                                                                                 strict=True)},
         counts=Counts(**dict(zip(attrs.fields_dict(Counts), counts, strict=True))),
         customers=per_customer,

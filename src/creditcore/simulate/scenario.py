@@ -26,9 +26,11 @@ import functools
 import tomllib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
+from creditcore.periods import parse_every
 from creditcore.simulate.distributions import Distribution, _distribution
 from creditcore.simulate.fields import (
     _exact,
@@ -51,8 +53,18 @@ from creditcore.simulate.limits import (
     MAX_REPLAY_LINE,
     MAX_SIGMA,
 )
-from creditcore.simulate.model import GrantRule, JobRule, Population, ReplayEvent, Scenario, UsageRule, Window
-from creditcore.simulate.reading import Path_, ScenarioError, _array, _Loader, _Table, _where, locate
+from creditcore.simulate.model import (
+    GrantRule,
+    JobRule,
+    Population,
+    ReplayEvent,
+    Scenario,
+    ScheduleRule,
+    TopUpRule,
+    UsageRule,
+    Window,
+)
+from creditcore.simulate.reading import Path_, ScenarioError, _array, _Loader, _Problem, _Table, _where, locate
 from creditcore.simulate.replay import _read_replay
 from creditcore.simulate.times import Duration, _moment, _offset, _reach, parse_duration
 from creditcore.state import Overdraft
@@ -63,6 +75,7 @@ from creditcore.values import (
     MAX_PRIORITY,
     OVERDRAFT_MODES,
     parse_amount,
+    to_decimal,
 )
 
 __all__ = [
@@ -82,6 +95,8 @@ __all__ = [
     "ReplayEvent",
     "Scenario",
     "ScenarioError",
+    "ScheduleRule",
+    "TopUpRule",
     "UsageRule",
     "Window",
     "load",
@@ -91,7 +106,7 @@ __all__ = [
     "rule_where",
 ]
 
-_TOP = ("simulation", "customers", "grants", "usage", "jobs")
+_TOP = ("simulation", "customers", "grants", "schedules", "top_ups", "usage", "jobs")
 
 
 def load(path: str | Path) -> Scenario:
@@ -235,6 +250,39 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     def amount_distribution(table: _Table, key: str) -> Distribution:
         return table.need(key, lambda v: _distribution(v, amount_of, largest))
 
+    def zero_or_more(value: object) -> int:
+        return parse_amount(_exact(value), scale, allow_zero=True)
+
+    def signed(value: object) -> int:
+        return parse_amount(_exact(value), scale, signed=True)
+
+    def category_of(table: _Table, default: str) -> str:
+        category = table.get("category", str, default)
+        if category not in CATEGORIES:
+            raise table.fail("category", f"must be one of {', '.join(CATEGORIES)}, got {category!r}")
+        return category
+
+    def priority_of(table: _Table) -> int:
+        priority = table.get("priority", _integer, 50)
+        if not 0 <= priority <= MAX_PRIORITY:
+            raise table.fail("priority", f"must be between 0 and {MAX_PRIORITY}, got {priority}")
+        return priority
+
+    def cost_basis_of(table: _Table) -> Decimal | None:
+        cost_basis = table.get("cost_basis", _exact, None)
+        if cost_basis is not None and cost_basis < 0:
+            raise table.fail("cost_basis", f"must be zero or more, got {cost_basis}")
+        return cost_basis
+
+    def lasting(table: _Table, key: str) -> Duration | None:
+        """A duration counted from any moment of the run (an expiry after a grant)."""
+        duration = table.get(key, parse_duration, None)
+        if duration is not None:
+            if duration.is_zero:
+                raise table.fail(key, "must be longer than zero")
+            _reach(table, key, duration, end)
+        return duration
+
     names: set[str] = set()
 
     def name_of(table: _Table, kind: str, number: int) -> str:
@@ -249,15 +297,9 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
         every = table.get("every", parse_duration, None)
         if every is not None and every.is_zero:
             raise table.fail("every", "must be longer than zero")
-        category = table.get("category", str, "promotional")
-        if category not in CATEGORIES:
-            raise table.fail("category", f"must be one of {', '.join(CATEGORIES)}, got {category!r}")
-        priority = table.get("priority", _integer, 50)
-        if not 0 <= priority <= MAX_PRIORITY:
-            raise table.fail("priority", f"must be between 0 and {MAX_PRIORITY}, got {priority}")
-        cost_basis = table.get("cost_basis", _exact, None)
-        if cost_basis is not None and cost_basis < 0:
-            raise table.fail("cost_basis", f"must be zero or more, got {cost_basis}")
+        category = category_of(table, "promotional")
+        priority = priority_of(table)
+        cost_basis = cost_basis_of(table)
         expires_after = table.get("expires_after", parse_duration, None)
         if expires_after is not None and expires_after.is_zero:
             raise table.fail("expires_after", "must be longer than zero")
@@ -290,8 +332,71 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
         )
         table.done()
         grants.append(rule)
-    if not grants:
-        raise loader.error(("grants",), "missing [[grants]]: a simulation needs credit to burn")
+
+    schedules: list[ScheduleRule] = []
+    for number, table in enumerate(_array(loader, data, "schedules"), start=1):
+        every = table.need("every", _period, ' (how often a period starts, e.g. "1 month")')
+        _reach(table, "every", every, end)
+        amount = table.need("amount", zero_or_more, " (granted at each period's start)")
+        first_amount = table.get("first_amount", zero_or_more, None)
+        rollover_min = table.get("rollover_min", zero_or_more, 0)
+        if amount == 0 and (first_amount or 0) == 0 and rollover_min == 0:
+            raise table.fail("amount", "amount, first_amount and rollover_min are all 0: nothing would be granted")
+        schedule = ScheduleRule(
+            name=name_of(table, "schedule", number),
+            line=locate(text, table.path),
+            window=window(table),
+            amount=amount,
+            first_amount=first_amount,
+            every=every,
+            rollover_max=table.get("rollover_max", zero_or_more, 0),
+            rollover_min=rollover_min,
+            priority=priority_of(table),
+            category=category_of(table, "promotional"),
+            cost_basis=cost_basis_of(table),
+            scope=table.get("scope", lambda v: frozenset(_string_list(v)), None),
+            single_use=table.get("single_use", _flag, False),
+        )
+        table.done()
+        schedules.append(schedule)
+
+    top_ups: list[TopUpRule] = []
+    ruled: dict[int, int] = {}  # customer -> the number of the [[top_ups]] table that covers it
+    for number, table in enumerate(_array(loader, data, "top_ups"), start=1):
+        threshold = table.need("threshold", signed, " (the net balance at or below which it tops up)")
+        if table.has("amount") and table.has("target"):
+            raise table.fail("target", "give either amount or target, not both")
+        target = table.get("target", signed, None)
+        if target is not None and target <= threshold:
+            shown = to_decimal(threshold, scale)
+            raise table.fail("target", f"must be more than the threshold ({shown}), got {to_decimal(target, scale)}")
+        top_up = TopUpRule(
+            name=name_of(table, "top-up", number),
+            line=locate(text, table.path),
+            window=window(table),
+            threshold=threshold,
+            amount=None if target is not None else table.need("amount", amount_of, " (or target)"),
+            target=target,
+            category=category_of(table, "paid"),
+            priority=priority_of(table),
+            expires_after=lasting(table, "expires_after"),
+            cost_basis=cost_basis_of(table),
+        )
+        for customer in top_up.window.customers:
+            earlier = ruled.setdefault(customer, number)
+            if earlier != number:
+                chosen_by = "group" if table.has("group") else "customers" if table.has("customers") else None
+                clash = (
+                    f"customer {customers[customer]!r} has a top-up rule already (top_ups #{earlier}); "
+                    "a customer has one rule at most"
+                )
+                raise table.fail(chosen_by, clash) if chosen_by else loader.error(table.path, clash)
+        table.done()
+        top_ups.append(top_up)
+    if not grants and not schedules and not top_ups:
+        raise loader.error(
+            ("grants",), "missing [[grants]], [[schedules]] or [[top_ups]]: a simulation needs credit to burn"
+        )
 
     usage: list[UsageRule] = []
     for number, table in enumerate(_array(loader, data, "usage"), start=1):
@@ -359,7 +464,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     if not usage and not jobs:
         raise loader.error(("usage",), "missing [[usage]] or [[jobs]]: a simulation needs something to burn credit")
     root.read.update(_TOP)
-    _check_work(loader, start, end, len(customers), grants, usage, jobs)
+    _check_work(loader, start, end, len(customers), grants, schedules, usage, jobs)
 
     return Scenario(
         source=source,
@@ -378,6 +483,8 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
         grants=tuple(grants),
         usage=tuple(usage),
         jobs=tuple(jobs),
+        schedules=tuple(schedules),
+        top_ups=tuple(top_ups),
     )
 
 
@@ -386,8 +493,17 @@ def rule_where(scenario: Scenario, origin: tuple[str, int] | None) -> tuple[int 
     if origin is None:
         return None, ""
     kind, index = origin
-    rules: Sequence[GrantRule | UsageRule | JobRule] = getattr(scenario, kind)
+    rules: Sequence[GrantRule | ScheduleRule | TopUpRule | UsageRule | JobRule] = getattr(scenario, kind)
     return rules[index].line, _where(origin)
+
+
+def _period(value: object) -> Duration:
+    """A schedule's ``every``: a duration the ledger's periods take too (a minute or more)."""
+    every = parse_duration(value)
+    if every.is_zero:
+        raise _Problem("must be longer than zero")
+    parse_every(every.text)
+    return every
 
 
 def _count(value: float) -> str:
@@ -409,29 +525,44 @@ def _check_work(
     end: datetime,
     customers: int,
     grants: Sequence[GrantRule],
+    schedules: Sequence[ScheduleRule],
     usage: Sequence[UsageRule],
     jobs: Sequence[JobRule],
 ) -> None:
     """Refuse, before anything runs, a scenario that asks for more than :data:`MAX_EVENTS`
     events, or that could grant a customer more than a signed 64-bit total, naming the key
-    that asks for the most."""
+    that asks for the most. (What top-ups grant depends on the run: a run whose top-ups
+    would pass that total stops, naming the rule.)"""
     asked = _check_usage(usage, jobs)
     for i, grant in enumerate(grants):
         ticks = _ticks_at_most(grant.window, grant.every)
         asked.append((ticks * len(grant.window.customers), ("grants", i, "every" if grant.every else "amount")))
+    for i, schedule in enumerate(schedules):
+        # a period's start is a carry and a grant
+        asked.append((2 * _ticks_at_most(schedule.window, schedule.every) * len(schedule.window.customers),
+                      ("schedules", i, "every")))  # fmt: skip
     _check_events(loader, asked)
-    most_of = [_ticks_at_most(grant.window, grant.every) * grant.amount for grant in grants]
-    if sum(most_of) <= MAX_MINOR:
+    # (window, the most it grants a customer, where, what) of every rule that grants
+    most_of: list[tuple[Window, int, Path_, str]] = []
+    for i, grant in enumerate(grants):
+        what = f"{grant.amount} minor units every {grant.every.text}" if grant.every else "this amount"
+        most_of.append((grant.window, _ticks_at_most(grant.window, grant.every) * grant.amount, ("grants", i, "amount"),
+                        what))  # fmt: skip
+    for i, schedule in enumerate(schedules):
+        first = schedule.amount if schedule.first_amount is None else schedule.first_amount
+        each = max(schedule.amount, schedule.rollover_min)
+        most = first + (_ticks_at_most(schedule.window, schedule.every) - 1) * each
+        most_of.append((schedule.window, most, ("schedules", i, "amount"),
+                        f"{each} minor units every {schedule.every.text}"))  # fmt: skip
+    if sum(most for _, most, _, _ in most_of) <= MAX_MINOR:
         return  # no customer can reach it (the usual case: no loop over every customer)
     granted = [0] * customers
-    for i, grant in enumerate(grants):
-        most = most_of[i]
-        for customer in grant.window.customers:
+    for window, most, path, what in most_of:
+        for customer in window.customers:
             granted[customer] += most
             if granted[customer] > MAX_MINOR:
-                what = f"{grant.amount} minor units every {grant.every.text}" if grant.every else "this amount"
                 raise loader.error(
-                    ("grants", i, "amount"),
+                    path,
                     f"{what} could grant customer number {customer + 1} more than {MAX_MINOR:,} minor units in all, "
                     "the most a ledger holds in one unit",
                 )

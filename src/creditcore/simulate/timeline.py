@@ -8,9 +8,12 @@ records, per sampled instant, how much their figures changed since the instant b
 changes of all of them, and the running sum of those is the timeline. Only integers are
 added, so the sum is exact and the same however the customers were split.
 
-A customer's figures are one row of integers, :data:`WIDTH` + 2 per grant rule long: the
-totals in :data:`_TOTALS` order, then the credit left per grant rule in effective blocks,
-then the credit per grant rule not yet effective (upcoming).
+A customer's figures are one row of integers (:func:`width` long): the totals in
+:data:`_TOTALS` order, then the credit left in effective blocks per rule that makes blocks
+(:attr:`Scenario.sources <creditcore.simulate.model.Scenario.sources>`), then the credit per
+such rule not yet effective (upcoming), then, when the scenario compares its groups
+(:func:`compared_groups`), the credit expired and the shortfall per group (a customer's own
+group holds its figures, the others 0).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from creditcore.simulate.model import Scenario
 from creditcore.simulate.streams import ticks
 from creditcore.state import AccountState
 
-_TOTALS = ("granted", "used", "expired", "voided", "held", "debt", "shortfall")
+_TOTALS = ("granted", "used", "expired", "voided", "held", "debt", "shortfall", "scheduled", "carried", "topped_up")
 WIDTH = len(_TOTALS)
-"""Where the credit left per grant rule starts in a row."""
+"""Where the credit left per rule starts in a row."""
+#: The most groups the timeline and the chart compare side by side.
+MOST_COMPARED = 12
 
 Changes = list[list[int] | None]
 """Per sampled instant, what the figures changed since the instant before (``None``: nothing)."""
@@ -37,9 +42,25 @@ def sample_times(scenario: Scenario) -> list[datetime]:
     return [*ticks(scenario.start, scenario.sample_every, scenario.end), scenario.end]
 
 
-def row(state: AccountState, shortfall: int, at: datetime, unit: str, series: Mapping[str | None, int],
-        rules: int) -> list[int]:  # fmt: skip
-    """One customer's figures at ``at`` (its expiries due by then recorded)."""
+def compared_groups(scenario: Scenario) -> int:
+    """How many groups the timeline follows one by one (their expiries and shortfall): every
+    group of a scenario with schedules or top-ups and 2 to :data:`MOST_COMPARED` groups (the
+    comparison such a scenario is made for: "refill to 100" against "carry up to 50"); else 0."""
+    count = len(scenario.groups)
+    return count if scenario.recurring and 2 <= count <= MOST_COMPARED else 0
+
+
+def width(scenario: Scenario) -> int:
+    """The length of a row of figures."""
+    return WIDTH + 2 * len(scenario.sources) + 2 * compared_groups(scenario)
+
+
+def row(state: AccountState, counted: tuple[int, int, int, int], at: datetime, unit: str,
+        series: Mapping[str | None, int], rules: int, group: int, groups: int) -> list[int]:  # fmt: skip
+    """One customer's figures at ``at`` (its expiries due by then recorded). ``counted``: what
+    the run counted for it (shortfall, scheduled, carried, topped up); ``series``: the place
+    of each block's rule by its description; ``group``: its group's place among ``groups``
+    compared ones."""
     remaining = [0] * (2 * rules)
     held = 0
     for block in state.blocks.values():
@@ -50,8 +71,15 @@ def row(state: AccountState, shortfall: int, at: datetime, unit: str, series: Ma
         held += block.held
     totals = state.totals.get(unit)
     if totals is None:
-        return [0, 0, 0, 0, held, 0, shortfall, *remaining]
-    return [totals.granted, totals.used, totals.expired, totals.voided, held, totals.debt, shortfall, *remaining]
+        figures = [0, 0, 0, 0, held, 0, *counted, *remaining]
+    else:
+        figures = [totals.granted, totals.used, totals.expired, totals.voided, held, totals.debt, *counted, *remaining]
+    if groups:
+        by_group = [0] * (2 * groups)
+        by_group[group] = figures[2]  # expired
+        by_group[groups + group] = counted[0]  # shortfall
+        figures += by_group
+    return figures
 
 
 def add(into: Changes, changes: Changes) -> None:
@@ -65,12 +93,14 @@ def add(into: Changes, changes: Changes) -> None:
 
 def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Iterator[Point]:
     """The timeline: the running sum of ``changes``, one :class:`Point` per sampled instant."""
-    rules = len(scenario.grants)
-    running = [0] * (WIDTH + 2 * rules)
+    rules = len(scenario.sources)
+    groups = compared_groups(scenario)
+    running = [0] * width(scenario)
+    by_group = WIDTH + 2 * rules
     for at, found in zip(times, changes, strict=True):
         if found is not None:
             running = list(map(operator.add, running, found))
-        granted, used, expired, voided, held, debt, shortfall = running[:WIDTH]
+        granted, used, expired, voided, held, debt, shortfall, scheduled, carried, topped_up = running[:WIDTH]
         remaining = tuple(running[WIDTH : WIDTH + rules])
         figures = Figures(
             granted=granted,
@@ -79,8 +109,17 @@ def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Itera
             voided=voided,
             available=sum(remaining) - held,
             held=held,
-            upcoming=sum(running[WIDTH + rules :]),
+            upcoming=sum(running[WIDTH + rules : by_group]),
             shortfall=shortfall,
             debt=debt,
+            scheduled=scheduled,
+            carried=carried,
+            topped_up=topped_up,
         )
-        yield Point(at=at, figures=figures, remaining=remaining)
+        yield Point(
+            at=at,
+            figures=figures,
+            remaining=remaining,
+            expired_by_group=tuple(running[by_group : by_group + groups]),
+            shortfall_by_group=tuple(running[by_group + groups :]),
+        )
