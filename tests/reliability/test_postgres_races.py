@@ -271,6 +271,53 @@ def test_paging_every_customers_entries_never_skips_one_a_transaction_commits_la
             ledger.close()
 
 
+def test_polling_the_outbox_never_skips_an_event_a_transaction_commits_late(postgres_dsn: str) -> None:
+    """The same for events (SPEC §19): a batch writes an alert's event and waits; another
+    customer's event, numbered later, commits first. A consumer polling ``events()`` with its
+    stored cursor meanwhile must still get the batch's event once it commits, and each event
+    once."""
+    setup = Ledger.postgres(postgres_dsn)
+    for customer in ("ada", "bob"):
+        setup.grant(customer, 10)
+        setup.add_alert(customer, unit="credits", kind="depleted")
+    setup.close()
+    slow, fast, reader = (Ledger.postgres(postgres_dsn, max_size=2) for _ in range(3))
+    started, release = threading.Event(), threading.Event()
+    seen: list[str] = []
+    cursor: list[str | None] = [None]
+
+    def poll() -> list[str]:
+        page = reader.events(after=cursor[0])
+        cursor[0] = page.next_cursor
+        seen.extend(f"{e.customer}:{e.kind}" for e in page.items)
+        return [e.customer for e in page.items]
+
+    def batch() -> None:
+        with slow.atomic():
+            slow.burn("ada", 10)  # ada's balance_depleted: written, not committed
+            started.set()
+            release.wait(30)
+
+    worker = threading.Thread(target=batch)
+    try:
+        assert poll() == []
+        worker.start()
+        assert started.wait(30)
+        fast.burn("bob", 10)  # bob's event: numbered later, committed first
+        assert poll() == [], "bob's event was listed while ada's, which may precede it, was not yet committed"
+        release.set()
+        worker.join()
+        poll()
+        assert sorted(seen) == ["ada:balance_depleted", "bob:balance_depleted"], seen
+        assert poll() == []
+    finally:
+        release.set()
+        if worker.is_alive():
+            worker.join()
+        for ledger in (slow, fast, reader):
+            ledger.close()
+
+
 def test_a_cursor_pages_through_many_customers_entries_exactly_once(postgres_dsn: str) -> None:
     ledger = Ledger.postgres(postgres_dsn)
     try:
