@@ -245,13 +245,16 @@ def _schedule_now(ctx: Context, uow: UnitOfWork, schedule_id: str, when: datetim
 
 
 def schedule_view(reader: Reader, state: AccountState, found: ScheduleState, at: datetime, scale: int) -> Schedule:
-    """``found`` (its stored form) as it stands at ``at`` in ``state`` (the customer's state
-    then: a schedule still running is in it, with its periods recorded up to ``at``)."""
-    running = state.schedules.get(found.id)
+    """``found`` (its stored form) as it stands at ``at``: its periods as they fall from its
+    boundaries up to ``at`` (:func:`~creditcore.core.recurring.progress`, as a past read
+    replays them), whatever a write or a sweep has recorded since. ``state`` is the customer's
+    state at ``at``, for the running period's blocks (a period whose grant and carry were 0
+    made none)."""
     cancelled = found.cancelled_at if found.cancelled_at is not None and found.cancelled_at <= at else None
+    running = recurring.progress(attrs.evolve(found, cancelled_at=cancelled), at)
     period = period_start = period_end = next_at = None
     blocks: tuple[str, ...] = ()
-    if running is None:
+    if running.ended or (running.next_period == 0 and cancelled is not None):  # a cancel before start ends it
         status = "ended"
     else:
         status = "cancelled" if cancelled is not None else "active"
@@ -264,7 +267,6 @@ def schedule_view(reader: Reader, state: AccountState, found: ScheduleState, at:
             period_end = running.next_at
             if period_end is not None and recurring.may_start(running, period_end):
                 next_at = period_end
-            # a period whose grant and carry were 0 made no block
             blocks = tuple(b for b in running.block_ids if b in state.blocks or reader.find_block(b) is not None)
     return Schedule(
         id=found.id,
