@@ -7,7 +7,6 @@ Numbers are built from their digits (``Decimal(f"{n}E-{places}")``), never throu
 
 from __future__ import annotations
 
-import decimal
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,40 +15,12 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from creditcore.billing import MeterReading, PriceModel, Tier
+from creditcore.testing import strategies as cst
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
-SIGNALS = [
-    decimal.Clamped,
-    decimal.DivisionByZero,
-    decimal.Inexact,
-    decimal.InvalidOperation,
-    decimal.Overflow,
-    decimal.Rounded,
-    decimal.Subnormal,
-    decimal.Underflow,
-    decimal.FloatOperation,
-]
-ROUNDINGS = [
-    decimal.ROUND_CEILING,
-    decimal.ROUND_DOWN,
-    decimal.ROUND_FLOOR,
-    decimal.ROUND_HALF_DOWN,
-    decimal.ROUND_HALF_EVEN,
-    decimal.ROUND_HALF_UP,
-    decimal.ROUND_UP,
-    decimal.ROUND_05UP,
-]
 #: Any context a host app might have set: a tiny precision, any rounding, any traps.
-caller_contexts = st.builds(
-    lambda prec, rounding, traps, emax: decimal.Context(
-        prec=prec, rounding=rounding, traps=traps, Emax=emax, Emin=-emax
-    ),
-    prec=st.integers(1, 12),
-    rounding=st.sampled_from(ROUNDINGS),
-    traps=st.lists(st.sampled_from(SIGNALS), unique=True),
-    emax=st.sampled_from([3, 30, decimal.MAX_EMAX]),
-)
+caller_contexts = cst.decimal_contexts(max_precision=12)
 
 
 def fixed(n: int, places: int) -> Decimal:

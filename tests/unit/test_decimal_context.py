@@ -13,40 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from creditcore import IdempotencyConflict, InsufficientCredits, Ledger
+from creditcore.testing import strategies as cst
 from creditcore.values import canonical, parse_amount, to_decimal, whole_minor_units
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-SIGNALS = [
-    decimal.Clamped,
-    decimal.DivisionByZero,
-    decimal.Inexact,
-    decimal.InvalidOperation,
-    decimal.Overflow,
-    decimal.Rounded,
-    decimal.Subnormal,
-    decimal.Underflow,
-    decimal.FloatOperation,
-]
-ROUNDINGS = [
-    decimal.ROUND_CEILING,
-    decimal.ROUND_DOWN,
-    decimal.ROUND_FLOOR,
-    decimal.ROUND_HALF_DOWN,
-    decimal.ROUND_HALF_EVEN,
-    decimal.ROUND_HALF_UP,
-    decimal.ROUND_UP,
-    decimal.ROUND_05UP,
-]
-contexts = st.builds(
-    lambda prec, rounding, traps, emax: decimal.Context(
-        prec=prec, rounding=rounding, traps=traps, Emax=emax, Emin=-emax
-    ),
-    prec=st.integers(1, 30),
-    rounding=st.sampled_from(ROUNDINGS),
-    traps=st.lists(st.sampled_from(SIGNALS), unique=True),
-    emax=st.sampled_from([3, 30, decimal.MAX_EMAX]),
-)
+contexts = cst.decimal_contexts()
 
 
 def scenario(adapter: str) -> list[str]:

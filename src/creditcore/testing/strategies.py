@@ -14,6 +14,7 @@ common.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
@@ -29,6 +30,7 @@ __all__ = [
     "burn_scopes",
     "categories",
     "cost_bases",
+    "decimal_contexts",
     "descriptions",
     "grant_scopes",
     "identifiers",
@@ -162,3 +164,28 @@ def descriptions() -> st.SearchStrategy[str | None]:
 def metadata() -> st.SearchStrategy[dict[str, str]]:
     """Small ``dict[str, str]`` values."""
     return st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=20), max_size=3)
+
+
+#: Every signal a ``decimal`` context may trap, and every rounding it may use.
+_SIGNALS = (
+    decimal.Clamped, decimal.DivisionByZero, decimal.Inexact, decimal.InvalidOperation, decimal.Overflow,
+    decimal.Rounded, decimal.Subnormal, decimal.Underflow, decimal.FloatOperation,
+)  # fmt: skip
+_ROUNDINGS = (
+    decimal.ROUND_CEILING, decimal.ROUND_DOWN, decimal.ROUND_FLOOR, decimal.ROUND_HALF_DOWN,
+    decimal.ROUND_HALF_EVEN, decimal.ROUND_HALF_UP, decimal.ROUND_UP, decimal.ROUND_05UP,
+)  # fmt: skip
+
+
+def decimal_contexts(*, max_precision: int = 30) -> st.SearchStrategy[decimal.Context]:
+    """Any ``decimal`` context a host app might have set — a tiny precision, any rounding, any
+    traps, a narrow exponent range — for proving that results do not depend on it."""
+    return st.builds(
+        lambda prec, rounding, traps, emax: decimal.Context(
+            prec=prec, rounding=rounding, traps=traps, Emax=emax, Emin=-emax
+        ),
+        prec=st.integers(1, max_precision),
+        rounding=st.sampled_from(_ROUNDINGS),
+        traps=st.lists(st.sampled_from(_SIGNALS), unique=True),
+        emax=st.sampled_from([3, 30, decimal.MAX_EMAX]),
+    )
