@@ -9,7 +9,7 @@ instant of due events — with each unit's net before it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import attrs
 
@@ -198,10 +198,7 @@ def top_up(work: Work, rule: TopUpState, at: datetime, net: int) -> str:
     number = work.next_number
     block_id = f"{work.customer}/top_up/{number}"
     op_id = f"top_up:{block_id}"
-    expires = None
-    if rule.expires_after is not None:
-        after = rule.expires_after
-        expires = at + after if isinstance(after, timedelta) else periods.add(at, after, 1)
+    expires = None if rule.expires_after is None else periods.add(at, rule.expires_after, 1)
     block = BlockState(
         id=block_id,
         customer=work.customer,

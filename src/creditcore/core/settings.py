@@ -9,7 +9,7 @@ Amounts are integers of minor units, as everywhere in the core.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal, get_args
 
@@ -82,7 +82,7 @@ class TopUpState:
     target: int | None = None
     category: str = "paid"
     priority: int = 50
-    expires_after: Every | timedelta | None = None
+    expires_after: Every | None = None
     cost_basis: Decimal | None = None
     created_at: datetime
     updated_at: datetime

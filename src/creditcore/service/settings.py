@@ -19,7 +19,7 @@ import attrs
 
 from creditcore import rules
 from creditcore.core import profiles, recurring
-from creditcore.core.periods import Every, parse_every, parse_timezone
+from creditcore.core.periods import parse_every, parse_timezone
 from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
 from creditcore.errors import Conflict, IdempotencyConflict, NotFound, ValidationError
 from creditcore.ids import new_id
@@ -386,13 +386,12 @@ def _rule_of(rule: TopUpState) -> SetTopUp:
         target=rule.target,
         category=rule.category,
         priority=rule.priority,
-        expires_after=rule.expires_after if isinstance(rule.expires_after, Every) else None,
+        expires_after=rule.expires_after,
         cost_basis=rule.cost_basis,
     )
 
 
 def top_up_view(rule: TopUpState, scale: int) -> TopUp:
-    after = rule.expires_after
     return TopUp(
         customer=rule.customer,
         unit=rule.unit,
@@ -401,7 +400,7 @@ def top_up_view(rule: TopUpState, scale: int) -> TopUp:
         target=idempotency.shown(rule.target, scale),
         category=rule.category,
         priority=rule.priority,
-        expires_after=None if after is None else str(after if isinstance(after, Every) else parse_every(after)),
+        expires_after=None if rule.expires_after is None else rule.expires_after.text,
         cost_basis=rule.cost_basis,
         created_at=rule.created_at,
         updated_at=rule.updated_at,

@@ -571,8 +571,6 @@ def _tagged(value: object) -> object:
         return {"d": str(value)}
     if isinstance(value, Every):
         return {"every": value.text}
-    if isinstance(value, timedelta):
-        return {"every": parse_every(value).text}
     if isinstance(value, frozenset):
         return {"set": sorted(value)}
     if isinstance(value, tuple):
