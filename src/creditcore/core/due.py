@@ -238,19 +238,29 @@ def advance(work: Work, at: datetime) -> None:
         units = sorted({event[4] for event in now})
         before = {u: (work.available(u, when), (work.totals.get(u) or _NO_TOTALS).debt) for u in units}
         first = len(work.entries)
-        for _when, rank, _tie, ident, _unit in now:
+        # each unit's alerts name the last due op of the instant that changed its net (a carry
+        # or a settlement moves credit without changing it); a unit touched only by those
+        # names the last op that touched it, though no alert can fire for an unchanged net
+        named: dict[str, str] = {}
+        for _when, rank, _tie, ident, unit in now:
+            ahead, net = len(work.entries), work.net(unit, when)
             REGISTRY[rank].record(work, ident, when)
+            if len(work.entries) > ahead and (unit not in named or work.net(unit, when) != net):
+                named[unit] = work.entries[-1].op_id
         written = work.entries[first:]
         if written:
             touched = {entry.unit for entry in written}
-            # each unit's alerts name the last due op of the instant that moved it
-            last_ops = {entry.unit: entry.op_id for entry in written}
             nets = {u: before[u][0] - before[u][1] for u in units if u in touched}
-            recurring.after_step(work, when, nets, last_ops, due_instant=True)
-        if work.next_number != made or any(REGISTRY[event[1]].name.startswith("schedule") for event in now):
+            recurring.after_step(work, when, nets, named, due_instant=True)
+        moved_schedule = any(REGISTRY[event[1]].name.startswith("schedule") for event in now)
+        if work.next_number != made or moved_schedule:
             # the instant made blocks or moved a schedule: what falls due later is found again
             events, start = [event for event in pending(work, at) if event[0] > when], 0
         if not written:
+            if moved_schedule:
+                # a period start (or a schedule's end) that wrote nothing still happened: the
+                # customer's history has reached it, so no later write may be dated before it
+                work.pass_time(when)
             continue
         written = work.entries[first:]
         work.steps.append(

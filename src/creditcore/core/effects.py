@@ -223,6 +223,13 @@ class Work:
         self.changed_alerts: dict[str, AlertState] = {}
         self.events: list[EventState] = []
 
+    def pass_time(self, at: datetime) -> None:
+        """The customer's history reaches ``at`` without an entry there (a setting changed,
+        or a period start wrote nothing): no later write may be dated before it."""
+        if self.last_at is None or at > self.last_at:
+            self.last_at = at
+            self.index.pass_time(at)
+
     def freeze(self) -> tuple[AccountState, tuple[EntryState, ...]]:
         """The account and the entries written; the work ends here (its index goes to the
         account)."""

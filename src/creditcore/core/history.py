@@ -218,10 +218,12 @@ def _restore_settings(work: Work, settings: SettingsHistory, until: datetime | N
             else:
                 schedule = attrs.evolve(schedule, cancelled_at=None)
             stored.append(schedule)
+            # a period start (or the end) that wrote nothing left no entry, but the customer's
+            # history reached it: the stored schedule says how far its periods were recorded
+            changes += [when for when in recurring.recorded_instants(schedule) if by(when)]
     last = max(changes, default=None)
-    if last is not None and (work.last_at is None or last > work.last_at):
-        work.last_at = last
-        work.index.pass_time(last)
+    if last is not None:
+        work.pass_time(last)
     for schedule in stored:
         now = recurring.progress(schedule, work.last_at)
         if not now.ended:

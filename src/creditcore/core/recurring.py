@@ -61,6 +61,19 @@ def progress(schedule: ScheduleState, horizon: datetime | None) -> ScheduleState
     return attrs.evolve(schedule, next_period=n, next_at=next_at, carried=0, block_ids=blocks)
 
 
+def recorded_instants(schedule: ScheduleState) -> list[datetime]:
+    """The latest instants of the schedule's due events recorded so far: the start of the
+    last period recorded, and its end if the schedule ended there (one cancelled before its
+    start ended at the cancel, which is a setting change of its own)."""
+    n = schedule.next_period
+    if not n:
+        return []
+    found = [period_start(schedule, n - 1)]
+    if schedule.ended:
+        found.append(period_start(schedule, n))
+    return found
+
+
 def grant_block_id(schedule: ScheduleState, n: int) -> str:
     return f"{schedule.id}/{n}"
 

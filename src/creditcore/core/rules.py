@@ -755,14 +755,8 @@ def refund(state: AccountState, command: Refund, at: datetime, scale: int = 0) -
     )
 
 
-# -- settings (SPEC §17 to §19): none writes an entry of its own ------------------------------------
-
-
-def _setting_changed(work: Work, at: datetime) -> None:
-    """A change of a setting is a write to the customer (SPEC §13): its history moves to it."""
-    if work.last_at is None or at > work.last_at:
-        work.last_at = at
-        work.index.pass_time(at)
+# -- settings (SPEC §17 to §19): none writes an entry of its own, but each change is a write to the
+# customer (SPEC §13), so its history moves to it (Work.pass_time) -----------------------------------
 
 
 def schedule_grant(state: AccountState, command: ScheduleGrant, at: datetime) -> Transition[Configured]:
@@ -806,7 +800,7 @@ def schedule_grant(state: AccountState, command: ScheduleGrant, at: datetime) ->
     recurring.base_index(schedule)  # its boundaries can be computed (a far anchor may not)
     work.next_number += 1
     work.set_schedule(schedule)
-    _setting_changed(work, at)
+    work.pass_time(at)
     due.advance(work, at)  # period 0, if it starts now
     return _done(work, Configured(subject=schedule.id))
 
@@ -826,7 +820,7 @@ def cancel_schedule(state: AccountState, schedule_id: str, at: datetime) -> Tran
     if schedule.next_period == 0:  # never started: it ends now
         cancelled = attrs.evolve(cancelled, next_at=None)
     work.set_schedule(cancelled)
-    _setting_changed(work, at)
+    work.pass_time(at)
     return _done(work, Configured(subject=schedule_id))
 
 
@@ -852,7 +846,7 @@ def set_top_up(state: AccountState, command: SetTopUp, at: datetime) -> Transiti
     if old is not None and attrs.evolve(old, updated_at=at) == rule:
         return _done(work, Configured(subject=command.unit))
     work.set_top_up(command.unit, rule, at)
-    _setting_changed(work, at)
+    work.pass_time(at)
     recurring.after_step(work, at, {command.unit: work.net(command.unit, at)}, {command.unit: None}, rule_set=True)
     return _done(work, Configured(subject=command.unit))
 
@@ -864,7 +858,7 @@ def remove_top_up(state: AccountState, unit: str, at: datetime) -> Transition[Co
     work = _begin(state, at)
     if unit in work.top_ups:
         work.set_top_up(unit, None, at)
-        _setting_changed(work, at)
+        work.pass_time(at)
     return _done(work, Configured(subject=unit))
 
 
@@ -889,7 +883,7 @@ def add_alert(state: AccountState, command: AddAlert, at: datetime) -> Transitio
         )
     )
     work.next_number += 1
-    _setting_changed(work, at)
+    work.pass_time(at)
     return _done(work, Configured(subject=command.alert_id))
 
 
@@ -902,7 +896,7 @@ def remove_alert(state: AccountState, alert_id: str, at: datetime) -> Transition
     if alert is None:
         raise NotFound(f"no active alert {alert_id!r} for customer {state.customer!r}")
     work.set_alert(attrs.evolve(alert, removed_at=at))
-    _setting_changed(work, at)
+    work.pass_time(at)
     return _done(work, Configured(subject=alert_id))
 
 

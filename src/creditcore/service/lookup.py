@@ -22,6 +22,19 @@ def find_block(reader: Reader, block_id: str) -> BlockState:
     return found
 
 
+def due_block_customer(reader: Reader, block_id: str) -> str | None:
+    """The customer of a block a due event makes (a schedule's period ``<schedule_id>/<n>``,
+    its carry ``<schedule_id>/<n>/carry``, a top-up ``<customer>/top_up/<number>``), read
+    from its id: such a block exists for reads and writes before any write records it
+    (SPEC §20). ``None`` if the id is not of that form."""
+    owner, _, number = block_id.rpartition("/top_up/")
+    if owner and number.isdigit():
+        return owner
+    schedule_id, _, period = block_id.removesuffix("/carry").rpartition("/")
+    found = reader.find_schedule(schedule_id) if schedule_id and period.isdigit() else None
+    return None if found is None else found.customer
+
+
 def with_block(state: AccountState, block: BlockState) -> AccountState:
     """The state with a block that a load leaves out (it has no credit left) put back."""
     return state.with_block(block)

@@ -197,14 +197,7 @@ def get_block(ctx: Context, block_id: str, *, at: datetime | None = None) -> Blo
 def _due_block(ctx: Context, reader: Reader, block_id: str, at: datetime | None) -> Block:
     """A block a due event makes (a schedule's period, its carry, a top-up) that no write
     has recorded yet: reads count it all the same (SPEC §20). Its id names its customer."""
-    customer = None
-    owner, _, number = block_id.rpartition("/top_up/")
-    if owner and number.isdigit():
-        customer = owner
-    else:
-        schedule_id, _, period = block_id.removesuffix("/carry").rpartition("/")
-        found = reader.find_schedule(schedule_id) if schedule_id and period.isdigit() else None
-        customer = None if found is None else found.customer
+    customer = lookup.due_block_customer(reader, block_id)
     if customer is not None:
         state, when = state_at(ctx, reader, customer, at)
         block = state.blocks.get(block_id)

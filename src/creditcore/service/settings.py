@@ -129,10 +129,11 @@ def schedule_grant(
         metadata=meta,
         schedule_id=given_id,
     )
+    # the schedule's id is a key of its own, generated or given: using it again with other
+    # arguments is an IdempotencyConflict, found before the time check (SPEC §17, §20)
     keys = [("key", key)] if key is not None else []
-    if given_id is not None:
-        keys.append(("schedule", given_id))
-    memo = (*keys[0], "schedule_grant", fingerprint) if keys else ("key", None, "schedule_grant", fingerprint)
+    keys.append(("schedule", ident))
+    memo = (*keys[0], "schedule_grant", fingerprint)
     with ctx.transaction() as uow:
         op_id = new_id("op")
 
@@ -158,8 +159,8 @@ def schedule_grant(
                 description=description,
                 metadata=meta,
             )
-            if uow.find_schedule(ident) is not None:  # another customer's: ids are per ledger
-                raise ValidationError("schedule_id", f"schedule {ident!r} exists already")
+            if uow.find_schedule(ident) is not None:  # made before its id was kept as a key
+                raise IdempotencyConflict(ident, "schedule_id", f"schedule {ident!r} exists already")
             return rules.schedule_grant(state, command, t)
 
         return perform(  # type: ignore[return-value]

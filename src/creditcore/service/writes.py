@@ -33,6 +33,7 @@ from creditcore.service import idempotency, lookup, results
 from creditcore.service.context import Context
 from creditcore.state import (
     AccountState,
+    BlockState,
     Burn,
     Capture,
     ChangeExpiry,
@@ -435,6 +436,22 @@ def release(ctx: Context, hold_id: str, *, at: datetime | None = None) -> Releas
         )
 
 
+def _block_named(ctx: Context, uow: UnitOfWork, block_id: str, at: datetime | None) -> tuple[BlockState, bool]:
+    """The block a void or an expiry change names, and whether a write has recorded it: one
+    a due event makes (a schedule's period, a top-up) exists from its due time on, recorded
+    or not (SPEC §20), and the write records it first."""
+    stored = uow.find_block(block_id)
+    if stored is not None:
+        return stored, True
+    customer = lookup.due_block_customer(uow, block_id)
+    if customer is not None:
+        state = uow.load_account(customer)
+        due = rules.view(state, ctx.write_time(at, state)).blocks.get(block_id)
+        if due is not None:
+            return due, False
+    raise NotFound(f"no block {block_id!r}")
+
+
 def void(
     ctx: Context,
     block_id: str,
@@ -451,7 +468,7 @@ def void(
     key = parse_optional_id(idempotency_key, "idempotency_key")
     when = parse_optional_time(at, "at")
     with ctx.transaction() as uow:
-        stored = lookup.find_block(uow, block_id)
+        stored, recorded = _block_named(ctx, uow, block_id, when)
         scale = ctx.scale(stored.unit, uow)
         minor = None if amount is None else parse_amount(amount, scale)
         fingerprint = idempotency.fingerprint(
@@ -465,7 +482,7 @@ def void(
             uow,
             stored.customer,
             when,
-            lambda s, t: rules.void(lookup.with_block(s, stored), command, t, scale),
+            lambda s, t: rules.void(lookup.with_block(s, stored) if recorded else s, command, t, scale),
             op_id,
             scale,
             memo=("key", key, "void", fingerprint),
@@ -633,7 +650,7 @@ def change_expiry(
     key = parse_optional_id(idempotency_key, "idempotency_key")
     when = parse_optional_time(at, "at")
     with ctx.transaction() as uow:
-        stored = lookup.find_block(uow, block_id)
+        stored, recorded = _block_named(ctx, uow, block_id, when)
         scale = ctx.scale(stored.unit, uow)
         minor = None if amount is None else parse_amount(amount, scale)
         fingerprint = idempotency.fingerprint(
@@ -647,7 +664,7 @@ def change_expiry(
             uow,
             stored.customer,
             when,
-            lambda s, t: rules.change_expiry(lookup.with_block(s, stored), command, t, scale),
+            lambda s, t: rules.change_expiry(lookup.with_block(s, stored) if recorded else s, command, t, scale),
             op_id,
             scale,
             memo=("key", key, "change_expiry", fingerprint),
