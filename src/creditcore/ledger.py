@@ -4,18 +4,15 @@ write path over the repository and the pure rules (:mod:`creditcore.rules`), and
 
 from __future__ import annotations
 
-import functools
 import os
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from creditcore.adapters.memory import MemoryRepository
-from creditcore.errors import ConcurrencyConflict, StorageError, ValidationError
+from creditcore.errors import StorageError, ValidationError
 from creditcore.model import (
     Alert,
     Balance,
@@ -46,41 +43,11 @@ from creditcore.order import BurnOrder
 from creditcore.repository import Repository
 from creditcore.service import customers as profiles
 from creditcore.service import reads, settings, writes
-from creditcore.service.context import DEFAULT_FUTURE_TOLERANCE, Context, exact
+from creditcore.service.context import DEFAULT_FUTURE_TOLERANCE, Context, exact, write
 from creditcore.service.customers import KEEP
 from creditcore.values import DEFAULT_UNIT
 
-F = TypeVar("F", bound=Callable[..., Any])
-#: How many times a write runs when another transaction gets in its way (ConcurrencyConflict).
-_TRIES = 6
-
-
-def _write(method: F) -> F:
-    """A write: in the library's own ``decimal`` context, and inside ``atomic()`` any of its
-    errors — even one the caller catches — dooms the batch."""
-    run = exact(method)
-
-    @functools.wraps(method)
-    def write(self: Ledger, *args: Any, **kwargs: Any) -> Any:
-        for attempt in range(_TRIES):
-            try:
-                return run(self, *args, **kwargs)
-            except ConcurrencyConflict as error:
-                # nothing was written: a write of its own runs again (and replays what the
-                # other transaction committed, or applies); a batch's cannot, for the app's
-                # code ran between its writes
-                if attempt + 1 == _TRIES or self._ctx.batches.current() is not None:
-                    self._ctx.batches.doom(error)
-                    raise
-                time.sleep(random.uniform(0, 0.002 * 2**attempt))
-            except BaseException as error:
-                self._ctx.batches.doom(error)
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return write  # type: ignore[return-value]
-
-
+_write = write
 _read = exact
 
 

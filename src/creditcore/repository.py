@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
@@ -25,6 +25,9 @@ from creditcore.core.profiles import ProfileState
 from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
 from creditcore.core.state import NO_SETTINGS, Settings
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
+
+if TYPE_CHECKING:  # billing's rows (creditcore.billing imports the ledger, so only for types)
+    from creditcore.billing.repository import BillingReader, BillingWriter
 
 
 @attrs.frozen(kw_only=True)
@@ -236,6 +239,10 @@ class Reader(Protocol):
         skips an event."""
         ...
 
+    def billing(self) -> BillingReader:
+        """Billing's rows as this reader sees them (SPEC_BILLING B1)."""
+        ...
+
 
 @runtime_checkable
 class PastReader(Reader, Protocol):
@@ -288,6 +295,11 @@ class UnitOfWork(Reader, Protocol):
         not before); ``released`` is the external id the previous version held and this one
         does not. Two customers cannot hold one external id: a store that sees one taken
         refuses the write."""
+        ...
+
+    def billing(self) -> BillingWriter:
+        """Billing's rows in this transaction: written with the ledger's, kept or dropped
+        with them."""
         ...
 
 

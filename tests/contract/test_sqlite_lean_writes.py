@@ -18,6 +18,7 @@ import pytest
 
 from creditcore import Ledger
 from creditcore.adapters.sqlite import SQLiteRepository
+from creditcore.billing import Billing, MeterEvent
 from creditcore.repository import ChangeSet
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 from creditcore.testing.contract import START, ManualClock
@@ -232,6 +233,9 @@ INDEXES = {
     "schedules_in_force": "load_account of an account with settings: a write's lock, balance()",
     "top_ups_in_force": "load_account of an account with settings: a write's lock, balance()",
     "alerts_in_force": "load_account of an account with settings: a write's lock, balance()",
+    "billing_objects_by_id": "billing: a meter, price, voucher or invoice by its id",
+    "billing_objects_by_key": "billing: a meter by its event name, the live price of (meter, plan)",
+    "meter_events_by_meter": "billing.meters.summary(): one customer's events of one period",
 }
 
 
@@ -259,6 +263,10 @@ def check_every_index(ledger: Ledger, path: Path, clock: ManualClock) -> None:
     ledger.hold("ada", 1, hold_id="h")
     ledger.schedule_grant("ada", 5, every="1 day", schedule_id="s")
     ledger.add_alert("ada", unit="credits", kind="depleted", alert_id="a")
+    billing = Billing(ledger)
+    billing.meters.create("API calls", "api_call", meter_id="m")
+    billing.prices.create("m", unit="credits", unit_price=1)
+    billing.meters.record([MeterEvent("m", "ada", 3)])
     reads: dict[str, Callable[[], object]] = {
         "accounts_by_first_seq": lambda: ledger.verify(),
         "blocks_by_customer": lambda: ledger.blocks("ada", include_inactive=True),
@@ -277,6 +285,9 @@ def check_every_index(ledger: Ledger, path: Path, clock: ManualClock) -> None:
         "schedules_in_force": lambda: ledger.balance("ada"),
         "top_ups_in_force": lambda: ledger.balance("ada"),
         "alerts_in_force": lambda: ledger.balance("ada"),
+        "billing_objects_by_id": lambda: billing.meters.get("m"),
+        "billing_objects_by_key": lambda: billing.prices.quote("m", 5),
+        "meter_events_by_meter": lambda: billing.meters.summary("m", customer="ada", start=START, end=clock.now),
     }
     repository = ledger.repository
     assert isinstance(repository, SQLiteRepository)

@@ -24,6 +24,7 @@ from datetime import datetime
 
 import attrs
 
+from creditcore.adapters.memory_billing import BillingRows, BillingStore
 from creditcore.core.profiles import ProfileState
 from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
 from creditcore.core.state import NO_SETTINGS
@@ -102,6 +103,7 @@ class MemoryRepository:
         self._top_ups: dict[str, list[_TopUpVersion]] = {}
         self._events: list[EventState] = []
         self._customer_events: dict[str, list[int]] = {}
+        self._billing = BillingStore()
 
     # -- the port ------------------------------------------------------------------------
 
@@ -294,6 +296,9 @@ class _Committed:
     def list_events(self, query: EventQuery) -> list[EventState]:
         return self._store._list_events(query)
 
+    def billing(self) -> BillingRows:
+        return BillingRows(self._store._billing, writable=False)
+
     def save_profile(self, profile: ProfileState, released: str | None) -> None:
         raise _refuse_write("save a profile")
 
@@ -337,6 +342,7 @@ class _Work:
         self._new_alerts: dict[str, list[str]] = {}
         self._top_ups: dict[str, list[_TopUpVersion]] = {}
         self._events: list[EventState] = []
+        self._billing: BillingRows | None = None
         self._open = True
 
     # -- reads -------------------------------------------------------------------------
@@ -445,6 +451,12 @@ class _Work:
                     if len(found) == query.limit:
                         break
         return found
+
+    def billing(self) -> BillingRows:
+        self._check_open()
+        if self._billing is None:
+            self._billing = BillingRows(self._store._billing, writable=True)
+        return self._billing
 
     def _see(self, customer: str, at: datetime) -> None:
         """The customer is seen at ``at``: first seen then if never before, or earlier."""
@@ -601,6 +613,8 @@ class _Work:
                 store._seen.update(self._seen)
             if self._schedules or self._alerts or self._top_ups or self._events:
                 self._publish_settings()
+            if self._billing is not None:
+                self._billing.publish()
 
     def _publish_settings(self) -> None:
         store = self._store

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import decimal
 import functools
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from creditcore.errors import ValidationError
+from creditcore.errors import ConcurrencyConflict, ValidationError
 from creditcore.order import BurnOrder
 from creditcore.repository import Reader, Repository, UnitOfWork
 from creditcore.service.batch import Batch, Batches
@@ -191,5 +193,38 @@ def exact(method: F) -> F:
             return method(*args, **kwargs)
         finally:
             _setcontext(caller)
+
+    return call  # type: ignore[return-value]
+
+
+#: How many times a write runs when another transaction gets in its way (ConcurrencyConflict).
+WRITE_TRIES = 6
+
+
+def write(method: F) -> F:
+    """A public write of an object with a ``_ctx`` (the Ledger, billing's namespaces): in the
+    library's own ``decimal`` context, run again when another transaction got in its way
+    (nothing was written), and inside ``atomic()`` any of its errors — even one the caller
+    catches — dooms the batch."""
+    run = exact(method)
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ctx: Context = self._ctx
+        for attempt in range(WRITE_TRIES):
+            try:
+                return run(self, *args, **kwargs)
+            except ConcurrencyConflict as error:
+                # nothing was written: a write of its own runs again (and replays what the
+                # other transaction committed, or applies); a batch's cannot, for the app's
+                # code ran between its writes
+                if attempt + 1 == WRITE_TRIES or ctx.batches.current() is not None:
+                    ctx.batches.doom(error)
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+            except BaseException as error:
+                ctx.batches.doom(error)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     return call  # type: ignore[return-value]

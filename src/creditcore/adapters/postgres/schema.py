@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from creditcore.adapters.sql import billing as shared_billing
 from creditcore.adapters.sql import schema as shared
 from creditcore.adapters.sql.dialect import POSTGRES
 
@@ -88,6 +89,12 @@ def _settings_and_events(partitions: int | None = None) -> tuple[str, ...]:
         *shared.settings_indexes(D, unique=partitions is None),
         D.append_only("events", "TRUNCATE", "events are kept forever: they cannot be truncated"),
     )
+
+
+def _billing(partitions: int | None = None) -> tuple[str, ...]:
+    """SPEC_BILLING: the shared step's tables, not partitioned (meters and prices belong to no
+    customer, an event id is unique across every customer, one invoice counter serves all)."""
+    return shared_billing.billing_tables(D)
 
 
 def _initial(partitions: int | None = None) -> tuple[str, ...]:
@@ -287,6 +294,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[int | None], tuple[str, ...]]], ...] = (
     ("0001_initial", _initial),
     ("0002_the_ledger_grows", _the_ledger_grows),
     ("0003_settings_and_events", _settings_and_events),
+    ("0004_billing", _billing),
 )
 """Each step takes ``partitions``: ``None`` for plain tables, or how many hash partitions by
 customer the tables it creates get (a later step adding a table partitions it alike)."""

@@ -60,7 +60,7 @@ _HINTS = {
 
 
 # the tables whose unique keys two writes of the same key or hold id at once can both reach
-_RACED = frozenset({"operations", "holds", "blocks", "external_ids"})
+_RACED = frozenset({"operations", "holds", "blocks", "external_ids", "billing_objects", "meter_events"})
 
 
 def _table(error: pg_errors.UniqueViolation) -> str:

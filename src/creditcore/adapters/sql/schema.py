@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .billing import billing_tables
 from .dialect import Dialect
 
 Step = Callable[[Dialect], tuple[str, ...]]
@@ -605,4 +606,5 @@ MIGRATIONS: tuple[tuple[str, Step], ...] = (
     ("0005_lean_write_path", _lean_write_path),
     ("0006_the_ledger_grows", _the_ledger_grows),
     ("0007_settings_and_events", _settings_and_events),
+    ("0008_billing", billing_tables),
 )

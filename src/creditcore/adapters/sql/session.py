@@ -13,10 +13,13 @@ learnt when it read or wrote the row.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
+import attrs
+
+from creditcore.billing.repository import BillingObject, MeterEventRecord
 from creditcore.core.profiles import ProfileState
 from creditcore.core.settings import AlertState, EventState, ScheduleState, TopUpState
 from creditcore.core.state import NO_SETTINGS, Settings
@@ -24,7 +27,7 @@ from creditcore.errors import CreditError, StorageError
 from creditcore.repository import SNAPSHOT_EVERY, ChangeSet, EntryQuery, EventQuery, OperationRecord, PastHistory
 from creditcore.state import AccountState, BlockState, EntryState, HoldState
 
-from . import codec
+from . import billing, codec
 from .snapshots import keep_snapshots, past_history
 from .statements import ENTRIES_PER_INSERT, Statements
 
@@ -344,6 +347,77 @@ class SqlSession:
             return []
         sql, params = found
         return [codec.event(*row) for row in self.conn.execute(sql, params)]
+
+    # -- billing's rows (creditcore.billing.repository), on this connection -----------------------
+
+    def billing(self) -> SqlSession:
+        """Billing's reads and writes, in this transaction: the session's own methods."""
+        return self
+
+    @storage("read a billing object")
+    def get_object(self, kind: str, object_id: str) -> BillingObject | None:
+        row = self.conn.execute(self.sql.billing.get_object, (kind, object_id)).fetchone()
+        return None if row is None else billing.billing_object(row)
+
+    @storage("read a billing object")
+    def find_key(self, kind: str, key: str) -> BillingObject | None:
+        row = self.conn.execute(self.sql.billing.find_key, (kind, key)).fetchone()
+        return None if row is None else billing.billing_object(row)
+
+    @storage("list billing objects")
+    def list_objects(
+        self,
+        kind: str,
+        *,
+        customer: str | None = None,
+        statuses: Iterable[str] | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[BillingObject]:
+        wanted = None if statuses is None else sorted(set(statuses))
+        text, params = self.sql.billing.list_objects(kind, customer, wanted, after, limit)
+        return [billing.billing_object(row) for row in self.conn.execute(text, params)]
+
+    @storage("read meter events")
+    def find_meter_events(self, event_ids: Sequence[str]) -> dict[str, MeterEventRecord]:
+        if not event_ids:
+            return {}
+        ids = list(dict.fromkeys(event_ids))
+        rows = self.conn.execute(self.sql.billing.find_events(len(ids)), ids)
+        return {event.event_id: event for event in map(billing.meter_event, rows)}
+
+    @storage("read meter events")
+    def meter_events(
+        self, meter_id: str, *, customer: str | None, start: datetime, end: datetime
+    ) -> list[MeterEventRecord]:
+        sql = self.sql.billing
+        span = (codec.micros(start), codec.micros(end))
+        if customer is None:
+            rows = self.conn.execute(sql.events_of_all, (meter_id, *span))
+        else:
+            rows = self.conn.execute(sql.events_in, (meter_id, customer, *span))
+        return [billing.meter_event(row) for row in rows]
+
+    @storage("write a billing object", write=True)
+    def put_object(self, obj: BillingObject) -> BillingObject:
+        sql = self.sql.billing
+        row = (obj.kind, obj.id, obj.customer, obj.status, obj.key, obj.body)
+        (number,) = self.conn.execute(sql.put_object, row).fetchone()
+        self._wrote(sql.object_witness, (obj.kind, obj.id, obj.body))
+        return attrs.evolve(obj, number=int(number))
+
+    @storage("record meter events", write=True)
+    def add_meter_events(self, events: Sequence[MeterEventRecord]) -> None:
+        if not events:
+            return
+        sql = self.sql.billing
+        self.send(sql.insert_events(len(events)), [value for e in events for value in billing.event_row(e)])
+        self._wrote(sql.event_witness, (events[0].event_id,))
+
+    @storage("take an invoice number", write=True)
+    def take_number(self, counter: str) -> int:
+        (value,) = self.conn.execute(self.sql.billing.take_number, (counter,)).fetchone()
+        return int(value)
 
     @storage("read a customer's past")
     def past_history(self, customer: str, until: datetime) -> PastHistory:

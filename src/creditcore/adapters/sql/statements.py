@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .billing import BillingStatements
 from .codec import (
     ACCOUNT_COLUMNS,
     ACCOUNT_UNIT_COLUMNS,
@@ -78,6 +79,7 @@ class Statements:
         m = dialect.mark
         t = dialect.time_value(m)  # a time (integer microseconds in the codec's rows)
         self.dialect = dialect
+        self.billing = BillingStatements(dialect)
         self._made: dict[tuple[str, object], str] = {}
         self.select_block = f"SELECT pos, {', '.join(BLOCK_COLUMNS)} FROM blocks"
         self.select_hold = f"SELECT pos, {', '.join(HOLD_COLUMNS)} FROM holds"

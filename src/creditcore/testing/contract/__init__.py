@@ -24,7 +24,8 @@ The tests come in groups, one mixin each, all combined into :class:`RepositoryCo
 :class:`~creditcore.testing.contract.transactions.TransactionContract` (atomicity, readers and
 writers, threads), :class:`~creditcore.testing.contract.reopening.ReopeningContract` (what
 survives a reopen) and :class:`~creditcore.testing.contract.settings.SettingsContract`
-(schedules, top-up rules, alerts and the event outbox). Their factory and fixtures are in
+(schedules, top-up rules, alerts and the event outbox) and
+:class:`~creditcore.testing.contract.billing.BillingStorageContract` (billing's rows). Their factory and fixtures are in
 :class:`~creditcore.testing.contract.base.ContractBase`; the seeded workload and the helpers
 other suites import from here (:class:`ManualClock`, :func:`snapshot`, :func:`run_script`, ...)
 are in :mod:`creditcore.testing.contract.script`.
@@ -33,6 +34,7 @@ are in :mod:`creditcore.testing.contract.script`.
 from __future__ import annotations
 
 from creditcore.testing.contract.base import ContractBase
+from creditcore.testing.contract.billing import BillingStorageContract
 from creditcore.testing.contract.reads import ReadContract
 from creditcore.testing.contract.reopening import ReopeningContract
 from creditcore.testing.contract.script import (
@@ -57,6 +59,7 @@ __all__ = [
     "HOUR",
     "START",
     "UNITS",
+    "BillingStorageContract",
     "ContractBase",
     "D",
     "ManualClock",
@@ -74,7 +77,9 @@ __all__ = [
 ]
 
 
-class RepositoryContract(WriteContract, ReadContract, TransactionContract, ReopeningContract, SettingsContract):
+class RepositoryContract(
+    WriteContract, ReadContract, TransactionContract, ReopeningContract, SettingsContract, BillingStorageContract
+):
     """Behaviour tests every :class:`~creditcore.repository.Repository` must pass.
 
     Subclasses implement :meth:`make_repository`; adapters that keep data beyond the

@@ -1,0 +1,134 @@
+"""What billing's namespaces share: the ledger's context, a transaction or a reader on its
+store, times and zones (a ``date`` is local midnight in the customer's zone), the JSON
+documents objects are stored as, and the comparison that makes a caller id replay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from creditcore.billing.repository import BillingObject, BillingReader, BillingWriter
+from creditcore.core import profiles
+from creditcore.errors import IdempotencyConflict, ValidationError
+from creditcore.service.context import Context
+from creditcore.values import canonical, parse_time
+
+#: How far after ``at`` an event's timestamp may be (SPEC_BILLING B2): clocks differ a little.
+EVENT_CLOCK_SKEW_SECONDS = 300
+
+
+class Part:
+    """The plumbing of one namespace over the ledger's context (``_ctx``, as the ``Ledger``
+    keeps it, so :func:`creditcore.service.context.write` runs its writes)."""
+
+    def __init__(self, ctx: Context, zone: str) -> None:
+        self._ctx = ctx
+        self._zone = zone
+
+    @contextmanager
+    def writing(self) -> Iterator[tuple[Any, BillingWriter]]:
+        """The caller's batch's unit of work inside ``atomic()``, else a transaction of its
+        own, and billing's rows in it."""
+        with self._ctx.transaction() as uow:
+            yield uow, uow.billing()
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Any, BillingReader]]:
+        with self._ctx.reader() as reader:
+            yield reader, reader.billing()
+
+    def write_time(self, at: object) -> datetime:
+        """The time of a write that writes no ledger entry (a meter, a price, meter events):
+        ``at`` or now, checked against ``future_tolerance`` only (SPEC_BILLING B11)."""
+        when = None if at is None else parse_time(at, "at")
+        self._ctx.check_future(when)
+        return when if when is not None else self._ctx.now()
+
+    def read_time(self, at: object) -> datetime:
+        return self._ctx.now() if at is None else parse_time(at, "at")
+
+    def zone_of(self, reader: Any, customer: str | None, at: datetime) -> str:
+        """A customer's zone: its profile's ``timezone`` at ``at``, else the Billing's."""
+        if customer is not None:
+            version = profiles.at_time(reader.profiles(customer), at)
+            if version is not None and version.timezone is not None:
+                return version.timezone
+        return self._zone
+
+    def instant(self, value: object, field: str, zone: str) -> datetime:
+        """A time as billing takes it: an aware ``datetime``, or a ``date`` meaning 00:00 local
+        in ``zone``."""
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value, time(), ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
+        return parse_time(value, field)
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return {"$decimal": canonical(value)}  # equal numbers, one form (1.5 and 1.50 alike)
+    if isinstance(value, datetime):
+        return {"$time": value.isoformat()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        fields = attrs.fields(type(value))  # type: ignore[arg-type]
+        return {"$" + type(value).__name__: {f.name: _plain(getattr(value, f.name)) for f in fields}}
+    return value
+
+
+def body(value: object) -> str:
+    """An attrs value as the JSON document its row holds (exact decimals, aware times)."""
+    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _typed(value: object, types: Mapping[str, Callable[..., Any]]) -> object:
+    if isinstance(value, list):
+        return tuple(_typed(v, types) for v in value)
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((tag, inner),) = value.items()
+            if tag == "$decimal":
+                return Decimal(inner)
+            if tag == "$time":
+                return datetime.fromisoformat(inner)
+            if tag.startswith("$") and tag[1:] in types:
+                return types[tag[1:]](**{k: _typed(v, types) for k, v in inner.items()})
+        return {k: _typed(v, types) for k, v in value.items()}
+    return value
+
+
+def read_body(text: str, *types: type) -> Any:
+    """The value a document holds, built from the attrs classes named in it (``types``)."""
+    return _typed(json.loads(text), {t.__name__: t for t in types})
+
+
+def check_replay(kind: str, stored: BillingObject, caller_id: str, given: Mapping[str, object]) -> None:
+    """A caller id given again (``meter_id``, ``price_id``, ...): the same arguments replay,
+    others raise ``IdempotencyConflict`` naming the first that differs."""
+    document = json.loads(stored.body)
+    first = document[next(iter(document))]
+    for field, value in given.items():
+        if _json(first.get(field)) != _json(_plain(value)):
+            raise IdempotencyConflict(caller_id, field, f"{kind} {caller_id!r} was made with another {field}")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def need(value: object, field: str) -> None:
+    """A required argument left out (``None``)."""
+    if value is None:
+        raise ValidationError(field, "is required")
