@@ -114,11 +114,16 @@ def read_body(text: str, *types: type) -> Any:
     return _typed(json.loads(text), {t.__name__: t for t in types})
 
 
-def check_replay(kind: str, stored: BillingObject, caller_id: str, given: Mapping[str, object]) -> None:
+def check_replay(
+    kind: str, stored: BillingObject, caller_id: str, given: Mapping[str, object], *, within: str | None = None
+) -> None:
     """A caller id given again (``meter_id``, ``price_id``, ...): the same arguments replay,
-    others raise ``IdempotencyConflict`` naming the first that differs."""
+    others raise ``IdempotencyConflict`` naming the first that differs. The stored object's
+    fields are compared, or those of its member ``within`` (the arguments it keeps)."""
     document = json.loads(stored.body)
     first = document[next(iter(document))]
+    if within is not None:
+        first = first[within]
     for field, value in given.items():
         if _json(first.get(field)) != _json(_plain(value)):
             raise IdempotencyConflict(caller_id, field, f"{kind} {caller_id!r} was made with another {field}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from creditcore.billing.meters import Meters
 from creditcore.billing.periods import parse_timezone
 from creditcore.billing.prices import Prices
+from creditcore.billing.usage import Usage
 from creditcore.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -57,3 +58,4 @@ class Billing:
         ctx = ledger._ctx
         self.meters = Meters(ctx, zone)
         self.prices = Prices(ctx, zone)
+        self.usage = Usage(ctx, zone)

@@ -11,8 +11,12 @@ import attrs
 
 from creditcore.billing.values import Tier
 from creditcore.core.state import frozen_dict
+from creditcore.model import Entry
 
-__all__ = ["EventStatus", "Meter", "MeterEvent", "Price", "Quote", "RecordEventsResult", "UsageSummary"]
+__all__ = [
+    "EventStatus", "Meter", "MeterEvent", "Price", "Quote", "RecordEventsResult", "UsagePage", "UsageRecord",
+    "UsageResult", "UsageSummary",
+]  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -90,6 +94,52 @@ class Price:
     package_price: Decimal | None
     free_units: Decimal
     created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class UsageResult:
+    """What ``usage.record`` did: ``charged == burned + shortfall``; ``status`` is
+    ``"skipped"`` (and ``op_id`` ``None``) when it charged nothing."""
+
+    op_id: str | None = None
+    entries: tuple[Entry, ...] = ()
+    replayed: bool = False
+    status: str
+    charged: Decimal
+    burned: Decimal
+    shortfall: Decimal
+    debt: Decimal
+    event_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UsageRecord:
+    """One ``usage.record`` call as ``usage.list`` shows it."""
+
+    op_id: str | None
+    customer: str
+    unit: str
+    status: str
+    charged: Decimal
+    burned: Decimal
+    shortfall: Decimal
+    debt: Decimal
+    meter_id: str | None
+    quantity: Decimal | None
+    event_id: str | None
+    request_id: str | None
+    at: datetime
+    description: str | None
+    metadata: Mapping[str, str] = attrs.field(converter=frozen_dict)
+
+
+@attrs.frozen(kw_only=True)
+class UsagePage:
+    """One page of ``usage.list``; pass ``next_cursor`` as ``after`` for the next (``None``
+    at the end)."""
+
+    items: tuple[UsageRecord, ...]
+    next_cursor: str | None
 
 
 @attrs.frozen(kw_only=True)
