@@ -59,6 +59,15 @@ class IdempotencyConflict(Conflict):
         self.field = field
 
 
+class InvalidState(Conflict):
+    """An invoice transition its status forbids (issuing a paid invoice, paying a draft...)."""
+
+    def __init__(self, invoice_id: str, status: str, detail: str) -> None:
+        super().__init__(f"invoice {invoice_id!r} is {status}: {detail}")
+        self.invoice_id = invoice_id
+        self.status = status
+
+
 class HoldNotActive(Conflict):
     """The hold has already ended (captured, released or expired)."""
 

@@ -1,20 +1,18 @@
 """creditcore.billing: usage turned into money on top of a Ledger (SPEC_BILLING.md).
 
-Built so far:
+:class:`Billing` over a ``Ledger`` shares its store, its transactions and its ``atomic()``
+batches (the rows: :mod:`~creditcore.billing.repository`, on the memory, SQLite and
+PostgreSQL adapters). Its namespaces, one module each: ``meters`` (meters, events in batches
+of up to 100, summaries), ``prices`` (per unit, graduated, volume, package; quotes),
+``usage`` (usage charged as it happens), ``vouchers`` (percentages off) and ``invoices``
+(period invoices: preview, create, issue, pay, void); its verbs: ``charge``,
+``charge_product``, ``purchase_credits`` and ``grant_starter_credit``.
 
-- :class:`Billing` over a ``Ledger``, with the namespaces ``meters`` (create, get, list,
-  record events in batches of up to 100, summary) and ``prices`` (create, get, list, delete,
-  quote), stored in the ledger's own store (:mod:`~creditcore.billing.repository`) on the
-  memory, SQLite and PostgreSQL adapters;
-- the **pure part**, usable without storage, like :mod:`creditcore.rules`:
-  :mod:`~creditcore.billing.values` (:class:`Tier`, :class:`PriceModel`,
-  :class:`MeterReading`), :mod:`~creditcore.billing.pricing` (:func:`price` exact,
-  :func:`round_half_up`, :func:`percent_off`), :mod:`~creditcore.billing.metering`
-  (:func:`aggregate`) and :mod:`~creditcore.billing.periods` (:func:`window`,
-  :func:`period_at`, :func:`add`, ...).
-
-Not built yet: ``usage``, ``vouchers``, ``invoices``, the charges, credit purchases and the
-starter credit (the README lists them).
+The **pure part** is usable without storage, like :mod:`creditcore.rules`:
+:mod:`~creditcore.billing.values` (:class:`Tier`, :class:`PriceModel`, :class:`MeterReading`),
+:mod:`~creditcore.billing.pricing` (:func:`price` exact, :func:`round_half_up`,
+:func:`percent_off`), :mod:`~creditcore.billing.metering` (:func:`aggregate`) and
+:mod:`~creditcore.billing.periods` (:func:`window`, :func:`period_at`, :func:`add`, ...).
 
 >>> from creditcore.billing import PriceModel, Tier, price, round_half_up
 >>> volume = PriceModel("volume", tiers=[Tier(5, 7), Tier(10, "6.5"), Tier(None, 6)])
@@ -25,7 +23,27 @@ Decimal('39.00')
 from typing import TYPE_CHECKING, Any
 
 from creditcore.billing.metering import Aggregate, aggregate
-from creditcore.billing.model import EventStatus, Meter, MeterEvent, Price, Quote, RecordEventsResult, UsageSummary
+from creditcore.billing.model import (
+    ChargeResult,
+    EventStatus,
+    Invoice,
+    InvoicePage,
+    InvoicePreview,
+    InvoiceSettings,
+    IssueResult,
+    Line,
+    Meter,
+    MeterEvent,
+    Price,
+    PurchaseResult,
+    Quote,
+    RecordEventsResult,
+    UsagePage,
+    UsageRecord,
+    UsageResult,
+    UsageSummary,
+    Voucher,
+)
 from creditcore.billing.periods import (
     SPANS,
     Every,
@@ -60,7 +78,14 @@ __all__ = [
     "SPANS",
     "Aggregate",
     "Billing",
+    "ChargeResult",
     "EventStatus",
+    "Invoice",
+    "InvoicePage",
+    "InvoicePreview",
+    "InvoiceSettings",
+    "IssueResult",
+    "Line",
     "Every",
     "Meter",
     "MeterEvent",
@@ -68,10 +93,15 @@ __all__ = [
     "Period",
     "Price",
     "PriceModel",
+    "PurchaseResult",
     "Quote",
     "RecordEventsResult",
     "Tier",
+    "UsagePage",
+    "UsageRecord",
+    "UsageResult",
     "UsageSummary",
+    "Voucher",
     "add",
     "aggregate",
     "index_at",

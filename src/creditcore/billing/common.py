@@ -75,9 +75,11 @@ class Part:
 
 def _plain(value: object) -> object:
     if isinstance(value, Decimal):
-        return {"$decimal": canonical(value)}  # equal numbers, one form (1.5 and 1.50 alike)
+        return {"$decimal": str(value)}  # exactly as given: 2.50 reads back as 2.50
     if isinstance(value, datetime):
         return {"$time": value.isoformat()}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": sorted(_plain(v) for v in value)}  # type: ignore[type-var]
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):
@@ -103,6 +105,8 @@ def _typed(value: object, types: Mapping[str, Callable[..., Any]]) -> object:
                 return Decimal(inner)
             if tag == "$time":
                 return datetime.fromisoformat(inner)
+            if tag == "$set":
+                return frozenset(inner)
             if tag.startswith("$") and tag[1:] in types:
                 return types[tag[1:]](**{k: _typed(v, types) for k, v in inner.items()})
         return {k: _typed(v, types) for k, v in value.items()}
@@ -130,7 +134,18 @@ def check_replay(
 
 
 def _json(value: object) -> str:
-    return json.dumps(value, sort_keys=True)
+    """A document's member in a form equal numbers share (1.5 and 1.50 alike)."""
+    return json.dumps(_same(value), sort_keys=True)
+
+
+def _same(value: object) -> object:
+    if isinstance(value, list):
+        return [_same(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1 and "$decimal" in value:
+            return {"$decimal": canonical(Decimal(value["$decimal"]))}
+        return {k: _same(v) for k, v in value.items()}
+    return value
 
 
 def need(value: object, field: str) -> None:

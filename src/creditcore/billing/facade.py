@@ -3,16 +3,24 @@ sharing its store, its transactions and its ``atomic()`` batches."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from creditcore.billing.charges import Charges
+from creditcore.billing.invoices import Invoices
 from creditcore.billing.meters import Meters
 from creditcore.billing.periods import parse_timezone
 from creditcore.billing.prices import Prices
+from creditcore.billing.starter import STARTER_AMOUNT, STARTER_LIFETIME, STARTER_UNIT
+from creditcore.billing.starter import grant_starter_credit as _grant_starter_credit
 from creditcore.billing.usage import Usage
+from creditcore.billing.vouchers import Vouchers
 from creditcore.errors import ValidationError
 
 if TYPE_CHECKING:
     from creditcore.ledger import Ledger
+    from creditcore.model import GrantResult
 
 __all__ = ["MAX_INVOICE_PREFIX", "MAX_NUMBER_WIDTH", "Billing"]
 
@@ -59,3 +67,24 @@ class Billing:
         self.meters = Meters(ctx, zone)
         self.prices = Prices(ctx, zone)
         self.usage = Usage(ctx, zone)
+        self.invoices = Invoices(ctx, zone, invoice_prefix, invoice_number_width)
+        charges = Charges(self.invoices)
+        self.charge = charges.charge
+        self.charge_product = charges.charge_product
+        self.purchase_credits = charges.purchase_credits
+        self.vouchers = Vouchers(ctx, zone)
+
+    def grant_starter_credit(
+        self,
+        customer: str,
+        *,
+        amount: int | Decimal | str = STARTER_AMOUNT,
+        unit: str = STARTER_UNIT,
+        lifetime: str = STARTER_LIFETIME,
+        at: datetime | None = None,
+    ) -> GrantResult:
+        """The customer's starter credit (Hanzo's): a promotional grant expiring ``lifetime``
+        after ``at``, at most once per customer (see :mod:`creditcore.billing.starter`)."""
+        return _grant_starter_credit(
+            self.ledger, customer, amount=amount, unit=unit, lifetime=lifetime, at=at, timezone=self.timezone
+        )

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from creditcore.billing import metering
 from creditcore.billing.common import EVENT_CLOCK_SKEW_SECONDS, Part, body, check_replay, need, read_body
-from creditcore.billing.model import EventStatus, Meter, MeterEvent, RecordEventsResult, UsageSummary
+from creditcore.billing.model import EventStatus, Invoice, Meter, MeterEvent, RecordEventsResult, UsageSummary
 from creditcore.billing.repository import BillingObject, BillingReader, MeterEventRecord
 from creditcore.billing.values import AGGREGATIONS, MAX_DIMENSIONS, MAX_QUANTITY_PLACES, MeterReading, parse_number
 from creditcore.errors import Conflict, IdempotencyConflict, NotFound, ValidationError
@@ -132,6 +132,7 @@ class Meters(Part):
         with self.writing() as (_uow, rows):
             meters: dict[str, Meter] = {}
             checked = [self._check(rows, meters, event, when) for event in events]
+            _refuse_late(rows, [record for record, _ in checked])
             stored = rows.find_meter_events([record.event_id for record, _ in checked if _])
             statuses: list[EventStatus] = []
             new: list[MeterEventRecord] = []
@@ -234,6 +235,26 @@ class Meters(Part):
             value=total.value,
             event_count=total.event_count,
         )
+
+
+def _refuse_late(rows: BillingReader, records: Sequence[MeterEventRecord]) -> None:
+    """An event dated in the period of an issued or paid invoice of its customer refuses the
+    batch (SPEC_BILLING B2): nothing is re-billed silently."""
+    from creditcore.billing.invoices import billed  # invoices price meters: imported when used
+
+    periods: dict[str, list[Invoice]] = {}
+    for record in records:
+        invoices = periods.get(record.customer)
+        if invoices is None:
+            invoices = periods[record.customer] = billed(rows, record.customer)
+        for invoice in invoices:
+            assert invoice.start is not None and invoice.end is not None
+            if invoice.start <= record.timestamp < invoice.end:
+                raise Conflict(
+                    f"event {record.event_id!r} of {record.customer!r} is dated {record.timestamp.isoformat()}, in the "
+                    f"period of invoice {invoice.id!r} ({invoice.number}), which is {invoice.status}: correct it "
+                    "with a charge or a refund, or void the invoice first"
+                )
 
 
 def _dimensions(value: object, meter: Meter) -> dict[str, str]:

@@ -11,12 +11,31 @@ import attrs
 
 from creditcore.billing.values import Tier
 from creditcore.core.state import frozen_dict
-from creditcore.model import Entry
+from creditcore.errors import ValidationError
+from creditcore.model import Block, Entry
+from creditcore.values import parse_text
 
 __all__ = [
-    "EventStatus", "Meter", "MeterEvent", "Price", "Quote", "RecordEventsResult", "UsagePage", "UsageRecord",
-    "UsageResult", "UsageSummary",
-]  # fmt: skip
+    "ChargeResult",
+    "EventStatus",
+    "Invoice",
+    "InvoicePage",
+    "InvoicePreview",
+    "InvoiceSettings",
+    "IssueResult",
+    "Line",
+    "Meter",
+    "MeterEvent",
+    "Price",
+    "PurchaseResult",
+    "Quote",
+    "RecordEventsResult",
+    "UsagePage",
+    "UsageRecord",
+    "UsageResult",
+    "UsageSummary",
+    "Voucher",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -143,6 +162,161 @@ class UsagePage:
 
 
 @attrs.frozen(kw_only=True)
+class Line:
+    """One line of an invoice: a meter's usage, a charge or a credit purchase. ``amount`` is
+    its price rounded once; ``discount`` (a voucher's), ``tax`` and ``credit_applied`` (the
+    credit its burn ``burn_op_id`` took, with the line's ``scopes``) follow from it."""
+
+    id: str
+    kind: str
+    """``usage | charge | purchase``."""
+    meter_id: str | None = None
+    price_id: str | None = None
+    product_id: str | None = None
+    description: str | None = None
+    quantity: Decimal | None = None
+    amount: Decimal
+    discount: Decimal
+    tax: Decimal
+    credit_applied: Decimal
+    scopes: frozenset[str] | None = None
+    burn_op_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class InvoicePreview:
+    """What issuing an invoice at a time would write, without writing it:
+    ``credit_allocations`` has, per line, the ``(block_id, amount)`` its burn would take."""
+
+    customer: str
+    unit: str
+    start: datetime | None
+    end: datetime | None
+    plan: str | None
+    tax_rate: Decimal | None
+    lines: tuple[Line, ...]
+    subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+    credit_applied: Decimal
+    amount_due: Decimal
+    voucher_id: str | None
+    credit_allocations: tuple[tuple[tuple[str, Decimal], ...], ...]
+
+
+@attrs.frozen(kw_only=True)
+class Invoice:
+    """An invoice: ``kind`` ``period | charge | purchase``; ``status`` ``draft | issued |
+    paid | void``. A draft's figures are an estimate (recomputed when it is issued) and it has
+    no ``number``."""
+
+    id: str
+    number: str | None
+    customer: str
+    kind: str
+    status: str
+    unit: str
+    start: datetime | None
+    end: datetime | None
+    plan: str | None
+    tax_rate: Decimal | None
+    lines: tuple[Line, ...]
+    subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+    credit_applied: Decimal
+    amount_due: Decimal
+    voucher_id: str | None
+    memo: str | None
+    metadata: Mapping[str, str] = attrs.field(converter=frozen_dict)
+    created_at: datetime
+    issued_at: datetime | None = None
+    due_at: datetime | None = None
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
+    payment_reference: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IssueResult:
+    invoice: Invoice
+    entries: tuple[Entry, ...]
+    """Every ledger entry the issue wrote (the lines' burns, and what they triggered)."""
+
+
+@attrs.frozen(kw_only=True)
+class InvoicePage:
+    """One page of ``invoices.list``; pass ``next_cursor`` as ``after`` (``None`` at the end)."""
+
+    items: tuple[Invoice, ...]
+    next_cursor: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ChargeResult:
+    """What ``charge`` did: its invoice (kind ``charge``), the voucher's ``discount``, the
+    ``credit_applied`` by its burn, and what is left: ``amount_due`` on the invoice
+    (``overdraft="invoice"``), or ``debt`` in the ledger (``"debt"``: nothing is then due)."""
+
+    invoice: Invoice
+    discount: Decimal
+    credit_applied: Decimal
+    amount_due: Decimal
+    debt: Decimal
+    voucher_id: str | None
+    entries: tuple[Entry, ...]
+    replayed: bool = False
+
+
+def _net_terms(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NET_TERMS:
+        raise ValidationError("invoice_settings", f"net_terms: expected whole days 0 to {MAX_NET_TERMS}, got {value!r}")
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("invoice_settings", f"expected True or False, got {value!r}")
+    return value
+
+
+def _memo(value: object) -> str | None:
+    try:
+        return parse_text(value, "invoice_settings")
+    except ValidationError as error:
+        raise ValidationError("invoice_settings", f"memo: {error}") from None
+
+
+#: The most days of payment terms a purchase's invoice takes (ten years).
+MAX_NET_TERMS = 3650
+
+
+@attrs.frozen
+class InvoiceSettings:
+    """How a credit purchase is invoiced (Orb's ``invoice_settings``): payment due
+    ``net_terms`` days after issue, a ``memo``, marked paid at once, or the credit granted
+    only once the invoice is paid (``require_payment``)."""
+
+    net_terms: int = attrs.field(default=0, converter=_net_terms)
+    memo: str | None = attrs.field(default=None, converter=_memo)
+    mark_as_paid: bool = attrs.field(default=False, converter=_flag)
+    require_payment: bool = attrs.field(default=False, converter=_flag)
+
+
+@attrs.frozen(kw_only=True)
+class PurchaseResult:
+    """What ``purchase_credits`` did: its invoice (kind ``purchase``) and the block bought
+    (``None`` until a payment-gated invoice is paid)."""
+
+    invoice: Invoice
+    block: Block | None
+    entries: tuple[Entry, ...]
+    replayed: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class Quote:
     """What ``quantity`` of a meter costs under the price that applies: ``exact``, and
     ``amount`` rounded once, half-up, to the unit's scale (as an invoice line)."""
@@ -152,3 +326,29 @@ class Quote:
     quantity: Decimal
     exact: Decimal
     amount: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class Voucher:
+    """A percentage off a customer's charges (SPEC_BILLING B5), never credit: no block, not
+    in ``balance()``. ``status`` is as at the read's ``at``: ``upcoming`` (before
+    ``valid_from``), ``active``, ``used`` (a single-use voucher consumed by ``used_by``, an
+    invoice id), ``expired`` (from ``valid_until``) or ``voided``; ``used_at``, ``used_by``
+    and ``voided_at`` show only what had happened by then."""
+
+    id: str
+    customer: str
+    percent: Decimal
+    """Exact, ``0 < percent <= 100``, at most 4 decimal places."""
+    scope: frozenset[str] | None
+    """``None``: any charge; else charges whose scope set intersects it."""
+    valid_from: datetime
+    valid_until: datetime | None
+    single_use: bool
+    status: str
+    used_at: datetime | None
+    used_by: str | None
+    voided_at: datetime | None
+    description: str | None
+    metadata: Mapping[str, str] = attrs.field(converter=frozen_dict)
+    created_at: datetime

@@ -32,7 +32,7 @@ def slot(meter_id: str, plan: str | None) -> str:
     return json.dumps([meter_id, plan])
 
 
-def _price(found: BillingObject) -> Price:
+def read(found: BillingObject) -> Price:
     price: Price = read_body(found.body, Price, Tier)
     return price
 
@@ -41,7 +41,7 @@ def load(rows: BillingReader, price_id: str) -> Price:
     found = rows.get_object(KIND, price_id)
     if found is None or found.status != LIVE:
         raise NotFound(f"no price {price_id!r}" + (" (it was deleted)" if found is not None else ""))
-    return _price(found)
+    return read(found)
 
 
 def applying(rows: BillingReader, meter_id: str, plan: str | None) -> Price | None:
@@ -49,7 +49,7 @@ def applying(rows: BillingReader, meter_id: str, plan: str | None) -> Price | No
     found = rows.find_key(KIND, slot(meter_id, plan))
     if found is None and plan is not None:
         found = rows.find_key(KIND, slot(meter_id, None))
-    return None if found is None else _price(found)
+    return None if found is None else read(found)
 
 
 def model_of(price: Price) -> PriceModel:
@@ -102,7 +102,7 @@ class Prices(Part):
                 stored = rows.get_object(KIND, ident)
                 if stored is not None:
                     check_replay(KIND, stored, ident, given)
-                    return _price(stored)
+                    return read(stored)
             meters.load(rows, meter)
             taken = rows.find_key(KIND, slot(meter, group))
             if taken is not None:
@@ -127,7 +127,7 @@ class Prices(Part):
         meter = None if meter_id is None else parse_id(meter_id, "meter_id")
         group = None if plan is None else parse_id(plan, "plan")
         with self.reading() as (_reader, rows):
-            found = [_price(o) for o in rows.list_objects(KIND, statuses=[LIVE])]
+            found = [read(o) for o in rows.list_objects(KIND, statuses=[LIVE])]
         return [p for p in found if (meter is None or p.meter_id == meter) and (group is None or p.plan == group)]
 
     @write

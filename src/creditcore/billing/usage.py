@@ -30,7 +30,7 @@ from creditcore.billing.values import parse_decimal, parse_number
 from creditcore.errors import IdempotencyConflict, ValidationError
 from creditcore.ids import new_id
 from creditcore.model import Entry
-from creditcore.repository import Reader, UnitOfWork
+from creditcore.repository import UnitOfWork
 from creditcore.service import reads, writes
 from creditcore.service.context import exact, write
 from creditcore.values import (
@@ -107,7 +107,7 @@ class Usage(Part):
                 stored = rows.find_key(KIND, key)
                 if stored is not None:
                     check_replay(KIND, stored, key, given, within="given")
-                    return self._replay(stored, uow)
+                    return self._replay(stored)
             moment = ctx.write_time(when, uow.load_account(who))
             event: MeterEventRecord | None = None
             if meter_ident is not None:
@@ -186,15 +186,12 @@ class Usage(Part):
         )
         return event, int(charge.scaleb(scale))
 
-    def _read(self, stored: BillingObject, reader: Reader) -> UsageRecord:
-        """A stored record, its figures at the unit's scale (a document keeps 2.50 as 2.5)."""
+    def _read(self, stored: BillingObject) -> UsageRecord:
         record: UsageRecord = read_body(stored.body, _Stored, UsageRecord).record
-        step = Decimal(1).scaleb(-self._ctx.scale(record.unit, reader))
-        figures = ("charged", "burned", "shortfall", "debt")
-        return attrs.evolve(record, **{name: getattr(record, name).quantize(step) for name in figures})
+        return record
 
-    def _replay(self, stored: BillingObject, reader: Reader) -> UsageResult:
-        record = self._read(stored, reader)
+    def _replay(self, stored: BillingObject) -> UsageResult:
+        record = self._read(stored)
         entries: tuple[Entry, ...] = ()
         if record.op_id is not None:
             entries = reads.entries(self._ctx, op_id=record.op_id, limit=10_000).items
@@ -220,12 +217,12 @@ class Usage(Part):
         position, _ = reads.decode_cursor(_CURSOR, after, "usage.list()")
         found: builtins.list[UsageRecord] = []
         last = position
-        with self.reading() as (reader, rows):
+        with self.reading() as (_reader, rows):
             while len(found) < size:
                 chunk = rows.list_objects(KIND, customer=who, after=last, limit=size)
                 for obj in chunk:
                     last = obj.number
-                    record = self._read(obj, reader)
+                    record = self._read(obj)
                     if (
                         (name is None or record.unit == name)
                         and (start is None or record.at >= start)

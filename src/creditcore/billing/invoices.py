@@ -1,0 +1,554 @@
+"""``billing.invoices`` (SPEC_BILLING B6): period invoices from metered usage, their figures,
+credits applied line by line, numbers, and the states ``draft → issued → paid`` and ``void``.
+
+One computation serves the preview and the issue: the lines (one per priced meter with
+usage not charged in advance), the voucher, the tax, and each line's credit burn. A preview
+runs the burns through the ledger's pure rules on the customer's state and writes nothing;
+an issue makes the same burns through the ledger, in one transaction with the invoice, the
+voucher it consumes and its number.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TypedDict
+
+import attrs
+
+from creditcore import rules
+from creditcore.billing import metering, meters, prices, pricing, vouchers
+from creditcore.billing.common import Part, body, check_replay, read_body
+from creditcore.billing.model import (
+    Invoice,
+    InvoicePage,
+    InvoicePreview,
+    IssueResult,
+    Line,
+    Meter,
+)
+from creditcore.billing.repository import BillingObject, BillingReader, BillingWriter
+from creditcore.billing.values import MeterReading, parse_decimal
+from creditcore.errors import Conflict, InvalidState, NotFound, ValidationError
+from creditcore.ids import new_id
+from creditcore.model import Block, Entry
+from creditcore.repository import Reader
+from creditcore.service import reads, writes
+from creditcore.service.context import Context, exact, write
+from creditcore.state import Burn
+from creditcore.values import (
+    parse_id,
+    parse_limit,
+    parse_metadata,
+    parse_optional_id,
+    parse_time,
+    to_decimal,
+)
+
+__all__ = ["STATUSES", "Invoices"]
+
+KIND = "invoice"
+STATUSES = ("draft", "issued", "paid", "void")
+#: The statuses of an invoice whose period is billed: its late events are refused.
+BILLED = ("issued", "paid")
+_CURSOR = "invoices:"
+_ZERO = Decimal(0)
+_MAX_TAX_PLACES = 4
+
+
+@attrs.frozen(kw_only=True)
+class Purchase:
+    """What a credit purchase buys (SPEC_BILLING B7): the block it grants, at once or when
+    its invoice is paid (``block_id`` once granted)."""
+
+    amount: Decimal
+    unit: str
+    cost_basis: Decimal
+    expires_at: datetime | None
+    priority: int
+    scope: frozenset[str] | None
+    block_id: str | None = None
+    grant_op_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Stored:
+    """An invoice as stored: the invoice, the arguments it was created with (a retry of its
+    id or key is compared with them) and, for a purchase, what it buys."""
+
+    invoice: Invoice
+    given: Mapping[str, object] = attrs.field(factory=dict)
+    purchase: Purchase | None = None
+
+
+_TYPES = (Stored, Invoice, Line, Purchase)
+
+
+def read(found: BillingObject) -> Invoice:
+    stored: Stored = read_body(found.body, *_TYPES)
+    return stored.invoice
+
+
+def load(rows: BillingReader, invoice_id: str) -> tuple[Invoice, Stored]:
+    found = rows.get_object(KIND, invoice_id)
+    if found is None:
+        raise NotFound(f"no invoice {invoice_id!r}")
+    stored: Stored = read_body(found.body, *_TYPES)
+    return stored.invoice, stored
+
+
+def save(rows: BillingWriter, stored: Stored, key: str | None = None) -> None:
+    invoice = stored.invoice
+    rows.put_object(
+        BillingObject(
+            kind=KIND, id=invoice.id, customer=invoice.customer, status=invoice.status, key=key, body=body(stored)
+        )
+    )
+
+
+def billed(rows: BillingReader, customer: str) -> list[Invoice]:
+    """The customer's issued or paid period invoices: their periods take no late events."""
+    found = (read(o) for o in rows.list_objects(KIND, customer=customer, statuses=BILLED))
+    return [invoice for invoice in found if invoice.kind == "period"]
+
+
+def _tax_rate(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    rate = parse_decimal(value, "tax_rate")
+    if not 0 <= rate <= 100 or -rate.as_tuple().exponent > _MAX_TAX_PLACES:  # type: ignore[operator]
+        raise ValidationError("tax_rate", f"expected a percentage 0 to 100 with at most 4 decimal places, got {value}")
+    return rate
+
+
+@attrs.frozen(kw_only=True)
+class _Draft:
+    """An invoice's figures before credit: its lines (amount, discount, tax) and voucher."""
+
+    unit: str
+    scale: int
+    lines: tuple[Line, ...]
+    voucher_id: str | None
+
+
+@attrs.frozen(kw_only=True)
+class _Credited:
+    lines: tuple[Line, ...]
+    allocations: tuple[tuple[tuple[str, Decimal], ...], ...]
+    entries: tuple[Entry, ...] = ()
+
+
+class Invoices(Part):
+    """Period invoices and the states of every invoice."""
+
+    def __init__(self, ctx: Context, zone: str, prefix: str, width: int) -> None:
+        super().__init__(ctx, zone)
+        self._prefix = prefix
+        self._width = width
+
+    # -- the computation ------------------------------------------------------------------
+
+    def _span(
+        self, reader: Reader, customer: str, start: object, end: object, at: datetime
+    ) -> tuple[datetime, datetime]:
+        zone = self.zone_of(reader, customer, at)
+        since, until = self.instant(start, "start", zone), self.instant(end, "end", zone)
+        if until <= since:
+            raise ValidationError("end", f"must be after start ({since.isoformat()}), got {until.isoformat()}")
+        return since, until
+
+    def _unit(self, rows: BillingReader, unit: object, plan: str | None) -> tuple[str, int]:
+        """The invoice's unit: the one given, else the one unit of the live prices of ``plan``
+        (else of the plan-less ones)."""
+        if unit is not None:
+            return self._ctx.unit(unit)
+        found = [prices.read(o) for o in rows.list_objects(prices.KIND, statuses=[prices.LIVE])]
+        chosen = [p for p in found if p.plan == plan] if plan is not None else []
+        units = {p.unit for p in (chosen or [p for p in found if p.plan is None])}
+        if len(units) != 1:
+            raise ValidationError(
+                "unit",
+                f"the prices name {'no unit' if not units else 'several units: ' + ', '.join(sorted(units))}: "
+                "give the invoice's unit",
+            )
+        return self._ctx.unit(units.pop())
+
+    def _draft(
+        self,
+        rows: BillingReader,
+        customer: str,
+        start: datetime,
+        end: datetime,
+        unit: object,
+        plan: str | None,
+        tax_rate: Decimal | None,
+        at: datetime,
+    ) -> _Draft:
+        name, scale = self._unit(rows, unit, plan)
+        lines: list[Line] = []
+        for found in rows.list_objects(meters.KIND):
+            meter: Meter = read_body(found.body, Meter)
+            price = prices.applying(rows, meter.id, plan)
+            if price is None or price.unit != name:
+                continue
+            events = [
+                MeterReading(e.timestamp, e.value or 0, unique_key=e.unique_key, dimensions=e.dimensions)
+                for e in rows.meter_events(meter.id, customer=customer, start=start, end=end)
+                if not e.advance and e.recorded_at <= at
+            ]
+            quantity = metering.aggregate(meter.aggregation, events, start=start, end=end).value
+            amount = pricing.round_half_up(pricing.price(prices.model_of(price), quantity), scale)
+            if quantity > 0 or amount > 0:
+                lines.append(
+                    Line(
+                        id=f"line_{len(lines) + 1}", kind="usage", meter_id=meter.id, price_id=price.id,
+                        description=meter.name, quantity=quantity, amount=amount, discount=_ZERO, tax=_ZERO,
+                        credit_applied=_ZERO, scopes=frozenset({f"meter:{meter.id}"}),
+                    )
+                )  # fmt: skip
+        return self._discounted(rows, customer, name, scale, tuple(lines), tax_rate, at)
+
+    def _discounted(
+        self,
+        rows: BillingReader,
+        customer: str,
+        unit: str,
+        scale: int,
+        lines: tuple[Line, ...],
+        tax_rate: Decimal | None,
+        at: datetime,
+    ) -> _Draft:
+        """The lines with the best voucher's discount and the tax (B5, B6)."""
+        reach = frozenset(scope for line in lines for scope in line.scopes or ())
+        voucher = vouchers.eligible(vouchers.live(rows, customer, at), at, reach)
+        rate = tax_rate or _ZERO
+        taxed = []
+        for line in lines:
+            discount = _ZERO
+            if voucher is not None and (voucher.scope is None or voucher.scope & (line.scopes or frozenset())):
+                discount = pricing.percent_off(line.amount, voucher.percent, scale)
+            tax = pricing.round_half_up((line.amount - discount) * rate / 100, scale)
+            taxed.append(attrs.evolve(line, discount=discount, tax=tax))
+        used = voucher.id if voucher is not None and any(line.discount for line in taxed) else None
+        return _Draft(unit=unit, scale=scale, lines=tuple(taxed), voucher_id=used)
+
+    def _previewed(self, state_reader: Reader, customer: str, draft: _Draft, at: datetime) -> _Credited:
+        """Each line's credit burn run through the ledger's pure rules: nothing is written."""
+        state, when = reads.state_at(self._ctx, state_reader, customer, at)
+        lines, allocations = [], []
+        for n, line in enumerate(draft.lines):
+            cap = line.amount - line.discount + line.tax
+            taken: tuple[tuple[str, Decimal], ...] = ()
+            if cap > 0:
+                command = Burn(
+                    op_id=f"preview:{n}", unit=draft.unit, amount=int(cap.scaleb(draft.scale)), scope=line.scopes,
+                    categories=None, overdraft="partial", debt_limit=None, description=None, metadata={},
+                )  # fmt: skip
+                transition = rules.burn(state, command, when, self._ctx.order, draft.scale)
+                state = transition.state
+                taken = tuple(
+                    (e.block_id, to_decimal(e.amount, draft.scale))
+                    for e in transition.entries
+                    if e.kind == "burn" and e.op_id == command.op_id and e.block_id is not None
+                )
+            lines.append(attrs.evolve(line, credit_applied=sum((a for _, a in taken), _ZERO)))
+            allocations.append(taken)
+        return _Credited(lines=tuple(lines), allocations=tuple(allocations))
+
+    def _burned(self, customer: str, draft: _Draft, at: datetime, purpose: str) -> _Credited:
+        """Each line's credit burn made through the ledger (in the caller's transaction)."""
+        lines: builtins.list[Line] = []
+        allocations: builtins.list[tuple[tuple[str, Decimal], ...]] = []
+        entries: builtins.list[Entry] = []
+        for line in draft.lines:
+            cap = line.amount - line.discount + line.tax
+            if cap <= 0:
+                lines.append(line)
+                allocations.append(())
+                continue
+            done = writes.burn(
+                self._ctx, customer, cap, unit=draft.unit, scope=line.scopes, overdraft="partial",
+                description=f"{purpose}: {line.description}" if line.description else purpose, at=at,
+            )  # fmt: skip
+            entries += done.entries
+            lines.append(attrs.evolve(line, credit_applied=done.burned, burn_op_id=done.op_id))
+            allocations.append(tuple((e.block_id, e.amount) for e in done.entries if e.block_id is not None))
+        return _Credited(lines=tuple(lines), allocations=tuple(allocations), entries=tuple(entries))
+
+    # -- the calls ---------------------------------------------------------------------------
+
+    @exact
+    def preview(
+        self,
+        customer: str,
+        *,
+        start: datetime,
+        end: datetime,
+        unit: str | None = None,
+        plan: str | None = None,
+        tax_rate: int | Decimal | str | None = None,
+        at: datetime | None = None,
+    ) -> InvoicePreview:
+        """What issuing a period invoice at ``at`` would write; writes nothing."""
+        who = parse_id(customer, "customer")
+        group = parse_optional_id(plan, "plan")
+        rate = _tax_rate(tax_rate)
+        when = self.read_time(at)
+        with self.reading() as (reader, rows):
+            since, until = self._span(reader, who, start, end, when)
+            draft = self._draft(rows, who, since, until, unit, group, rate, when)
+            credited = self._previewed(reader, who, draft, when)
+        totals = _totals(credited.lines)
+        return InvoicePreview(
+            customer=who, unit=draft.unit, start=since, end=until, plan=group, tax_rate=rate, lines=credited.lines,
+            voucher_id=draft.voucher_id, credit_allocations=credited.allocations, **totals,
+        )  # fmt: skip
+
+    @write
+    def create(
+        self,
+        customer: str,
+        *,
+        start: datetime,
+        end: datetime,
+        unit: str | None = None,
+        plan: str | None = None,
+        tax_rate: int | Decimal | str | None = None,
+        invoice_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Invoice:
+        """A draft period invoice, its figures the preview's at ``at`` (an estimate: issuing
+        recomputes them)."""
+        who = parse_id(customer, "customer")
+        group = parse_optional_id(plan, "plan")
+        rate = _tax_rate(tax_rate)
+        ident = parse_optional_id(invoice_id, "invoice_id")
+        meta = parse_metadata(metadata)
+        key = parse_optional_id(idempotency_key, "idempotency_key")
+        given_unit = None if unit is None else parse_id(unit, "unit")
+        when = self.write_time(at)
+        with self.writing() as (uow, rows):
+            since, until = self._span(uow, who, start, end, when)
+            given = {
+                "customer": who, "start": since, "end": until, "unit": given_unit, "plan": group, "tax_rate": rate,
+                "metadata": meta,
+            }  # fmt: skip
+            for stored in (rows.get_object(KIND, ident) if ident else None, rows.find_key(KIND, key) if key else None):
+                if stored is not None:
+                    check_replay(KIND, stored, ident or key or "", given, within="given")
+                    return read(stored)
+            draft = self._draft(rows, who, since, until, unit, group, rate, when)
+            credited = self._previewed(uow, who, draft, when)
+            invoice = Invoice(
+                id=ident or new_id("inv"), number=None, customer=who, kind="period", status="draft", unit=draft.unit,
+                start=since, end=until, plan=group, tax_rate=rate, lines=credited.lines, voucher_id=draft.voucher_id,
+                memo=None, metadata=meta, created_at=when, **_totals(credited.lines),
+            )  # fmt: skip
+            save(rows, Stored(invoice=invoice, given=given), key)
+            return invoice
+
+    @write
+    def issue(self, invoice_id: str, *, at: datetime | None = None) -> IssueResult:
+        """Issue a draft: recompute it at ``at``, burn each line's credit, consume its
+        voucher, take the next number; paid at once if nothing is due."""
+        ident = parse_id(invoice_id, "invoice_id")
+        when_given = None if at is None else parse_time(at, "at")
+        self._ctx.check_future(when_given)
+        with self._ctx.atomic(), self.writing() as (uow, rows):
+            draft_invoice, stored = load(rows, ident)
+            who = draft_invoice.customer
+            when = self.time_of_write(uow, who, when_given)  # the time, then the state
+            if draft_invoice.status != "draft":
+                raise InvalidState(ident, draft_invoice.status, "only a draft is issued")
+            assert draft_invoice.start is not None and draft_invoice.end is not None
+            clash = self._overlapping(rows, draft_invoice)
+            if clash is not None:
+                raise Conflict(
+                    f"invoice {clash.id!r} ({clash.number}) bills {who!r} in {clash.unit} from "
+                    f"{clash.start} to {clash.end}: this period overlaps it"
+                )
+            draft = self._draft(
+                rows, who, draft_invoice.start, draft_invoice.end, draft_invoice.unit, draft_invoice.plan,
+                draft_invoice.tax_rate, when,
+            )  # fmt: skip
+            credited = self._burned(who, draft, when, f"invoice {ident}")
+            if draft.voucher_id is not None:
+                vouchers.consume(rows, draft.voucher_id, ident, when)
+            issued = self.issued(
+                attrs.evolve(
+                    draft_invoice, lines=credited.lines, voucher_id=draft.voucher_id, **_totals(credited.lines)
+                ),
+                rows,
+                when,
+            )
+            save(rows, attrs.evolve(stored, invoice=issued), _key_of(rows, ident))
+            return IssueResult(invoice=issued, entries=credited.entries)
+
+    def issued(self, invoice: Invoice, rows: BillingWriter, at: datetime, due_at: datetime | None = None) -> Invoice:
+        """The invoice issued at ``at`` with the next number; paid at once if nothing is due."""
+        number = f"{self._prefix}{rows.take_number(KIND):0{self._width}d}"
+        issued = attrs.evolve(invoice, number=number, status="issued", issued_at=at, due_at=due_at or at)
+        if issued.amount_due == 0:
+            issued = attrs.evolve(issued, status="paid", paid_at=at, payment_reference="credits")
+        return issued
+
+    def time_of_write(self, uow: Reader, customer: str, at: datetime | None) -> datetime:
+        """A write's time that writes ledger entries: ``at`` (not before the customer's last
+        write: SPEC §13), or now."""
+        state = uow.load_account(customer)
+        when = self._ctx.write_time(at, state)
+        if state.last_at is not None and when < state.last_at:
+            raise ValidationError(
+                "at",
+                f"{when.isoformat()} is before the customer's last write ({state.last_at.isoformat()}): "
+                "a customer's history only moves forward",
+            )
+        return when
+
+    def _overlapping(self, rows: BillingReader, invoice: Invoice) -> Invoice | None:
+        for found in rows.list_objects(KIND, customer=invoice.customer, statuses=BILLED):
+            other = read(found)
+            if (
+                other.kind == "period"
+                and other.unit == invoice.unit
+                and other.start is not None
+                and other.end is not None
+                and invoice.start is not None
+                and invoice.end is not None
+                and other.start < invoice.end
+                and invoice.start < other.end
+            ):
+                return other
+        return None
+
+    @write
+    def pay(self, invoice_id: str, *, reference: str | None = None, at: datetime | None = None) -> Invoice:
+        """An issued invoice paid (``reference``: the app's payment's)."""
+        ident = parse_id(invoice_id, "invoice_id")
+        ref = parse_optional_id(reference, "reference")
+        with self._ctx.atomic(), self.writing() as (_uow, rows):
+            invoice, stored = load(rows, ident)
+            if invoice.status != "issued":
+                raise InvalidState(ident, invoice.status, "only an issued invoice is paid")
+            when = self.write_time(at)
+            paid = attrs.evolve(invoice, status="paid", paid_at=when, payment_reference=ref)
+            terms = stored.purchase
+            if terms is not None and terms.block_id is None:  # a payment-gated purchase: its credit now
+                if terms.expires_at is not None and when >= terms.expires_at:
+                    raise Conflict(
+                        f"invoice {ident!r} buys credit expiring at {terms.expires_at.isoformat()}: it cannot be "
+                        "granted now; void the invoice instead"
+                    )
+                terms = self.grant_purchase(terms, paid, when)[0]
+            save(rows, attrs.evolve(stored, invoice=paid, purchase=terms), _key_of(rows, ident))
+            return paid
+
+    def grant_purchase(
+        self, terms: Purchase, invoice: Invoice, at: datetime
+    ) -> tuple[Purchase, Block, tuple[Entry, ...]]:
+        """Grant the block a credit purchase buys (in the caller's transaction)."""
+        granted = writes.grant(
+            self._ctx, invoice.customer, terms.amount, unit=terms.unit, expires_at=terms.expires_at,
+            priority=terms.priority, category="paid", cost_basis=terms.cost_basis, scope=terms.scope,
+            description=invoice.memo, metadata={"invoice_id": invoice.id}, at=at,
+        )  # fmt: skip
+        bought = attrs.evolve(terms, block_id=granted.block.id, grant_op_id=granted.op_id)
+        return bought, granted.block, granted.entries
+
+    @write
+    def void(self, invoice_id: str, *, at: datetime | None = None) -> Invoice:
+        """A draft or issued invoice voided; an issued one gives its credit back (reversing
+        each line's burn) and its single-use voucher."""
+        ident = parse_id(invoice_id, "invoice_id")
+        when_given = None if at is None else parse_time(at, "at")
+        self._ctx.check_future(when_given)
+        with self._ctx.atomic(), self.writing() as (uow, rows):
+            invoice, stored = load(rows, ident)
+            if invoice.status == "issued":  # reversals write entries: the time, then the state
+                when = self.time_of_write(uow, invoice.customer, when_given)
+            else:
+                when = self.write_time(when_given)
+            if invoice.status not in ("draft", "issued"):
+                raise InvalidState(ident, invoice.status, "only a draft or an issued invoice is voided")
+            if invoice.status == "issued":
+                for line in invoice.lines:
+                    if line.burn_op_id is not None and line.credit_applied > 0:
+                        writes.reverse(self._ctx, line.burn_op_id, at=when)
+                if invoice.voucher_id is not None:
+                    vouchers.restore(rows, invoice.voucher_id, invoice_id=ident)
+                bought = None if stored.purchase is None else stored.purchase.block_id
+                if bought is not None and reads.get_block(self._ctx, bought, at=when).available > 0:
+                    writes.void(self._ctx, bought, reason="invoice_void", at=when)
+            voided = attrs.evolve(invoice, status="void", voided_at=when)
+            save(rows, attrs.evolve(stored, invoice=voided), _key_of(rows, ident))
+            return voided
+
+    @exact
+    def get(self, invoice_id: str) -> Invoice:
+        ident = parse_id(invoice_id, "invoice_id")
+        with self.reading() as (_reader, rows):
+            return load(rows, ident)[0]
+
+    @exact
+    def list(
+        self,
+        customer: str | None = None,
+        *,
+        status: str | Iterable[str] | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> InvoicePage:
+        """Invoices in creation order, of ``customer`` and ``status`` (one or several)."""
+        who = None if customer is None else parse_id(customer, "customer")
+        statuses = _statuses(status)
+        size = parse_limit(limit)
+        position, _ = reads.decode_cursor(_CURSOR, after, "invoices.list()")
+        with self.reading() as (_reader, rows):
+            found = rows.list_objects(KIND, customer=who, statuses=statuses, after=position, limit=size + 1)
+        more = len(found) > size
+        page = found[:size]
+        cursor = reads.encode_cursor(_CURSOR, page[-1].number, None) if more else None
+        return InvoicePage(items=tuple(read(o) for o in page), next_cursor=cursor)
+
+
+def _statuses(value: object) -> builtins.list[str] | None:
+    if value is None:
+        return None
+    given = [value] if isinstance(value, str) else value
+    if not isinstance(given, Iterable):
+        raise ValidationError("status", f"expected a status or several, got {type(value).__name__}")
+    chosen = builtins.list(given)
+    for one in chosen:
+        if one not in STATUSES:
+            raise ValidationError("status", f"must be one of {', '.join(STATUSES)}, got {one!r}")
+    return chosen
+
+
+def _key_of(rows: BillingReader, invoice_id: str) -> str | None:
+    found = rows.get_object(KIND, invoice_id)
+    return None if found is None else found.key
+
+
+class _Totals(TypedDict):
+    subtotal: Decimal
+    discount: Decimal
+    tax: Decimal
+    total: Decimal
+    credit_applied: Decimal
+    amount_due: Decimal
+
+
+def _totals(lines: Iterable[Line]) -> _Totals:
+    lines = tuple(lines)
+    subtotal = sum((line.amount for line in lines), _ZERO)
+    discount = sum((line.discount for line in lines), _ZERO)
+    tax = sum((line.tax for line in lines), _ZERO)
+    credit = sum((line.credit_applied for line in lines), _ZERO)
+    total = subtotal - discount + tax
+    return _Totals(
+        subtotal=subtotal, discount=discount, tax=tax, total=total, credit_applied=credit, amount_due=total - credit
+    )
