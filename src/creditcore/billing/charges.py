@@ -110,15 +110,16 @@ class Charges(Part):
                 return _charge_result(stored.invoice, entries, replayed=True)
             when = self._invoices.time_of_write(uow, who, when_given)
             ident = new_id("inv")
+            zero = to_decimal(0, scale)
             line = Line(
                 id="line_1", kind="charge", product_id=product, description=text, amount=to_decimal(minor, scale),
-                discount=_ZERO, tax=_ZERO, credit_applied=_ZERO, scopes=reach or None,
+                discount=zero, tax=zero, credit_applied=zero, scopes=reach or None,
             )  # fmt: skip
             voucher = vouchers.eligible(vouchers.live(rows, who, when), when, reach)
             if voucher is not None:
                 line = attrs.evolve(line, discount=pricing.percent_off(line.amount, voucher.percent, scale))
             rest = line.amount - line.discount
-            debt = _ZERO
+            debt = zero
             if rest > 0:
                 burn_mode = {"invoice": "partial", "debt": "debt", "reject": "reject"}[mode]
                 burned = writes.burn(
@@ -131,7 +132,7 @@ class Charges(Part):
                 vouchers.consume(rows, voucher.id, ident, when)
             invoice = Invoice(
                 id=ident, number=None, customer=who, kind="charge", status="draft", unit=name, start=None, end=None,
-                plan=None, tax_rate=None, lines=(line,), subtotal=line.amount, discount=line.discount, tax=_ZERO,
+                plan=None, tax_rate=None, lines=(line,), subtotal=line.amount, discount=line.discount, tax=zero,
                 total=rest, credit_applied=line.credit_applied, amount_due=rest - line.credit_applied,
                 voucher_id=voucher.id if voucher is not None and line.discount else None, memo=None, metadata={},
                 created_at=when,
@@ -218,14 +219,15 @@ class Charges(Part):
                 raise ValidationError("expires_at", f"{expires.isoformat()} is not later than the purchase's time")
             ident = new_id("inv")
             price = pricing.round_half_up(to_decimal(minor, scale) * basis, money_scale)
+            zero = to_decimal(0, money_scale)
             line = Line(
                 id="line_1", kind="purchase", description=f"{to_decimal(minor, scale)} {name}",
-                quantity=to_decimal(minor, scale), amount=price, discount=_ZERO, tax=_ZERO, credit_applied=_ZERO,
+                quantity=to_decimal(minor, scale), amount=price, discount=zero, tax=zero, credit_applied=zero,
             )  # fmt: skip
             invoice = Invoice(
                 id=ident, number=None, customer=who, kind="purchase", status="draft", unit=money, start=None,
-                end=None, plan=None, tax_rate=None, lines=(line,), subtotal=price, discount=_ZERO, tax=_ZERO,
-                total=price, credit_applied=_ZERO, amount_due=price, voucher_id=None, memo=settings.memo,
+                end=None, plan=None, tax_rate=None, lines=(line,), subtotal=price, discount=zero, tax=zero,
+                total=price, credit_applied=zero, amount_due=price, voucher_id=None, memo=settings.memo,
                 metadata={}, created_at=when,
             )  # fmt: skip
             issued = self._invoices.issued(invoice, rows, when, due_at=when + timedelta(days=settings.net_terms))

@@ -225,8 +225,9 @@ class Invoices(Part):
         voucher = vouchers.eligible(vouchers.live(rows, customer, at), at, reach)
         rate = tax_rate or _ZERO
         taxed = []
+        zero = to_decimal(0, scale)  # figures at the unit's scale: 0.00, not 0
         for line in lines:
-            discount = _ZERO
+            discount = zero
             if voucher is not None and (voucher.scope is None or voucher.scope & (line.scopes or frozenset())):
                 discount = pricing.percent_off(line.amount, voucher.percent, scale)
             tax = pricing.round_half_up((line.amount - discount) * rate / 100, scale)
@@ -253,7 +254,7 @@ class Invoices(Part):
                     for e in transition.entries
                     if e.kind == "burn" and e.op_id == command.op_id and e.block_id is not None
                 )
-            lines.append(attrs.evolve(line, credit_applied=sum((a for _, a in taken), _ZERO)))
+            lines.append(attrs.evolve(line, credit_applied=sum((a for _, a in taken), to_decimal(0, draft.scale))))
             allocations.append(taken)
         return _Credited(lines=tuple(lines), allocations=tuple(allocations))
 
@@ -265,7 +266,7 @@ class Invoices(Part):
         for line in draft.lines:
             cap = line.amount - line.discount + line.tax
             if cap <= 0:
-                lines.append(line)
+                lines.append(attrs.evolve(line, credit_applied=to_decimal(0, draft.scale)))
                 allocations.append(())
                 continue
             done = writes.burn(
