@@ -23,6 +23,19 @@ def test_demo_walks_the_flows_and_ends_with_a_clean_audit() -> None:
     assert "Traceback" not in out + done.stderr
 
 
+def test_demo_ends_with_a_month_of_usage_billed() -> None:
+    done = run("demo")
+    assert done.returncode == 0, done.stderr
+    story = done.stdout[done.stdout.index("5. Billing: meter -> events -> price -> preview -> issue -> pay") :]
+    assert "recorded 3 events for dora; req-1 sent again: duplicate" in story
+    assert (
+        "preview of January: 1600 calls cost 1.20 usd, credit 0.50, due 0.70 (nothing written: available 0.50)" in story
+    )
+    assert "issued dora-2026-01 as DEMO-0001: total 1.20, credit applied 0.50, amount due 0.70 usd (issued)" in story
+    assert "paid with reference card-4242: DEMO-0001 is paid" in story
+    assert story.rstrip().endswith("no problems")
+
+
 def test_demo_shows_whole_block_ids_that_tell_the_blocks_apart() -> None:
     from creditcore.ledger import Ledger
 

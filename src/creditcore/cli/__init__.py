@@ -11,13 +11,16 @@ shared options and the output), :mod:`~creditcore.cli.simulate`, :mod:`~creditco
 (grant, burn, hold, capture, release, void, refund), :mod:`~creditcore.cli.customers` (customer
 set, get, list), :mod:`~creditcore.cli.settings` (schedule, top-up, alert, events),
 :mod:`~creditcore.cli.reads` (balance, blocks, entries, expire, verify),
-:mod:`~creditcore.cli.db` (the PostgreSQL schema) and :mod:`~creditcore.cli.demo`.
+:mod:`~creditcore.cli.db` (the PostgreSQL schema), :mod:`~creditcore.cli.billing` (meter, price,
+usage, voucher, invoice, charge, charge-product, purchase, starter-credit) and
+:mod:`~creditcore.cli.demo`.
 """
 
 from __future__ import annotations
 
 import click
 
+from creditcore.cli.billing import BILLING_COMMANDS
 from creditcore.cli.common import ISO, Main
 from creditcore.cli.customers import customer
 from creditcore.cli.db import db
@@ -60,6 +63,7 @@ for _command in (
     expire,
     verify,
     db,
+    *BILLING_COMMANDS,
 ):
     main.add_command(_command)
 del _command

@@ -1,4 +1,5 @@
-"""``creditcore demo``: the everyday flows on an in-memory ledger, printed as they happen."""
+"""``creditcore demo``: the everyday flows on an in-memory ledger, printed as they happen, then
+a short billing story (meter, events, price, preview, issue, pay) on a ledger of its own."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from creditcore.billing import Billing, MeterEvent, Tier
 from creditcore.ledger import Ledger
 from creditcore.model import Balance, Entry
 
@@ -31,7 +33,8 @@ def _entry_lines(entries: Iterable[Entry]) -> list[str]:
 
 @click.command()
 def demo() -> None:
-    """Walk through the everyday flows on an in-memory ledger and print what they wrote."""
+    """Walk through the everyday flows on an in-memory ledger and print what they wrote, then
+    bill a month of metered usage."""
     start = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
     now = [start]
     ledger = Ledger.memory(clock=lambda: now[0])
@@ -95,3 +98,45 @@ def demo() -> None:
     page = ledger.entries(limit=1000)
     for line in _entry_lines(page.items):
         echo(line)
+
+    _billing_story(start)
+
+
+def _billing_story(start: datetime) -> None:
+    """A month of API calls billed: meter, events, price, preview, issue, pay (SPEC_BILLING)."""
+    now = [start]
+    billing = Billing(Ledger.memory(clock=lambda: now[0], units={"usd": 2}), invoice_prefix="DEMO-")
+    echo = click.echo
+    echo("")
+    echo(
+        click.style(
+            f"[{now[0]:%Y-%m-%d %H:%M}] 5. Billing: meter -> events -> price -> preview -> issue -> pay", bold=True
+        )
+    )
+    billing.meters.create("API calls", "api_call", meter_id="calls")
+    recorded = billing.meters.record(
+        [MeterEvent("calls", "dora", n, event_id=f"req-{i}") for i, n in enumerate((400, 700, 500), 1)]
+    )
+    again = billing.meters.record([MeterEvent("calls", "dora", 400, event_id="req-1")])
+    echo(f"  meter 'calls' recorded {recorded.created} events for dora; req-1 sent again: {again.results[0].status}")
+    billing.prices.create("calls", model="graduated", unit="usd", tiers=[Tier(1000, 0), Tier(None, "0.002")])
+    echo("  price: the first 1000 calls a month free, then 0.002 usd a call (graduated)")
+    billing.ledger.grant("dora", "0.50", unit="usd", description="welcome credit")
+    echo("  dora has a 0.50 usd credit")
+    now[0] = datetime(2026, 2, 1, 0, 5, tzinfo=UTC)
+    january, february = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    preview = billing.invoices.preview("dora", start=january, end=february)
+    [line] = preview.lines
+    echo(
+        f"  preview of January: {line.quantity} calls cost {preview.subtotal} usd, credit {preview.credit_applied}, "
+        f"due {preview.amount_due} (nothing written: available {billing.ledger.balance('dora', unit='usd').available})"
+    )
+    draft = billing.invoices.create("dora", start=january, end=february, invoice_id="dora-2026-01")
+    issued = billing.invoices.issue(draft.id).invoice
+    echo(
+        f"  issued {issued.id} as {issued.number}: total {issued.total}, credit applied {issued.credit_applied}, "
+        f"amount due {issued.amount_due} usd ({issued.status})"
+    )
+    paid = billing.invoices.pay(issued.id, reference="card-4242")
+    echo(f"  paid with reference {paid.payment_reference}: {paid.number} is {paid.status}")
+    echo(f"  verify(): {billing.ledger.verify()}")
