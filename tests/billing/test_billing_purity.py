@@ -68,4 +68,3 @@ def test_the_package_exports_the_pure_names() -> None:
         assert type(getattr(made, name)).__module__ == f"creditcore.billing.{name}"  # one module each (B1)
     for verb in ("charge", "charge_product", "purchase_credits", "grant_starter_credit"):
         assert callable(getattr(made, verb))
-
