@@ -1,10 +1,12 @@
 """The bars: each a ratio of figures measured in the same run, with its verdict.
 
-Three sets. Issue 12's (the lean floor, the SQLAlchemy peer, the superlinear corners, the
+Four sets. Issue 12's (the lean floor, the SQLAlchemy peer, the superlinear corners, the
 simulator), issue 14's (the ledger grows: a write stays flat as a customer's schedules, alerts
-and events pile up) and the earlier SPEC §11 bars (the floor on the ledger's own schema, the history
-curves, the simulation's memory, PostgreSQL against its raw-psycopg floor, across processes
-and over a growing history), kept so the two can be read side by side. A bar whose figures a
+and events pile up), issue 15's (billing: recording events against a raw usage table, a
+summary beside others' events, an invoice's issue against a burn) and the earlier SPEC §11
+bars (the floor on the ledger's own schema, the history curves, the simulation's memory,
+PostgreSQL against its raw-psycopg floor, across processes and over a growing history), kept
+so the sets can be read side by side. A bar whose figures a
 run did not produce (a case that failed, a peer not installed, an option the command line
 does not have yet, a group not run) says so instead of a verdict.
 """
@@ -16,6 +18,7 @@ from typing import Any
 PASS, SHORT, NOT_MEASURED, NOT_AVAILABLE = "PASS", "FALL SHORT", "NOT MEASURED", "NOT AVAILABLE"
 ISSUE_12, SPEC_11 = "issue 12", "SPEC §11"
 ISSUE_14 = "the ledger grows (issue 14)"
+ISSUE_15 = "billing (issue 15)"
 
 
 class _Bars:
@@ -146,6 +149,8 @@ def compute(results: dict[str, Any]) -> list[dict[str, Any]]:
             text = f"{adapter}: a burn beside {rows[-1]['events']:,} events ≤ 1.25x a burn beside {rows[0]['events']:,}"
             add(ISSUE_14, text, "<=", 1.25, *_growth(rows, "events", "burn"))
 
+    _billing(results.get("billing") or {}, add)
+
     peak = results.get("peak") or {}
     grants = peak.get("grants", 16_000)
     text = f"{grants:,} grants to one customer in one memory atomic(): peak < 100 MiB"
@@ -239,6 +244,51 @@ def compute(results: dict[str, Any]) -> list[dict[str, Any]]:
     text = f"simulation of {events or 0:,} usage events: peak < 1 GiB"
     add(SPEC_11, text, "<", 1.0, None if peak_mib is None else peak_mib / 1024, f"{peak_mib} MiB")
     return bars.found
+
+
+def _billing(billing: dict[str, Any], add: Any) -> None:
+    """Issue 15's bars: each says what it is measured against and what it shows."""
+    record = billing.get("record") or {}
+    ratio, detail = _against({"floors": {"record": record}}, "record", "usage floor")
+    if ratio is not None:
+        ours = record["creditcore_per_s"]
+        floor = ours / ratio  # the ratio is the floor's time over ours
+        detail += f"; {BATCH_US / ours:,.0f} vs {BATCH_US / floor:,.0f} µs a batch"
+    text = "SQLite: meters.record, batches of 100, ≥ 0.5x a raw-sqlite3 executemany into an indexed usage table"
+    add(ISSUE_15, text, ">=", 0.5, ratio, detail)
+
+    summary = billing.get("summary") or {}
+    rows = _rows(summary, "rows")
+    text = "SQLite: a customer's period summary beside 10⁶ others' events ≤ 1.25x beside 10⁴ (index, not scan)"
+    if rows is None:
+        add(ISSUE_15, text, "<=", 1.25, None, str(summary.get("failed", "")))
+    else:
+        first, last = rows[0], rows[-1]
+        text = (
+            f"SQLite: a summary of {first['day_events']:,} of a customer's {first['own']:,} events beside "
+            f"{last['others']:,} others' events ≤ 1.25x beside {first['others']:,} (index, not scan)"
+        )
+        detail = f"{first['summary'] * 1e3:,.2f} → {last['summary'] * 1e3:,.2f} ms; plan: {'; '.join(summary['plan'])}"
+        ratio = last["summary"] / first["summary"]
+        if not any(summary["index"] in step for step in summary["plan"]):
+            add(ISSUE_15, text, "<=", 1.25, ratio, detail + f" (not {summary['index']})", verdict=SHORT)
+        else:
+            add(ISSUE_15, text, "<=", 1.25, ratio, detail)
+
+    issue = billing.get("issue") or {}
+    for adapter in ("memory", "sqlite"):
+        found = issue.get(adapter) or {}
+        lines = found.get("lines", 20)
+        text = f"{adapter}: invoices.issue of a {lines}-line invoice ≤ 20x one ledger.burn"
+        if "ratio" not in found:
+            add(ISSUE_15, text, "<=", 20.0, None, str(issue.get("failed", "")))
+        else:
+            detail = f"{found['issue'] * 1e3:,.2f} ms vs {found['burn'] * 1e6:,.0f} µs"
+            add(ISSUE_15, text, "<=", 20.0, found["ratio"], detail)
+
+
+#: A batch's events in microseconds a second: events/s -> µs a batch of 100.
+BATCH_US = 100 * 1e6
 
 
 def _failed(group: dict[str, Any], key: str) -> str:

@@ -151,6 +151,35 @@ def _curves(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _billing(results: dict[str, Any]) -> list[str]:
+    billing = results["billing"]
+    lines = ["", "== billing (issue 15) =="]
+    record = billing.get("record") or {}
+    if "failed" in record:
+        lines.append(f"record FAILED: {record['failed']}")
+    elif record:
+        lines += _contest_rows(record, 70, 14)
+    summary = billing.get("summary") or {}
+    if "failed" in summary:
+        lines.append(f"summary FAILED: {summary['failed']}")
+    elif summary:
+        for row in summary["rows"]:
+            lines.append(
+                f"summary of {row['day_events']:,} of {row['own']:,} events beside {row['others']:>9,} others': "
+                f"{row['summary'] * 1e3:8.2f} ms"
+            )
+        lines.append(f"plan: {'; '.join(summary['plan'])}")
+    issue = billing.get("issue") or {}
+    if "failed" in issue:
+        lines.append(f"issue FAILED: {issue['failed']}")
+    for adapter, found in issue.items() if "failed" not in issue else ():
+        lines.append(
+            f"{adapter:<7} issue of {found['lines']} lines {found['issue'] * 1e3:8.2f} ms, one burn "
+            f"{found['burn'] * 1e6:8.1f} us: {found['ratio']:.1f}x"
+        )
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
     lines = _bars(results)
     if "floors" in results:
@@ -158,6 +187,8 @@ def table(results: dict[str, Any]) -> str:
     if "postgres" in results:
         lines += _postgres(results)
     lines += _curves(results)
+    if results.get("billing"):
+        lines += _billing(results)
     if results.get("peak"):
         lines += ["", "== peak memory ==", json.dumps(results["peak"], default=str)]
     if results.get("simulation"):

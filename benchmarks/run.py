@@ -27,13 +27,13 @@ from typing import Any
 if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bars, corners, floors, peak, peers, report, simulation, subjects, workload
+from benchmarks import bars, billing, corners, floors, peak, peers, report, simulation, subjects, workload
 from benchmarks.timing import Rival, Run, contest, failure, say, timed
 from benchmarks.workload import START, Workload
 from creditcore import Ledger
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GROUPS = ("floors", "postgres", "scaling", "corners", "peak", "simulation")
+GROUPS = ("floors", "postgres", "scaling", "corners", "billing", "peak", "simulation")
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
@@ -65,6 +65,15 @@ SIZES: dict[str, dict[str, Any]] = {
         "pg_repeats": 3,
         "pg_processes": 8,
         "pg_process_burns": 300,
+        "record_batches": 100,
+        "summary_own": 10_000,
+        "summary_others": (10_000, 100_000, 1_000_000),
+        "summary_days": 100,
+        "summary_calls": 20,
+        "invoice_lines": 20,
+        "invoice_calls": 10,
+        # billing's rounds are short and its flat bar tight (1.25x): more rounds, as for the grown ledger
+        "billing_repeats": 7,
     },
     "smoke": {
         "customers": 5,
@@ -93,6 +102,14 @@ SIZES: dict[str, dict[str, Any]] = {
         "pg_repeats": 1,
         "pg_processes": 8,
         "pg_process_burns": 5,
+        "record_batches": 2,
+        "summary_own": 100,
+        "summary_others": (100, 1_000),
+        "summary_days": 10,
+        "summary_calls": 2,
+        "invoice_lines": 20,
+        "invoice_calls": 2,
+        "billing_repeats": 1,
     },
 }
 
@@ -402,6 +419,39 @@ def corner_figures(sizes: dict[str, Any], directory: str) -> dict[str, Any]:
     return out
 
 
+def billing_figures(sizes: dict[str, Any], directory: str) -> dict[str, Any]:
+    """Billing's bars (:mod:`benchmarks.billing`): recording events against the usage floor,
+    a summary beside others' events, an invoice's issue against one burn."""
+    out: dict[str, Any] = {}
+    repeats = sizes["billing_repeats"]
+    say("billing: meters.record in batches of 100 vs raw sqlite3 (the usage floor)")
+    try:
+        out["record"] = billing.record_events(sizes["record_batches"], repeats, directory)
+    except Exception as error:
+        out["record"] = {"failed": failure(error)}
+        say(f"  billing record FAILED: {out['record']['failed']}")
+    say("billing: a day's summary of one customer beside N events of other customers (SQLite)")
+    try:
+        out["summary"] = billing.summary_flat(
+            sizes["summary_own"],
+            sizes["summary_others"],
+            sizes["summary_days"],
+            sizes["summary_calls"],
+            repeats,
+            directory,
+        )
+    except Exception as error:
+        out["summary"] = {"failed": failure(error)}
+        say(f"  billing summary FAILED: {out['summary']['failed']}")
+    say(f"billing: issuing a {sizes['invoice_lines']}-line invoice vs one burn")
+    try:
+        out["issue"] = billing.invoice_issue(sizes["invoice_lines"], sizes["invoice_calls"], repeats, directory)
+    except Exception as error:
+        out["issue"] = {"failed": failure(error)}
+        say(f"  billing issue FAILED: {out['issue']['failed']}")
+    return out
+
+
 def peak_figures(sizes: dict[str, Any]) -> dict[str, Any]:
     grants = sizes["peak_grants"]
     say(f"peak memory: {grants:,} grants to one customer in one memory atomic(), in a fresh process")
@@ -474,10 +524,16 @@ def failures(results: dict[str, Any]) -> list[str]:
             found += [
                 f"postgres/{key}/{row['name']}: {row['failed']}" for row in figure.get("against", ()) if "failed" in row
             ]
-    for group in ("scaling", "corners"):
+    for group in ("scaling", "corners", "billing"):
         for key, figure in (results.get(group) or {}).items():
             if isinstance(figure, dict) and "failed" in figure:
                 found.append(f"{group}/{key}: {figure['failed']}")
+            if isinstance(figure, dict):
+                found += [
+                    f"{group}/{key}/{row['name']}: {row['failed']}"
+                    for row in figure.get("against", ())
+                    if "failed" in row
+                ]
     for group in ("peak", "simulation"):
         figure = results.get(group) or {}
         if "failed" in figure:
@@ -512,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
             results["scaling"] = scaling_figures(sizes, directory)
         if "corners" in groups:
             results["corners"] = corner_figures(sizes, directory)
+        if "billing" in groups:
+            results["billing"] = billing_figures(sizes, directory)
     if "peak" in groups:
         results["peak"] = peak_figures(sizes)
     if "simulation" in groups:

@@ -124,3 +124,52 @@ def test_a_grown_ledger_compares_the_most_events_with_the_fewest() -> None:
     assert row["verdict"] == bars.SHORT
     (memory,) = [row for row in found if row["source"] == bars.ISSUE_14 and row["bar"].startswith("memory")]
     assert memory["verdict"] == bars.NOT_MEASURED
+
+
+def _billing(found: list[dict[str, Any]], words: str) -> dict[str, Any]:
+    (row,) = [row for row in found if words in row["bar"] and row["source"] == bars.ISSUE_15]
+    return row
+
+
+def test_billing_bars_read_their_ratios() -> None:
+    record = {
+        "name": "r", "operations": 200, "unit": "events", "creditcore_per_s": 50_000.0,
+        "against": [{"name": "usage floor", "kind": "floor", "per_s": 100_000.0, "ratio": 0.5}],
+    }  # fmt: skip
+    rows = [
+        {"others": 10_000, "own": 10_000, "day_events": 100, "summary": 0.004},
+        {"others": 1_000_000, "own": 10_000, "day_events": 100, "summary": 0.005},
+    ]
+    plan = ["SEARCH meter_events USING INDEX meter_events_by_meter (meter_id=? AND customer=? AND at>? AND at<?)"]
+    issue = {"memory": {"lines": 20, "issue": 0.002, "burn": 0.0001, "ratio": 20.0}}
+    billing = {
+        "record": record,
+        "summary": {"rows": rows, "plan": plan, "index": "meter_events_by_meter"},
+        "issue": issue,
+    }
+    found = bars.compute(_run(billing=billing))
+    assert sum(row["source"] == bars.ISSUE_15 for row in found) == 4
+    row = _billing(found, "meters.record")
+    assert (row["measured"], row["verdict"]) == (0.5, bars.PASS)
+    assert "2,000 vs 1,000 µs a batch" in row["detail"]
+    row = _billing(found, "beside 1,000,000 others' events ≤ 1.25x beside 10,000")
+    assert (row["measured"], row["verdict"]) == (1.25, bars.PASS)
+    assert (_billing(found, "memory: invoices.issue")["verdict"]) == bars.PASS
+    assert _billing(found, "sqlite: invoices.issue")["verdict"] == bars.NOT_MEASURED
+
+    record["against"][0]["ratio"] = 0.49
+    issue["memory"]["ratio"] = 20.1
+    found = bars.compute(_run(billing=billing))
+    assert _billing(found, "meters.record")["verdict"] == bars.SHORT
+    assert _billing(found, "memory: invoices.issue")["verdict"] == bars.SHORT
+
+
+def test_a_flat_summary_that_scans_the_table_falls_short() -> None:
+    rows = [
+        {"others": 10_000, "own": 10_000, "day_events": 100, "summary": 0.004},
+        {"others": 1_000_000, "own": 10_000, "day_events": 100, "summary": 0.004},
+    ]
+    summary = {"rows": rows, "plan": ["SCAN meter_events"], "index": "meter_events_by_meter"}
+    row = _billing(bars.compute(_run(billing={"summary": summary})), "summary")
+    assert (row["measured"], row["verdict"]) == (1.0, bars.SHORT)
+    assert "not meter_events_by_meter" in row["detail"]

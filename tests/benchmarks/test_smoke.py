@@ -49,6 +49,11 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     grown = results["corners"]["grown_ledger"]
     assert set(grown) == {"memory", "sqlite"}
     assert all([row["events"] for row in rows] == [10, 100] for rows in grown.values())
+    billing = results["billing"]
+    assert billing["record"]["against"][0]["name"] == "usage floor" and billing["record"]["against"][0]["ratio"] > 0
+    assert [row["others"] for row in billing["summary"]["rows"]] == [100, 1_000]
+    assert any("meter_events_by_meter" in step for step in billing["summary"]["plan"])
+    assert set(billing["issue"]) == {"memory", "sqlite"}
     assert results["peak"]["peak_mib"] >= 0
     assert results["simulation"]["us_per_event"] > 0
     assert "available" in results["simulation"]["workers"]
@@ -59,6 +64,7 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     assert sources.count("issue 12") == 15, "a bar of issue 12 is missing from the report"
     assert sources.count("SPEC §11") == 17, "a bar of SPEC §11 is missing from the report"
     assert sources.count("the ledger grows (issue 14)") == 2, "a bar of issue 14 is missing from the report"
+    assert sources.count("billing (issue 15)") == 4, "a bar of issue 15 is missing from the report"
     measured = {row["bar"] for row in results["bars"] if row["verdict"] != "NOT MEASURED"}
     # at smoke sizes only the simulator's speed-up (measured at the baseline's size only) and
     # the SQLAlchemy bar (when SQLAlchemy is not installed) may go unmeasured
@@ -71,6 +77,7 @@ def test_the_benchmark_runner_writes_every_figure_and_bar(tmp_path: Path) -> Non
     assert "== bars: issue 12 ==" in done.stdout
     assert "== bars: SPEC §11 ==" in done.stdout
     assert "== bars: the ledger grows (issue 14) ==" in done.stdout
+    assert "== bars: billing (issue 15) ==" in done.stdout
 
 
 def test_the_smoke_run_leaves_the_real_results_alone() -> None:
