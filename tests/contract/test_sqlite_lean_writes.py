@@ -236,6 +236,7 @@ INDEXES = {
     "billing_objects_by_id": "billing: a meter, price, voucher or invoice by its id",
     "billing_objects_by_key": "billing: a meter by its event name, the live price of (meter, plan)",
     "meter_events_by_meter": "billing.meters.summary(): one customer's events of one period",
+    "billing_objects_by_customer": "billing: a customer's invoices, and the billed periods events are checked against",
 }
 
 
@@ -288,6 +289,7 @@ def check_every_index(ledger: Ledger, path: Path, clock: ManualClock) -> None:
         "billing_objects_by_id": lambda: billing.meters.get("m"),
         "billing_objects_by_key": lambda: billing.prices.quote("m", 5),
         "meter_events_by_meter": lambda: billing.meters.summary("m", customer="ada", start=START, end=clock.now),
+        "billing_objects_by_customer": lambda: billing.invoices.list("ada"),
     }
     repository = ledger.repository
     assert isinstance(repository, SQLiteRepository)

@@ -5,7 +5,7 @@ into and publishes with the ledger's own changes."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 import attrs
@@ -58,18 +58,19 @@ class BillingRows:
         self,
         kind: str,
         *,
-        customer: str | None = None,
+        customer: str | Collection[str] | None = None,
         statuses: Iterable[str] | None = None,
         after: int = 0,
         limit: int | None = None,
     ) -> list[BillingObject]:
         wanted = None if statuses is None else frozenset(statuses)
+        whose = None if customer is None else frozenset([customer] if isinstance(customer, str) else customer)
         ids = [*self._store.ordered.get(kind, ()), *self._new_ids.get(kind, ())]
         found: list[BillingObject] = []
         for object_id in ids[after:]:  # numbers are positions + 1
             obj = self.get_object(kind, object_id)
             assert obj is not None
-            if (customer is None or obj.customer == customer) and (wanted is None or obj.status in wanted):
+            if (whose is None or obj.customer in whose) and (wanted is None or obj.status in wanted):
                 found.append(obj)
                 if limit is not None and len(found) == limit:
                     break

@@ -4,6 +4,7 @@ documents objects are stored as, and the comparison that makes a caller id repla
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -73,49 +74,81 @@ class Part:
 # -- documents ---------------------------------------------------------------------------------
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, Decimal):
+def _tagged(value: object) -> object:
+    """What the JSON encoder cannot write itself, tagged (it calls this for each such value):
+    exact decimals, aware times, sets, attrs values by class name."""
+    kind = type(value)
+    if kind is Decimal:
         return {"$decimal": str(value)}  # exactly as given: 2.50 reads back as 2.50
-    if isinstance(value, datetime):
-        return {"$time": value.isoformat()}
+    if kind is datetime:
+        return {"$time": value.isoformat()}  # type: ignore[attr-defined]
     if isinstance(value, (set, frozenset)):
-        return {"$set": sorted(_plain(v) for v in value)}  # type: ignore[type-var]
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return {"$set": sorted(value)}
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if attrs.has(type(value)):
-        fields = attrs.fields(type(value))  # type: ignore[arg-type]
-        return {"$" + type(value).__name__: {f.name: _plain(getattr(value, f.name)) for f in fields}}
-    return value
+        return _mapping(value)
+    names = _field_names(kind)  # type: ignore[arg-type]  # a class is hashable
+    if names is None:
+        raise TypeError(f"a billing document cannot hold a {kind.__name__}")
+    return {"$" + kind.__name__: {name: _field(getattr(value, name)) for name in names}}
+
+
+def _field(value: object) -> object:
+    return _mapping(value) if type(value) is dict else value
+
+
+def _mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    """A mapping as a JSON object; one whose own keys could read as a tag is wrapped."""
+    plain = {str(k): _field(v) for k, v in value.items()}
+    return {"$map": plain} if any(key[:1] == "$" for key in plain) else plain
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The fields of an attrs class, in order (``None`` for any other class)."""
+    return tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else None
 
 
 def body(value: object) -> str:
     """An attrs value as the JSON document its row holds (exact decimals, aware times)."""
-    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return json.dumps(value, default=_tagged, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _typed(value: object, types: Mapping[str, Callable[..., Any]]) -> object:
-    if isinstance(value, list):
-        return tuple(_typed(v, types) for v in value)
-    if isinstance(value, dict):
-        if len(value) == 1:
-            ((tag, inner),) = value.items()
-            if tag == "$decimal":
-                return Decimal(inner)
-            if tag == "$time":
-                return datetime.fromisoformat(inner)
-            if tag == "$set":
-                return frozenset(inner)
-            if tag.startswith("$") and tag[1:] in types:
-                return types[tag[1:]](**{k: _typed(v, types) for k, v in inner.items()})
-        return {k: _typed(v, types) for k, v in value.items()}
-    return value
+def _hook(types: Mapping[str, Callable[..., Any]]) -> Callable[[dict[str, Any]], object]:
+    """What each JSON object of a document reads back as (innermost first)."""
+
+    def read(found: dict[str, Any]) -> object:
+        if len(found) != 1:
+            return found
+        ((tag, inner),) = found.items()
+        if tag[:1] != "$":
+            return found
+        if tag == "$decimal":
+            return Decimal(inner)
+        if tag == "$time":
+            return datetime.fromisoformat(inner)
+        if tag == "$set":
+            return frozenset(inner)
+        if tag == "$map":
+            return inner
+        made = types.get(tag[1:])
+        if made is None:
+            return found
+        return made(**{k: tuple(v) if type(v) is list else v for k, v in inner.items()})
+
+    return read
 
 
 def read_body(text: str, *types: type) -> Any:
-    """The value a document holds, built from the attrs classes named in it (``types``)."""
-    return _typed(json.loads(text), {t.__name__: t for t in types})
+    """The value a document holds, built from the attrs classes named in it (``types``).
+
+    The values are frozen, so one document read twice gives back the same object (the last
+    few thousand are kept: an invoice reads every meter and price of the store)."""
+    return _decoded(text, types)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(text: str, types: tuple[type, ...]) -> Any:
+    return json.loads(text, object_hook=_hook({t.__name__: t for t in types}))
 
 
 def check_replay(
@@ -129,7 +162,7 @@ def check_replay(
     if within is not None:
         first = first[within]
     for field, value in given.items():
-        if _json(first.get(field)) != _json(_plain(value)):
+        if _json(first.get(field)) != _json(json.loads(body(value))):
             raise IdempotencyConflict(caller_id, field, f"{kind} {caller_id!r} was made with another {field}")
 
 

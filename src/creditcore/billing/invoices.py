@@ -11,7 +11,7 @@ voucher it consumes and its number.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TypedDict
@@ -28,16 +28,17 @@ from creditcore.billing.model import (
     IssueResult,
     Line,
     Meter,
+    Price,
 )
 from creditcore.billing.repository import BillingObject, BillingReader, BillingWriter
-from creditcore.billing.values import MeterReading, parse_decimal
+from creditcore.billing.values import ZERO, MeterReading, parse_decimal
 from creditcore.errors import Conflict, InvalidState, NotFound, ValidationError
 from creditcore.ids import new_id
 from creditcore.model import Block, Entry
-from creditcore.repository import Reader
+from creditcore.repository import Reader, UnitOfWork
 from creditcore.service import reads, writes
 from creditcore.service.context import Context, exact, write
-from creditcore.state import Burn
+from creditcore.state import Burn, EntryState
 from creditcore.values import (
     parse_id,
     parse_limit,
@@ -108,9 +109,9 @@ def save(rows: BillingWriter, stored: Stored, key: str | None = None) -> None:
     )
 
 
-def billed(rows: BillingReader, customer: str) -> list[Invoice]:
-    """The customer's issued or paid period invoices: their periods take no late events."""
-    found = (read(o) for o in rows.list_objects(KIND, customer=customer, statuses=BILLED))
+def billed(rows: BillingReader, customers: Collection[str]) -> list[Invoice]:
+    """The customers' issued or paid period invoices: their periods take no late events."""
+    found = (read(o) for o in rows.list_objects(KIND, customer=customers, statuses=BILLED))
     return [invoice for invoice in found if invoice.kind == "period"]
 
 
@@ -159,12 +160,12 @@ class Invoices(Part):
             raise ValidationError("end", f"must be after start ({since.isoformat()}), got {until.isoformat()}")
         return since, until
 
-    def _unit(self, rows: BillingReader, unit: object, plan: str | None) -> tuple[str, int]:
-        """The invoice's unit: the one given, else the one unit of the live prices of ``plan``
-        (else of the plan-less ones)."""
+    def _unit(self, live: Iterable[Price], unit: object, plan: str | None) -> tuple[str, int]:
+        """The invoice's unit: the one given, else the one unit of the ``live`` prices of
+        ``plan`` (else of the plan-less ones)."""
         if unit is not None:
             return self._ctx.unit(unit)
-        found = [prices.read(o) for o in rows.list_objects(prices.KIND, statuses=[prices.LIVE])]
+        found = builtins.list(live)
         chosen = [p for p in found if p.plan == plan] if plan is not None else []
         units = {p.unit for p in (chosen or [p for p in found if p.plan is None])}
         if len(units) != 1:
@@ -186,15 +187,18 @@ class Invoices(Part):
         tax_rate: Decimal | None,
         at: datetime,
     ) -> _Draft:
-        name, scale = self._unit(rows, unit, plan)
+        live = {
+            (p.meter_id, p.plan): p for p in map(prices.read, rows.list_objects(prices.KIND, statuses=[prices.LIVE]))
+        }
+        name, scale = self._unit(live.values(), unit, plan)
         lines: list[Line] = []
         for found in rows.list_objects(meters.KIND):
             meter: Meter = read_body(found.body, Meter)
-            price = prices.applying(rows, meter.id, plan)
+            price = live.get((meter.id, plan)) or live.get((meter.id, None))  # as prices.applying chooses
             if price is None or price.unit != name:
                 continue
             events = [
-                MeterReading(e.timestamp, e.value or 0, unique_key=e.unique_key, dimensions=e.dimensions)
+                MeterReading.checked(e.timestamp, e.value or ZERO, e.unique_key, e.dimensions)
                 for e in rows.meter_events(meter.id, customer=customer, start=start, end=end)
                 if not e.advance and e.recorded_at <= at
             ]
@@ -235,48 +239,61 @@ class Invoices(Part):
         used = voucher.id if voucher is not None and any(line.discount for line in taxed) else None
         return _Draft(unit=unit, scale=scale, lines=tuple(taxed), voucher_id=used)
 
+    def _commands(self, draft: _Draft, purpose: str) -> dict[int, Burn]:
+        """The credit burn of each line that costs something, by line index: the preview runs
+        them through the ledger's pure rules, the issue through the ledger."""
+        return {
+            n: Burn(
+                op_id=new_id("op"),
+                unit=draft.unit,
+                amount=int(_cap(line).scaleb(draft.scale)),
+                scope=line.scopes,
+                categories=None,
+                overdraft="partial",
+                debt_limit=None,
+                description=f"{purpose}: {line.description}" if line.description else purpose,
+                metadata={},
+            )
+            for n, line in enumerate(draft.lines)
+            if _cap(line) > 0
+        }
+
+    def _credited(self, draft: _Draft, commands: dict[int, Burn], entries: Iterable[EntryState]) -> _Credited:
+        """The lines with the credit their burns took (``entries``: what the burns wrote)."""
+        taken: dict[str, list[tuple[str, Decimal]]] = {}
+        for e in entries:
+            if e.kind == "burn" and e.block_id is not None:
+                taken.setdefault(e.op_id, []).append((e.block_id, to_decimal(e.amount, draft.scale)))
+        zero = to_decimal(0, draft.scale)
+        lines, allocations = [], []
+        for n, line in enumerate(draft.lines):
+            command = commands.get(n)
+            drawn = tuple(taken.get(command.op_id, ())) if command is not None else ()
+            credit = sum((amount for _, amount in drawn), zero)
+            lines.append(
+                attrs.evolve(line, credit_applied=credit, burn_op_id=None if command is None else command.op_id)
+            )
+            allocations.append(drawn)
+        return _Credited(lines=tuple(lines), allocations=tuple(allocations))
+
     def _previewed(self, state_reader: Reader, customer: str, draft: _Draft, at: datetime) -> _Credited:
         """Each line's credit burn run through the ledger's pure rules: nothing is written."""
         state, when = reads.state_at(self._ctx, state_reader, customer, at)
-        lines, allocations = [], []
-        for n, line in enumerate(draft.lines):
-            cap = line.amount - line.discount + line.tax
-            taken: tuple[tuple[str, Decimal], ...] = ()
-            if cap > 0:
-                command = Burn(
-                    op_id=f"preview:{n}", unit=draft.unit, amount=int(cap.scaleb(draft.scale)), scope=line.scopes,
-                    categories=None, overdraft="partial", debt_limit=None, description=None, metadata={},
-                )  # fmt: skip
-                transition = rules.burn(state, command, when, self._ctx.order, draft.scale)
-                state = transition.state
-                taken = tuple(
-                    (e.block_id, to_decimal(e.amount, draft.scale))
-                    for e in transition.entries
-                    if e.kind == "burn" and e.op_id == command.op_id and e.block_id is not None
-                )
-            lines.append(attrs.evolve(line, credit_applied=sum((a for _, a in taken), to_decimal(0, draft.scale))))
-            allocations.append(taken)
-        return _Credited(lines=tuple(lines), allocations=tuple(allocations))
+        commands = self._commands(draft, "preview")
+        written: tuple[EntryState, ...] = ()
+        if commands:
+            written = rules.burn_each(state, list(commands.values()), when, self._ctx.order, draft.scale).entries
+        credited = self._credited(draft, commands, written)
+        lines = tuple(attrs.evolve(line, burn_op_id=None) for line in credited.lines)  # nothing was burned
+        return attrs.evolve(credited, lines=lines)
 
-    def _burned(self, customer: str, draft: _Draft, at: datetime, purpose: str) -> _Credited:
-        """Each line's credit burn made through the ledger (in the caller's transaction)."""
-        lines: builtins.list[Line] = []
-        allocations: builtins.list[tuple[tuple[str, Decimal], ...]] = []
-        entries: builtins.list[Entry] = []
-        for line in draft.lines:
-            cap = line.amount - line.discount + line.tax
-            if cap <= 0:
-                lines.append(attrs.evolve(line, credit_applied=to_decimal(0, draft.scale)))
-                allocations.append(())
-                continue
-            done = writes.burn(
-                self._ctx, customer, cap, unit=draft.unit, scope=line.scopes, overdraft="partial",
-                description=f"{purpose}: {line.description}" if line.description else purpose, at=at,
-            )  # fmt: skip
-            entries += done.entries
-            lines.append(attrs.evolve(line, credit_applied=done.burned, burn_op_id=done.op_id))
-            allocations.append(tuple((e.block_id, e.amount) for e in done.entries if e.block_id is not None))
-        return _Credited(lines=tuple(lines), allocations=tuple(allocations), entries=tuple(entries))
+    def _burned(self, uow: UnitOfWork, customer: str, draft: _Draft, at: datetime, purpose: str) -> _Credited:
+        """Each line's credit burn made through the ledger, as one write (in the caller's
+        transaction)."""
+        commands = self._commands(draft, purpose)
+        written = writes.burn_each(self._ctx, uow, customer, list(commands.values()), draft.scale, at)
+        credited = self._credited(draft, commands, written)
+        return attrs.evolve(credited, entries=tuple(Entry.from_state(e, draft.scale) for e in written))
 
     # -- the calls ---------------------------------------------------------------------------
 
@@ -376,7 +393,7 @@ class Invoices(Part):
                 rows, who, draft_invoice.start, draft_invoice.end, draft_invoice.unit, draft_invoice.plan,
                 draft_invoice.tax_rate, when,
             )  # fmt: skip
-            credited = self._burned(who, draft, when, f"invoice {ident}")
+            credited = self._burned(uow, who, draft, when, f"invoice {ident}")
             if draft.voucher_id is not None:
                 vouchers.consume(rows, draft.voucher_id, ident, when)
             issued = self.issued(
@@ -541,6 +558,11 @@ class _Totals(TypedDict):
     total: Decimal
     credit_applied: Decimal
     amount_due: Decimal
+
+
+def _cap(line: Line) -> Decimal:
+    """The most credit a line's burn takes: what it costs after its discount, tax included."""
+    return line.amount - line.discount + line.tax
 
 
 def _totals(lines: Iterable[Line]) -> _Totals:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -52,6 +53,7 @@ def applying(rows: BillingReader, meter_id: str, plan: str | None) -> Price | No
     return None if found is None else read(found)
 
 
+@functools.lru_cache(maxsize=1024)
 def model_of(price: Price) -> PriceModel:
     return PriceModel(
         price.model,

@@ -21,7 +21,7 @@ their units of work (``reader.billing()``, ``uow.billing()``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -80,13 +80,13 @@ class BillingReader(Protocol):
         self,
         kind: str,
         *,
-        customer: str | None = None,
+        customer: str | Collection[str] | None = None,
         statuses: Iterable[str] | None = None,
         after: int = 0,
         limit: int | None = None,
     ) -> list[BillingObject]:
         """Objects of ``kind`` with ``number > after``, in creation order, filtered by customer
-        and status (``None``: any)."""
+        (one, or any of several) and status (``None``: any)."""
         ...
 
     def find_meter_events(self, event_ids: Sequence[str]) -> dict[str, MeterEventRecord]:

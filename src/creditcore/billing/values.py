@@ -335,3 +335,17 @@ class MeterReading:
     dimensions: Mapping[str, str] = attrs.field(default=None, converter=_dimensions, hash=False)
     """A read-only ``str`` to ``str`` mapping (up to 20 entries; keys and values 1 to 200
     characters)."""
+
+    @classmethod
+    def checked(
+        cls, timestamp: datetime, value: Decimal, unique_key: str | None, dimensions: Mapping[str, str]
+    ) -> MeterReading:
+        """A reading of an event checked when it was recorded (an aware UTC time, a valid value,
+        key and dimensions): built without checking it again, as a store reads back thousands."""
+        reading = object.__new__(cls)
+        for name, given in (
+            ("timestamp", timestamp), ("value", value), ("unique_key", unique_key),
+            ("dimensions", MappingProxyType(dict(dimensions))),
+        ):  # fmt: skip
+            object.__setattr__(reading, name, given)
+        return reading

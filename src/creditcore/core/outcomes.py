@@ -183,7 +183,21 @@ class Advanced:
     steps: int
 
 
-Outcome = Granted | Burned | Held | Captured | Released | Voided | Moved | Reversed | Refunded | Configured | Advanced
+Outcome = (
+    Granted
+    | Burned
+    | tuple[Burned, ...]
+    | Held
+    | Captured
+    | Released
+    | Voided
+    | Moved
+    | Reversed
+    | Refunded
+    | Configured
+    | Advanced
+)
+"""What a write rule's transition carries (``tuple[Burned, ...]``: :func:`~creditcore.core.rules.burn_each`)."""
 OutcomeT = TypeVar("OutcomeT", covariant=True)
 
 

@@ -23,7 +23,7 @@ are integers of minor units.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -141,13 +141,18 @@ OutcomeT = TypeVar("OutcomeT")
 def _done(work: Work, outcome: OutcomeT) -> Transition[OutcomeT]:
     """The transition of a rule that has written all its entries: the end of its step (the
     top-up and alerts of the unit it moved), then the bookkeeping of the due events."""
+    _end_step(work)
+    due.close(work)
+    state, entries = work.freeze()
+    return Transition(state, entries, outcome, work.change(state), tuple(work.steps))
+
+
+def _end_step(work: Work) -> None:
+    """The end of an operation's step: the top-up and alerts of the unit it moved."""
     watched = work.watched
     if watched is not None and (work.top_ups or work.alerts) and len(work.entries) > watched[4]:
         unit, at, available, debt, first = watched
         recurring.after_step(work, at, {unit: available - debt}, {unit: work.entries[first].op_id})
-    due.close(work)
-    state, entries = work.freeze()
-    return Transition(state, entries, outcome, work.change(state), tuple(work.steps))
 
 
 def advance(state: AccountState, at: datetime) -> Transition[Advanced]:
@@ -337,6 +342,30 @@ def burn(
     refused, left as shortfall, or recorded as debt, as ``command.overdraft`` says."""
     at = _checked(state, at, command, Burn, order, scale)
     work = _begin(state, at)
+    return _done(work, _burn(work, command, at, order, scale))
+
+
+def burn_each(
+    state: AccountState, commands: Sequence[Burn], at: datetime, order: BurnOrder = DEFAULT_ORDER, scale: int = 0
+) -> Transition[tuple[Burned, ...]]:
+    """Several burns of one customer as one write at ``at``, one after the other, each a step
+    of its own (its op id, then the top-up and alerts it triggers), as if made in turn: an
+    invoice's lines."""
+    at = _checked(state, at, None, None, order, scale)
+    for command in commands:
+        if type(command) is not Burn:
+            raise ValidationError("command", f"expected Burn commands, got {type(command).__name__}")
+    work = _begin(state, at)
+    outcomes = []
+    for command in commands:
+        outcomes.append(_burn(work, command, at, order, scale))
+        _end_step(work)
+        work.watched = None  # each burn's step ended here
+    return _done(work, tuple(outcomes))
+
+
+def _burn(work: Work, command: Burn, at: datetime, order: BurnOrder, scale: int) -> Burned:
+    """One burn's entries in ``work``: its draw, the single-use voids, the debt."""
     plan, shortfall = _draw(work, command.unit, command.scope, command.amount, at, order, command.categories)
     if shortfall:
         available = command.amount - shortfall
@@ -381,8 +410,7 @@ def burn(
             metadata=command.metadata,
         )
     # positional, unlike the other outcomes: keywords cost a third of the object, once per burn
-    outcome = Burned(command.unit, command.amount, command.amount - shortfall, shortfall, debt)
-    return _done(work, outcome)
+    return Burned(command.unit, command.amount, command.amount - shortfall, shortfall, debt)
 
 
 def _insufficient(

@@ -319,6 +319,19 @@ def burn(
         )
 
 
+def burn_each(
+    ctx: Context, uow: UnitOfWork, customer: str, commands: Sequence[Burn], scale: int, at: datetime | None
+) -> list[EntryState]:
+    """Burns of one customer as one write in the caller's unit of work, one after the other,
+    each with its op id and the top-up and alerts it triggers (an invoice's lines): one lock,
+    one load and one save, however many. The entries as stored (none without commands)."""
+    if not commands:
+        return []
+    before = uow.lock(customer)
+    _transition, saved = apply(ctx, uow, before, at, lambda s, t: rules.burn_each(s, commands, t, ctx.order, scale))
+    return saved
+
+
 def hold(
     ctx: Context,
     customer: str,

@@ -45,6 +45,9 @@ def billing_tables(d: Dialect) -> tuple[str, ...]:
         """,
         "CREATE UNIQUE INDEX billing_objects_by_id ON billing_objects (kind, id)",
         "CREATE UNIQUE INDEX billing_objects_by_key ON billing_objects (kind, key) WHERE key IS NOT NULL",
+        # a customer's invoices, vouchers and usage records (and the billed periods a batch of
+        # events is checked against), however many other customers have
+        "CREATE INDEX billing_objects_by_customer ON billing_objects (kind, customer, number)",
         f"""
         CREATE TABLE meter_events (
             seq {d.row_key},
@@ -95,13 +98,17 @@ class BillingStatements:
         )
 
     def list_objects(
-        self, kind: str, customer: str | None, statuses: Sequence[str] | None, after: int, limit: int | None
-    ) -> tuple[str, list[object]]:
+        self, kind: str, customer: str | Sequence[str] | None, statuses: Sequence[str] | None, after: int,
+        limit: int | None,
+    ) -> tuple[str, list[object]]:  # fmt: skip
         m = self.dialect.mark
         clauses, params = [f"kind = {m}", f"number > {m}"], [kind, after]
-        if customer is not None:
+        if isinstance(customer, str):
             clauses.append(f"customer = {m}")
             params.append(customer)
+        elif customer is not None:
+            clauses.append(f"customer IN ({self.dialect.marks(len(customer))})" if customer else "0 = 1")
+            params += customer
         if statuses is not None:
             clauses.append(f"status IN ({self.dialect.marks(len(statuses))})" if statuses else "0 = 1")
             params += statuses
@@ -135,7 +142,7 @@ def meter_event(row: Sequence[Any]) -> MeterEventRecord:
         timestamp=codec.time(at),
         value=None if value is None else Decimal(value),
         unique_key=unique_key,
-        dimensions=json.loads(dimensions),
+        dimensions={} if dimensions == "{}" else json.loads(dimensions),
         advance=bool(advance),
         recorded_at=codec.time(recorded_at),
     )
@@ -150,7 +157,7 @@ def event_row(e: MeterEventRecord) -> tuple[object, ...]:
         codec.micros(e.timestamp),
         None if e.value is None else str(e.value),
         e.unique_key,
-        codec.json_text(dict(e.dimensions)),
+        codec.json_text(dict(e.dimensions)) if e.dimensions else "{}",
         int(e.advance),
         codec.micros(e.recorded_at),
     )

@@ -13,7 +13,7 @@ learnt when it read or wrote the row.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
@@ -369,12 +369,14 @@ class SqlSession:
         self,
         kind: str,
         *,
-        customer: str | None = None,
+        customer: str | Collection[str] | None = None,
         statuses: Iterable[str] | None = None,
         after: int = 0,
         limit: int | None = None,
     ) -> list[BillingObject]:
         wanted = None if statuses is None else sorted(set(statuses))
+        if customer is not None and not isinstance(customer, str):
+            customer = sorted(set(customer))
         text, params = self.sql.billing.list_objects(kind, customer, wanted, after, limit)
         return [billing.billing_object(row) for row in self.conn.execute(text, params)]
 
