@@ -16,10 +16,15 @@ Like the memory adapter, an account keeps only the blocks that still hold credit
 active holds, and no entry: the timeline is kept as what each sampled interval changed
 (:mod:`~creditcore.simulate.timeline`), read from the account at each instant it changed in.
 
-Within a customer, events are taken by time, then by kind (a block becoming active, grants,
-voids, job ends, then usage and job starts), then by the rule they come from, then by the
-order they were made; at each sampled instant, after every event at that instant, the
-expiries due by then are recorded (as ``expire_due`` would) and the account is read.
+Within a customer, events are taken by time, then by kind (a period invoice, a block becoming
+active, grants, voids, job ends, then usage and job starts), then by the rule they come from,
+then by the order they were made; at each sampled instant, after every event at that instant,
+the expiries due by then are recorded (as ``expire_due`` would) and the account is read.
+
+Metered usage (a ``[[usage]]`` with ``meter``) burns nothing when it happens: its quantities
+add up on the customer's meters, and at each billing period's end, before anything else at
+that instant, the period invoice prices them and burns credit line by line
+(:mod:`~creditcore.simulate.invoicing`), as ``billing.invoices.issue`` does.
 """
 
 from __future__ import annotations
@@ -41,9 +46,10 @@ from creditcore.errors import Conflict, CreditError, InsufficientCredits, NotFou
 from creditcore.ledger import Ledger
 from creditcore.periods import parse_every
 from creditcore.simulate.figures import Counts
-from creditcore.simulate.mirror import _Mirror
+from creditcore.simulate.invoicing import line_amount
+from creditcore.simulate.mirror import InvoiceLine, _Mirror
 from creditcore.simulate.model import GrantRule, JobRule, ReplayEvent, Scenario, ScheduleRule, TopUpRule, UsageRule
-from creditcore.simulate.scenario import ScenarioError, rule_where
+from creditcore.simulate.scenario import ScenarioError, metered_customers, rule_where
 from creditcore.simulate.streams import after, arrivals, stream, ticks
 from creditcore.simulate.timeline import Changes, compared_groups, row, sample_times, width
 from creditcore.state import (
@@ -61,8 +67,9 @@ from creditcore.state import (
 from creditcore.values import MAX_MINOR
 
 # event kinds, in the order they run at the same instant (job starts share usage's rank: the
-# place of their rule orders them)
+# place of their rule orders them); a period invoice comes before them all (its rank: -1)
 _ACTIVATE, _GRANT, _VOID, _JOB_END, _USE = 0, 1, 2, 3, 4
+_INVOICE_RANK = -1
 # what a source's events are
 _GRANTS, _USAGE, _REPLAY, _JOBS, _SCHEDULES, _TOP_UPS = 0, 1, 2, 3, 4, 5
 # the table each kind of source comes from (the name a stopped run gives)
@@ -93,6 +100,12 @@ class PartResult:
     """In :class:`~creditcore.simulate.figures.Counts` field order."""
     stopped: tuple[int, ScenarioError] | None = None
     """The first of its customers (its place in the part) whose run a rule stopped, and why."""
+    invoiced: tuple[tuple[int, int, int], ...] = ()
+    """With meters: per customer (as ``figures``), what its invoices came to (revenue, credit
+    applied, amount due)."""
+    by_period: tuple[int, ...] = ()
+    """With meters: per billing period, per group, revenue, credit applied and amount due
+    (``(period * groups + group) * 3 + figure``)."""
 
 
 _COUNTS = tuple(attrs.fields_dict(Counts))
@@ -152,7 +165,10 @@ class _Part:
                       for place, (what, _, _) in enumerate(self.sources)]  # fmt: skip
         handler_of = {_GRANTS: self.grant, _USAGE: self.use, _REPLAY: self.use, _JOBS: self.start_job,
                       _SCHEDULES: self.schedule, _TOP_UPS: self.top_up}  # fmt: skip
-        self.handlers = [handler_of[what] for what, _, _ in self.sources]
+        self.handlers = [
+            self.meter_use if isinstance(rule, UsageRule) and rule.meter is not None else handler_of[what]
+            for what, _, rule in self.sources
+        ]
         # the replayed events of each customer, per usage rule
         self.replays: dict[int, dict[int, list[ReplayEvent]]] = {}
         for i, rule in enumerate(s.usage):
@@ -168,8 +184,15 @@ class _Part:
         ]
         self.burns: list[dict[tuple[int, str | None], Burn]] = [{} for _ in s.usage]
         self.usage_scopes = [rule.scope for rule in s.usage]
-        self.usage_amounts = [rule.amount.minor_drawer(s.factor) if rule.amount else None for rule in s.usage]
+        self.usage_amounts = [
+            rule.amount.minor_drawer(s.factor if rule.meter is None else 10 ** s.meters[rule.meter].scale)
+            if rule.amount else None
+            for rule in s.usage
+        ]  # fmt: skip
         self.job_amounts = [rule.amount.minor_drawer(s.factor) for rule in s.jobs]
+        self.billed = s.billed
+        if self.billed:
+            self.bill_setup()
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -197,7 +220,12 @@ class _Part:
             if self.mirror is not None and stopped is None:
                 self.mirror.finish(s.end)
         counts = tuple(self.counts[name] for name in _COUNTS)
-        return PartResult(figures=figures, changes=self.changes, counts=counts, stopped=stopped)
+        if not self.billed:
+            return PartResult(figures=figures, changes=self.changes, counts=counts, stopped=stopped)
+        return PartResult(
+            figures=figures, changes=self.changes, counts=counts, stopped=stopped,
+            invoiced=tuple(self.customer_invoiced), by_period=tuple(self.by_period),
+        )  # fmt: skip
 
     def customer(self, index: int, customer: str, covered: list[int]) -> tuple[int, ...]:
         """Run one customer's events; its figures at the end."""
@@ -218,6 +246,7 @@ class _Part:
             **self.all_series, None: len(s.grants) + len(s.schedules) + top_up
         }  # fmt: skip
         self.ids = 0
+        self.invoiced = [0, 0, 0] if self.billed else []
         self.rngs: dict[tuple[str, int, str], random.Random] = {}
         self.amount_streams: list[random.Random | None] = [None] * len(s.usage)
         self.numbers = numbers = itertools.count()
@@ -234,6 +263,9 @@ class _Part:
                 at = found if type(found) is datetime else found.at
                 push(heap, (at, ranks[place], next(numbers), len(iterators) - 1, found))
         steps = [(self.handlers[place], self.sources[place][1]) for place in covered]
+        if self.billed and index in self.metered:
+            self.quantities: list[int] = [0] * len(s.meters)
+            push(heap, (self.period_ends[0], _INVOICE_RANK, next(numbers), -1, 0))
         # the sampled instant whose interval events now fall in, and whether the account
         # changed since it was last read
         self.bucket = 0
@@ -262,6 +294,8 @@ class _Part:
                         push(heap, (when, rank, next(numbers), source, found))
                     handler, rule_index = steps[source]
                     handler(rule_index, payload, at)
+                elif rank == _INVOICE_RANK:
+                    self.invoice(payload, at)
                 else:
                     kind = rank // self.width
                     if kind == _JOB_END:
@@ -280,6 +314,9 @@ class _Part:
             raise _Stopped(self.stopped(problem, self.limit, -1, None, None)) from None
         end = s.end
         tally = rules.tally(rules.view(self.state, end), self.unit, end)
+        if self.billed:
+            revenue, applied, due = self.invoiced
+            self.customer_invoiced.append((revenue, applied, due))
         return (
             tally.granted, tally.used, tally.expired, tally.voided, tally.available, tally.held, tally.upcoming,
             self.shortfall, tally.debt, self.scheduled, self.carried, self.topped_up,
@@ -370,7 +407,7 @@ class _Part:
     def read(self, k: int, at: datetime) -> None:
         """Add what the account changed since it was last read to instant ``k``."""
         counted = (self.shortfall, self.scheduled, self.carried, self.topped_up)
-        now = row(self.state, counted, at, self.unit, self.series, self.rules, self.group, self.groups)
+        now = row(self.state, counted, at, self.unit, self.series, self.rules, self.group, self.groups, self.invoiced)
         last, kept = self.last, self.changes[k]
         # map() over operators: twice as fast as a comprehension, and this runs at most once
         # per customer and instant (rows are all timeline.width() long)
@@ -552,6 +589,111 @@ class _Part:
         self.counts["burns"] += 1
         if self.mirror is not None:
             self.mirror.burn(self.customer_id, command, at)
+
+    # -- billing -----------------------------------------------------------------------------
+
+    def bill_setup(self) -> None:
+        """What metering and invoicing need: the meters' aggregations, the priced meters in
+        meter order (an invoice's lines), the customers with metered usage, the tallies."""
+        s = self.s
+        self.periods = s.periods
+        self.period_ends = [period.end for period in s.periods]
+        self.usage_meters = [rule.meter for rule in s.usage]
+        self.aggregations = [meter.aggregation for meter in s.meters]
+        price_of = {rule.meter: (place, rule) for place, rule in enumerate(s.prices)}
+        self.lines = [
+            (m, price_of[m][0], price_of[m][1].model, frozenset((f"meter:{meter.id}",)))
+            for m, meter in enumerate(s.meters)
+            if m in price_of
+        ]
+        self.metered = set(metered_customers(s.usage))
+        self.quantities = []
+        self.customer_invoiced: list[tuple[int, int, int]] = []
+        self.by_period = [0] * (3 * len(s.periods) * len(s.groups))
+
+    def meter_use(self, rule_index: int, event: datetime | ReplayEvent, at: datetime) -> None:
+        """A metered usage event: its quantity adds up on its meter for the period's invoice."""
+        if type(event) is datetime:
+            drawer = self.usage_amounts[rule_index]
+            if drawer is None:  # a count meter counts the event, whatever its value
+                quantity = 1
+            else:
+                rng = self.amount_streams[rule_index]
+                if rng is None:
+                    rng = self.amount_streams[rule_index] = stream(
+                        self.s, "usage", rule_index, "amounts", self.customer_id
+                    )
+                quantity = drawer(rng)
+        else:
+            assert isinstance(event, ReplayEvent)
+            quantity = event.amount
+        m = self.usage_meters[rule_index]
+        assert m is not None
+        how, quantities = self.aggregations[m], self.quantities
+        if how == "sum":
+            quantities[m] += quantity
+        elif how == "count":
+            quantities[m] += 1
+        elif how == "max":
+            quantities[m] = max(quantities[m], quantity)
+        else:  # latest: the events come in time order, the last recorded last
+            quantities[m] = quantity
+        self.counts["meter_events"] += 1
+        if self.mirror is not None:
+            meter = self.s.meters[m]
+            self.mirror.meter_event(self.customer_id, meter.id, None if how == "count" else quantity, meter.scale, at)
+
+    def invoice(self, k: int, at: datetime) -> None:
+        """Period ``k``'s invoice, issued at its end: a line per priced meter with usage, each
+        paid with credit (a burn of at most its amount, with its meter's scope, what there is)."""
+        s = self.s
+        lines: list[InvoiceLine] = []
+        revenue = applied = 0
+        quantities = self.quantities
+        for m, place, model, scope in self.lines:
+            quantity = quantities[m]
+            if quantity <= 0:
+                continue
+            meter = s.meters[m]
+            amount = line_amount(model, quantity, meter.scale, self.scale)
+            credit = 0
+            if amount > 0:
+                try:
+                    if amount > MAX_MINOR:
+                        raise ValidationError("amount", "the line's amount would not fit in a signed 64-bit amount")
+                    command = Burn(op_id="invoice", unit=self.unit, amount=amount, scope=scope, overdraft="partial")
+                    done = rules.burn(self.state, command, at, rules.DEFAULT_ORDER, self.scale)
+                except CreditError as problem:
+                    message = problem.message if isinstance(problem, ValidationError) else str(problem)
+                    line, where = rule_where(s, ("prices", place))
+                    raise _Stopped(ScenarioError(
+                        s.source, line, where,
+                        f"the run stopped at {at.isoformat()} (customer {self.customer_id!r}, the invoice of "
+                        f"{self.periods[k].label}, meter {meter.id!r}): {message}",
+                    )) from None  # fmt: skip
+                self.commit(done)
+                credit = done.outcome.burned
+            lines.append(
+                InvoiceLine(meter=meter.id, quantity=quantity, scale=meter.scale, amount=amount, credit=credit)
+            )
+            revenue += amount
+            applied += credit
+        self.quantities = [0] * len(quantities)
+        due = revenue - applied
+        invoiced = self.invoiced
+        invoiced[0] += revenue
+        invoiced[1] += applied
+        invoiced[2] += due
+        place = 3 * (k * len(s.groups) + self.group)
+        tallies = self.by_period
+        tallies[place] += revenue
+        tallies[place + 1] += applied
+        tallies[place + 2] += due
+        self.counts["invoices"] += 1
+        if self.mirror is not None:
+            self.mirror.invoice(self.customer_id, self.periods[k], at, tuple(lines))
+        if k + 1 < len(self.period_ends):
+            heapq.heappush(self.heap, (self.period_ends[k + 1], _INVOICE_RANK, next(self.numbers), -1, k + 1))
 
     def start_job(self, rule_index: int, _: object, at: datetime) -> None:
         rule: JobRule = self.s.jobs[rule_index]

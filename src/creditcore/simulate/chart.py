@@ -1,7 +1,9 @@
 """The burn-down chart: credit left over time, by grant (schedule, top-up) and category, with
 expiries and voids marked, and below it what each interval used, lost and could not cover. A
 scenario that compares its groups (schedules or top-ups, and 2 to 12 groups: "refill to 100"
-against "carry up to 50") gets a third panel: each group's breakage and shortfall so far.
+against "carry up to 50") gets a third panel: each group's breakage and shortfall so far. A
+scenario with meters gets a panel under the burn-down: per billing month, what its invoices
+came to (revenue), split into the credit applied to them and the amount due.
 
 :func:`chart_data` turns the sampled points into the series the chart draws, in exact minor
 units; :func:`draw` draws them. The chart ends on the run's final state: its last point is
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import localcontext
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from typing import Any
 import attrs
 
 from creditcore.simulate.figures import Figures, Point
-from creditcore.simulate.model import GrantRule, Scenario, ScheduleRule, TopUpRule
+from creditcore.simulate.invoicing import Invoiced
+from creditcore.simulate.model import BillingPeriod, GrantRule, Scenario, ScheduleRule, TopUpRule
 from creditcore.simulate.timeline import compared_groups
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
@@ -36,6 +39,7 @@ FORMATS = (".png", ".svg")
 _WARM = ("#f28e2b", "#e15759", "#edc948", "#ff9d9a", "#b07aa1", "#d37295")
 _COOL = ("#4e79a7", "#59a14f", "#76b7b2", "#86bcb6", "#9c755f", "#499894")
 _USED, _EXPIRED, _VOIDED, _SHORT = "#8c8c8c", "#c0392b", "#7b3294", "#222222"
+_APPLIED, _DUE = "#59a14f", "#9c755f"
 # one per compared group (at most MOST_COMPARED)
 _GROUPS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666", "#1f78b4",
            "#b2df8a", "#fb9a99", "#cab2d6")  # fmt: skip
@@ -66,6 +70,10 @@ class ChartData:
     """Per compared group (none unless the scenario compares its groups): credit expired so far."""
     shortfall_by_group: tuple[tuple[int, ...], ...] = ()
     """Per compared group: usage no credit covered so far."""
+    periods: tuple[BillingPeriod, ...] = ()
+    """With meters: the billing periods."""
+    invoiced: tuple[Invoiced, ...] = ()
+    """With meters: per billing period, what its invoices came to."""
 
     def per_interval(self, name: str) -> tuple[int, ...]:
         """What ``name`` (``used``, ``expired``, ``voided``, ``shortfall``) added in the
@@ -80,6 +88,16 @@ def chart_data(points: Sequence[Point], scenario: Scenario) -> ChartData:
     if not points:
         raise ValueError("a chart needs at least one sampled point")
     groups = compared_groups(scenario)
+    invoiced: list[Invoiced] = []
+    if scenario.billed:
+        at = {p.at: p.invoiced for p in points}
+        before = Invoiced()
+        for period in scenario.periods:
+            now = at.get(period.end) or before  # the timeline samples each period's end
+            invoiced.append(Invoiced(revenue=now.revenue - before.revenue,
+                                     credit_applied=now.credit_applied - before.credit_applied,
+                                     amount_due=now.amount_due - before.amount_due))  # fmt: skip
+            before = now
     return ChartData(
         times=tuple(p.at for p in points),
         remaining=tuple(tuple(p.remaining[i] for p in points) for i in range(len(scenario.sources))),
@@ -91,6 +109,8 @@ def chart_data(points: Sequence[Point], scenario: Scenario) -> ChartData:
         final=points[-1].figures,
         expired_by_group=tuple(tuple(p.expired_by_group[g] for p in points) for g in range(groups)),
         shortfall_by_group=tuple(tuple(p.shortfall_by_group[g] for p in points) for g in range(groups)),
+        periods=scenario.periods if scenario.billed else (),
+        invoiced=tuple(invoiced),
     )
 
 
@@ -155,13 +175,14 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
         series.append((series_label(rule, scenario), floats(data.remaining[i]), colour))
     left = [sum(values) for values in zip(*(values for _, values, _ in series), strict=True)]
 
-    if data.expired_by_group:
-        chart = Figure(figsize=(11, 10.2), dpi=110, layout="constrained")
-        top, bottom, groups = chart.subplots(3, 1, sharex=True, height_ratios=(3, 1.5, 1.6))
-    else:
-        chart = Figure(figsize=(11, 7.6), dpi=110, layout="constrained")
-        top, bottom = chart.subplots(2, 1, sharex=True, height_ratios=(3, 1.5))
-        groups = None
+    billing = bool(data.periods)
+    heights = (3, *((1.6,) if billing else ()), 1.5, *((1.6,) if data.expired_by_group else ()))
+    chart = Figure(figsize=(11, 7.6 + 2.6 * (len(heights) - 2)), dpi=110, layout="constrained")
+    panels = list(chart.subplots(len(heights), 1, sharex=True, height_ratios=heights))
+    top = panels.pop(0)
+    invoices = panels.pop(0) if billing else None
+    bottom = panels.pop(0)
+    groups = panels.pop(0) if data.expired_by_group else None
     top.stackplot(
         times,
         *[values for _, values, _ in series],
@@ -246,6 +267,8 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
     bottom.set_ylim(lowest * 1.15 if lowest < 0 else -0.05 * (highest or 1.0), (highest or 1.0) * 1.45)
     bottom.legend(loc="upper left", fontsize=8.5, ncols=2, framealpha=0.9)
     last = bottom
+    if invoices is not None:
+        _invoices(invoices, data, scenario, total)
     if groups is not None:
         _compare(groups, data, scenario, times, floats, total)
         last = groups
@@ -254,6 +277,41 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
     last.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     last.set_xlabel("date (UTC)")
     return chart
+
+
+def _invoices(axes: Any, data: ChartData, scenario: Scenario, total: Callable[[int], str]) -> None:
+    """The billing panel: per billing month, its invoices' revenue (the outline) as the credit
+    applied to them and the amount due (stacked)."""
+    from matplotlib import ticker
+
+    factor = float(scenario.factor)
+    starts = [period.start for period in data.periods]
+    widths = [(period.end - period.start).total_seconds() / 86400 for period in data.periods]
+    applied = [found.credit_applied / factor for found in data.invoiced]
+    due = [found.amount_due / factor for found in data.invoiced]
+    revenue = [found.revenue / factor for found in data.invoiced]
+    whole = sum(data.invoiced, Invoiced())
+    axes.bar(starts, applied, width=widths, align="edge", color=_APPLIED, edgecolor="white", linewidth=0.8,
+             label=f"credit applied (total {total(whole.credit_applied)})")  # fmt: skip
+    axes.bar(starts, due, width=widths, align="edge", bottom=applied, color=_DUE, edgecolor="white", linewidth=0.8,
+             label=f"amount due (total {total(whole.amount_due)})")  # fmt: skip
+    axes.bar(starts, revenue, width=widths, align="edge", fill=False, edgecolor="black", linewidth=1.0,
+             label=f"revenue: the invoices' totals (total {total(whole.revenue)})")  # fmt: skip
+    highest = max(revenue, default=0.0)
+    for start, width, value in zip(starts, widths, revenue, strict=True):
+        if value > 0:
+            axes.annotate(_thousands(value), (start + timedelta(days=width / 2), value), ha="center", va="bottom",
+                          fontsize=8, xytext=(0, 2), textcoords="offset points")  # fmt: skip
+    zone = "" if scenario.timezone == "UTC" else f" in {scenario.timezone}"
+    axes.set_ylabel(f"{scenario.unit} per month")
+    axes.set_title(
+        f"Per billing month{zone} (invoiced at its end): revenue, paid by credit applied and by the amount due",
+        loc="left", fontsize=10,
+    )  # fmt: skip
+    axes.yaxis.set_major_formatter(ticker.FuncFormatter(_thousands))
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_ylim(0, (highest or 1.0) * 1.5)
+    axes.legend(loc="upper left", fontsize=8.5, ncols=3, framealpha=0.9)
 
 
 def _compare(axes: Any, data: ChartData, scenario: Scenario, times: list[datetime],

@@ -1,5 +1,6 @@
 """What a run reports: the totals (:class:`Figures`), the timeline's points, the operation
-counts and the :class:`Outcome` at the scenario's end, all in minor units."""
+counts and the :class:`Outcome` at the scenario's end, all in minor units; with meters, also
+what the invoices came to (:mod:`~creditcore.simulate.invoicing`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from creditcore.simulate.invoicing import Billed, Invoiced
 from creditcore.simulate.model import Scenario
 from creditcore.state import Tally
 from creditcore.values import to_decimal
@@ -62,6 +64,8 @@ class Point:
     (:func:`~creditcore.simulate.timeline.compared_groups`); else empty."""
     shortfall_by_group: tuple[int, ...] = ()
     """Usage no credit covered so far, per group, likewise."""
+    invoiced: Invoiced | None = None
+    """With meters: what the invoices issued so far came to (else ``None``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -92,6 +96,10 @@ class Counts:
     top_ups: int = 0
     """Auto top-ups; they follow from the steps that lowered the balance and are not counted
     in :attr:`events`."""
+    meter_events: int = 0
+    """Metered usage events: recorded to a meter, billed on the period invoices."""
+    invoices: int = 0
+    """Period invoices issued: one per customer with metered usage and per billing period."""
 
     @property
     def events(self) -> int:
@@ -99,6 +107,7 @@ class Counts:
         return (
             self.grants + self.burns + self.burns_refused + self.holds + self.holds_refused
             + self.captures + self.releases + self.voids + self.schedules + self.schedule_grants + self.top_up_rules
+            + self.meter_events + self.invoices
         )  # fmt: skip
 
 
@@ -111,6 +120,8 @@ class Outcome:
     groups: dict[str, Figures]
     counts: Counts
     customers: dict[str, Figures]
+    billing: Billed | None = None
+    """With meters: what the period invoices came to, per period, group and customer."""
 
     @property
     def events(self) -> int:

@@ -23,6 +23,8 @@ MAX_DURATION_YEARS = 10_000
 #: a ledger accepts): its start, its end, and every expiry, job end or void it makes.
 FIRST_TIME = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
 LAST_TIME = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+#: The most points a timeline may have (its samples, and with meters each billing period's end).
+MAX_POINTS = 20_000
 #: The longest line of a replay file, in bytes.
 MAX_REPLAY_LINE = 10_000
 #: The largest sigma of a lognormal distribution (already 40 orders of magnitude of spread).

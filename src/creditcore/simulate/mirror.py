@@ -13,20 +13,47 @@ and its customer: :meth:`~creditcore.simulate.model.ScheduleRule.schedule_id`), 
 have the same ids in the run and in the ledger. A schedule's periods and the top-ups are due
 events and reactions the ledger records on its own, as the core did, at the next write to the
 customer or at the end's ``expire_due``.
+
+A scenario with meters also drives :class:`creditcore.billing.Billing` over the ledger: its
+meters and prices are created at the start, each metered usage event is recorded (in batches
+of up to 100), and each period invoice the run made is created and issued at the same
+instant. Each stored invoice must agree with the run's, line by line (quantity, amount,
+credit applied) and in total: a run whose ledger disagrees stops with a
+:class:`~creditcore.simulate.reading.ScenarioError` saying where.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+import attrs
+
+from creditcore.billing.facade import Billing
+from creditcore.billing.model import MeterEvent
 from creditcore.ledger import Ledger
-from creditcore.simulate.model import Scenario
+from creditcore.simulate.model import BillingPeriod, Scenario
+from creditcore.simulate.reading import ScenarioError
 from creditcore.state import Burn, Capture, Grant, PlaceHold, Release, ScheduleGrant, SetTopUp, Void
 from creditcore.values import to_decimal
 
 _MIRROR_BATCH = 500
+#: The most meter events one ``billing.meters.record`` call takes (SPEC_BILLING B2).
+_EVENTS_BATCH = 100
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceLine:
+    """A line of an invoice as the run made it, in minor units."""
+
+    meter: str
+    quantity: int
+    """In minor units of the meter (``scale`` places)."""
+    scale: int
+    amount: int
+    credit: int
 
 
 class _Mirror:
@@ -45,6 +72,13 @@ class _Mirror:
         """(customer, the run's hold id) -> the ledger's hold id, while the hold is active."""
         self.numbered = 0
         self.queue: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self.source = scenario.source
+        self.events: list[MeterEvent] = []
+        """Meter events not yet queued for recording."""
+        self.billing: Billing | None = None
+        if scenario.billed:
+            self.billing = Billing(ledger, timezone=scenario.timezone)
+            self.add(self._set_up_billing, self.billing, scenario)
 
     def __enter__(self) -> _Mirror:
         return self
@@ -170,9 +204,87 @@ class _Mirror:
     def _forget(self, customer: str, block_id: str) -> None:
         self.blocks.pop((customer, block_id), None)
 
+    # -- billing -----------------------------------------------------------------------------
+
+    def _set_up_billing(self, billing: Billing, scenario: Scenario) -> None:
+        at = scenario.start
+        for meter in scenario.meters:
+            billing.meters.create(
+                meter.name, meter.event_name, aggregation=meter.aggregation, meter_id=meter.id, scale=meter.scale, at=at
+            )
+        for rule in scenario.prices:
+            model = rule.model
+            billing.prices.create(
+                scenario.meters[rule.meter].id, model=model.model, unit=self.unit, unit_price=model.unit_price,
+                tiers=model.tiers, package_size=model.package_size, package_price=model.package_price,
+                free_units=model.free_units, at=at,
+            )  # fmt: skip
+
+    def meter_event(self, customer: str, meter: str, quantity: int | None, scale: int, at: datetime) -> None:
+        """A metered usage event (``quantity`` in minor units of the meter; ``None`` for a count
+        meter), recorded with the next batch."""
+        value = None if quantity is None else to_decimal(quantity, scale)
+        self.events.append(MeterEvent(meter, customer, value, timestamp=at))
+        if len(self.events) >= _EVENTS_BATCH:
+            self.queue_events()
+
+    def queue_events(self) -> None:
+        if self.events:
+            assert self.billing is not None
+            self.add(self._record, self.billing, tuple(self.events))
+            self.events = []
+
+    def _record(self, billing: Billing, events: Sequence[MeterEvent]) -> None:
+        # recorded as of the latest of them: every event of a batch comes before the invoice
+        # it is billed on, and after it only once that invoice is issued
+        latest = max(event.timestamp for event in events if event.timestamp is not None)
+        billing.meters.record(list(events), at=latest)
+
+    def invoice(self, customer: str, period: BillingPeriod, at: datetime, lines: tuple[InvoiceLine, ...]) -> None:
+        """The period invoice the run made for ``customer`` at ``at``: created and issued in the
+        ledger after the events before it, and checked against the run's ``lines``."""
+        assert self.billing is not None
+        self.queue_events()
+        self.add(self._invoice, self.billing, customer, period, at, lines)
+
+    def _invoice(
+        self, billing: Billing, customer: str, period: BillingPeriod, at: datetime, lines: tuple[InvoiceLine, ...]
+    ) -> None:
+        draft = billing.invoices.create(customer, start=period.start, end=period.end, unit=self.unit, at=at)
+        invoice = billing.invoices.issue(draft.id, at=at).invoice
+        amount = self.amount
+        stored = [(line.meter_id, line.quantity, line.amount, line.credit_applied) for line in invoice.lines]
+        expected = [
+            (line.meter, to_decimal(line.quantity, line.scale), amount(line.amount), amount(line.credit))
+            for line in lines
+        ]
+        revenue = sum(line.amount for line in lines)
+        applied = sum(line.credit for line in lines)
+        figures = (invoice.total, invoice.credit_applied, invoice.amount_due)
+        computed = (amount(revenue), amount(applied), amount(revenue - applied))
+        if stored != expected or figures != computed:
+            raise ScenarioError(
+                self.source, None, "",
+                f"the ledger's invoice {invoice.number or invoice.id} for customer {customer!r}, {period.label}, "
+                f"disagrees with the run: the ledger has {_invoice_text(stored, figures)}; the run, "
+                f"{_invoice_text(expected, computed)}",
+            )  # fmt: skip
+
     def finish(self, end: datetime) -> None:
+        self.queue_events()
         self.flush()
         self.ledger.expire_due(at=end)
+
+
+def _invoice_text(
+    lines: Sequence[tuple[str | None, Decimal | None, Decimal, Decimal]], figures: Sequence[Decimal]
+) -> str:
+    """``meter tokens: 3100 for 4.10, 4.10 of it credit; total 4.10, credit applied 4.10, due 0.00``."""
+    total, applied, due = figures
+    shown = [
+        f"meter {meter}: {quantity} for {price}, {credit} of it credit" for meter, quantity, price, credit in lines
+    ]
+    return f"{'; '.join([*shown, ''])}total {total}, credit applied {applied}, amount due {due}"
 
 
 class NotANewLedger(Exception):

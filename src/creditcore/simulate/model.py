@@ -1,5 +1,5 @@
 """A validated scenario as frozen values: its customers, its grant, schedule, top-up, usage and
-job rules.
+job rules, and its meters, prices and billing periods.
 
 :func:`creditcore.simulate.scenario.parse` makes them; :func:`creditcore.simulate.run` reads
 them.
@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import attrs
 
+from creditcore.billing.values import PriceModel
 from creditcore.simulate.distributions import Distribution
 from creditcore.simulate.times import Duration
 from creditcore.state import Overdraft
@@ -131,6 +132,10 @@ class UsageRule:
     per_day: float
     scope: str | None
     events: tuple[ReplayEvent, ...] = ()
+    meter: int | None = None
+    """The index of the meter (:attr:`Scenario.meters`) its events go to: then its amounts are
+    the meter's quantities (in the meter's scale), billed on period invoices, and it burns no
+    credit itself. ``None``: each event burns its amount of credit."""
 
 
 @attrs.frozen(kw_only=True)
@@ -144,6 +149,42 @@ class JobRule:
     release_share: float
     duration: Duration
     scope: str | None
+
+
+@attrs.frozen(kw_only=True)
+class MeterRule:
+    """A ``[[meters]]`` table: a billing meter (SPEC_BILLING B2) that metered usage records to."""
+
+    id: str
+    line: int | None = None
+    name: str
+    event_name: str
+    aggregation: str
+    """``sum``, ``count``, ``max`` or ``latest``."""
+    scale: int
+    """The decimal places of its quantities (0 to 12)."""
+
+
+@attrs.frozen(kw_only=True)
+class PriceRule:
+    """A ``[[prices]]`` table: the price of a meter's quantity in a billing period, in the
+    scenario's unit (SPEC_BILLING B3)."""
+
+    line: int | None = None
+    meter: int
+    """The index of its meter in :attr:`Scenario.meters`."""
+    model: PriceModel
+
+
+@attrs.frozen(kw_only=True)
+class BillingPeriod:
+    """One calendar month of billing (in the scenario's ``timezone``), cut to the run: its
+    invoices cover ``[start, end)`` and are issued at ``end``."""
+
+    start: datetime
+    end: datetime
+    label: str
+    """The month, ``YYYY-MM`` (local)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -170,6 +211,12 @@ class Scenario:
     jobs: tuple[JobRule, ...]
     schedules: tuple[ScheduleRule, ...] = ()
     top_ups: tuple[TopUpRule, ...] = ()
+    meters: tuple[MeterRule, ...] = ()
+    prices: tuple[PriceRule, ...] = ()
+    timezone: str = "UTC"
+    """The zone of the billing periods' calendar months."""
+    periods: tuple[BillingPeriod, ...] = ()
+    """The billing periods, when the scenario has meters (else none)."""
 
     @property
     def factor(self) -> int:
@@ -180,6 +227,13 @@ class Scenario:
         """Every rule that makes blocks, in the order the timeline and the chart list them:
         grants, schedules, top-ups."""
         return (*self.grants, *self.schedules, *self.top_ups)
+
+    @property
+    def billed(self) -> bool:
+        """Whether the scenario names meters: the run then prices metered usage on a period
+        invoice per customer and month, and reports revenue, credit applied and amount due
+        (and a scenario without them reports as it always has)."""
+        return bool(self.meters)
 
     @property
     def recurring(self) -> bool:

@@ -21,8 +21,9 @@ import attrs
 
 from creditcore.simulate.accounts import PartResult
 from creditcore.simulate.figures import ALL_FIGURES, Counts, Figures, Outcome
+from creditcore.simulate.invoicing import Billed, Invoiced
 from creditcore.simulate.model import ReplayEvent, Scenario, Window
-from creditcore.simulate.scenario import ScenarioError
+from creditcore.simulate.scenario import ScenarioError, metered_customers
 from creditcore.simulate.timeline import Changes, add
 
 
@@ -54,6 +55,9 @@ def work(scenario: Scenario) -> list[int]:
             each(use.window, use.per_day * _days(use.window))
     for job in s.jobs:
         each(job.window, 2 * job.per_day * _days(job.window))
+    if s.periods:
+        for customer in metered_customers(s.usage):  # an invoice a period
+            cost[customer] += len(s.periods)
     return [math.ceil(each) for each in cost]
 
 
@@ -167,6 +171,7 @@ def merge(scenario: Scenario, results: Sequence[tuple[range, PartResult]], times
             for place, value in enumerate(figures):
                 group[place] += value
     totals = [sum(column) for column in zip(*groups, strict=True)]
+    billing = _billed(s, results) if s.billed else None
     outcome = Outcome(
         scenario=s,
         totals=Figures(**dict(zip(ALL_FIGURES, totals, strict=True))),
@@ -174,5 +179,35 @@ def merge(scenario: Scenario, results: Sequence[tuple[range, PartResult]], times
                                                                                                 strict=True)},
         counts=Counts(**dict(zip(attrs.fields_dict(Counts), counts, strict=True))),
         customers=per_customer,
+        billing=billing,
     )  # fmt: skip
     return Merged(outcome=outcome, changes=changes)
+
+
+def _billed(scenario: Scenario, results: Sequence[tuple[range, PartResult]]) -> Billed:
+    """What every part's invoices came to, added up."""
+    s = scenario
+    width = 3 * len(s.periods) * len(s.groups)
+    tallies = [0] * width
+    customers: dict[str, Invoiced] = {}
+    metered = set(metered_customers(s.usage))
+    for found, result in sorted(results, key=lambda part: part[0].start):
+        tallies = [a + b for a, b in zip(tallies, result.by_period or [0] * width, strict=True)]
+        for index, (revenue, applied, due) in zip(found, result.invoiced, strict=True):
+            if index in metered:
+                customers[s.customers[index]] = Invoiced(revenue=revenue, credit_applied=applied, amount_due=due)
+
+    def at(place: int) -> Invoiced:
+        return Invoiced(revenue=tallies[place], credit_applied=tallies[place + 1], amount_due=tallies[place + 2])
+
+    groups = len(s.groups)
+    by_period = tuple(tuple(at(3 * (k * groups + g)) for g in range(groups)) for k in range(len(s.periods)))
+    per_group = {name: sum((row[g] for row in by_period), Invoiced()) for g, name in enumerate(s.groups)}
+    return Billed(
+        periods=s.periods,
+        by_period=by_period,
+        groups=per_group,
+        totals=sum(per_group.values(), Invoiced()),
+        customers=customers,
+        invoices=len(metered) * len(s.periods),
+    )

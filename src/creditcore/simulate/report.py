@@ -6,6 +6,11 @@ A scenario with schedules or top-ups (:attr:`Scenario.recurring
 many of each there were; and, when it has a few groups, the expiries and shortfall of each
 group over time. A scenario without them prints and writes what it always has.
 
+A scenario with meters (:attr:`Scenario.billed <creditcore.simulate.model.Scenario.billed>`)
+also shows what its period invoices came to: a table of revenue, credit applied and amount
+due per billing month and group, the same in the JSON summary (``billing``), and in the
+timeline CSV what the invoices issued so far came to.
+
 Every amount is turned into a ``Decimal`` in the library's own context
 (:data:`~creditcore.values.DECIMAL_CONTEXT`), so the output is the same whatever the
 caller's ``decimal`` context is.
@@ -17,9 +22,11 @@ import csv
 from collections.abc import Sequence
 from typing import IO, Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 
 from creditcore.simulate.figures import FIGURES, RECURRING, Figures, Outcome, Point
+from creditcore.simulate.invoicing import INVOICED, Billed, Invoiced
 from creditcore.simulate.model import Scenario
 from creditcore.simulate.timeline import compared_groups
 from creditcore.values import to_decimal
@@ -37,10 +44,13 @@ _HEADINGS = {
     "scheduled": "of which\nscheduled",
     "topped_up": "of which\ntopped up",
     "carried": "carried\nover",
+    "revenue": "revenue",
+    "credit_applied": "credit\napplied",
+    "amount_due": "amount\ndue",
 }
 
 
-def figures_json(figures: Figures, scale: int, names: Sequence[str] = FIGURES) -> dict[str, str]:
+def figures_json(figures: Figures | Invoiced, scale: int, names: Sequence[str] = FIGURES) -> dict[str, str]:
     """Every figure (of ``names``) as an exact decimal string."""
     return {name: str(to_decimal(getattr(figures, name), scale)) for name in names}
 
@@ -95,10 +105,72 @@ def as_json(outcome: Outcome) -> dict[str, Any]:
             "totals": figures_json(outcome.totals, s.scale, RECURRING),
             "groups": {name: figures_json(figures, s.scale, RECURRING) for name, figures in outcome.groups.items()},
         }
+    if outcome.billing is not None:
+        summary["operations"].update(meter_events=counts.meter_events, invoices=counts.invoices)
+        summary["billing"] = billing_json(outcome.billing, s)
     return summary
 
 
-def summary_table(outcome: Outcome) -> Table:
+def billing_json(billed: Billed, scenario: Scenario) -> dict[str, Any]:
+    """``{"timezone": ..., "totals": {...}, "groups": {...}, "periods": [{"period": "2026-01",
+    "start": ..., "end": ..., "totals": {...}, "groups": {...}}, ...]}``; amounts are strings."""
+    scale = scenario.scale
+    return {
+        "timezone": scenario.timezone,
+        "totals": figures_json(billed.totals, scale, INVOICED),
+        "groups": {name: figures_json(found, scale, INVOICED) for name, found in billed.groups.items()},
+        "periods": [
+            {
+                "period": period.label,
+                "start": period.start.isoformat(),
+                "end": period.end.isoformat(),
+                "totals": figures_json(total, scale, INVOICED),
+                "groups": {
+                    name: figures_json(found, scale, INVOICED)
+                    for name, found in zip(scenario.groups, groups, strict=True)
+                },
+            }
+            for period, total, groups in zip(billed.periods, billed.period_totals(), billed.by_period, strict=True)
+        ],
+    }
+
+
+def summary_table(outcome: Outcome) -> RenderableType:
+    """One row per customer group and a total row; with meters, then a table of what the
+    invoices came to per billing month (:func:`billing_table`)."""
+    table = burn_down_table(outcome)
+    if outcome.billing is None:
+        return table
+    return Group(table, billing_table(outcome.billing, outcome.scenario))
+
+
+def billing_table(billed: Billed, scenario: Scenario) -> Table:
+    """Revenue, credit applied and amount due per billing month: a row per group (with
+    several groups) and the month's total, then the whole run's."""
+    s = scenario
+    zone = "" if s.timezone == "UTC" else f" ({s.timezone})"
+    table = Table(title=f"Invoices per billing month{zone}, amounts in {s.unit}", title_justify="left")
+    table.add_column("month")
+    table.add_column("group")
+    for name in INVOICED:
+        table.add_column(_HEADINGS[name], justify="right")
+    several = len(s.groups) > 1
+    for period, total, groups in zip(billed.periods, billed.period_totals(), billed.by_period, strict=True):
+        if several:
+            for name, found in zip(s.groups, groups, strict=True):
+                table.add_row(period.label, name, *_cells(found, s.scale, INVOICED))
+        table.add_row(period.label, "total" if several else s.groups[0], *_cells(total, s.scale, INVOICED),
+                      style="bold" if several else None, end_section=several)  # fmt: skip
+    if not several:
+        table.add_section()
+    if several:
+        for name, found in billed.groups.items():
+            table.add_row("all", name, *_cells(found, s.scale, INVOICED))
+    table.add_row("all", "total" if several else s.groups[0], *_cells(billed.totals, s.scale, INVOICED), style="bold")
+    return table
+
+
+def burn_down_table(outcome: Outcome) -> Table:
     """One row per customer group and a total row."""
     s = outcome.scenario
     table = Table(
@@ -122,7 +194,7 @@ def summary_table(outcome: Outcome) -> Table:
     return table
 
 
-def _cells(figures: Figures, scale: int, names: Sequence[str]) -> list[str]:
+def _cells(figures: Figures | Invoiced, scale: int, names: Sequence[str]) -> list[str]:
     return [f"{to_decimal(getattr(figures, name), scale):,}" for name in names]
 
 
@@ -138,17 +210,25 @@ def operations_line(outcome: Outcome) -> str:
         f"{n(c.releases, 'release')}, {n(c.voids, 'void')}; {n(c.settlements, 'debt settlement')}"
     )
     s = outcome.scenario
-    if not s.recurring:
-        return line
     totals = outcome.totals
 
     def amount(minor: int) -> str:
         return f"{to_decimal(minor, s.scale):,} {s.unit}"
 
+    if s.recurring:
+        line = (
+            f"{line}; {n(c.schedules, 'schedule')}: {n(c.schedule_grants, 'period grant')} "
+            f"({amount(totals.scheduled)}), {c.carries:,} {'carry' if c.carries == 1 else 'carries'} "
+            f"({amount(totals.carried)} carried over); {n(c.top_ups, 'top-up')} ({amount(totals.topped_up)})"
+        )
+    billed = outcome.billing
+    if billed is None:
+        return line
+    invoiced = billed.totals
     return (
-        f"{line}; {n(c.schedules, 'schedule')}: {n(c.schedule_grants, 'period grant')} "
-        f"({amount(totals.scheduled)}), {c.carries:,} {'carry' if c.carries == 1 else 'carries'} "
-        f"({amount(totals.carried)} carried over); {n(c.top_ups, 'top-up')} ({amount(totals.topped_up)})"
+        f"{line}; {n(c.meter_events, 'metered event')}, {n(c.invoices, 'invoice')}: revenue "
+        f"{amount(invoiced.revenue)}, credit applied {amount(invoiced.credit_applied)}, amount due "
+        f"{amount(invoiced.amount_due)}"
     )
 
 
@@ -157,11 +237,14 @@ class TimelineCSV:
     also ``scheduled``, ``carried`` and ``topped_up``), then the credit left per rule that
     makes blocks (``remaining[<name>]``), then, when the scenario compares its groups, the
     credit expired and the shortfall so far per group (``expired[<group>]``,
-    ``shortfall[<group>]``)."""
+    ``shortfall[<group>]``), then, with meters, what the invoices issued so far came to
+    (``revenue``, ``credit_applied``, ``amount_due``; the timeline samples each billing
+    period's end, where its invoices are issued)."""
 
     def __init__(self, handle: IO[str], scenario: Scenario) -> None:
         self.scale = scenario.scale
         self.names = FIGURES + RECURRING if scenario.recurring else FIGURES
+        self.billed = scenario.billed
         groups = scenario.groups if compared_groups(scenario) else ()
         self.writer = csv.writer(handle, lineterminator="\n")
         self.writer.writerow(
@@ -171,11 +254,13 @@ class TimelineCSV:
                 *(f"remaining[{rule.name}]" for rule in scenario.sources),
                 *(f"expired[{group}]" for group in groups),
                 *(f"shortfall[{group}]" for group in groups),
+                *(INVOICED if self.billed else ()),
             ]
         )
 
     def __call__(self, point: Point) -> None:
         scale = self.scale
+        invoiced = point.invoiced
         self.writer.writerow(
             [
                 point.at.isoformat(),
@@ -184,5 +269,6 @@ class TimelineCSV:
                     str(to_decimal(value, scale))
                     for value in (*point.remaining, *point.expired_by_group, *point.shortfall_by_group)
                 ),
+                *(str(to_decimal(getattr(invoiced, name), scale)) for name in INVOICED if invoiced is not None),
             ]
         )

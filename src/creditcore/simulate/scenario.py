@@ -12,6 +12,10 @@ The work a scenario may ask for is bounded before anything runs (see
 :mod:`creditcore.simulate.limits`): the events its rates ask for are estimated here, and a
 scenario asking for more than :data:`MAX_EVENTS` is refused with the key that asks for most.
 
+The billing tables (``[[meters]]``, ``[[prices]]``) are read by
+:mod:`~creditcore.simulate.metered`; a ``[[usage]]`` with ``meter`` records its quantities
+(in the meter's scale) to that meter instead of burning credit.
+
 The parts live beside it: :mod:`~creditcore.simulate.reading` (tables, lines, errors),
 :mod:`~creditcore.simulate.fields` (values), :mod:`~creditcore.simulate.times` (durations and
 times), :mod:`~creditcore.simulate.distributions`, :mod:`~creditcore.simulate.replay` (CSV
@@ -30,6 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
+from creditcore.billing.periods import parse_timezone
 from creditcore.periods import parse_every
 from creditcore.simulate.distributions import Distribution, _distribution
 from creditcore.simulate.fields import (
@@ -44,18 +49,23 @@ from creditcore.simulate.fields import (
     _string_list,
     _text,
 )
+from creditcore.simulate.invoicing import billing_periods
 from creditcore.simulate.limits import (
     FIRST_TIME,
     LAST_TIME,
     MAX_CUSTOMERS,
     MAX_DURATION_YEARS,
     MAX_EVENTS,
+    MAX_POINTS,
     MAX_REPLAY_LINE,
     MAX_SIGMA,
 )
+from creditcore.simulate.metered import meter_index, read_meters, read_prices
 from creditcore.simulate.model import (
+    BillingPeriod,
     GrantRule,
     JobRule,
+    MeterRule,
     Population,
     ReplayEvent,
     Scenario,
@@ -106,7 +116,7 @@ __all__ = [
     "rule_where",
 ]
 
-_TOP = ("simulation", "customers", "grants", "schedules", "top_ups", "usage", "jobs")
+_TOP = ("simulation", "customers", "grants", "schedules", "top_ups", "usage", "jobs", "meters", "prices")
 
 
 def load(path: str | Path) -> Scenario:
@@ -177,8 +187,11 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     _reach(sim, "sample_every", sample_every, end)
     span = (end - start).total_seconds()
     approx = sample_every.months * 28 * 86400 + sample_every.seconds
-    if span / approx > 20_000:
-        raise sim.fail("sample_every", f"{sample_every.text} gives more than 20,000 timeline points; sample less often")
+    if span / approx > MAX_POINTS:
+        raise sim.fail(
+            "sample_every", f"{sample_every.text} gives more than {MAX_POINTS:,} timeline points; sample less often"
+        )
+    timezone = sim.get("timezone", parse_timezone, None)
     sim.done()
 
     # customers
@@ -218,6 +231,22 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
             )
     index_of = {ident: i for i, ident in enumerate(customers)}
 
+    # billing: meters and their prices, in the scenario's unit
+    meters = read_meters(loader, data)
+    prices = read_prices(loader, data, meters, unit)
+    periods: tuple[BillingPeriod, ...] = ()
+    if meters:
+        # a timeline point at each billing period's end: at most one more a month
+        if span / approx + span / (28 * 86400) > MAX_POINTS:
+            raise loader.error(
+                ("meters", 0), f"its monthly billing periods and the timeline (a point every {sample_every.text}) "
+                f"come to more than {MAX_POINTS:,} timeline points; shorten the run or sample less often",
+            )  # fmt: skip
+        periods = billing_periods(start, end, timezone or "UTC")
+    elif timezone is not None:
+        raise sim.fail("timezone", "only applies with [[meters]]: it is the zone of the billing months")
+    metered_by = meter_index(meters)
+
     def window(table: _Table) -> Window:
         if table.has("group") and table.has("customers"):
             raise table.fail("customers", "name either group or customers, not both")
@@ -249,6 +278,20 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
 
     def amount_distribution(table: _Table, key: str) -> Distribution:
         return table.need(key, lambda v: _distribution(v, amount_of, largest))
+
+    def quantity_distribution(table: _Table, meter: MeterRule) -> Distribution | None:
+        """A metered usage's quantities, in its meter's scale (a count meter counts events: no
+        quantity needed)."""
+
+        def quantity_of(value: object) -> int:
+            return parse_amount(_exact(value), meter.scale, "quantity")
+
+        def read(value: object) -> Distribution:
+            return _distribution(value, quantity_of, MAX_MINOR / 10**meter.scale)
+
+        if meter.aggregation == "count":
+            return table.get("amount", read, None)
+        return table.need("amount", read, f" (the quantity each event records to meter {meter.id!r})")
 
     def zero_or_more(value: object) -> int:
         return parse_amount(_exact(value), scale, allow_zero=True)
@@ -402,11 +445,25 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     for number, table in enumerate(_array(loader, data, "usage"), start=1):
         pattern = table.need("pattern", str)
         name = name_of(table, "usage", number)
+        meter = table.get("meter", metered_by, None)
+        metered: MeterRule | None = None if meter is None else meters[meter]
+        if metered is not None and table.has("scope"):
+            raise table.fail(
+                "scope",
+                f"a metered usage burns no credit itself: its invoice lines burn with scope 'meter:{metered.id}'",
+            )
         scope = table.get("scope", _identifier, None)
         if pattern == "replay":
             file = table.need("file", _text)
             where = locate(text, (*table.path, "file"))
-            events = _read_replay(loader.base / file, file, index_of, scale, start, end, (source, where))
+            events = _read_replay(
+                loader.base / file, file, index_of, scale if metered is None else metered.scale, start, end,
+                (source, where),
+            )  # fmt: skip
+            if metered is not None and any(event.scope is not None for event in events):
+                raise table.fail(
+                    "file", f"a metered replay takes no scope: its invoice lines burn with 'meter:{metered.id}'"
+                )
             use = UsageRule(
                 name=name,
                 line=locate(text, table.path),
@@ -417,6 +474,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
                 per_day=0.0,
                 scope=scope,
                 events=events,
+                meter=meter,
             )
         elif pattern in ("fixed", "poisson"):
             if pattern == "fixed":
@@ -428,15 +486,17 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
             else:
                 every = None
                 per_day = table.need("per_day", _non_negative, ' (mean events per customer per day, for "poisson")')
+            drawn = amount_distribution(table, "amount") if metered is None else quantity_distribution(table, metered)
             use = UsageRule(
                 name=name,
                 line=locate(text, table.path),
                 window=window(table),
                 pattern=pattern,
-                amount=amount_distribution(table, "amount"),
+                amount=drawn,
                 every=every,
                 per_day=per_day,
                 scope=scope,
+                meter=meter,
             )
         else:
             raise table.fail("pattern", f'must be "fixed", "poisson" or "replay", got {pattern!r}')
@@ -464,7 +524,7 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
     if not usage and not jobs:
         raise loader.error(("usage",), "missing [[usage]] or [[jobs]]: a simulation needs something to burn credit")
     root.read.update(_TOP)
-    _check_work(loader, start, end, len(customers), grants, schedules, usage, jobs)
+    _check_work(loader, start, end, len(customers), grants, schedules, usage, jobs, _invoices(periods, usage))
 
     return Scenario(
         source=source,
@@ -485,6 +545,10 @@ def parse(text: str, *, source: str = "<scenario>", base: Path | None = None) ->
         jobs=tuple(jobs),
         schedules=tuple(schedules),
         top_ups=tuple(top_ups),
+        meters=tuple(meters),
+        prices=tuple(prices),
+        timezone=timezone or "UTC",
+        periods=periods,
     )
 
 
@@ -528,12 +592,14 @@ def _check_work(
     schedules: Sequence[ScheduleRule],
     usage: Sequence[UsageRule],
     jobs: Sequence[JobRule],
+    invoices: Sequence[tuple[float, Path_]] = (),
 ) -> None:
     """Refuse, before anything runs, a scenario that asks for more than :data:`MAX_EVENTS`
-    events, or that could grant a customer more than a signed 64-bit total, naming the key
-    that asks for the most. (What top-ups grant depends on the run: a run whose top-ups
-    would pass that total stops, naming the rule.)"""
+    events (``invoices`` too), or that could grant a customer more than a signed 64-bit total,
+    naming the key that asks for the most. (What top-ups grant depends on the run: a run whose
+    top-ups would pass that total stops, naming the rule.)"""
     asked = _check_usage(usage, jobs)
+    asked.extend(invoices)
     for i, grant in enumerate(grants):
         ticks = _ticks_at_most(grant.window, grant.every)
         asked.append((ticks * len(grant.window.customers), ("grants", i, "every" if grant.every else "amount")))
@@ -566,6 +632,28 @@ def _check_work(
                     f"{what} could grant customer number {customer + 1} more than {MAX_MINOR:,} minor units in all, "
                     "the most a ledger holds in one unit",
                 )
+
+
+def metered_customers(usage: Sequence[UsageRule]) -> list[int]:
+    """The customers with metered usage (ascending): each gets an invoice per billing period."""
+    found: set[int] = set()
+    for rule in usage:
+        if rule.meter is None:
+            continue
+        if rule.pattern == "replay":
+            found.update(event.customer for event in rule.events)
+        else:
+            found.update(rule.window.customers)
+    return sorted(found)
+
+
+def _invoices(periods: Sequence[BillingPeriod], usage: Sequence[UsageRule]) -> list[tuple[float, Path_]]:
+    """The invoices a scenario asks for (one per customer with metered usage and per billing
+    period), as :func:`_check_work` counts events: at the first metered usage."""
+    first = next((i for i, rule in enumerate(usage) if rule.meter is not None), None)
+    if first is None:
+        return []
+    return [(float(len(periods) * len(metered_customers(usage))), ("usage", first, "meter"))]
 
 
 # MAX_EVENTS is read from this module's namespace: lowering it here (as the fuzz test does)

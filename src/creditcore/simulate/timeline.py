@@ -13,16 +13,21 @@ A customer's figures are one row of integers (:func:`width` long): the totals in
 (:attr:`Scenario.sources <creditcore.simulate.model.Scenario.sources>`), then the credit per
 such rule not yet effective (upcoming), then, when the scenario compares its groups
 (:func:`compared_groups`), the credit expired and the shortfall per group (a customer's own
-group holds its figures, the others 0).
+group holds its figures, the others 0), then, when it names meters, what the customer's
+invoices so far came to (revenue, credit applied, amount due).
+
+With meters, the timeline also samples the end of each billing period (where its invoices
+are issued), so that what each period invoiced is the difference of two points.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
 from creditcore.simulate.figures import Figures, Point
+from creditcore.simulate.invoicing import Invoiced
 from creditcore.simulate.model import Scenario
 from creditcore.simulate.streams import ticks
 from creditcore.state import AccountState
@@ -38,8 +43,12 @@ Changes = list[list[int] | None]
 
 
 def sample_times(scenario: Scenario) -> list[datetime]:
-    """Every ``sample_every`` from the start, then the end itself: the timeline's instants."""
-    return [*ticks(scenario.start, scenario.sample_every, scenario.end), scenario.end]
+    """Every ``sample_every`` from the start, then the end itself: the timeline's instants;
+    with meters, each billing period's end too."""
+    times = [*ticks(scenario.start, scenario.sample_every, scenario.end), scenario.end]
+    if scenario.periods:
+        times = sorted({*times, *(period.end for period in scenario.periods)})
+    return times
 
 
 def compared_groups(scenario: Scenario) -> int:
@@ -52,15 +61,16 @@ def compared_groups(scenario: Scenario) -> int:
 
 def width(scenario: Scenario) -> int:
     """The length of a row of figures."""
-    return WIDTH + 2 * len(scenario.sources) + 2 * compared_groups(scenario)
+    return WIDTH + 2 * len(scenario.sources) + 2 * compared_groups(scenario) + (3 if scenario.billed else 0)
 
 
 def row(state: AccountState, counted: tuple[int, int, int, int], at: datetime, unit: str,
-        series: Mapping[str | None, int], rules: int, group: int, groups: int) -> list[int]:  # fmt: skip
+        series: Mapping[str | None, int], rules: int, group: int, groups: int,
+        invoiced: Sequence[int] = ()) -> list[int]:  # fmt: skip
     """One customer's figures at ``at`` (its expiries due by then recorded). ``counted``: what
     the run counted for it (shortfall, scheduled, carried, topped up); ``series``: the place
     of each block's rule by its description; ``group``: its group's place among ``groups``
-    compared ones."""
+    compared ones; ``invoiced``: with meters, what its invoices so far came to."""
     remaining = [0] * (2 * rules)
     held = 0
     for block in state.blocks.values():
@@ -79,6 +89,8 @@ def row(state: AccountState, counted: tuple[int, int, int, int], at: datetime, u
         by_group[group] = figures[2]  # expired
         by_group[groups + group] = counted[0]  # shortfall
         figures += by_group
+    if invoiced:
+        figures.extend(invoiced)
     return figures
 
 
@@ -97,6 +109,7 @@ def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Itera
     groups = compared_groups(scenario)
     running = [0] * width(scenario)
     by_group = WIDTH + 2 * rules
+    billed = by_group + 2 * groups
     for at, found in zip(times, changes, strict=True):
         if found is not None:
             running = list(map(operator.add, running, found))
@@ -121,5 +134,7 @@ def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Itera
             figures=figures,
             remaining=remaining,
             expired_by_group=tuple(running[by_group : by_group + groups]),
-            shortfall_by_group=tuple(running[by_group + groups :]),
-        )
+            shortfall_by_group=tuple(running[by_group + groups : billed]),
+            invoiced=Invoiced(revenue=running[billed], credit_applied=running[billed + 1],
+                              amount_due=running[billed + 2]) if scenario.billed else None,
+        )  # fmt: skip
