@@ -57,21 +57,34 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_databases(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]:
+def postgres_databases(postgres_server: PostgresServer) -> Iterator[Callable[..., str]]:
     """A function that creates one more fresh, empty database and returns its DSN; all are
     dropped (``WITH (FORCE)``: sessions still open are ended) after the test."""
     names: list[str] = []
 
-    def create() -> str:
+    def create(template: str = "template0") -> str:
         if not postgres_server.running:  # a test before this one killed it and did not restart it
             postgres_server.restart()
         names.append(f"t_{uuid.uuid4().hex}")
-        return postgres_server.create_database(names[-1], template="template0")
+        return postgres_server.create_database(names[-1], template=template)
 
     yield create
     if postgres_server.running:  # else its data goes with the server's directory
         for name in names:
             postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_ledger_template(postgres_server: PostgresServer) -> str:
+    """The name of a database with the ledger's schema, migrated once per session: a copy of
+    it (``postgres_databases()(template=...)``) is a fresh ledger store without running every
+    migration again for each test."""
+    from creditcore.adapters.postgres import PostgresRepository
+
+    name = f"ledger_template_{uuid.uuid4().hex[:8]}"
+    dsn = postgres_server.create_database(name, template="template0")
+    PostgresRepository(dsn).close()  # migrates
+    return name
 
 
 @pytest.fixture

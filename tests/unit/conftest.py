@@ -79,9 +79,11 @@ def snapshot(ledger: Ledger) -> Callable[[], tuple[object, ...]]:
 
 
 def quick_database(request: pytest.FixtureRequest) -> str:
-    """A fresh PostgreSQL database whose commits do not wait for their flush (behaviour, not
-    durability, is what these tests check), made only for the tests that ask for one."""
-    dsn: str = request.getfixturevalue("postgres_dsn")
+    """A fresh PostgreSQL database, a copy of the session's migrated one, whose commits do not
+    wait for their flush (behaviour, not durability, is what these tests check), made only for
+    the tests that ask for one."""
+    template: str = request.getfixturevalue("postgres_ledger_template")
+    dsn: str = request.getfixturevalue("postgres_databases")(template=template)
     with psycopg.connect(dsn, autocommit=True) as conn:
         name = conn.info.dbname
         conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name)))
