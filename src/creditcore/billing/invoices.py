@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TypedDict
 
@@ -302,8 +302,8 @@ class Invoices(Part):
         self,
         customer: str,
         *,
-        start: datetime,
-        end: datetime,
+        start: datetime | date,
+        end: datetime | date,
         unit: str | None = None,
         plan: str | None = None,
         tax_rate: int | Decimal | str | None = None,
@@ -329,8 +329,8 @@ class Invoices(Part):
         self,
         customer: str,
         *,
-        start: datetime,
-        end: datetime,
+        start: datetime | date,
+        end: datetime | date,
         unit: str | None = None,
         plan: str | None = None,
         tax_rate: int | Decimal | str | None = None,

@@ -8,7 +8,7 @@ A batch is checked whole before anything is written, then written in one transac
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from creditcore.billing import metering
@@ -210,8 +210,8 @@ class Meters(Part):
         meter_id: str,
         *,
         customer: str | None = None,
-        start: datetime,
-        end: datetime,
+        start: datetime | date,
+        end: datetime | date,
         dimensions: Mapping[str, str] | None = None,
         at: datetime | None = None,
     ) -> UsageSummary:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import cast
 
 import click
 from rich.table import Table
@@ -177,7 +176,7 @@ def preview(
     with open_billing(db, read_only=True, timezone=timezone) as billing:
         # start and end take a date too (local midnight), though typed as datetimes
         found = billing.invoices.preview(
-            customer, start=cast(datetime, start), end=cast(datetime, end), unit=unit, plan=plan, tax_rate=tax_rate,
+            customer, start=start, end=end, unit=unit, plan=plan, tax_rate=tax_rate,
             at=at,
         )  # fmt: skip
         if as_json:
@@ -213,7 +212,7 @@ def create_invoice(
     """
     with open_billing(db, timezone=timezone) as billing:
         found = billing.invoices.create(
-            customer, start=cast(datetime, start), end=cast(datetime, end), unit=unit, plan=plan, tax_rate=tax_rate,
+            customer, start=start, end=end, unit=unit, plan=plan, tax_rate=tax_rate,
             invoice_id=invoice_id, metadata=metadata_pairs(metadata) or None, idempotency_key=idempotency_key, at=at,
         )  # fmt: skip
         if as_json:

@@ -265,7 +265,7 @@ def summary(
     """
     with open_billing(db, read_only=True, timezone=timezone) as billing:
         found = billing.meters.summary(
-            meter_id, customer=customer, start=cast(datetime, start), end=cast(datetime, end),  # a date is taken too
+            meter_id, customer=customer, start=start, end=end,  # a date is taken too
             dimensions=_dimension_pairs(dimensions) or None, at=at,
         )  # fmt: skip
         if as_json:
