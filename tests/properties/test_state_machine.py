@@ -105,3 +105,25 @@ def test_the_ledger_on_postgres_agrees_with_the_reference_model(postgres_server:
     run_state_machine(
         on_postgres(postgres_server, postgres_template), settings=settings(settings.default, max_examples=25)
     )
+
+
+# -- schedules, top-up rules, alerts and the outbox (SPEC §17 to §20) ---------------------------
+# The same machine with the settings' rules and invariants too: every step then records the due
+# events of running schedules, so fewer examples, on every adapter.
+
+WITH_SETTINGS = settings(settings.default, max_examples=40, stateful_step_count=40)
+
+
+@pytest.mark.parametrize("factory", list(FACTORIES.values()), ids=list(FACTORIES))
+def test_with_settings_the_ledger_agrees_with_the_reference_model(factory: Factory) -> None:
+    run_state_machine(factory, settings=WITH_SETTINGS, with_settings=True)
+
+
+def test_with_settings_the_ledger_on_postgres_agrees_with_the_reference_model(
+    postgres_server: Any, postgres_template: str
+) -> None:
+    run_state_machine(
+        on_postgres(postgres_server, postgres_template),
+        settings=settings(WITH_SETTINGS, max_examples=8),
+        with_settings=True,
+    )

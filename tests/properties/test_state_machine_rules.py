@@ -1,9 +1,10 @@
 """Every rule, initializer and invariant of the shipped state machine is one Hypothesis runs.
 
-``LedgerStateMachine`` is put together from mixins (writes, holds, corrections, time and
-replays, invariants); Hypothesis collects the decorated methods of every base class. These
-tests pin the full list, so that a rule or invariant left out of the combined class, or
-shadowed by a name in another mixin, fails here rather than silently never running.
+``LedgerStateMachine`` is put together from mixins (writes, holds, corrections, schedules,
+top-up rules and alerts, time and replays, invariants); Hypothesis collects the decorated
+methods of every base class. These tests pin the full list, so that a rule or invariant left
+out of the combined class, or shadowed by a name in another mixin, fails here rather than
+silently never running.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from hypothesis.stateful import RuleBasedStateMachine
 from creditcore.testing import LedgerStateMachine
 
 RULES = [
+    "add_alert",
     "advance_clock",
     "burn",
+    "cancel_schedule",
     "capture",
     "change_expiry",
     "grant",
@@ -23,11 +26,14 @@ RULES = [
     "jump_past_a_pinned_expiry",
     "jump_to_an_event",
     "read_at_another_time",
+    "read_settings",
     "refund",
     "refuse_bad_input",
     "release",
     "repeat_a_call",
     "reverse",
+    "schedule_grant",
+    "set_top_up",
     "use_a_single_use_block",
     "void",
 ]
@@ -35,21 +41,30 @@ INVARIANTS = [
     "a_spent_single_use_block_gains_no_credit",
     "balances_agree_with_the_model",
     "blocks_agree_with_the_model",
+    "each_period_is_granted_once",
+    "events_agree_with_the_model",
     "holds_agree_with_the_model",
+    "net_stays_above_every_top_up_threshold",
     "rebuilding_from_history_gives_the_stored_state",
     "refunds_and_reversals_stay_within_what_was_taken",
+    "settings_agree_with_the_model",
 ]
 INITIALIZERS = ["open_account"]
 #: The rules that take a hold from the bundle or put one back, and those with a precondition.
 HOLD_BUNDLE_RULES = {"capture": True, "hold": False, "release": True}
 GUARDED_RULES = [
+    "add_alert",
+    "cancel_schedule",
     "change_expiry",
     "grant_to_pay_debt",
     "jump_past_a_pinned_expiry",
     "jump_to_an_event",
+    "read_settings",
     "refund",
     "repeat_a_call",
     "reverse",
+    "schedule_grant",
+    "set_top_up",
     "use_a_single_use_block",
     "void",
 ]

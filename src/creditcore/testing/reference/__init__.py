@@ -50,16 +50,28 @@ reverse of the draw order; ``change_expiry`` refuses ``expires_at`` not after ``
 argument, checked once ``at`` is known), then an empty block (``Conflict``), then an
 ``expires_at`` not after the block's ``effective_at``.
 
+Schedules, auto top-ups and balance alerts (SPEC §17 to §19) depend on the balance at an
+instant, so the model records them as the ledger does, instant by instant in time order,
+before each write up to its time and at a sweep (:mod:`.due`): a period's carry (moves taken
+before the instant's expiries) and fresh grant, a top-up at the end of each step that lowered
+net to its threshold or below, and the alerts' events over the step. A read past what is
+recorded works on a copy advanced to its time; a write that fails is rolled back
+(``commit``/``rollback``, which the machine calls after each write). Boundaries come from
+:func:`creditcore.periods.add` and ``index_at``; everything else is the model's own.
+
 The model is one class put together from parts, one module each: :mod:`.arguments` (reading
 a call's arguments), :mod:`.records` (what it keeps, the burn order key, what it returns),
 :mod:`.core` (state, time order, lookups, keys), :mod:`.walks` (the two walks, the burn
-plan), and the operations: :mod:`.grants` (grants and burns), :mod:`.holds` (holds,
-captures, releases), :mod:`.corrections` (voids, expiry changes, reversals),
-:mod:`.refunds` (refunds) and :mod:`.reads` (reads and the sweep).
+plan), :mod:`.settings` (schedules, rules, alerts and events as kept), :mod:`.due` (what
+falls due, the end of a step, copies and rollback), and the operations: :mod:`.grants`
+(grants and burns), :mod:`.holds` (holds, captures, releases), :mod:`.corrections` (voids,
+expiry changes, reversals), :mod:`.refunds` (refunds), :mod:`.schedules`, :mod:`.top_ups`,
+:mod:`.alerts` and :mod:`.reads` (reads and the sweep).
 """
 
 from __future__ import annotations
 
+from creditcore.testing.reference.alerts import Alerts
 from creditcore.testing.reference.arguments import (
     check_sign,
     parse_amount,
@@ -74,6 +86,7 @@ from creditcore.testing.reference.arguments import (
 )
 from creditcore.testing.reference.core import ReferenceCore
 from creditcore.testing.reference.corrections import Corrections
+from creditcore.testing.reference.due import DueEvents
 from creditcore.testing.reference.grants import GrantsAndBurns
 from creditcore.testing.reference.holds import HoldOperations
 from creditcore.testing.reference.reads import Reads
@@ -95,10 +108,36 @@ from creditcore.testing.reference.records import (
     burn_order_key,
 )
 from creditcore.testing.reference.refunds import Refunds
+from creditcore.testing.reference.schedules import Schedules
+from creditcore.testing.reference.settings import (
+    ALERT_FIELDS,
+    EVENT_FIELDS,
+    SCHEDULE_FIELDS,
+    TOP_UP_FIELDS,
+    RefAlert,
+    RefEvent,
+    RefSchedule,
+    RefTopUp,
+    parse_every,
+)
+from creditcore.testing.reference.top_ups import TopUps
 from creditcore.testing.reference.walks import ReferenceWalks
 
 __all__ = [
+    "ALERT_FIELDS",
     "BALANCE_FIELDS",
+    "EVENT_FIELDS",
+    "SCHEDULE_FIELDS",
+    "TOP_UP_FIELDS",
+    "Alerts",
+    "DueEvents",
+    "RefAlert",
+    "RefEvent",
+    "RefSchedule",
+    "RefTopUp",
+    "Schedules",
+    "TopUps",
+    "parse_every",
     "ZERO",
     "BlockFigures",
     "Corrections",
@@ -134,5 +173,5 @@ __all__ = [
 ]
 
 
-class ReferenceLedger(GrantsAndBurns, HoldOperations, Corrections, Refunds, Reads):
+class ReferenceLedger(Schedules, TopUps, Alerts, GrantsAndBurns, HoldOperations, Corrections, Refunds, Reads):
     """The naive model the state machine checks the real ledger against."""

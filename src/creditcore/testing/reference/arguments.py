@@ -32,15 +32,18 @@ def check_sign(value: object, name: str = "amount", *, allow_zero: bool = False)
         raise ValidationError(name, "must be positive")
 
 
-def parse_amount(value: object, scale: int, name: str = "amount", *, allow_zero: bool = False) -> Decimal:
-    """An exact amount with at most ``scale`` decimal places, judged by value (SPEC §1)."""
+def parse_amount(
+    value: object, scale: int, name: str = "amount", *, allow_zero: bool = False, signed: bool = False
+) -> Decimal:
+    """An exact amount with at most ``scale`` decimal places, judged by value (SPEC §1);
+    ``signed``: of any sign (a threshold, a target)."""
     number = _number(value, name)
     minor = number.scaleb(scale)
     if minor != minor.to_integral_value():
         raise ValidationError(name, f"more than {scale} decimal places")
     if abs(minor) > _MAX_MINOR:
         raise ValidationError(name, "does not fit in 64 bits")
-    if number < 0 or (number == 0 and not allow_zero):
+    if not signed and (number < 0 or (number == 0 and not allow_zero)):
         raise ValidationError(name, "must be positive")
     return number + 0  # normalises -0
 

@@ -51,13 +51,14 @@ class Corrections(ReferenceWalks):
         reason = parse_text(reason, "reason")
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
-        block = self._known_block(block_id)
+        block = self._known_block(block_id, when)
         value = None if amount is None else parse_amount(amount, self.units[block.unit])
         fingerprint: Fingerprint = (("block_id", block_id), ("amount", value), ("reason", reason))
         replay = self._replay("key", key, "void", fingerprint)
         if replay is not None:
             return replay
         t = self._write_time(block.customer, when)
+        block = self._recorded_block(block_id)
         unheld = self.unheld(block, t)
         if unheld <= 0:
             raise Conflict(f"block {block_id!r} has no unheld credit left to void")
@@ -91,13 +92,14 @@ class Corrections(ReferenceWalks):
         expires = parse_time(expires_at, "expires_at")
         key = parse_optional_id(idempotency_key, "idempotency_key")
         when = parse_optional_time(at, "at")
-        old = self._known_block(block_id)
+        old = self._known_block(block_id, when)
         value = None if amount is None else parse_amount(amount, self.units[old.unit])
         fingerprint: Fingerprint = (("block_id", block_id), ("expires_at", expires), ("amount", value))
         replay = self._replay("key", key, "change_expiry", fingerprint)
         if replay is not None:
             return replay
         t = self._write_time(old.customer, when)
+        old = self._recorded_block(block_id)
         if expires <= t:
             raise ValidationError("expires_at", "must be later than the change")
         unheld = self.unheld(old, t)

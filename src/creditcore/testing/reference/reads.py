@@ -18,9 +18,10 @@ class Reads(ReferenceWalks):
         """A sweep: for every customer whose history is not ahead of ``at``, what fell due by
         then is now recorded (the figures do not change: the model counts it on read)."""
         horizon = at if at is not None else self.clock()
-        for customer in {b.customer for b in self.blocks.values()} | {c.customer for c in self.debt_changes}:
-            last = self.last_entry.get(customer)
-            if last is None or last <= horizon:
+        for customer in sorted(self.last_write):
+            last = self.last_write[customer]
+            if last <= horizon:
+                self._advance(customer, horizon)
                 self._wrote(customer, horizon, own_entries=False)
 
     def balance(
@@ -30,6 +31,9 @@ class Reads(ReferenceWalks):
         SPEC §14), ``available`` and ``held`` count only blocks a burn with it could use."""
         scopes = parse_scope(scope)
         t = self.read_time(customer, at)
+        spec = self._speculation(customer, t)
+        if spec is not None:
+            return spec.balance(customer, unit=unit, at=t, scope=scope)
         totals = dict.fromkeys(BALANCE_FIELDS, ZERO)
         for block in self._blocks_of(customer, unit):
             if block.created_at > t:
@@ -51,6 +55,9 @@ class Reads(ReferenceWalks):
 
     def units_with_entries(self, customer: str, at: datetime | None = None) -> set[str]:
         t = self.read_time(customer, at)
+        spec = self._speculation(customer, t)
+        if spec is not None:
+            return spec.units_with_entries(customer, t)
         found = {b.unit for b in self._blocks_of(customer) if b.created_at <= t}
         return found | {c.unit for c in self.debt_changes if c.customer == customer and c.at <= t}
 
@@ -58,6 +65,9 @@ class Reads(ReferenceWalks):
                     ) -> list[tuple[RefBlock, BlockFigures]]:  # fmt: skip
         """Every block granted by ``at``, in burn order, with its figures then."""
         t = self.read_time(customer, at)
+        spec = self._speculation(customer, t)
+        if spec is not None:
+            return spec.block_views(customer, unit=unit, at=t)
         found = sorted((b for b in self._blocks_of(customer, unit) if b.created_at <= t), key=burn_order_key)
         return [(b, self.figures(b, t)) for b in found]
 
@@ -85,8 +95,8 @@ class Reads(ReferenceWalks):
 
     def upcoming_instants(self, after: datetime) -> list[datetime]:
         """Every instant later than ``after`` at which something changes by itself: expiries,
-        hold timeouts, blocks becoming effective."""
-        found: set[datetime] = set()
+        hold timeouts, blocks becoming effective, schedule periods starting."""
+        found: set[datetime] = set(self._more_instants(after))
         for block in self.blocks.values():
             found.update(x for x in (block.expires_at, block.effective_at) if x is not None and x > after)
         for hold in self.holds.values():

@@ -20,8 +20,9 @@ Key = tuple[datetime, int, int, int]
 carry its ``tick`` (``>= 1``, the order of the model's writes) and are ordered by ``rank``
 (a capture's captures before its release) and ``n`` (the order they were made in). What
 falls due by itself at an instant has tick 0, so it comes before any write at that instant,
-ranked: expiries (0), then hold timeouts (1), then upcoming blocks settling debt (2, in
-creation order)."""
+ranked as SPEC §20 orders them: schedule carries (-1), expiries (0), hold timeouts (1),
+upcoming blocks settling debt (2, in creation order), schedule period grants settling debt
+(3), top-ups (4). A write's own top-up takes a tick of its own, after the write's."""
 
 ExpectedEntry = tuple[str, str | None, Decimal]
 """``(kind, block_id, amount)`` of one entry a write is expected to make."""
@@ -39,10 +40,12 @@ class Move:
     ``change_expiry``); back into it: ``return`` (a reversal). (A single-use block's own void
     is not kept: the walk derives it, like an expiry.)"""
     amount: Decimal
+    rank: int = 0
+    """-1 for a schedule's carry (SPEC §20: carries come first at their instant)."""
 
     @property
     def key(self) -> Key:
-        return (self.at, self.tick, 0, self.n)
+        return (self.at, self.tick, self.rank, self.n)
 
 
 @dataclass(frozen=True)
@@ -82,16 +85,19 @@ class RefBlock:
     description: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     origin: str | None = None
-    """The block ``change_expiry`` moved this one's credit from (it is not granted again)."""
+    """The block ``change_expiry`` moved this one's credit from, or ``"carry"`` for a
+    schedule's carry block (moved credit is not granted again)."""
     settle_key: Key | None = None
     """When the block pays debt off, if it does: as it is granted, or at ``effective_at``."""
     moves: list[Move] = field(default_factory=list)
     single_use: bool = False
     """The first burn or capture that takes from it voids the rest of its unheld credit."""
     source: str = "grant"
-    """``grant``, ``refund`` or ``move``."""
+    """``grant``, ``refund``, ``move``, ``schedule``, ``carry`` or ``top_up``."""
     refund_of: str | None = None
     """For a refund's block: the op it refunds."""
+    schedule_id: str | None = None
+    """For a schedule's grant or carry block: its schedule."""
 
     def usable_by(self, scope: frozenset[str] | None) -> bool:
         """Unscoped credit serves every call; scoped credit, a call whose scope set meets its own."""

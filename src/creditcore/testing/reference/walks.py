@@ -19,8 +19,12 @@ class ReferenceWalks(ReferenceCore):
         settlements are entries dated when they fell due, and the write's own entries are
         dated ``at``."""
         self._changed()
+        if self._stepping(customer):
+            self._end_step(customer, at)  # the write's own top-up and alert events
         times = [at] if own_entries else []
         for block in self._blocks_of(customer):
+            if block.source in ("schedule", "carry", "top_up") and block.created_at <= at:
+                times.append(block.created_at)  # its grant or move_in entry
             x = block.expires_at
             if x is not None and block.created_at <= x <= at and self.figures(block, x).lapsed > 0:
                 times.append(x)
@@ -37,6 +41,14 @@ class ReferenceWalks(ReferenceCore):
             times.append(last)
         if times:
             self.last_entry[customer] = max(times)
+            self._touch(customer, max(times))
+
+    def _stepping(self, customer: str) -> bool:
+        """Whether a write's step of ``customer`` is under way (see :mod:`.due`)."""
+        return False
+
+    def _end_step(self, customer: str, at: datetime) -> None:
+        """The end of a write's own step: its top-up and alert events (see :mod:`.due`)."""
 
     def unheld(self, block: RefBlock, t: datetime) -> Decimal:
         """What a void or ``change_expiry`` at ``t`` could take: credit not held, not expired
@@ -54,6 +66,9 @@ class ReferenceWalks(ReferenceCore):
         cache_key = ("debt", customer, unit, until)
         if cache_key in self._cache:
             return self._cache[cache_key]  # type: ignore[no-any-return]
+        spec = None if until is None else self._speculation(customer, until)
+        if spec is not None:
+            return spec.debt_view(customer, unit, until)
         events: list[tuple[Key, DebtChange | RefBlock]] = [
             (c.key, c) for c in self.debt_changes if c.customer == customer and c.unit == unit
         ]
@@ -100,6 +115,9 @@ class ReferenceWalks(ReferenceCore):
         cache_key = ("block", block.id, t)
         if cache_key in self._cache:
             return self._cache[cache_key]  # type: ignore[no-any-return]
+        spec = self._speculation(block.customer, t)
+        if spec is not None and block.id in spec.blocks:  # (a block made later reads as before it)
+            return spec.figures(spec.blocks[block.id], t)
         events: list[tuple[Key, str, Decimal]] = [(m.key, m.kind, m.amount) for m in block.moves if m.at <= t]
         if block.settle_key is not None and block.settle_key[0] <= t and self._settled_by(block):
             events.append((block.settle_key, "settle", self._settled_by(block)))
@@ -213,6 +231,9 @@ class ReferenceWalks(ReferenceCore):
     ) -> tuple[list[tuple[str, Decimal]], Decimal]:
         """What a burn of ``amount`` at ``t`` with the scope set ``scope`` and the
         ``categories`` filter would draw, in order, and the shortfall."""
+        spec = self._speculation(customer, t)
+        if spec is not None:
+            return spec.plan(customer, unit, scope, amount, t, categories)
         eligible = [
             b for b in self._blocks_of(customer, unit)
             if b.created_at <= t and b.active_at(t) and b.eligible_for(scope, categories)
@@ -254,5 +275,5 @@ class ReferenceWalks(ReferenceCore):
             "block.used": figures.used,
             "block.source": block.source,
             "block.refund_of": block.refund_of,
-            "block.schedule_id": None,
+            "block.schedule_id": block.schedule_id,
         }

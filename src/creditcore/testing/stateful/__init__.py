@@ -8,7 +8,14 @@ blocks, voids (whole or partial, of active or upcoming blocks), reversals of bur
 captures (full, partial, several of one op, of debt still owed or already settled), refunds
 of them (full, partial, several, too much), expiry changes, replays of keyed calls, bad
 input, clock jumps and sweeps, and reads at other times (previews with scope sets and
-categories).
+categories); and SPEC §17 to §19: schedules (``schedule_grant``: refill, capped carry, the
+reset clamp, a first amount of their own; every 45 minutes to a day, starting now or later,
+on an anchor of their own, ending or not, scoped or single-use now and then, their id given,
+generated — and reused with other arguments — or keyed) and their cancels
+(``cancel_schedule``), auto top-up rules in amount or target mode at thresholds of either
+sign (``set_top_up``, set again as they are, or removed), balance alerts of each kind
+(``add_alert``, again under their id, removed), and reads of schedules, rules, alerts and the
+event outbox paged with its cursor at other times (``read_settings``).
 
 Every rule makes the same call on both and requires the same outcome: the same error class
 (and field, requested/available amounts, hold status), or the same result — amounts, the
@@ -18,8 +25,15 @@ replayed flag. After every step the invariants check the ledger on its own (the 
 identity, ``0 <= held <= remaining <= amount``, entries written only by successful first
 calls, ``seq`` strictly increasing, a rebuild from the stored history reproducing the stored
 state, a spent single-use block holding no unheld credit, an op's reversals and refunds
-within what it took) and against the model (balances, blocks in burn order with their
-single-use, source and usage figures, holds, what each op has left to give back).
+within what it took, each schedule period, carry and top-up granted once, net above the
+threshold of every top-up rule in force) and against the model (balances, blocks in burn
+order with their single-use, source, schedule and usage figures, holds, what each op has
+left to give back, every event of the outbox in each customer's order, schedules, top-up
+rules and alerts).
+
+The reference model works out schedules, top-ups and alert events on its own (see
+:mod:`creditcore.testing.reference`): it records them as the ledger does, before a write up
+to its time and at a sweep, and the machine rolls it back when a write is refused.
 
 Run it against any adapter by overriding :meth:`LedgerStateMachine.make_ledger`::
 
@@ -42,6 +56,9 @@ if the events are of a new kind, a case in the model's walk through a block
 the ledger made to the model); and entries in ``KEYED`` (:mod:`.calls`), ``_CHANGES`` and ``other_kind``
 (:mod:`.variants`) so the replay rule covers its key.
 
+Settings calls that return the object, not a ``Result`` (``set_top_up``, ``remove_top_up``,
+``add_alert``, ``remove_alert``), go through :meth:`LedgerStateMachine.perform_setting`.
+
 Where the ledger and SPEC.md disagree, the machine says so in one place:
 :attr:`LedgerStateMachine.known_check_order_gaps`, ``known_error_gaps`` and
 ``dodge_dropped_settlements``, each with the discrepancy it stands for.
@@ -52,7 +69,8 @@ refusals), :mod:`.state` (:class:`~.state.MachineState`: the machine's state, th
 subclass overrides, how ``at`` and amounts are picked), :mod:`.side_by_side`
 (:class:`~.side_by_side.SideBySide`: ``perform`` and the shared checks), and the rules and
 invariants as mixins: :mod:`.write_rules`, :mod:`.hold_rules`, :mod:`.correction_rules`,
-:mod:`.replay_rules`, :mod:`.time_rules` and :mod:`.invariants`. Hypothesis collects the
+:mod:`.schedule_rules`, :mod:`.setting_rules`, :mod:`.replay_rules`, :mod:`.time_rules`,
+:mod:`.invariants` and :mod:`.setting_invariants`. Hypothesis collects the
 rules and invariants of every base class (tests/properties/test_state_machine_rules.py pins
 the list).
 """
@@ -90,6 +108,9 @@ from creditcore.testing.stateful.correction_rules import CorrectionRules
 from creditcore.testing.stateful.hold_rules import HoldRules
 from creditcore.testing.stateful.invariants import Invariants
 from creditcore.testing.stateful.replay_rules import ReplayRules
+from creditcore.testing.stateful.schedule_rules import ScheduleRules
+from creditcore.testing.stateful.setting_invariants import SettingInvariants
+from creditcore.testing.stateful.setting_rules import SettingRules
 from creditcore.testing.stateful.side_by_side import SideBySide
 from creditcore.testing.stateful.state import MachineState
 from creditcore.testing.stateful.time_rules import TimeRules
@@ -116,6 +137,9 @@ __all__ = [
     "RefResult",
     "ReferenceLedger",
     "ReplayRules",
+    "ScheduleRules",
+    "SettingInvariants",
+    "SettingRules",
     "SideBySide",
     "TimeRules",
     "WriteRules",
@@ -133,15 +157,28 @@ __all__ = [
 ]
 
 
-class LedgerStateMachine(WriteRules, HoldRules, CorrectionRules, ReplayRules, TimeRules, Invariants):
+class LedgerStateMachine(
+    WriteRules,
+    HoldRules,
+    CorrectionRules,
+    ScheduleRules,
+    SettingRules,
+    ReplayRules,
+    TimeRules,
+    Invariants,
+    SettingInvariants,
+):
     """Grants, burns (with debt), holds, captures, releases, voids, reversals, expiry
-    changes, replays and clock jumps on a ledger and on the reference model; see the module
-    docstring."""
+    changes, schedules, top-up rules, alerts, replays and clock jumps on a ledger and on the
+    reference model; see the module docstring."""
 
 
-def run_state_machine(factory: Callable[[Clock], Ledger], *, settings: Settings | None = None) -> None:
+def run_state_machine(
+    factory: Callable[[Clock], Ledger], *, settings: Settings | None = None, with_settings: bool = False
+) -> None:
     """Run :class:`LedgerStateMachine` on ledgers made by ``factory(clock)`` (one per example),
-    with ``settings`` or the active Hypothesis profile.
+    with ``settings`` or the active Hypothesis profile; ``with_settings`` adds the rules and
+    invariants of schedules, top-up rules, alerts and the event outbox.
 
     >>> run_state_machine(lambda clock: Ledger.memory(clock=clock))  # doctest: +SKIP
     """
@@ -149,6 +186,8 @@ def run_state_machine(factory: Callable[[Clock], Ledger], *, settings: Settings 
     class Machine(LedgerStateMachine):
         def make_ledger(self, clock: Clock) -> Ledger:
             return factory(clock)
+
+    Machine.with_settings = with_settings
 
     Machine.__name__ = Machine.__qualname__ = f"LedgerStateMachine[{getattr(factory, '__name__', 'factory')}]"
     run_state_machine_as_test(Machine, settings=settings)

@@ -29,13 +29,21 @@ TINY = timedelta(microseconds=1)
 # How a rule picks ``at``: the clock (no ``at``), now, the customer's last entry exactly,
 # between it and now, or just before it (a time-order error unless the call replays).
 _AT_CHOICES = ("clock", "clock", "clock", "now", "last", "between", "stale")
-# calls keyed by ``idempotency_key`` (holds, captures and releases are keyed by their hold id)
-KEYED = ("grant", "burn", "void", "reverse", "change_expiry", "refund")
+# calls keyed by ``idempotency_key`` (holds, captures and releases are keyed by their hold id;
+# a schedule by its ``schedule_id`` when it has no key, its cancel by the schedule id, an
+# alert by its ``alert_id``)
+KEYED = ("grant", "burn", "void", "reverse", "change_expiry", "refund", "schedule_grant")
+#: calls that return the object they set, not a ``Result`` (SPEC §20)
+SETTINGS = ("set_top_up", "remove_top_up", "add_alert", "remove_alert")
 # calls whose entries draw blocks in burn order, under their own kind's name
 DRAWING = ("burn", "hold", "capture")
 # what falls due by itself: expiries, hold timeouts (credit given back to an expired or voided
 # block expires or is voided at once), upcoming blocks settling debt
 MAINTENANCE_KINDS = ("expire", "release", "void", "settle")
+# what due events write besides: a schedule's carry (a move) and period grant, a top-up's grant
+DUE_KINDS = (*MAINTENANCE_KINDS, "move_out", "move_in", "grant")
+# the op ids of due events (SPEC §20): ``<prefix>:<subject>``
+DUE_OPS = ("expire", "timeout", "settle", "carry", "schedule", "top_up")
 _DESCRIPTIONS = (None, None, None, "top-up", "plan: pro ✓")
 _METADATA: tuple[dict[str, str] | None, ...] = (None, None, None, {"plan": "pro"}, {"order": "42", "src": "app"})
 JUMPS = (TINY, timedelta(seconds=1), timedelta(minutes=59), HOUR, 3 * HOUR, timedelta(days=1))
@@ -87,9 +95,17 @@ class Call:
     @property
     def key(self) -> tuple[str, str] | None:
         """What the call is keyed by: ``(namespace, key)`` as SPEC §6 keeps them apart."""
+        if self.kind == "schedule_grant" and self.kwargs.get("idempotency_key") is None:
+            named = self.kwargs.get("schedule_id")
+            return None if named is None else ("schedule", named)
         if self.kind in KEYED:
             key = self.kwargs.get("idempotency_key")
             return None if key is None else ("key", key)
+        if self.kind == "cancel_schedule":
+            return ("cancel", self.kwargs["schedule_id"])
+        if self.kind in SETTINGS:  # only an alert's id is a key of its own
+            named = self.kwargs.get("alert_id") if self.kind == "add_alert" else None
+            return None if named is None else ("alert", named)
         return ("hold" if self.kind == "hold" else "end", self.kwargs["hold_id"])
 
     def but(self, **changes: Any) -> Call:

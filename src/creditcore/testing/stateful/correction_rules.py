@@ -12,7 +12,7 @@ from hypothesis.stateful import precondition, rule
 
 from creditcore.testing import strategies as cst
 from creditcore.testing.reference import RefBlock
-from creditcore.testing.stateful.calls import HOUR, UNITS, Call, at_choices, zones
+from creditcore.testing.stateful.calls import CUSTOMERS, HOUR, UNITS, Call, at_choices, zones
 from creditcore.testing.stateful.side_by_side import SideBySide
 
 
@@ -22,7 +22,16 @@ class CorrectionRules(SideBySide):
     # -- void, change_expiry, reverse -------------------------------------------------------
 
     def _pick_block(self, pick: int) -> RefBlock:
-        """A block to act on: mostly one with unheld credit now, sometimes any block."""
+        """A block to act on: mostly one with unheld credit now, sometimes any block, and now
+        and then one a due period start or top-up makes by now that no write has recorded
+        yet (SPEC §20: it acts as a recorded one)."""
+        if pick % 5 == 1 and self.model.schedules and not self.dodge_unrecorded_blocks:
+            unrecorded = [
+                block for customer in CUSTOMERS for unit in UNITS
+                for block, _ in self.model.block_views(customer, unit=unit) if block.id not in self.model.blocks
+            ]  # fmt: skip
+            if unrecorded:
+                return unrecorded[pick // 5 % len(unrecorded)]
         blocks = list(self.model.blocks.values())
         with_credit = [b for b in blocks if self.model.unheld(b, self.model.read_time(b.customer)) > 0]
         pool = with_credit if with_credit and pick % 8 else blocks

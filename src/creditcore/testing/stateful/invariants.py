@@ -81,10 +81,13 @@ class Invariants(SideBySide):
             for customer in CUSTOMERS:
                 stored = reader.load_account(customer)
                 blocks, holds, entries = reader.history(customer)
-                rebuilt = rules.rebuild(customer, blocks, holds, entries)
-                assert rebuilt.last_at == stored.last_at == self.model.last_entry_at(customer), (
-                    f"{customer}: last entry {rebuilt.last_at} rebuilt, {stored.last_at} stored, "
-                    f"{self.model.last_entry_at(customer)} in the model"
+                settings = rules.SettingsHistory(schedules=tuple(reader.schedules(customer)),
+                                             top_ups=tuple(reader.top_ups(customer)),
+                                             alerts=tuple(reader.alerts(customer)))  # fmt: skip
+                rebuilt = rules.rebuild(customer, blocks, holds, entries, settings=settings)
+                assert rebuilt.last_at == stored.last_at == self.model.last_write_at(customer), (
+                    f"{customer}: last write {rebuilt.last_at} rebuilt, {stored.last_at} stored, "
+                    f"{self.model.last_write_at(customer)} in the model"
                 )
                 for unit in UNITS:
                     assert rebuilt.unit_totals(unit) == stored.unit_totals(unit), f"{customer} {unit} totals"

@@ -12,12 +12,12 @@ from typing import Any
 import attrs
 from hypothesis import note
 
-from creditcore.errors import CreditError
+from creditcore.errors import CreditError, NotFound
 from creditcore.model import Result
 from creditcore.repository import EntryQuery
 from creditcore.state import EntryState
-from creditcore.testing.reference import BALANCE_FIELDS, RefResult
-from creditcore.testing.stateful.calls import CUSTOMERS, DRAWING, MAINTENANCE_KINDS, Call, attribute_at, scaled
+from creditcore.testing.reference import ALERT_FIELDS, BALANCE_FIELDS, SCHEDULE_FIELDS, RefResult
+from creditcore.testing.stateful.calls import CUSTOMERS, DRAWING, DUE_KINDS, DUE_OPS, UNITS, Call, attribute_at, scaled
 from creditcore.testing.stateful.state import MachineState
 from creditcore.testing.stateful.variants import error_signature, same_error_details
 
@@ -46,6 +46,8 @@ class SideBySide(MachineState):
             expected = getattr(self.model, call.kind)(**call.kwargs, **extra, at=at)
         except CreditError as error:
             expected_error = error
+            self.model.rollback()
+        self.model.commit()
         self._compare(call, real, real_error, expected, expected_error)
         self._check_new_entries(call, real, op_time)
         if call.key is not None and remember:
@@ -56,6 +58,53 @@ class SideBySide(MachineState):
             self.instants.append(op_time)
             if customer is not None:
                 self.advanced[customer] = max(op_time, self.advanced.get(customer, op_time))
+        return real
+
+    def perform_setting(self, call: Call, at: datetime | None, *, remember: bool = True) -> object:
+        """Make a settings call (``set_top_up``, ``remove_top_up``, ``add_alert``,
+        ``remove_alert``: they return the object, SPEC §20) on both: the same error, or the
+        same object field by field; it writes nothing but the due events up to its time and
+        the top-up a new rule fires. Returns the ledger's object (``None`` if it raised)."""
+        customer = self._customer_of(call)
+        op_time = at if at is not None else self.model.read_time(customer or CUSTOMERS[0])
+        note(f"{call} at={at!r} (now={self.now.isoformat()})")
+        real: Any = None
+        real_error: CreditError | None = None
+        try:
+            real = getattr(self.ledger, call.kind)(**call.kwargs, at=at)
+        except CreditError as error:
+            real_error = error
+        expected: dict[str, object] | None = None
+        expected_error: CreditError | None = None
+        extra = {"new_alert_id": real.id} if call.kind == "add_alert" and real is not None else {}
+        try:
+            expected = getattr(self.model, call.kind)(**call.kwargs, **extra, at=at)
+        except CreditError as error:
+            expected_error = error
+            self.model.rollback()
+        self.model.commit()
+        if real_error is not None or expected_error is not None:
+            assert type(real_error) is type(expected_error), (
+                f"{call}: the ledger gave {real_error!r} ({real!r}), the model expects {expected_error!r}"
+            )
+            same_error_details(call, real_error, expected_error)
+        elif expected is None:
+            assert real is None, f"{call}: returned {real!r}, the model expects None"
+        else:
+            got = {name: getattr(real, name) for name in expected}
+            assert got == expected, f"{call}: returned {got}, the model expects {expected}"
+        new = self._new_entries()
+        self._check_history_order(call, new)
+        if real_error is not None:
+            assert not new, f"{call} failed but wrote {new}"
+        self._check_due_entries(call, new, op_time)
+        assert all(e.customer == customer for e in new), f"{call} wrote entries of another customer: {new}"
+        if new:
+            self.instants.append(op_time)
+        if call.key is not None and remember:
+            self.calls.append(call)
+        if real_error is None and customer is not None and self.model.last_write_at(customer) == op_time:
+            self.advanced[customer] = max(op_time, self.advanced.get(customer, op_time))
         return real
 
     @staticmethod
@@ -69,6 +118,8 @@ class SideBySide(MachineState):
             made["block_id"] = attribute_at(real, "block.id")
         elif call.kind == "change_expiry":
             made["new_block_id"] = attribute_at(real, "block.id")
+        elif call.kind == "schedule_grant":
+            made["new_schedule_id"] = attribute_at(real, "schedule.id")
         return made
 
     def _compare(
@@ -106,9 +157,12 @@ class SideBySide(MachineState):
         if expected.replayed:
             assert call.key is not None
             original = self.originals[call.key]
-            assert attrs.evolve(real, replayed=False) == original, (
-                f"{call}: a replay returned {real!r}, not {original!r}"
-            )
+            if call.kind in ("schedule_grant", "cancel_schedule"):  # the schedule as it stands now
+                assert real.op_id == original.op_id, f"{call}: a replay returned op {real.op_id}, not {original.op_id}"
+            else:
+                assert attrs.evolve(real, replayed=False) == original, (
+                    f"{call}: a replay returned {real!r}, not {original!r}"
+                )
 
     def _new_entries(self) -> list[EntryState]:
         """The entries written since the last step, in seq order: read customer by customer,
@@ -135,6 +189,9 @@ class SideBySide(MachineState):
             assert last is None or entry.at >= last, f"{call}: {entry} is dated before {entry.customer}'s {last}"
             self.entry_times[entry.customer] = entry.at
             amount = scaled(entry.amount, entry.unit)
+            if entry.kind in ("grant", "move_in") and entry.op_id.startswith(("schedule:", "carry:", "top_up:")):
+                assert entry.op_id not in self.due_grants, f"{call}: {entry.op_id} granted again: {entry}"
+                self.due_grants[entry.op_id] = amount
             if entry.kind in ("burn", "debt", "capture"):
                 self.took[entry.op_id] = self.took.get(entry.op_id, Decimal(0)) + amount
             elif entry.kind in ("reverse", "refund"):
@@ -154,8 +211,8 @@ class SideBySide(MachineState):
         assert [(e.seq, e.kind, e.block_id, e.hold_id, scaled(e.amount, e.unit), e.at) for e in own] == [
             (e.seq, e.kind, e.block_id, e.hold_id, e.amount, e.at) for e in real.entries
         ], f"{call}: stored entries {own} differ from the result's {real.entries}"
+        assert all(e.at == op_time for e in own), f"{call}: entries {own} are not dated {op_time}"
         for entry in own:
-            assert entry.at == op_time, f"{call}: entry dated {entry.at}, the call was at {op_time}"
             block = self.model.blocks.get(entry.block_id or "")
             if entry.kind == "void":
                 self._check_void_reason(call, entry, op_time)
@@ -169,15 +226,23 @@ class SideBySide(MachineState):
                 assert block is not None and block.scope is None and block.effective_at <= entry.at, (
                     f"{call}: {entry} settles debt from a scoped or upcoming block"
                 )
-        if own:
+        after = [e for e in others if own and e.seq > own[-1].seq]
+        if own and not after:
             last = own[-1]
             expected = self.model.balance(last.customer, unit=last.unit, at=op_time)["available"]
             assert scaled(last.available_after, last.unit) == expected, (
                 f"{call}: available_after={last.available_after} minor, the model has {expected} available"
             )
-        for entry in others:
-            assert entry.kind in MAINTENANCE_KINDS, f"{call} wrote an entry of another operation: {entry}"
-            assert entry.at <= op_time and (not own or entry.seq < own[0].seq), f"{call}: late maintenance {entry}"
+        self._check_due_entries(call, others, op_time)
+        for entry in after:  # the write's own top-up comes after it (SPEC §20)
+            assert entry.op_id.startswith("top_up:") and entry.at == op_time, f"{call}: late due entry {entry}"
+
+    def _check_due_entries(self, call: object, entries: list[EntryState], op_time: datetime) -> None:
+        """Entries a call wrote besides its own: due events (SPEC §20), dated up to its time."""
+        for entry in entries:
+            prefix = entry.op_id.split(":", 1)[0]
+            assert entry.kind in DUE_KINDS and prefix in DUE_OPS, f"{call} wrote an entry of another op: {entry}"
+            assert entry.at <= op_time, f"{call}: due entry {entry} dated after the call ({op_time})"
 
     def _check_void_reason(self, call: Call, entry: EntryState, op_time: datetime) -> None:
         """A void call's entry carries its reason; any other op's void of a single-use block
@@ -215,7 +280,7 @@ class SideBySide(MachineState):
             assert got == want, f"{block.id} amount/remaining/held/available {got}, the model has {want}"
             assert block.status == figures.status, f"{block.id} is {block.status}, the model says {figures.status}"
             got_kind = (block.scope, block.single_use, block.source, block.refund_of, block.schedule_id)
-            want_kind = (ref.scope, ref.single_use, ref.source, ref.refund_of, None)
+            want_kind = (ref.scope, ref.single_use, ref.source, ref.refund_of, ref.schedule_id)
             assert got_kind == want_kind, (
                 f"{block.id} scope/single_use/source/refund_of/schedule {got_kind}, not {want_kind}"
             )
@@ -234,3 +299,24 @@ class SideBySide(MachineState):
         want = [(h.id, h.status, h.amount, h.captured, h.allocations, h.expires_at, h.settled_at, h.scope, h.categories)
                 for h in expected]  # fmt: skip
         assert got == want, f"{customer} holds at {at}: ledger {got}, model {want}"
+
+    def _check_settings(self, customer: str, at: datetime | None) -> None:
+        """The customer's schedules, top-up rules and alerts at ``at`` are the model's."""
+        schedules = self.model.schedule_list(customer, at=at)
+        got = [{name: getattr(s, name) for name in SCHEDULE_FIELDS} for s in self.ledger.schedules(customer, at=at)]
+        assert got == schedules, f"{customer} schedules at {at}: {got}, the model has {schedules}"
+        for unit in UNITS:
+            try:
+                rule_view: Any = self.ledger.get_top_up(customer, unit=unit, at=at)
+            except NotFound:
+                rule_view = None
+            try:
+                expected: Any = self.model.get_top_up(customer, unit=unit, at=at)
+            except NotFound:
+                expected = None
+            if rule_view is not None and expected is not None:
+                rule_view = {name: getattr(rule_view, name) for name in expected}
+            assert rule_view == expected, f"{customer} {unit} top-up rule at {at}: {rule_view}, model {expected}"
+        alerts = [{name: getattr(a, name) for name in ALERT_FIELDS} for a in self.ledger.alerts(customer, at=at)]
+        want = self.model.alert_list(customer, at=at)
+        assert alerts == want, f"{customer} alerts at {at}: {alerts}, the model has {want}"

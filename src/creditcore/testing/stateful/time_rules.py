@@ -14,7 +14,6 @@ from creditcore.testing.reference import parse_categories, parse_scope
 from creditcore.testing.stateful.calls import (
     CUSTOMERS,
     JUMPS,
-    MAINTENANCE_KINDS,
     TINY,
     UNITS,
     Names,
@@ -41,15 +40,15 @@ class TimeRules(SideBySide):
         note("expire_due()")
         swept = self.ledger.expire_due()
         self.model.expire_due()
+        self.model.commit()
         for customer in CUSTOMERS:
-            last = self.model.last_entry_at(customer)
+            last = self.model.last_write_at(customer)
             if last is not None and last <= self.now:
                 self.advanced[customer] = self.now
         new = self._new_entries()
         assert [e.seq for e in new] == [e.seq for e in swept], f"expire_due returned {swept}, stored {new}"
         self._check_history_order("expire_due()", new)
-        for entry in new:
-            assert entry.kind in MAINTENANCE_KINDS and entry.at <= self.now, f"expire_due wrote {entry}"
+        self._check_due_entries("expire_due()", new, self.now)
 
     @precondition(lambda self: bool(self.model.upcoming_instants(self.now)))
     @rule(index=st.integers(min_value=0, max_value=100), nudge=st.sampled_from((timedelta(0), -TINY, TINY)))

@@ -30,7 +30,9 @@ def same_error_details(call: Call, real: CreditError | None, expected: CreditErr
     elif (
         isinstance(real, IdempotencyConflict)
         and isinstance(expected, IdempotencyConflict)
-        and expected.field != "operation"  # SPEC §6 names no field for another kind of call
+        # SPEC §6 names no field for another kind of call, SPEC §17 none for a generated
+        # schedule id used again
+        and expected.field not in ("operation", "arguments")
     ):
         assert real.field == expected.field, f"{call}: conflict names {real.field!r}, expected {expected.field!r}"
 
@@ -47,7 +49,22 @@ def reformatted(call: Call) -> Call:
             changes[name] = str(value) if not isinstance(value, str) else Decimal(value)
         elif name in ("scope", "categories") and value is not None:
             changes[name] = _other_collection(value)
+        elif name in ("every", "expires_after") and value is not None:
+            changes[name] = _other_duration(value)
+        elif name == "thresholds":  # kept descending, whatever order they come in
+            changes[name] = tuple(str(t) for t in reversed(list(value)))
     return call.but(**changes)
+
+
+def _other_duration(value: str | timedelta) -> str | timedelta:
+    """The same step written otherwise: minutes and hours as a ``timedelta`` and back."""
+    if isinstance(value, timedelta):
+        minutes = int(value.total_seconds()) // 60
+        return f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
+    count, unit = value.split()
+    if unit.startswith(("minute", "hour")):
+        return timedelta(**{unit.rstrip("s") + "s": int(count)})
+    return f" {count}  {unit} "
 
 
 def _other_collection(value: str | Collection[str]) -> str | Collection[str]:
@@ -108,6 +125,18 @@ _CHANGES: dict[str, Callable[[Any, Call], object]] = {
     "description": lambda value, call: (value or "") + "!",
     "metadata": lambda value, call: {**(value or {}), "changed": "yes"},
     "reason": lambda value, call: (value or "") + "!",
+    # schedules (SPEC §17): every argument is compared as given
+    "every": lambda value, call: "2 hours" if value != "2 hours" else "1 hour",
+    "first_amount": lambda value, call: Decimal(1) if value is None else Decimal(str(value)) + 1,
+    "rollover_max": lambda value, call: Decimal(str(value)) + 1,
+    "rollover_min": lambda value, call: Decimal(str(value)) + 1,
+    "anchor": lambda value, call: START if value is None else value + timedelta(minutes=1),
+    "start": lambda value, call: _FAR if value is None else value + HOUR,
+    "until": lambda value, call: _FAR if value is None else value + HOUR,
+    "timezone": lambda value, call: "UTC" if value is None else None,
+    # alerts (SPEC §19), keyed by their id
+    "kind": lambda value, call: "recovered" if value != "recovered" else "depleted",
+    "thresholds": lambda value, call: (*value, -99) if call.kwargs.get("kind") == "dropped" else (),
 }
 # the hold id is the key of holds, captures and releases: changing it makes another call
 _FIXED = {("hold", "hold_id"), ("capture", "hold_id"), ("release", "hold_id")}
@@ -136,4 +165,14 @@ def other_kind(call: Call, customer: str | None) -> Call:
                               "idempotency_key": kw["hold_id"]})  # fmt: skip
     if call.kind == "capture":
         return Call("release", {"hold_id": kw["hold_id"]})
+    if call.kind == "schedule_grant":
+        if kw.get("idempotency_key") is not None:
+            return Call("burn", {"customer": kw["customer"], "amount": 1, "unit": kw.get("unit", "credits"),
+                                 "idempotency_key": kw["idempotency_key"]})  # fmt: skip
+        return Call("cancel_schedule", {"schedule_id": kw["schedule_id"]})  # another namespace: a cancel
+    if call.kind == "add_alert":  # another kind of call with the alert's id
+        return Call("remove_alert", {"alert_id": kw["alert_id"]})
+    if call.kind == "cancel_schedule":  # a schedule under its id with other arguments: a conflict
+        return Call("schedule_grant", {"customer": customer or CUSTOMERS[0], "amount": 1, "every": "1 hour",
+                                       "description": "other", "schedule_id": kw["schedule_id"]})  # fmt: skip
     return Call("capture", {"hold_id": kw["hold_id"], "amount": None})
