@@ -11,6 +11,7 @@ voucher it consumes and its number.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -194,7 +195,7 @@ class Invoices(Part):
         lines: list[Line] = []
         for found in rows.list_objects(meters.KIND):
             meter: Meter = read_body(found.body, Meter)
-            price = live.get((meter.id, plan)) or live.get((meter.id, None))  # as prices.applying chooses
+            price = prices.pick(functools.partial(_live_price, live, meter.id), plan)
             if price is None or price.unit != name:
                 continue
             events = [
@@ -558,6 +559,10 @@ class _Totals(TypedDict):
     total: Decimal
     credit_applied: Decimal
     amount_due: Decimal
+
+
+def _live_price(live: Mapping[tuple[str, str | None], Price], meter_id: str, plan: str | None) -> Price | None:
+    return live.get((meter_id, plan))
 
 
 def _cap(line: Line) -> Decimal:

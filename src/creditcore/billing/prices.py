@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -45,12 +45,21 @@ def load(rows: BillingReader, price_id: str) -> Price:
     return read(found)
 
 
+def pick(find: Callable[[str | None], Price | None], plan: str | None) -> Price | None:
+    """The price that applies to a meter under ``plan`` (``find`` gives the live price of a
+    plan, or of ``None``: the plan-less one): the plan's, else the plan-less one."""
+    found = find(plan)
+    return found if found is not None or plan is None else find(None)
+
+
 def applying(rows: BillingReader, meter_id: str, plan: str | None) -> Price | None:
     """The price of (meter, plan), else the meter's plan-less one, else ``None``."""
-    found = rows.find_key(KIND, slot(meter_id, plan))
-    if found is None and plan is not None:
-        found = rows.find_key(KIND, slot(meter_id, None))
-    return None if found is None else read(found)
+
+    def find(group: str | None) -> Price | None:
+        found = rows.find_key(KIND, slot(meter_id, group))
+        return None if found is None else read(found)
+
+    return pick(find, plan)
 
 
 @functools.lru_cache(maxsize=1024)
