@@ -245,8 +245,8 @@ def issuer(opener: Opener, drafts: list[str], report: int) -> None:
 
 
 def issue_and_kill(opener: Opener, drafts: list[str], delay: float) -> list[str]:
-    """Fork an issuer, SIGKILL it ``delay`` seconds after it opened the store, and return the
-    complete lines it reported."""
+    """Fork an issuer, SIGKILL it up to ``delay`` seconds after its first issue began, and
+    return the complete lines it reported."""
     read_end, write_end = os.pipe()
     gc.freeze()
     try:
@@ -264,12 +264,12 @@ def issue_and_kill(opener: Opener, drafts: list[str], delay: float) -> list[str]
     os.close(write_end)
     received = bytearray()
     try:
-        while b"\n" not in received:  # the store is open
+        while b"\nS " not in received:  # the store is open and the first issue has begun
             chunk = os.read(read_end, 65536)
             if not chunk:
                 break
             received += chunk
-        deadline = time.monotonic() + delay
+        deadline = time.monotonic() + delay  # counted from there: however fast the issuer is
         while (left := deadline - time.monotonic()) > 0:
             readable, _, _ = select.select([read_end], [], [], left)
             if readable:
@@ -361,10 +361,10 @@ def kill_rounds(opener: Opener, rounds: int, delay: float, path: Path | None = N
 
 def test_an_issuer_killed_mid_issue_on_sqlite_leaves_no_gap_and_no_half_issued_invoice(tmp_path: Path) -> None:
     path = tmp_path / "billing.db"
-    kill_rounds(functools.partial(Ledger.sqlite, path, durability="normal"), rounds=8, delay=0.04, path=path)
+    kill_rounds(functools.partial(Ledger.sqlite, path, durability="normal"), rounds=8, delay=0.015, path=path)
 
 
 def test_an_issuer_killed_mid_issue_on_postgres_leaves_no_gap_and_no_half_issued_invoice(postgres_dsn: str) -> None:
     """The server rolls back what the dead connection had open. (A PostgreSQL issuer's first
     issue takes longer: the kills may come later.)"""
-    kill_rounds(functools.partial(Ledger.postgres, postgres_dsn, max_size=1), rounds=4, delay=0.15)
+    kill_rounds(functools.partial(Ledger.postgres, postgres_dsn, max_size=1), rounds=4, delay=0.05)
