@@ -217,6 +217,11 @@ def parse_id(value: object, field: str) -> str:
     return value
 
 
+def _plain_id(value: object) -> bool:
+    """``value`` passes :func:`parse_id` as it is, seen without a call per check."""
+    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.isascii()
+
+
 def _check_unicode(value: str, field: str) -> None:
     """Refuse text that no storage can keep: a lone surrogate (``"\\udcff"``, e.g. from a
     byte string decoded with ``surrogateescape``) is not Unicode text and has no UTF-8 form."""
@@ -280,6 +285,8 @@ def parse_scope(value: object, field: str = "scope") -> frozenset[str] | None:
         return None
     if isinstance(value, str):
         return frozenset((parse_id(value, field),))
+    if type(value) is frozenset and value and all(_plain_id(item) for item in value):
+        return value  # a scope set read before (the common case: one built by the library)
     if not isinstance(value, Iterable) or isinstance(value, Mapping):
         raise ValidationError(field, f"expected a scope name or a collection of them, got {type(value).__name__}")
     names = frozenset(parse_id(item, field) for item in value)

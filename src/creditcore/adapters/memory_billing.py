@@ -17,12 +17,14 @@ _Spot = tuple[datetime, int, str]  # (timestamp, seq, event_id): a meter's event
 
 
 class BillingStore:
-    """What is committed: objects by (kind, id), each kind's ids in creation order, the keys
+    """What is committed: objects by (kind, id), each kind's ids in creation order (and per
+    customer, so that a customer's objects are found without reading every other's), the keys
     in use, meter events by id and, per (meter, customer), by time; the counters."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], BillingObject] = {}
         self.ordered: dict[str, list[str]] = {}
+        self.by_customer: dict[tuple[str, str], list[str]] = {}  # (kind, customer): ids, each once
         self.keys: dict[tuple[str, str], str] = {}
         self.events: dict[str, MeterEventRecord] = {}
         self.by_meter: dict[str, dict[str, list[_Spot]]] = {}
@@ -38,6 +40,7 @@ class BillingRows:
         self._writable = writable
         self._objects: dict[tuple[str, str], BillingObject] = {}
         self._new_ids: dict[str, list[str]] = {}
+        self._new_by_customer: dict[tuple[str, str], list[str]] = {}
         self._keys: dict[tuple[str, str], str | None] = {}
         self._events: list[MeterEventRecord] = []
         self._event_ids: dict[str, MeterEventRecord] = {}
@@ -64,16 +67,35 @@ class BillingRows:
         limit: int | None = None,
     ) -> list[BillingObject]:
         wanted = None if statuses is None else frozenset(statuses)
-        whose = None if customer is None else frozenset([customer] if isinstance(customer, str) else customer)
-        ids = [*self._store.ordered.get(kind, ()), *self._new_ids.get(kind, ())]
+        whose: Collection[str] = ()
+        objects: Iterable[BillingObject]
+        if customer is None:  # numbers are positions + 1
+            ids = [*self._store.ordered.get(kind, ()), *self._new_ids.get(kind, ())]
+            objects = (self._get(kind, object_id) for object_id in ids[after:])
+        else:  # the customers' own ids, merged back into creation order
+            whose = frozenset([customer] if isinstance(customer, str) else customer)
+            spots = [(kind, c) for c in sorted(whose)]
+            mine = dict.fromkeys(
+                object_id
+                for lists in (self._store.by_customer, self._new_by_customer)
+                for spot in spots
+                for object_id in lists.get(spot, ())
+            )
+            objects = sorted(
+                (obj for obj in (self._get(kind, object_id) for object_id in mine) if obj.number > after),
+                key=lambda obj: obj.number,
+            )
         found: list[BillingObject] = []
-        for object_id in ids[after:]:  # numbers are positions + 1
-            obj = self.get_object(kind, object_id)
-            assert obj is not None
-            if (whose is None or obj.customer in whose) and (wanted is None or obj.status in wanted):
+        for obj in objects:
+            if (customer is None or obj.customer in whose) and (wanted is None or obj.status in wanted):
                 found.append(obj)
                 if limit is not None and len(found) == limit:
                     break
+        return found
+
+    def _get(self, kind: str, object_id: str) -> BillingObject:
+        found = self.get_object(kind, object_id)
+        assert found is not None
         return found
 
     def find_meter_events(self, event_ids: Sequence[str]) -> dict[str, MeterEventRecord]:
@@ -125,6 +147,8 @@ class BillingRows:
             number = old.number
             if old.key is not None and old.key != obj.key:
                 self._keys[(obj.kind, old.key)] = None
+        if obj.customer is not None and (old is None or old.customer != obj.customer):
+            self._new_by_customer.setdefault((obj.kind, obj.customer), []).append(obj.id)
         stored = attrs.evolve(obj, number=number)
         self._objects[spot] = stored
         if obj.key is not None:
@@ -155,6 +179,8 @@ class BillingRows:
         store.objects.update(self._objects)
         for kind, ids in self._new_ids.items():
             store.ordered.setdefault(kind, []).extend(ids)
+        for spot, ids in self._new_by_customer.items():
+            store.by_customer.setdefault(spot, []).extend(ids)
         for spot, object_id in self._keys.items():
             if object_id is None:
                 store.keys.pop(spot, None)

@@ -19,7 +19,7 @@ import attrs
 
 from creditcore.billing import pricing, vouchers
 from creditcore.billing.common import Part, check_replay
-from creditcore.billing.invoices import KIND, Invoices, Purchase, Stored, load, save
+from creditcore.billing.invoices import KIND, TYPES, Invoices, Purchase, Stored, load, save
 from creditcore.billing.model import ChargeResult, Invoice, InvoiceSettings, Line, PurchaseResult
 from creditcore.billing.repository import BillingReader
 from creditcore.billing.values import MAX_RATE_PLACES, parse_number
@@ -62,7 +62,7 @@ class Charges(Part):
         found = rows.find_key(KIND, key)
         if found is None:
             return None
-        check_replay(KIND, found, key, given, within="given")
+        check_replay(KIND, found, TYPES, key, given, within="given")
         return load(rows, found.id)[1]
 
     def _entries(self, *op_ids: str | None) -> tuple[Entry, ...]:

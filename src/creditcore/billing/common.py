@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import json
+import types
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, time
@@ -72,6 +74,14 @@ class Part:
 
 
 # -- documents ---------------------------------------------------------------------------------
+#
+# A document is JSON. An attrs value is ``{"$Class": {field: value}}``; each field is written as
+# its declared type says (a ``Decimal`` as its exact text, a time in ISO form, a set as a sorted
+# list) and read back the same way. A value whose type the field does not say (the arguments a
+# call was made with, ``Mapping[str, object]``) carries a tag of its own: ``{"$decimal": ...}``,
+# ``{"$time": ...}``, ``{"$set": [...]}``; reading accepts a tag in a typed field too (documents
+# were once written with every value tagged). A mapping's key that could read as a tag gets one
+# more ``$`` (``"$$decimal"``), taken off when it is read.
 
 
 def _tagged(value: object) -> object:
@@ -86,10 +96,14 @@ def _tagged(value: object) -> object:
         return {"$set": sorted(value)}
     if isinstance(value, Mapping):
         return _mapping(value)
-    names = _field_names(kind)  # type: ignore[arg-type]  # a class is hashable
-    if names is None:
+    fields = _fields(kind)  # type: ignore[arg-type]  # a class is hashable
+    if fields is None:
         raise TypeError(f"a billing document cannot hold a {kind.__name__}")
-    return {"$" + kind.__name__: {name: _field(getattr(value, name)) for name in names}}
+    return {
+        "$" + kind.__name__: {
+            name: getattr(value, name) if write is None else write(getattr(value, name)) for name, write, _ in fields
+        }
+    }
 
 
 def _field(value: object) -> object:
@@ -97,15 +111,70 @@ def _field(value: object) -> object:
 
 
 def _mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
-    """A mapping as a JSON object; one whose own keys could read as a tag is wrapped."""
-    plain = {str(k): _field(v) for k, v in value.items()}
-    return {"$map": plain} if any(key[:1] == "$" for key in plain) else plain
+    """A mapping as a JSON object; a key that could read as a tag (``$...``) gets one more
+    ``$``, taken off when it is read."""
+    return {("$" + key if key[:1] == "$" else key): _field(v) for k, v in value.items() for key in (str(k),)}
+
+
+def _unescaped(found: dict[str, Any]) -> dict[str, Any]:
+    return {(key[1:] if key[:2] == "$$" else key): v for key, v in found.items()}
+
+
+def _optional(convert: Callable[[Any], object]) -> Callable[[Any], object]:
+    return lambda value: None if value is None else convert(value)
+
+
+def _read_decimal(value: object) -> object:
+    return Decimal(value) if type(value) is str else value  # a tagged one is read already
+
+
+def _read_time(value: object) -> object:
+    return datetime.fromisoformat(value) if type(value) is str else value
+
+
+def _read_set(value: object) -> object:
+    return frozenset(value) if type(value) is list else value
+
+
+def _read_tuple(value: object) -> object:
+    return tuple(value) if type(value) is list else value
+
+
+_Convert = Callable[[Any], object]
+_Codec = tuple[_Convert | None, _Convert | None]
+#: How a field of each declared type is written and read (``X | None`` writes ``None`` as is;
+#: ``None``: as it is).
+_TYPED: dict[object, tuple[_Convert, _Convert]] = {
+    Decimal: (str, _read_decimal),
+    datetime: (datetime.isoformat, _read_time),
+    frozenset[str]: (sorted, _read_set),
+}
+
+
+def _codec(hint: object) -> _Codec:
+    """How a field of type ``hint`` is written and read; a type this table does not know is
+    written tagged, as the JSON encoder meets its values."""
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    optional = isinstance(hint, types.UnionType) and len(args) == 1
+    inner = args[0] if optional else hint
+    if inner in _TYPED:
+        write, read = _TYPED[inner]
+        return (_optional(write), read) if optional else (write, read)
+    if typing.get_origin(inner) is tuple:
+        return None, _read_tuple  # its items are written as they come (an attrs value by its class)
+    if inner in (str, int, bool) or typing.get_origin(inner) is typing.Literal:
+        return None, None  # JSON's own
+    return _field, None
 
 
 @functools.cache
-def _field_names(kind: type) -> tuple[str, ...] | None:
-    """The fields of an attrs class, in order (``None`` for any other class)."""
-    return tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else None
+def _fields(kind: type) -> tuple[tuple[str, _Convert | None, _Convert | None], ...] | None:
+    """The fields of an attrs class, in order, with how each is written and read (``None``
+    for any other class)."""
+    if not attrs.has(kind):
+        return None
+    hints = typing.get_type_hints(kind)
+    return tuple((f.name, *_codec(hints[f.name])) for f in attrs.fields(kind))
 
 
 def body(value: object) -> str:
@@ -113,27 +182,38 @@ def body(value: object) -> str:
     return json.dumps(value, default=_tagged, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _hook(types: Mapping[str, Callable[..., Any]]) -> Callable[[dict[str, Any]], object]:
-    """What each JSON object of a document reads back as (innermost first)."""
+def _hook(kinds: Mapping[str, type], escaped: bool) -> Callable[[dict[str, Any]], object]:
+    """What each JSON object of a document reads back as (innermost first; ``escaped``: the
+    document has keys written with one more ``$``)."""
 
     def read(found: dict[str, Any]) -> object:
         if len(found) != 1:
-            return found
+            return _unescaped(found) if escaped else found
         ((tag, inner),) = found.items()
         if tag[:1] != "$":
             return found
+        if tag[:2] == "$$":
+            return {tag[1:]: inner}
         if tag == "$decimal":
             return Decimal(inner)
         if tag == "$time":
             return datetime.fromisoformat(inner)
         if tag == "$set":
             return frozenset(inner)
-        if tag == "$map":
+        if tag == "$map":  # how a mapping with such keys was once written
             return inner
-        made = types.get(tag[1:])
-        if made is None:
+        kind = kinds.get(tag[1:])
+        if kind is None:
             return found
-        return made(**{k: tuple(v) if type(v) is list else v for k, v in inner.items()})
+        fields = _fields(kind)
+        assert fields is not None
+        return kind(
+            **{
+                name: inner[name] if convert is None else convert(inner[name])
+                for name, _, convert in fields
+                if name in inner
+            }
+        )
 
     return read
 
@@ -148,21 +228,28 @@ def read_body(text: str, *types: type) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _decoded(text: str, types: tuple[type, ...]) -> Any:
-    return json.loads(text, object_hook=_hook({t.__name__: t for t in types}))
+    return json.loads(text, object_hook=_hook({t.__name__: t for t in types}, '"$$' in text))
 
 
 def check_replay(
-    kind: str, stored: BillingObject, caller_id: str, given: Mapping[str, object], *, within: str | None = None
+    kind: str,
+    stored: BillingObject,
+    types: tuple[type, ...],
+    caller_id: str,
+    given: Mapping[str, object],
+    *,
+    within: str | None = None,
 ) -> None:
     """A caller id given again (``meter_id``, ``price_id``, ...): the same arguments replay,
     others raise ``IdempotencyConflict`` naming the first that differs. The stored object's
-    fields are compared, or those of its member ``within`` (the arguments it keeps)."""
-    document = json.loads(stored.body)
-    first = document[next(iter(document))]
+    fields are compared (its document read with ``types``), or those of its member ``within``
+    (the arguments it keeps)."""
+    first = read_body(stored.body, *types)
     if within is not None:
-        first = first[within]
+        first = getattr(first, within)
     for field, value in given.items():
-        if _json(first.get(field)) != _json(json.loads(body(value))):
+        was = first.get(field) if isinstance(first, Mapping) else getattr(first, field, None)
+        if _json(json.loads(body(was))) != _json(json.loads(body(value))):
             raise IdempotencyConflict(caller_id, field, f"{kind} {caller_id!r} was made with another {field}")
 
 

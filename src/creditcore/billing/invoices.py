@@ -15,7 +15,7 @@ import functools
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 import attrs
 
@@ -85,11 +85,11 @@ class Stored:
     purchase: Purchase | None = None
 
 
-_TYPES = (Stored, Invoice, Line, Purchase)
+TYPES = (Stored, Invoice, Line, Purchase)
 
 
 def read(found: BillingObject) -> Invoice:
-    stored: Stored = read_body(found.body, *_TYPES)
+    stored: Stored = read_body(found.body, *TYPES)
     return stored.invoice
 
 
@@ -97,7 +97,7 @@ def load(rows: BillingReader, invoice_id: str) -> tuple[Invoice, Stored]:
     found = rows.get_object(KIND, invoice_id)
     if found is None:
         raise NotFound(f"no invoice {invoice_id!r}")
-    stored: Stored = read_body(found.body, *_TYPES)
+    stored: Stored = read_body(found.body, *TYPES)
     return stored.invoice, stored
 
 
@@ -123,6 +123,15 @@ def _tax_rate(value: object) -> Decimal | None:
     if not 0 <= rate <= 100 or -rate.as_tuple().exponent > _MAX_TAX_PLACES:  # type: ignore[operator]
         raise ValidationError("tax_rate", f"expected a percentage 0 to 100 with at most 4 decimal places, got {value}")
     return rate
+
+
+class _Priced(NamedTuple):
+    """A meter's usage in the period, priced: a line before its discount, tax and credit."""
+
+    meter: Meter
+    price: Price
+    quantity: Decimal
+    amount: Decimal
 
 
 @attrs.frozen(kw_only=True)
@@ -192,7 +201,7 @@ class Invoices(Part):
             (p.meter_id, p.plan): p for p in map(prices.read, rows.list_objects(prices.KIND, statuses=[prices.LIVE]))
         }
         name, scale = self._unit(live.values(), unit, plan)
-        lines: list[Line] = []
+        priced: list[_Priced] = []
         for found in rows.list_objects(meters.KIND):
             meter: Meter = read_body(found.body, Meter)
             price = prices.pick(functools.partial(_live_price, live, meter.id), plan)
@@ -206,14 +215,8 @@ class Invoices(Part):
             quantity = metering.aggregate(meter.aggregation, events, start=start, end=end).value
             amount = pricing.round_half_up(pricing.price(prices.model_of(price), quantity), scale)
             if quantity > 0 or amount > 0:
-                lines.append(
-                    Line(
-                        id=f"line_{len(lines) + 1}", kind="usage", meter_id=meter.id, price_id=price.id,
-                        description=meter.name, quantity=quantity, amount=amount, discount=_ZERO, tax=_ZERO,
-                        credit_applied=_ZERO, scopes=frozenset({f"meter:{meter.id}"}),
-                    )
-                )  # fmt: skip
-        return self._discounted(rows, customer, name, scale, tuple(lines), tax_rate, at)
+                priced.append(_Priced(meter, price, quantity, amount))
+        return self._discounted(rows, customer, name, scale, priced, tax_rate, at)
 
     def _discounted(
         self,
@@ -221,24 +224,31 @@ class Invoices(Part):
         customer: str,
         unit: str,
         scale: int,
-        lines: tuple[Line, ...],
+        priced: Iterable[_Priced],
         tax_rate: Decimal | None,
         at: datetime,
     ) -> _Draft:
         """The lines with the best voucher's discount and the tax (B5, B6)."""
-        reach = frozenset(scope for line in lines for scope in line.scopes or ())
+        usage = builtins.list(priced)
+        reach = frozenset(f"meter:{p.meter.id}" for p in usage)
         voucher = vouchers.eligible(vouchers.live(rows, customer, at), at, reach)
-        rate = tax_rate or _ZERO
-        taxed = []
         zero = to_decimal(0, scale)  # figures at the unit's scale: 0.00, not 0
-        for line in lines:
+        lines: list[Line] = []
+        for p in usage:
+            scopes = frozenset({f"meter:{p.meter.id}"})
             discount = zero
-            if voucher is not None and (voucher.scope is None or voucher.scope & (line.scopes or frozenset())):
-                discount = pricing.percent_off(line.amount, voucher.percent, scale)
-            tax = pricing.round_half_up((line.amount - discount) * rate / 100, scale)
-            taxed.append(attrs.evolve(line, discount=discount, tax=tax))
-        used = voucher.id if voucher is not None and any(line.discount for line in taxed) else None
-        return _Draft(unit=unit, scale=scale, lines=tuple(taxed), voucher_id=used)
+            if voucher is not None and (voucher.scope is None or voucher.scope & scopes):
+                discount = pricing.percent_off(p.amount, voucher.percent, scale)
+            tax = zero if not tax_rate else pricing.round_half_up((p.amount - discount) * tax_rate / 100, scale)
+            lines.append(
+                Line(
+                    id=f"line_{len(lines) + 1}", kind="usage", meter_id=p.meter.id, price_id=p.price.id,
+                    description=p.meter.name, quantity=p.quantity, amount=p.amount, discount=discount, tax=tax,
+                    credit_applied=zero, scopes=scopes,
+                )
+            )  # fmt: skip
+        used = voucher.id if voucher is not None and any(line.discount for line in lines) else None
+        return _Draft(unit=unit, scale=scale, lines=tuple(lines), voucher_id=used)
 
     def _commands(self, draft: _Draft, purpose: str) -> dict[int, Burn]:
         """The credit burn of each line that costs something, by line index: the preview runs
@@ -259,8 +269,11 @@ class Invoices(Part):
             if _cap(line) > 0
         }
 
-    def _credited(self, draft: _Draft, commands: dict[int, Burn], entries: Iterable[EntryState]) -> _Credited:
-        """The lines with the credit their burns took (``entries``: what the burns wrote)."""
+    def _credited(
+        self, draft: _Draft, commands: dict[int, Burn], entries: Iterable[EntryState], *, burned: bool
+    ) -> _Credited:
+        """The lines with the credit their burns took (``entries``: what the burns wrote; a
+        line names its burn's op once it is ``burned``)."""
         taken: dict[str, list[tuple[str, Decimal]]] = {}
         for e in entries:
             if e.kind == "burn" and e.block_id is not None:
@@ -271,9 +284,8 @@ class Invoices(Part):
             command = commands.get(n)
             drawn = tuple(taken.get(command.op_id, ())) if command is not None else ()
             credit = sum((amount for _, amount in drawn), zero)
-            lines.append(
-                attrs.evolve(line, credit_applied=credit, burn_op_id=None if command is None else command.op_id)
-            )
+            op_id = command.op_id if command is not None and burned else None
+            lines.append(_with_credit(line, credit, op_id))
             allocations.append(drawn)
         return _Credited(lines=tuple(lines), allocations=tuple(allocations))
 
@@ -284,16 +296,14 @@ class Invoices(Part):
         written: tuple[EntryState, ...] = ()
         if commands:
             written = rules.burn_each(state, list(commands.values()), when, self._ctx.order, draft.scale).entries
-        credited = self._credited(draft, commands, written)
-        lines = tuple(attrs.evolve(line, burn_op_id=None) for line in credited.lines)  # nothing was burned
-        return attrs.evolve(credited, lines=lines)
+        return self._credited(draft, commands, written, burned=False)
 
     def _burned(self, uow: UnitOfWork, customer: str, draft: _Draft, at: datetime, purpose: str) -> _Credited:
         """Each line's credit burn made through the ledger, as one write (in the caller's
         transaction)."""
         commands = self._commands(draft, purpose)
         written = writes.burn_each(self._ctx, uow, customer, list(commands.values()), draft.scale, at)
-        credited = self._credited(draft, commands, written)
+        credited = self._credited(draft, commands, written, burned=True)
         return attrs.evolve(credited, entries=tuple(Entry.from_state(e, draft.scale) for e in written))
 
     # -- the calls ---------------------------------------------------------------------------
@@ -358,7 +368,7 @@ class Invoices(Part):
             }  # fmt: skip
             for stored in (rows.get_object(KIND, ident) if ident else None, rows.find_key(KIND, key) if key else None):
                 if stored is not None:
-                    check_replay(KIND, stored, ident or key or "", given, within="given")
+                    check_replay(KIND, stored, TYPES, ident or key or "", given, within="given")
                     return read(stored)
             draft = self._draft(rows, who, since, until, unit, group, rate, when)
             credited = self._previewed(uow, who, draft, when)
@@ -545,6 +555,16 @@ def _statuses(value: object) -> builtins.list[str] | None:
         if one not in STATUSES:
             raise ValidationError("status", f"must be one of {', '.join(STATUSES)}, got {one!r}")
     return chosen
+
+
+def _with_credit(line: Line, credit: Decimal, burn_op_id: str | None) -> Line:
+    """``line`` with the credit its burn took (a line is built three times an issue: this is
+    ``attrs.evolve`` without its look at the class each time)."""
+    return Line(
+        id=line.id, kind=line.kind, meter_id=line.meter_id, price_id=line.price_id, product_id=line.product_id,
+        description=line.description, quantity=line.quantity, amount=line.amount, discount=line.discount,
+        tax=line.tax, credit_applied=credit, scopes=line.scopes, burn_op_id=burn_op_id,
+    )  # fmt: skip
 
 
 def _key_of(rows: BillingReader, invoice_id: str) -> str | None:

@@ -58,6 +58,10 @@ def _readings(value: object, aggregation: str) -> tuple[MeterReading, ...]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise ValidationError("events", f"expected a sequence of MeterReading, got {type(value).__name__}")
     readings = tuple(value)
+    if all(type(reading) is MeterReading for reading in readings) and (
+        aggregation != "unique_count" or all(reading.unique_key is not None for reading in readings)
+    ):
+        return readings
     for position, reading in enumerate(readings, 1):
         if not isinstance(reading, MeterReading):
             raise ValidationError("events", f"event {position} is a {type(reading).__name__}, not a MeterReading")
@@ -101,7 +105,9 @@ def aggregate(
     if until <= since:
         raise ValidationError("end", f"must be after start ({since.isoformat()}), got {until.isoformat()}")
     pairs = _filter(dimensions).items()
-    taken = [r for r in readings if since <= r.timestamp < until and all(r.dimensions.get(k) == v for k, v in pairs)]
+    taken = [r for r in readings if since <= r.timestamp < until]
+    if pairs:
+        taken = [r for r in taken if all(r.dimensions.get(k) == v for k, v in pairs)]
     if not taken:
         return Aggregate(ZERO, 0)
     if kind == "count":

@@ -104,7 +104,7 @@ class Meters(Part):
             if ident is not None:
                 stored = rows.get_object(KIND, ident)
                 if stored is not None:
-                    check_replay(KIND, stored, ident, given)
+                    check_replay(KIND, stored, (Meter,), ident, given)
                     return load(rows, ident)
             taken = rows.find_key(KIND, given["event_name"])  # type: ignore[arg-type]
             if taken is not None:

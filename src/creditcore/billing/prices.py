@@ -112,7 +112,7 @@ class Prices(Part):
             if ident is not None:
                 stored = rows.get_object(KIND, ident)
                 if stored is not None:
-                    check_replay(KIND, stored, ident, given)
+                    check_replay(KIND, stored, (Price, Tier), ident, given)
                     return read(stored)
             meters.load(rows, meter)
             taken = rows.find_key(KIND, slot(meter, group))

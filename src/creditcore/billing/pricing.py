@@ -72,6 +72,8 @@ def round_half_up(x: Decimal | int | str, scale: int) -> Decimal:
     assert isinstance(exponent, int)
     if not number:
         return _with_places(0, 0, places)
+    if exponent == -places:  # written with its places already
+        return number
     if exponent >= -places:  # nothing to round: write it with its places
         if len(digits) + exponent + places > _MAX_WRITTEN_DIGITS:
             return number

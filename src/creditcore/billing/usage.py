@@ -106,7 +106,7 @@ class Usage(Part):
             if key is not None:
                 stored = rows.find_key(KIND, key)
                 if stored is not None:
-                    check_replay(KIND, stored, key, given, within="given")
+                    check_replay(KIND, stored, (_Stored, UsageRecord), key, given, within="given")
                     return self._replay(stored)
             moment = ctx.write_time(when, uow.load_account(who))
             event: MeterEventRecord | None = None

@@ -304,6 +304,9 @@ def _unique_key(value: object) -> str | None:
     return parse_optional_id(value, "unique_key")
 
 
+_NO_DIMENSIONS: Mapping[str, str] = MappingProxyType({})
+
+
 def _dimensions(value: object) -> Mapping[str, str]:
     if value is None:
         value = {}
@@ -343,9 +346,9 @@ class MeterReading:
         """A reading of an event checked when it was recorded (an aware UTC time, a valid value,
         key and dimensions): built without checking it again, as a store reads back thousands."""
         reading = object.__new__(cls)
-        for name, given in (
-            ("timestamp", timestamp), ("value", value), ("unique_key", unique_key),
-            ("dimensions", MappingProxyType(dict(dimensions))),
-        ):  # fmt: skip
-            object.__setattr__(reading, name, given)
+        put = object.__setattr__
+        put(reading, "timestamp", timestamp)
+        put(reading, "value", value)
+        put(reading, "unique_key", unique_key)
+        put(reading, "dimensions", MappingProxyType(dict(dimensions)) if dimensions else _NO_DIMENSIONS)
         return reading

@@ -188,7 +188,7 @@ class Vouchers(Part):
             if ident is not None:
                 stored = rows.get_object(KIND, ident)
                 if stored is not None:
-                    check_replay(KIND, stored, ident, given)
+                    check_replay(KIND, stored, (VoucherRecord,), ident, given)
                     record = _record(stored)
                     return view(record, max(given_at or self._ctx.now(), record.changed_at))
             when = self.write_time(given_at)  # after the id: a retry replays whenever it comes
