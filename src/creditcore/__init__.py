@@ -93,7 +93,6 @@ __all__ = [
     "StorageError",
     "ValidationError",
 ]
-__version__ = "0.1.0"
 
 try:
     #: The installed version: one source, ``version`` in pyproject.toml.

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, Self
 
 from creditcore.adapters.memory import MemoryRepository
 from creditcore.errors import StorageError, ValidationError
@@ -60,6 +60,20 @@ class Ledger:
     Decimal('30')
     >>> ledger.balance("ada").available
     Decimal('70')
+
+    The options (keyword-only, the same for :meth:`memory`, :meth:`sqlite` and
+    :meth:`postgres`): ``clock`` returns the aware datetime that dates writes without an
+    ``at`` (default: the system's UTC clock); ``units`` declares units with their scales;
+    ``burn_order`` is the order usage burns blocks in (default ``BurnOrder.default()``);
+    ``settle_debt`` whether an unscoped grant pays the customer's debt off by default;
+    ``debt_limit`` caps a customer's debt per unit (``None``: no limit); ``future_tolerance``
+    is how far past the clock a write's explicit ``at`` may lie (``None``: no limit).
+
+    A ledger is a context manager that closes it on the way out, error or not:
+
+    >>> with Ledger.sqlite(":memory:") as ledger:
+    ...     ledger.grant("ada", 5).block.remaining
+    Decimal('5')
     """
 
     def __init__(
@@ -85,14 +99,46 @@ class Ledger:
         for name, scale in (units or {}).items():
             self.define_unit(name, scale)
 
+    # The constructors below repeat __init__'s options, spelled out so that a misspelt one
+    # fails type checking and raises TypeError before any store is opened;
+    # tests/unit/test_entry_points.py holds the four signatures together.
+
     @classmethod
-    def memory(cls, **options: Any) -> Ledger:
-        """A ledger on a new :class:`~creditcore.adapters.memory.MemoryRepository`."""
-        return cls(MemoryRepository(), **options)
+    def memory(
+        cls,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        units: Mapping[str, int] | None = None,
+        burn_order: BurnOrder | None = None,
+        settle_debt: bool = True,
+        debt_limit: int | Decimal | str | None = None,
+        future_tolerance: timedelta | None = DEFAULT_FUTURE_TOLERANCE,
+    ) -> Ledger:
+        """A ledger on a new :class:`~creditcore.adapters.memory.MemoryRepository`, with the
+        options of :class:`Ledger`."""
+        return cls(
+            MemoryRepository(),
+            clock=clock,
+            units=units,
+            burn_order=burn_order,
+            settle_debt=settle_debt,
+            debt_limit=debt_limit,
+            future_tolerance=future_tolerance,
+        )
 
     @classmethod
     def sqlite(
-        cls, path: str | os.PathLike[str], *, durability: str = "full", busy_timeout: float = 5.0, **options: Any
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "full",
+        busy_timeout: float = 5.0,
+        clock: Callable[[], datetime] | None = None,
+        units: Mapping[str, int] | None = None,
+        burn_order: BurnOrder | None = None,
+        settle_debt: bool = True,
+        debt_limit: int | Decimal | str | None = None,
+        future_tolerance: timedelta | None = DEFAULT_FUTURE_TOLERANCE,
     ) -> Ledger:
         """A ledger on a :class:`~creditcore.adapters.sqlite.SQLiteRepository` at ``path`` (created
         if missing; ``":memory:"`` for a private in-memory database).
@@ -100,7 +146,8 @@ class Ledger:
         ``durability="full"`` (default) makes every acknowledged write survive a power loss;
         ``"normal"`` is faster but may lose the last writes then. ``busy_timeout`` is how
         many seconds a write waits for another connection's (SQLite's ``busy_timeout``).
-        ``options`` go to :class:`Ledger`. Call :meth:`close` when done.
+        The other options are :class:`Ledger`'s. Call :meth:`close` when done, or use the
+        ledger as a context manager.
 
         >>> ledger = Ledger.sqlite(":memory:")
         >>> ledger.grant("ada", 5).block.remaining
@@ -109,7 +156,20 @@ class Ledger:
         """
         from creditcore.adapters.sqlite import SQLiteRepository
 
-        return cls(SQLiteRepository(path, durability=durability, busy_timeout=busy_timeout), **options)
+        repository = SQLiteRepository(path, durability=durability, busy_timeout=busy_timeout)
+        try:
+            return cls(
+                repository,
+                clock=clock,
+                units=units,
+                burn_order=burn_order,
+                settle_debt=settle_debt,
+                debt_limit=debt_limit,
+                future_tolerance=future_tolerance,
+            )
+        except BaseException:
+            repository.close()  # refused options leave no connection open
+            raise
 
     @classmethod
     def postgres(
@@ -122,8 +182,12 @@ class Ledger:
         idle_timeout: float = 30.0,
         prepare_threshold: int | None = 5,
         partitions: int | None = None,
-        clock: Callable[[], datetime] | str | None = None,
-        **options: Any,
+        clock: Callable[[], datetime] | Literal["database"] | None = None,
+        units: Mapping[str, int] | None = None,
+        burn_order: BurnOrder | None = None,
+        settle_debt: bool = True,
+        debt_limit: int | Decimal | str | None = None,
+        future_tolerance: timedelta | None = DEFAULT_FUTURE_TOLERANCE,
     ) -> Ledger:
         """A ledger on a :class:`~creditcore.adapters.postgres.PostgresRepository`
         (``pip install "creditcore[postgres]"``): ``dsn_or_pool`` is a connection string
@@ -138,8 +202,8 @@ class Ledger:
         (see ``docs/scaling.md``). ``clock="database"`` dates writes by the database
         server's clock, read once the write holds its customer, so that app servers with
         skewed clocks cannot reorder a customer's history (a function, as for any ledger,
-        or ``None`` for this server's clock). ``options`` go to :class:`Ledger`. Call :meth:`close` when
-        done."""
+        or ``None`` for this server's clock). The other options are :class:`Ledger`'s. Call
+        :meth:`close` when done, or use the ledger as a context manager."""
         try:
             from creditcore.adapters.postgres import PostgresRepository
         except ImportError as error:
@@ -161,10 +225,24 @@ class Ledger:
                 clock = repository.database_time
             elif isinstance(clock, str):
                 raise ValidationError("clock", f"expected 'database', a function or None, got {clock!r}")
-            return cls(repository, clock=clock, **options)
+            return cls(
+                repository,
+                clock=clock,
+                units=units,
+                burn_order=burn_order,
+                settle_debt=settle_debt,
+                debt_limit=debt_limit,
+                future_tolerance=future_tolerance,
+            )
         except BaseException:
             repository.close()
             raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def repository(self) -> Repository:

@@ -20,7 +20,7 @@ Prove an adapter by running the machine on it::
     TestMyAdapter = MyAdapterMachine.TestCase
 
 or ``run_state_machine(lambda clock: Ledger(MyRepository(...), clock=clock))`` inside a test.
-Importing this package needs Hypothesis and pytest (``pip install "creditcore[test]"``).
+Importing this package needs Hypothesis and pytest (``pip install "creditcore[testing]"``).
 """
 
 from creditcore.testing.reference import ReferenceLedger
