@@ -4,7 +4,8 @@ The ledger (``--db``) and the timeline (``--csv``) are written next to their nam
 there only when the run succeeds, so a failed or interrupted run leaves no partial file. A
 ``--db postgresql://...`` ledger goes to a database that holds no ledger yet, in one
 transaction: a failed or interrupted run leaves no customer or entry there either.
-``--workers N`` runs the customers in N processes; the output is the same for any N. A
+``--workers N`` runs the customers in N processes; the output is the same for any N.
+``--plot FILE`` draws the burn-down, or with ``--chart breakage`` each grant's breakage. A
 progress bar (percentage and time left) goes to stderr on a terminal, or anywhere with
 ``--progress``; never to stdout.
 """
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 #: The most worker processes ``--workers`` takes.
 MAX_WORKERS = 1024
+#: What ``--chart`` may ask ``--plot`` to draw (the first, unless it says).
+CHARTS = ("burn-down", "breakage")
 
 
 @click.command()
@@ -45,7 +48,13 @@ MAX_WORKERS = 1024
     "database (postgresql://...) whose ledger holds no customer or entry (its schema is created or brought "
     "forward). CREDITCORE_DB is not read: a simulation never writes to the app's ledger by accident.",
 )
-@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the burn-down chart here (.png or .svg).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Draw the chart here (.png or .svg).")
+@click.option(
+    "--chart",
+    type=click.Choice(CHARTS),
+    help="What --plot draws: burn-down (credit left over time, the default) or breakage (per grant: what it "
+    "granted, used, expired unused, voided and has left at the end).",
+)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the sampled timeline here as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option(
@@ -61,17 +70,26 @@ MAX_WORKERS = 1024
     help="Show a progress bar on stderr (default: on a terminal, once a run takes a second).",
 )
 def simulate(
-    scenario: str, db: str | None, plot: str | None, csv_path: str | None, as_json: bool, workers: int,
-    progress: bool | None,
+    scenario: str, db: str | None, plot: str | None, chart: str | None, csv_path: str | None, as_json: bool,
+    workers: int, progress: bool | None,
 ) -> None:  # fmt: skip
-    """Simulate the burn-down of SCENARIO.toml (the format is in the README)."""
+    """Simulate the burn-down of SCENARIO.toml (the format is in the README).
+
+    \b
+    Example:
+      creditcore simulate examples/promotions.toml --plot breakage.png --chart breakage
+    """
     from creditcore.simulate import ScenarioError, load, open_ledger, run
+    from creditcore.simulate.breakage_chart import draw_breakage
     from creditcore.simulate.chart import FORMATS, ChartUnavailable, draw
     from creditcore.simulate.report import as_json as summary_json
     from creditcore.simulate.report import operations_line, summary_table
 
     if plot is not None and Path(plot).suffix.lower() not in FORMATS:
         raise click.BadParameter(f"{plot!r}: the chart is written as .png or .svg", param_hint="--plot")
+    if chart is not None and plot is None:
+        raise click.UsageError(f"--chart {chart} says what --plot draws: add --plot FILE.png (or .svg)")
+    breakage = chart == "breakage"
     postgres = db is not None and is_postgres(db)
     db_path = None if postgres else db  # a file, written next to its name
     for option, target in (("--plot", plot), ("--csv", csv_path), ("--db", db_path)):
@@ -93,7 +111,7 @@ def simulate(
         sys.exit(1)
     points: list[Any] = []
     sinks: list[Callable[[Any], None]] = []
-    if plot is not None:
+    if plot is not None and not breakage:
         sinks.append(points.append)
     # the ledger and the timeline are written next to their names and moved there only when
     # the run succeeds: a failed or interrupted run leaves no partial file (a PostgreSQL
@@ -123,7 +141,10 @@ def simulate(
                 ledger.close()
     if plot is not None:
         try:
-            draw(points, found, plot)
+            if breakage:
+                draw_breakage(outcome.by_grant, found, plot)
+            else:
+                draw(points, found, plot)
         except ChartUnavailable as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)

@@ -15,6 +15,8 @@ the same whichever part it is in.
 Like the memory adapter, an account keeps only the blocks that still hold credit and the
 active holds, and no entry: the timeline is kept as what each sampled interval changed
 (:mod:`~creditcore.simulate.timeline`), read from the account at each instant it changed in.
+The entries each rule returns are read once as they come: what they moved on each block adds
+to the figures of the block's rule (breakage by grant, :mod:`~creditcore.simulate.breakage`).
 
 Within a customer, events are taken by time, then by kind (a period invoice, a block becoming
 active, grants, voids, job ends, then usage and job starts), then by the rule they come from,
@@ -45,13 +47,14 @@ from creditcore import rules
 from creditcore.errors import Conflict, CreditError, InsufficientCredits, NotFound, ValidationError
 from creditcore.ledger import Ledger
 from creditcore.periods import parse_every
-from creditcore.simulate.figures import Counts
+from creditcore.simulate.breakage import FLOW_OF
+from creditcore.simulate.figures import FLOWS, GRANT_FIGURES, Counts
 from creditcore.simulate.invoicing import line_amount
 from creditcore.simulate.mirror import InvoiceLine, _Mirror
 from creditcore.simulate.model import GrantRule, JobRule, ReplayEvent, Scenario, ScheduleRule, TopUpRule, UsageRule
 from creditcore.simulate.scenario import ScenarioError, metered_customers, rule_where
 from creditcore.simulate.streams import after, arrivals, stream, ticks
-from creditcore.simulate.timeline import Changes, compared_groups, row, sample_times, width
+from creditcore.simulate.timeline import Changes, by_rule, compared_groups, row, sample_times, width
 from creditcore.state import (
     AccountState,
     Burn,
@@ -106,6 +109,10 @@ class PartResult:
     by_period: tuple[int, ...] = ()
     """With meters: per billing period, per group, revenue, credit applied and amount due
     (``(period * groups + group) * 3 + figure``)."""
+    by_grant: tuple[int, ...] = ()
+    """Per group, per rule that makes blocks, its figures at the end in
+    :data:`~creditcore.simulate.figures.GRANT_FIGURES` order (flat): read from its blocks'
+    entries and what its blocks hold."""
 
 
 _COUNTS = tuple(attrs.fields_dict(Counts))
@@ -146,6 +153,8 @@ class _Part:
         self.rules = len(s.sources)
         self.groups = compared_groups(s)
         self.width_of_row = width(s)
+        # per group, per rule: its figures at the end, as its customers' last rows say
+        self.by_grant = [0] * (len(s.groups) * self.rules * len(GRANT_FIGURES))
         # the top-up rule of each customer that has one (a customer has one at most)
         self.top_up_of = {c: i for i, rule in enumerate(s.top_ups) for c in rule.window.customers}
         self.times = sample_times(s)
@@ -220,11 +229,12 @@ class _Part:
             if self.mirror is not None and stopped is None:
                 self.mirror.finish(s.end)
         counts = tuple(self.counts[name] for name in _COUNTS)
+        by_grant = tuple(self.by_grant)
         if not self.billed:
-            return PartResult(figures=figures, changes=self.changes, counts=counts, stopped=stopped)
+            return PartResult(figures=figures, changes=self.changes, counts=counts, stopped=stopped, by_grant=by_grant)
         return PartResult(
             figures=figures, changes=self.changes, counts=counts, stopped=stopped,
-            invoiced=tuple(self.customer_invoiced), by_period=tuple(self.by_period),
+            invoiced=tuple(self.customer_invoiced), by_period=tuple(self.by_period), by_grant=by_grant,
         )  # fmt: skip
 
     def customer(self, index: int, customer: str, covered: list[int]) -> tuple[int, ...]:
@@ -247,6 +257,8 @@ class _Part:
         }  # fmt: skip
         self.ids = 0
         self.invoiced = [0, 0, 0] if self.billed else []
+        self.flows = [0] * (len(FLOWS) * self.rules)
+        """Per rule that makes blocks, what its blocks' entries granted, used, expired and voided."""
         self.rngs: dict[tuple[str, int, str], random.Random] = {}
         self.amount_streams: list[random.Random | None] = [None] * len(s.usage)
         self.numbers = numbers = itertools.count()
@@ -314,6 +326,12 @@ class _Part:
             raise _Stopped(self.stopped(problem, self.limit, -1, None, None)) from None
         end = s.end
         tally = rules.tally(rules.view(self.state, end), self.unit, end)
+        # the last row read is the account at the end (every expiry due by then recorded)
+        size = self.rules * len(GRANT_FIGURES)
+        start = self.group * size
+        self.by_grant[start : start + size] = map(
+            add, self.by_grant[start : start + size], by_rule(self.last, self.rules)
+        )
         if self.billed:
             revenue, applied, due = self.invoiced
             self.customer_invoiced.append((revenue, applied, due))
@@ -407,7 +425,8 @@ class _Part:
     def read(self, k: int, at: datetime) -> None:
         """Add what the account changed since it was last read to instant ``k``."""
         counted = (self.shortfall, self.scheduled, self.carried, self.topped_up)
-        now = row(self.state, counted, at, self.unit, self.series, self.rules, self.group, self.groups, self.invoiced)
+        now = row(self.state, counted, at, self.unit, self.series, self.rules, self.group, self.groups, self.flows,
+                  self.invoiced)  # fmt: skip
         last, kept = self.last, self.changes[k]
         # map() over operators: twice as fast as a comprehension, and this runs at most once
         # per customer and instant (rows are all timeline.width() long)
@@ -418,14 +437,30 @@ class _Part:
 
     def commit(self, done: tuple[AccountState, tuple[Any, ...]]) -> None:
         """Keep the account a rule returned as the memory adapter would load it back (only
-        blocks with credit left, only active holds), counting the debt settlements."""
+        blocks with credit left, only active holds), counting the debt settlements and what the
+        entries moved per rule (:meth:`count`)."""
         after, entries = done
-        for entry in entries:
-            if entry.kind == "settle":
-                self.counts["settlements"] += 1
+        self.count(after, entries)
         self.state = after.live()
         if self.recurring:
             self.recur(entries)
+
+    def count(self, after: AccountState, entries: tuple[EntryState, ...]) -> None:
+        """Count the debt settlements in ``entries``, and add what each entry on a block moved to
+        the flows of that block's rule (granted, used, expired, voided: as the core's own effects
+        move the totals, see :mod:`~creditcore.simulate.breakage`); ``after`` still has the
+        blocks the entries emptied."""
+        flows, series, blocks = self.flows, self.series, after.blocks
+        width = len(FLOWS)
+        for entry in entries:
+            kind = entry.kind
+            if kind == "settle":
+                self.counts["settlements"] += 1
+            moves = FLOW_OF.get(kind)
+            if moves is not None and entry.block_id is not None:
+                place = width * series[blocks[entry.block_id].description]
+                for figure, sign in moves:
+                    flows[place + figure] += sign * entry.amount
 
     def recur(self, entries: tuple[EntryState, ...]) -> None:
         """Count what schedules and top-ups did in ``entries`` (period grants, carries,
@@ -580,9 +615,7 @@ class _Part:
             return
         self.shortfall += done.outcome.shortfall  # what the rule decided no credit covered
         after, entries = done
-        for entry in entries:  # commit(), inlined: this is most events
-            if entry.kind == "settle":
-                self.counts["settlements"] += 1
+        self.count(after, entries)  # commit(), inlined: this is most events
         self.state = after.live()
         if self.recurring:
             self.recur(entries)

@@ -38,7 +38,7 @@ FORMATS = (".png", ".svg")
 # promotional credit in warm colours, paid credit in cool ones
 _WARM = ("#f28e2b", "#e15759", "#edc948", "#ff9d9a", "#b07aa1", "#d37295")
 _COOL = ("#4e79a7", "#59a14f", "#76b7b2", "#86bcb6", "#9c755f", "#499894")
-_USED, _EXPIRED, _VOIDED, _SHORT = "#8c8c8c", "#c0392b", "#7b3294", "#222222"
+USED, EXPIRED, VOIDED, _SHORT = "#8c8c8c", "#c0392b", "#7b3294", "#222222"
 _APPLIED, _DUE = "#59a14f", "#9c755f"
 # one per compared group (at most MOST_COMPARED)
 _GROUPS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666", "#1f78b4",
@@ -116,6 +116,11 @@ def chart_data(points: Sequence[Point], scenario: Scenario) -> ChartData:
 
 def series_label(rule: GrantRule | ScheduleRule | TopUpRule, scenario: Scenario) -> str:
     """How the chart names a rule's credit: its name, category and how long it lasts."""
+    return f"{rule.name} ({rule_details(rule, scenario)})"
+
+
+def rule_details(rule: GrantRule | ScheduleRule | TopUpRule, scenario: Scenario) -> str:
+    """A rule's category and how long its credit lasts, as the charts say it."""
 
     def amount(minor: int) -> str:
         with localcontext(DECIMAL_CONTEXT):
@@ -123,18 +128,23 @@ def series_label(rule: GrantRule | ScheduleRule | TopUpRule, scenario: Scenario)
 
     if isinstance(rule, GrantRule):
         lasts = f", expires after {rule.expires_after.text}" if rule.expires_after else ", never expires"
-        return f"{rule.name} ({rule.category}{lasts})"
+        return f"{rule.category}{lasts}"
     if isinstance(rule, ScheduleRule):
         carry = f"carries up to {amount(rule.rollover_max)}" if rule.rollover_max else "refills, nothing carried"
-        return f"{rule.name} ({rule.category}, {amount(rule.amount)} every {rule.every.text}, {carry})"
+        return f"{rule.category}, {amount(rule.amount)} every {rule.every.text}, {carry}"
     lasts = f", expires after {rule.expires_after.text}" if rule.expires_after else ""
-    return f"{rule.name} ({rule.category} top-up at {amount(rule.threshold)} or less{lasts})"
+    return f"{rule.category} top-up at {amount(rule.threshold)} or less{lasts}"
 
 
 def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
     """Draw the burn-down of ``points`` to ``path`` (``.png`` or ``.svg``). The file is the
     same for the same points: an SVG carries no date, and its ids are not random."""
-    chart = figure(points, scenario)
+    save(figure(points, scenario), path)
+
+
+def save(chart: Any, path: str | Path) -> None:
+    """Write a chart's ``Figure`` to ``path`` (``.png`` or ``.svg``), the same file for the same
+    figure: an SVG carries no date, and its ids are not random."""
     import matplotlib
 
     if Path(path).suffix.lower() == ".svg":
@@ -144,17 +154,22 @@ def draw(points: Sequence[Point], scenario: Scenario, path: str | Path) -> None:
         chart.savefig(str(path))
 
 
-def figure(points: Sequence[Point], scenario: Scenario) -> Any:
-    """The burn-down of ``points`` as a matplotlib ``Figure`` (not drawn anywhere yet)."""
+def need_matplotlib() -> None:
+    """Make sure matplotlib can be imported, and draws without a display (no pyplot, no window)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
-        from matplotlib import dates as mdates
-        from matplotlib import ticker
-        from matplotlib.figure import Figure
     except ImportError:
         raise ChartUnavailable('drawing a chart needs matplotlib: pip install "creditcore[plot]"') from None
+
+
+def figure(points: Sequence[Point], scenario: Scenario) -> Any:
+    """The burn-down of ``points`` as a matplotlib ``Figure`` (not drawn anywhere yet)."""
+    need_matplotlib()
+    from matplotlib import dates as mdates
+    from matplotlib import ticker
+    from matplotlib.figure import Figure
 
     data = chart_data(points, scenario)
     factor = float(scenario.factor)
@@ -212,8 +227,8 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
     top.margins(x=0)
     # an expiry or a void is counted at the first sample at or after it: mark it there
     for name, colour, marker, what in (
-        ("expired", _EXPIRED, "v", "credit expired unused"),
-        ("voided", _VOIDED, "X", "credit voided (refunds, clawbacks)"),
+        ("expired", EXPIRED, "v", "credit expired unused"),
+        ("voided", VOIDED, "X", "credit voided (refunds, clawbacks)"),
     ):
         steps = floats(data.per_interval(name))
         marks = [(t, amount) for t, amount in zip(times, steps, strict=True) if amount > 0]
@@ -245,9 +260,9 @@ def figure(points: Sequence[Point], scenario: Scenario) -> Any:
     short = [-value for value in bars("shortfall")]
     base: list[float] = [0.0] * len(ends)
     for values, colour, label in (
-        (used, _USED, f"used (total {total(final.used)})"),
-        (expired, _EXPIRED, f"expired (total {total(final.expired)})"),
-        (voided, _VOIDED, f"voided (total {total(final.voided)})"),
+        (used, USED, f"used (total {total(final.used)})"),
+        (expired, EXPIRED, f"expired (total {total(final.expired)})"),
+        (voided, VOIDED, f"voided (total {total(final.voided)})"),
     ):
         bottom.bar(ends, values, width=widths, align="edge", bottom=base, color=colour, label=label)
         base = [b + v for b, v in zip(base, values, strict=True)]

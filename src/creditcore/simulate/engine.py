@@ -24,7 +24,8 @@ stays in this process.
 The parts live beside it: :mod:`~creditcore.simulate.streams` (ticks, arrivals, random
 streams), :mod:`~creditcore.simulate.accounts` (one customer's events through the rules),
 :mod:`~creditcore.simulate.timeline` (the sampled points), :mod:`~creditcore.simulate.parts`
-(cutting and adding up), :mod:`~creditcore.simulate.figures` (what a run reports) and
+(cutting and adding up), :mod:`~creditcore.simulate.figures` (what a run reports),
+:mod:`~creditcore.simulate.breakage` (each grant's figures, and the check they add up) and
 :mod:`~creditcore.simulate.mirror` (the ``--db`` ledger); the public names are importable from
 here too.
 """

@@ -1,10 +1,13 @@
-"""What a run reports: the totals (:class:`Figures`), the timeline's points, the operation
+"""What a run reports: the totals (:class:`Figures`), each grant's figures (:class:`ByGrant`:
+its breakage, see :mod:`~creditcore.simulate.breakage`), the timeline's points, the operation
 counts and the :class:`Outcome` at the scenario's end, all in minor units; with meters, also
 what the invoices came to (:mod:`~creditcore.simulate.invoicing`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal, localcontext
 from typing import Any
 
 import attrs
@@ -12,7 +15,7 @@ import attrs
 from creditcore.simulate.invoicing import Billed, Invoiced
 from creditcore.simulate.model import Scenario
 from creditcore.state import Tally
-from creditcore.values import to_decimal
+from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 FIGURES = ("granted", "used", "expired", "voided", "available", "held", "upcoming", "shortfall", "debt")
 #: What schedules and top-ups did (SPEC §17, §18): reported for scenarios that have them.
@@ -49,6 +52,64 @@ class Figures:
         return Figures(**{name: getattr(self, name) + getattr(other, name) for name in ALL_FIGURES})
 
 
+#: What a grant's figures are, in order; the first four move with entries, the last two are
+#: the credit in its blocks (``remaining``: effective, held included; ``upcoming``: not yet).
+GRANT_FIGURES = ("granted", "used", "expired", "voided", "remaining", "upcoming")
+FLOWS = GRANT_FIGURES[:4]
+
+
+@attrs.frozen(kw_only=True)
+class GrantFigures:
+    """One grant's figures, in minor units:
+    ``granted == used + expired + voided + remaining + upcoming``."""
+
+    granted: int = 0
+    used: int = 0
+    """Taken by burns, captures and debt settlements."""
+    expired: int = 0
+    """Expired unused: this grant's breakage."""
+    voided: int = 0
+    remaining: int = 0
+    """Left in its effective blocks (held included)."""
+    upcoming: int = 0
+    """Left in its blocks not yet effective."""
+
+    def __add__(self, other: GrantFigures) -> GrantFigures:
+        return GrantFigures(**{name: getattr(self, name) + getattr(other, name) for name in GRANT_FIGURES})
+
+    @property
+    def expired_share(self) -> Decimal | None:
+        """What share of what it granted expired unused, in percent to a tenth (``None``: it
+        granted nothing)."""
+        if not self.granted:
+            return None
+        with localcontext(DECIMAL_CONTEXT):
+            return (Decimal(100 * self.expired) / self.granted).quantize(Decimal("0.1"))
+
+    @property
+    def unaccounted(self) -> int:
+        """What the identity misses (0 when it holds)."""
+        return self.granted - self.used - self.expired - self.voided - self.remaining - self.upcoming
+
+
+@attrs.frozen(kw_only=True)
+class ByGrant:
+    """Each grant's figures at the end of a run, in all and per group."""
+
+    names: tuple[str, ...]
+    """Every rule that makes blocks, in :attr:`Scenario.sources
+    <creditcore.simulate.model.Scenario.sources>` order (grants, schedules, top-ups)."""
+    totals: tuple[GrantFigures, ...]
+    """Per rule, over every customer."""
+    groups: dict[str, tuple[GrantFigures, ...]]
+    """Per group (in :attr:`Scenario.groups <creditcore.simulate.model.Scenario.groups>` order),
+    per rule."""
+
+    def items(self) -> Iterator[tuple[str, GrantFigures]]:
+        """Each rule's name with its figures over every customer."""
+        return zip(self.names, self.totals, strict=True)
+
+
 @attrs.frozen(kw_only=True)
 class Point:
     """The whole population's credit at one sampled instant, in minor units."""
@@ -66,6 +127,9 @@ class Point:
     """Usage no credit covered so far, per group, likewise."""
     invoiced: Invoiced | None = None
     """With meters: what the invoices issued so far came to (else ``None``)."""
+    grants: tuple[GrantFigures, ...] = ()
+    """Per rule that makes blocks (as ``remaining``): what it granted so far, and of that what
+    was used, expired, voided, and is left (its ``remaining`` is the one above)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -122,6 +186,9 @@ class Outcome:
     customers: dict[str, Figures]
     billing: Billed | None = None
     """With meters: what the period invoices came to, per period, group and customer."""
+    by_grant: ByGrant
+    """Each grant's (schedule's, top-up rule's) figures at the end: granted, used, expired
+    (its breakage), voided, remaining, upcoming, in all and per group."""
 
     @property
     def events(self) -> int:

@@ -20,7 +20,8 @@ from datetime import datetime
 import attrs
 
 from creditcore.simulate.accounts import PartResult
-from creditcore.simulate.figures import ALL_FIGURES, Counts, Figures, Outcome
+from creditcore.simulate.breakage import by_grant, check
+from creditcore.simulate.figures import ALL_FIGURES, GRANT_FIGURES, Counts, Figures, Outcome
 from creditcore.simulate.invoicing import Billed, Invoiced
 from creditcore.simulate.model import ReplayEvent, Scenario, Window
 from creditcore.simulate.scenario import ScenarioError, metered_customers
@@ -162,9 +163,11 @@ def merge(scenario: Scenario, results: Sequence[tuple[range, PartResult]], times
     counts = [0] * len(attrs.fields(Counts))
     per_customer: dict[str, Figures] = {}
     groups = [[0] * len(ALL_FIGURES) for _ in s.groups]
+    grants = [0] * (len(s.groups) * len(s.sources) * len(GRANT_FIGURES))
     for customers, result in sorted(results, key=lambda found: found[0].start):
         add(changes, result.changes)
         counts = [a + b for a, b in zip(counts, result.counts, strict=True)]
+        grants = [a + b for a, b in zip(grants, result.by_grant or [0] * len(grants), strict=True)]
         for index, figures in zip(customers, result.figures, strict=True):
             per_customer[s.customers[index]] = Figures(**dict(zip(ALL_FIGURES, figures, strict=True)))
             group = groups[s.customer_group[index]]
@@ -172,6 +175,7 @@ def merge(scenario: Scenario, results: Sequence[tuple[range, PartResult]], times
                 group[place] += value
     totals = [sum(column) for column in zip(*groups, strict=True)]
     billing = _billed(s, results) if s.billed else None
+    found = by_grant([rule.name for rule in s.sources], s.groups, grants)
     outcome = Outcome(
         scenario=s,
         totals=Figures(**dict(zip(ALL_FIGURES, totals, strict=True))),
@@ -180,7 +184,9 @@ def merge(scenario: Scenario, results: Sequence[tuple[range, PartResult]], times
         counts=Counts(**dict(zip(attrs.fields_dict(Counts), counts, strict=True))),
         customers=per_customer,
         billing=billing,
+        by_grant=found,
     )  # fmt: skip
+    check(found, outcome.totals, outcome.groups)  # the figures by grant add up to the run's own
     return Merged(outcome=outcome, changes=changes)
 
 

@@ -6,6 +6,10 @@ A scenario with schedules or top-ups (:attr:`Scenario.recurring
 many of each there were; and, when it has a few groups, the expiries and shortfall of each
 group over time. A scenario without them prints and writes what it always has.
 
+Every run also shows each grant's breakage (:mod:`~creditcore.simulate.breakage`): per rule that
+makes blocks, what it granted, and of that what was used, expired unused, voided and is left, in
+a table, in the JSON summary (``by_grant``) and, over time, in the timeline CSV.
+
 A scenario with meters (:attr:`Scenario.billed <creditcore.simulate.model.Scenario.billed>`)
 also shows what its period invoices came to: a table of revenue, credit applied and amount
 due per billing month and group, the same in the JSON summary (``billing``), and in the
@@ -25,7 +29,16 @@ from typing import IO, Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from creditcore.simulate.figures import FIGURES, RECURRING, Figures, Outcome, Point
+from creditcore.simulate.figures import (
+    FIGURES,
+    GRANT_FIGURES,
+    RECURRING,
+    ByGrant,
+    Figures,
+    GrantFigures,
+    Outcome,
+    Point,
+)
 from creditcore.simulate.invoicing import INVOICED, Billed, Invoiced
 from creditcore.simulate.model import Scenario
 from creditcore.simulate.timeline import compared_groups
@@ -47,10 +60,16 @@ _HEADINGS = {
     "revenue": "revenue",
     "credit_applied": "credit\napplied",
     "amount_due": "amount\ndue",
+    "remaining": "remaining",
 }
+#: The timeline CSV's name of each grant figure (``breakage``: ``expired[<name>]`` is a group's).
+_GRANT_COLUMNS = {"granted": "granted", "used": "used", "expired": "breakage", "voided": "voided",
+                  "upcoming": "upcoming"}  # fmt: skip
 
 
-def figures_json(figures: Figures | Invoiced, scale: int, names: Sequence[str] = FIGURES) -> dict[str, str]:
+def figures_json(
+    figures: Figures | Invoiced | GrantFigures, scale: int, names: Sequence[str] = FIGURES
+) -> dict[str, str]:
     """Every figure (of ``names``) as an exact decimal string."""
     return {name: str(to_decimal(getattr(figures, name), scale)) for name in names}
 
@@ -105,10 +124,23 @@ def as_json(outcome: Outcome) -> dict[str, Any]:
             "totals": figures_json(outcome.totals, s.scale, RECURRING),
             "groups": {name: figures_json(figures, s.scale, RECURRING) for name, figures in outcome.groups.items()},
         }
+    summary["by_grant"] = by_grant_json(outcome.by_grant, s.scale)
     if outcome.billing is not None:
         summary["operations"].update(meter_events=counts.meter_events, invoices=counts.invoices)
         summary["billing"] = billing_json(outcome.billing, s)
     return summary
+
+
+def by_grant_json(found: ByGrant, scale: int) -> dict[str, Any]:
+    """``{"totals": {"<grant>": {"granted": ..., "used": ..., "expired": ..., "voided": ...,
+    "remaining": ..., "upcoming": ...}, ...}, "groups": {"<group>": {"<grant>": {...}}}}``;
+    amounts are strings."""
+
+    def each(figures: Sequence[GrantFigures]) -> dict[str, dict[str, str]]:
+        return {name: figures_json(grant, scale, GRANT_FIGURES) for name, grant in zip(found.names, figures,
+                                                                                        strict=True)}  # fmt: skip
+
+    return {"totals": each(found.totals), "groups": {name: each(figures) for name, figures in found.groups.items()}}
 
 
 def billing_json(billed: Billed, scenario: Scenario) -> dict[str, Any]:
@@ -136,12 +168,51 @@ def billing_json(billed: Billed, scenario: Scenario) -> dict[str, Any]:
 
 
 def summary_table(outcome: Outcome) -> RenderableType:
-    """One row per customer group and a total row; with meters, then a table of what the
-    invoices came to per billing month (:func:`billing_table`)."""
-    table = burn_down_table(outcome)
-    if outcome.billing is None:
-        return table
-    return Group(table, billing_table(outcome.billing, outcome.scenario))
+    """One row per customer group and a total row, then each grant's breakage
+    (:func:`by_grant_table`); with meters, then a table of what the invoices came to per
+    billing month (:func:`billing_table`)."""
+    tables: list[RenderableType] = [burn_down_table(outcome), by_grant_table(outcome.by_grant, outcome.scenario)]
+    if outcome.billing is not None:
+        tables.append(billing_table(outcome.billing, outcome.scenario))
+    return Group(*tables)
+
+
+def by_grant_table(found: ByGrant, scenario: Scenario) -> Table:
+    """Per grant (schedule, top-up rule): what it granted, used, lost to expiry (and that as a
+    share of what it granted), voided and has left; with several groups, a row per group that
+    it granted to, then the grant's total; the last row, every grant's (the run's totals)."""
+    s = scenario
+    table = Table(title=f"Breakage by grant, amounts in {s.unit}", title_justify="left")
+    table.add_column("grant")
+    several = len(found.groups) > 1
+    if several:
+        table.add_column("group")
+    names = ("granted", "used", "expired", "share", "voided", "remaining", "upcoming")
+    for name in names:
+        table.add_column("expired\nshare" if name == "share" else _HEADINGS[name], justify="right")
+
+    def cells(grant: GrantFigures) -> list[str]:
+        return [_share(grant) if name == "share" else f"{to_decimal(getattr(grant, name), s.scale):,}"
+                for name in names]  # fmt: skip
+
+    for r, name in enumerate(found.names):
+        if not several:
+            table.add_row(name, *cells(found.totals[r]))
+            continue
+        rows = [(group, figures[r]) for group, figures in found.groups.items() if figures[r] != GrantFigures()]
+        for group, grant in rows:
+            table.add_row(name, group, *cells(grant), end_section=len(rows) == 1)
+        if len(rows) != 1:  # a grant to one group: its row is the grant's total
+            table.add_row(name, "all", *cells(found.totals[r]), style="bold", end_section=True)
+    if not several:
+        table.add_section()
+    table.add_row("total", *(("",) if several else ()), *cells(sum(found.totals, GrantFigures())), style="bold")
+    return table
+
+
+def _share(grant: GrantFigures) -> str:
+    share = grant.expired_share
+    return "-" if share is None else f"{share}%"
 
 
 def billing_table(billed: Billed, scenario: Scenario) -> Table:
@@ -235,9 +306,12 @@ def operations_line(outcome: Outcome) -> str:
 class TimelineCSV:
     """Writes each sampled point as it comes: ``at``, the totals (with schedules or top-ups,
     also ``scheduled``, ``carried`` and ``topped_up``), then the credit left per rule that
-    makes blocks (``remaining[<name>]``), then, when the scenario compares its groups, the
-    credit expired and the shortfall so far per group (``expired[<group>]``,
-    ``shortfall[<group>]``), then, with meters, what the invoices issued so far came to
+    makes blocks (``remaining[<name>]``), then what each such rule granted so far and what of
+    it was used, expired unused, voided, or is still upcoming (``granted[<name>]``,
+    ``used[<name>]``, ``breakage[<name>]``, ``voided[<name>]``, ``upcoming[<name>]``), then,
+    when the scenario compares its groups, the credit expired and the shortfall so far per
+    group (``expired[<group>]``, ``shortfall[<group>]``), then, with meters, what the invoices
+    issued so far came to
     (``revenue``, ``credit_applied``, ``amount_due``; the timeline samples each billing
     period's end, where its invoices are issued)."""
 
@@ -252,6 +326,7 @@ class TimelineCSV:
                 "at",
                 *self.names,
                 *(f"remaining[{rule.name}]" for rule in scenario.sources),
+                *(f"{column}[{rule.name}]" for column in _GRANT_COLUMNS.values() for rule in scenario.sources),
                 *(f"expired[{group}]" for group in groups),
                 *(f"shortfall[{group}]" for group in groups),
                 *(INVOICED if self.billed else ()),
@@ -265,10 +340,9 @@ class TimelineCSV:
             [
                 point.at.isoformat(),
                 *(str(to_decimal(getattr(point.figures, name), scale)) for name in self.names),
-                *(
-                    str(to_decimal(value, scale))
-                    for value in (*point.remaining, *point.expired_by_group, *point.shortfall_by_group)
-                ),
+                *(str(to_decimal(value, scale)) for value in point.remaining),
+                *(str(to_decimal(getattr(grant, name), scale)) for name in _GRANT_COLUMNS for grant in point.grants),
+                *(str(to_decimal(value, scale)) for value in (*point.expired_by_group, *point.shortfall_by_group)),
                 *(str(to_decimal(getattr(invoiced, name), scale)) for name in INVOICED if invoiced is not None),
             ]
         )

@@ -11,10 +11,11 @@ added, so the sum is exact and the same however the customers were split.
 A customer's figures are one row of integers (:func:`width` long): the totals in
 :data:`_TOTALS` order, then the credit left in effective blocks per rule that makes blocks
 (:attr:`Scenario.sources <creditcore.simulate.model.Scenario.sources>`), then the credit per
-such rule not yet effective (upcoming), then, when the scenario compares its groups
-(:func:`compared_groups`), the credit expired and the shortfall per group (a customer's own
-group holds its figures, the others 0), then, when it names meters, what the customer's
-invoices so far came to (revenue, credit applied, amount due).
+such rule not yet effective (upcoming), then per such rule what its blocks' entries so far
+granted, used, expired and voided (:mod:`~creditcore.simulate.breakage`), then, when the
+scenario compares its groups (:func:`compared_groups`), the credit expired and the shortfall
+per group (a customer's own group holds its figures, the others 0), then, when it names
+meters, what the customer's invoices so far came to (revenue, credit applied, amount due).
 
 With meters, the timeline also samples the end of each billing period (where its invoices
 are issued), so that what each period invoiced is the difference of two points.
@@ -26,7 +27,8 @@ import operator
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
-from creditcore.simulate.figures import Figures, Point
+from creditcore.simulate.breakage import per_grant
+from creditcore.simulate.figures import FLOWS, Figures, Point
 from creditcore.simulate.invoicing import Invoiced
 from creditcore.simulate.model import Scenario
 from creditcore.simulate.streams import ticks
@@ -37,6 +39,8 @@ WIDTH = len(_TOTALS)
 """Where the credit left per rule starts in a row."""
 #: The most groups the timeline and the chart compare side by side.
 MOST_COMPARED = 12
+# per rule that makes blocks: its remaining and its upcoming credit, then its flows
+_PER_RULE = 2 + len(FLOWS)
 
 Changes = list[list[int] | None]
 """Per sampled instant, what the figures changed since the instant before (``None``: nothing)."""
@@ -61,16 +65,30 @@ def compared_groups(scenario: Scenario) -> int:
 
 def width(scenario: Scenario) -> int:
     """The length of a row of figures."""
-    return WIDTH + 2 * len(scenario.sources) + 2 * compared_groups(scenario) + (3 if scenario.billed else 0)
+    return WIDTH + _PER_RULE * len(scenario.sources) + 2 * compared_groups(scenario) + (3 if scenario.billed else 0)
+
+
+def by_rule(figures: Sequence[int], rules: int) -> list[int]:
+    """From a row (a customer's, or a running sum of them), each rule's figures, flat, in
+    :data:`~creditcore.simulate.figures.GRANT_FIGURES` order."""
+    remaining = figures[WIDTH : WIDTH + rules]
+    upcoming = figures[WIDTH + rules : WIDTH + 2 * rules]
+    flows = len(FLOWS)
+    found: list[int] = []
+    for i in range(rules):
+        start = WIDTH + 2 * rules + flows * i
+        found.extend((*figures[start : start + flows], remaining[i], upcoming[i]))
+    return found
 
 
 def row(state: AccountState, counted: tuple[int, int, int, int], at: datetime, unit: str,
-        series: Mapping[str | None, int], rules: int, group: int, groups: int,
+        series: Mapping[str | None, int], rules: int, group: int, groups: int, flows: Sequence[int],
         invoiced: Sequence[int] = ()) -> list[int]:  # fmt: skip
     """One customer's figures at ``at`` (its expiries due by then recorded). ``counted``: what
     the run counted for it (shortfall, scheduled, carried, topped up); ``series``: the place
     of each block's rule by its description; ``group``: its group's place among ``groups``
-    compared ones; ``invoiced``: with meters, what its invoices so far came to."""
+    compared ones; ``flows``: per rule, what its blocks' entries so far granted, used, expired
+    and voided; ``invoiced``: with meters, what its invoices so far came to."""
     remaining = [0] * (2 * rules)
     held = 0
     for block in state.blocks.values():
@@ -84,6 +102,7 @@ def row(state: AccountState, counted: tuple[int, int, int, int], at: datetime, u
         figures = [0, 0, 0, 0, held, 0, *counted, *remaining]
     else:
         figures = [totals.granted, totals.used, totals.expired, totals.voided, held, totals.debt, *counted, *remaining]
+    figures.extend(flows)
     if groups:
         by_group = [0] * (2 * groups)
         by_group[group] = figures[2]  # expired
@@ -108,7 +127,7 @@ def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Itera
     rules = len(scenario.sources)
     groups = compared_groups(scenario)
     running = [0] * width(scenario)
-    by_group = WIDTH + 2 * rules
+    by_group = WIDTH + _PER_RULE * rules
     billed = by_group + 2 * groups
     for at, found in zip(times, changes, strict=True):
         if found is not None:
@@ -122,7 +141,7 @@ def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Itera
             voided=voided,
             available=sum(remaining) - held,
             held=held,
-            upcoming=sum(running[WIDTH + rules : by_group]),
+            upcoming=sum(running[WIDTH + rules : WIDTH + 2 * rules]),
             shortfall=shortfall,
             debt=debt,
             scheduled=scheduled,
@@ -133,6 +152,7 @@ def points(scenario: Scenario, times: list[datetime], changes: Changes) -> Itera
             at=at,
             figures=figures,
             remaining=remaining,
+            grants=per_grant(by_rule(running, rules)),
             expired_by_group=tuple(running[by_group : by_group + groups]),
             shortfall_by_group=tuple(running[by_group + groups : billed]),
             invoiced=Invoiced(revenue=running[billed], credit_applied=running[billed + 1],
