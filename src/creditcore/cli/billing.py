@@ -107,7 +107,7 @@ def charge(
 
     \b
     Example:
-      creditcore charge ada 12.50 --unit usd --scope realm:berlin --overdraft debt --key trip-881
+      creditcore charge ada 12.50 --unit usd --scope realm:berlin --overdraft debt --idempotency-key trip-881
     """
     with (
         open_billing(db, invoice_prefix=invoice_prefix, invoice_number_width=invoice_number_width) as billing,

@@ -18,7 +18,7 @@ from rich.table import Table
 from creditcore.billing import Billing
 from creditcore.billing.model import Invoice, InvoicePreview, Line
 from creditcore.billing.values import Tier
-from creditcore.cli.common import ISO, console, entries_table, sqlite_ledger
+from creditcore.cli.common import ISO, console, entries_table, idempotency_key, sqlite_ledger
 from creditcore.ledger import Ledger
 from creditcore.model import Entry
 
@@ -119,9 +119,7 @@ DAY_OR_TIME = _DayOrTime()
 
 AT = "Date the change (default: now)."
 AS_OF = "As it stood at this time (default: now)."
-KEY = click.option(
-    "--key", "--idempotency-key", "idempotency_key", help="Idempotency key: a retry with the same key replays."
-)
+KEY = idempotency_key
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``voucher`` (create, list, void) and ``invoice`` (preview, create, issue, pay, void, get,
+"""``voucher`` (create, get, list, void) and ``invoice`` (preview, create, issue, pay, void, get,
 list): SPEC_BILLING B5-B6 on the ledger of ``--db``.
 
 A period's ``--start`` and ``--end`` take a date alone (its midnight in the customer's zone,
@@ -30,7 +30,7 @@ from creditcore.cli.billing_common import (
     when,
     zone_option,
 )
-from creditcore.cli.common import ISO, admin, console, metadata_pairs, print_json
+from creditcore.cli.common import ISO, Aliased, admin, console, metadata_pairs, print_json
 
 __all__ = ["invoice", "voucher"]
 
@@ -56,7 +56,13 @@ def _voucher_table(vouchers: Iterable[Voucher]) -> Table:
 
 @click.group()
 def voucher() -> None:
-    """Percentages off a customer's charges and invoices (never credit): create, list, void."""
+    """Percentages off a customer's charges and invoices (never credit): create, get, list,
+    void.
+
+    \b
+    Example:
+      creditcore voucher create ada 20 --scope trip --single-use
+    """
 
 
 @voucher.command("create")
@@ -96,10 +102,31 @@ def create_voucher(
             console().print(_voucher_table([found]))
 
 
+@voucher.command("get")
+@click.argument("voucher_id")
+@click.option("--at", type=ISO, help=AS_OF)
+@admin
+def get_voucher(voucher_id: str, at: datetime | None, db: str, as_json: bool) -> None:
+    """One voucher, whatever its status (exit 1 if unknown).
+
+    \b
+    Example:
+      creditcore voucher get vch_01a2304b83657646aa05a3478176146b --json
+    """
+    with open_billing(db, read_only=True) as billing:
+        found = billing.vouchers.get(voucher_id, at=at)
+    if as_json:
+        print_json(found)
+    else:
+        console().print(_voucher_table([found]))
+
+
 @voucher.command("list")
 @click.argument("customer")
-@click.option("--include-inactive", "--all", "include_inactive", is_flag=True, help="Also upcoming, used, expired "
-              "and voided vouchers.")  # fmt: skip
+@click.option(
+    "--include-inactive", "--all", "include_inactive", is_flag=True, cls=Aliased, aliases=("--all",),
+    help="Also upcoming, used, expired and voided vouchers.",
+)  # fmt: skip
 @click.option("--at", type=ISO, help=AS_OF)
 @admin
 def list_vouchers(customer: str, include_inactive: bool, at: datetime | None, db: str, as_json: bool) -> None:
@@ -143,7 +170,12 @@ def void_voucher(voucher_id: str, at: datetime | None, db: str, as_json: bool) -
 
 @click.group()
 def invoice() -> None:
-    """Period invoices of metered usage: preview, create, issue, pay, void, get, list."""
+    """Period invoices of metered usage: preview, create, issue, pay, void, get, list.
+
+    \b
+    Example:
+      creditcore invoice preview ada --start 2026-01-01 --end 2026-02-01
+    """
 
 
 _START = click.option("--start", type=DAY_OR_TIME, required=True, help="The period's start (a date: local midnight).")

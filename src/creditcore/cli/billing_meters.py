@@ -1,5 +1,5 @@
-"""``meter`` (create, list, record, summary), ``price`` (create, list, delete, quote) and
-``usage`` (record, list): SPEC_BILLING B2-B4 on the ledger of ``--db``.
+"""``meter`` (create, get, list, record, summary), ``price`` (create, get, list, delete, quote)
+and ``usage`` (record, list): SPEC_BILLING B2-B4 on the ledger of ``--db``.
 
 ``meter record`` takes its events from repeatable ``--event`` options (a JSON object, or
 ``KEY=VALUE,...`` with the fields of a ``MeterEvent``) and from ``--file`` (a JSON array, a
@@ -54,7 +54,12 @@ def _meter_table(meters: Iterable[Meter]) -> Table:
 
 @click.group()
 def meter() -> None:
-    """Meters and their usage events: create, list, record, summary."""
+    """Meters and their usage events: create, get, list, record, summary.
+
+    \b
+    Example:
+      creditcore meter create "API calls" api_call --meter-id calls
+    """
 
 
 @meter.command("create")
@@ -87,6 +92,24 @@ def create_meter(
             print_json(found)
         else:
             console().print(_meter_table([found]))
+
+
+@meter.command("get")
+@click.argument("meter_id")
+@admin
+def get_meter(meter_id: str, db: str, as_json: bool) -> None:
+    """One meter (exit 1 if unknown).
+
+    \b
+    Example:
+      creditcore meter get calls --json
+    """
+    with open_billing(db, read_only=True) as billing:
+        found = billing.meters.get(meter_id)
+    if as_json:
+        print_json(found)
+    else:
+        console().print(_meter_table([found]))
 
 
 @meter.command("list")
@@ -317,7 +340,12 @@ def _tiers(given: tuple[str, ...]) -> list[tuple[str | None, str, str | None]]:
 
 @click.group()
 def price() -> None:
-    """What a meter's usage costs: create, list, delete, quote."""
+    """What a meter's usage costs: create, get, list, delete, quote.
+
+    \b
+    Example:
+      creditcore price create calls --unit usd --scale 2 --unit-price 0.002
+    """
 
 
 @price.command("create")
@@ -359,6 +387,24 @@ def create_price(
             package_size=package_size, package_price=package_price, free_units=free_units, plan=plan,
             price_id=price_id, at=at,
         )  # fmt: skip
+    if as_json:
+        print_json(found)
+    else:
+        console().print(_price_table([found]))
+
+
+@price.command("get")
+@click.argument("price_id")
+@admin
+def get_price(price_id: str, db: str, as_json: bool) -> None:
+    """One price, deleted ones too (exit 1 if unknown).
+
+    \b
+    Example:
+      creditcore price get prc_01a2312fbdfb6d6642db6b3e4e8f8816
+    """
+    with open_billing(db, read_only=True) as billing:
+        found = billing.prices.get(price_id)
     if as_json:
         print_json(found)
     else:
@@ -451,7 +497,12 @@ def _usage_table(records: Iterable[UsageRecord]) -> Table:
 
 @click.group()
 def usage() -> None:
-    """Usage charged as it happens: record, list."""
+    """Usage charged as it happens: record, list.
+
+    \b
+    Example:
+      creditcore usage record ada --amount 12 --unit credits --request-id req-1
+    """
 
 
 @usage.command("record")

@@ -102,6 +102,41 @@ class _Time(click.ParamType):  # type: ignore[type-arg]
 ISO = _Time()
 
 
+class Aliased(click.Option):
+    """An option with older spellings that still work but are left out of ``--help``: the
+    name that mirrors the API's keyword is the one shown (``--idempotency-key``, not ``--key``).
+
+    ``aliases`` lists the hidden spellings, which must also be among the option's names."""
+
+    def __init__(self, *args: Any, aliases: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases = tuple(aliases)
+        missing = [alias for alias in self.aliases if alias not in self.opts]
+        if missing:
+            raise TypeError(f"the aliases {missing} are not names of {self.opts}")
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        shown = self.opts
+        self.opts = [name for name in shown if name not in self.aliases]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown
+
+
+def idempotency_key(command: F) -> F:
+    """``--idempotency-key`` (once ``--key``, which still works)."""
+    return click.option(
+        "--idempotency-key", "--key", "idempotency_key", cls=Aliased, aliases=("--key",),
+        help="A retry with the same key replays the first call's result instead of writing again.",
+    )(command)  # fmt: skip
+
+
+def metadata_option(help: str = "KEY=VALUE (repeatable).") -> Callable[[F], F]:
+    """``--metadata KEY=VALUE`` (repeatable); :func:`metadata_pairs` reads it."""
+    return click.option("--metadata", "metadata", multiple=True, help=help)
+
+
 def admin(command: F) -> F:
     """Add ``--db`` (or ``CREDITCORE_DB``) and ``--json`` to an admin command."""
     command = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (amounts as strings).")(

@@ -42,7 +42,12 @@ def _show(found: Customer, as_json: bool) -> None:
 
 @click.group()
 def customer() -> None:
-    """Customer profiles: set, get, list."""
+    """Customer profiles: set, get, list.
+
+    \b
+    Example:
+      creditcore customer set ada --name Ada --external-id crm-1
+    """
 
 
 @customer.command("set")
@@ -59,7 +64,12 @@ def set_(
     customer_id: str, name: str | None, email: str | None, external_id: str | None, metadata: tuple[str, ...],
     timezone: str | None, cleared: tuple[str, ...], at: datetime | None, db: str, as_json: bool,
 ) -> None:  # fmt: skip
-    """Set CUSTOMER's profile: only the fields given change (the first call creates it)."""
+    """Set CUSTOMER's profile: only the fields given change (the first call creates it).
+
+    \b
+    Example:
+      creditcore customer set ada --name Ada --email ada@example.com --metadata plan=pro --timezone Europe/Berlin
+    """
     given: dict[str, Any] = {
         "name": name, "email": email, "external_id": external_id,
         "metadata": metadata_pairs(metadata) if metadata else None, "timezone": timezone,
@@ -80,18 +90,28 @@ def set_(
 @click.option("--at", type=ISO, help="The profile as it was then (default: now).")
 @admin
 def get(customer_id: str | None, external_id: str | None, at: datetime | None, db: str, as_json: bool) -> None:
-    """CUSTOMER's profile (or the one holding --external-id)."""
+    """CUSTOMER's profile (or the one holding --external-id).
+
+    \b
+    Example:
+      creditcore customer get --external-id crm-1 --json
+    """
     with sqlite_ledger(db, read_only=True) as ledger:
         _show(ledger.get_customer(customer_id, external_id=external_id, at=at), as_json)
 
 
 @customer.command("list")
 @click.option("--after", help="The cursor a previous page printed.")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--at", type=ISO, help="The customers as they were then (default: now).")
 @admin
 def list_(after: str | None, limit: int, at: datetime | None, db: str, as_json: bool) -> None:
-    """Every customer, in the order the ledger first saw them."""
+    """Every customer, in the order the ledger first saw them.
+
+    \b
+    Example:
+      creditcore customer list --limit 50
+    """
     with sqlite_ledger(db, read_only=True) as ledger:
         page = ledger.customers(after=after, limit=limit, at=at)
         if as_json:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import click
 
-from creditcore.cli.common import fail
+from creditcore.cli.common import fail, print_json
 from creditcore.errors import CreditError, StorageError
 
 
 @click.group()
 def db() -> None:
-    """The PostgreSQL schema: upgrade it, or print the SQL that would."""
+    """The PostgreSQL schema: upgrade it, or print the SQL that would.
+
+    \b
+    Example:
+      creditcore db upgrade --dsn postgresql://app@db/ledger
+    """
 
 
 @db.command()
@@ -32,7 +37,10 @@ def db() -> None:
     type=click.IntRange(2, 1024),
     help="Hash-partition the new tables by customer into this many partitions (see docs/scaling.md).",
 )
-def upgrade(dsn: str | None, print_sql: bool, partitions: int | None) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"applied": [the steps applied]} (with --print-sql: {"sql": ...}).'
+)
+def upgrade(dsn: str | None, print_sql: bool, partitions: int | None, as_json: bool) -> None:
     """Bring the schema of a PostgreSQL ledger up to this version of creditcore.
 
     \b
@@ -50,11 +58,18 @@ def upgrade(dsn: str | None, print_sql: bool, partitions: int | None) -> None:
     try:
         if print_sql:
             applied = frozenset() if dsn is None else schema.applied_at(dsn)
-            click.echo(schema.script(applied, partitions), nl=False)
+            sql = schema.script(applied, partitions)
+            if as_json:
+                print_json({"sql": sql})
+            else:
+                click.echo(sql, nl=False)
             return
         assert dsn is not None
         done = schema.upgrade_at(dsn, partitions)
     except CreditError as error:
         fail(error)
         return
-    click.echo(f"applied {', '.join(done)}" if done else "the schema is up to date")
+    if as_json:
+        print_json({"applied": list(done)})
+    else:
+        click.echo(f"applied {', '.join(done)}" if done else "the schema is up to date")

@@ -34,7 +34,12 @@ def _entry_lines(entries: Iterable[Entry]) -> list[str]:
 @click.command()
 def demo() -> None:
     """Walk through the everyday flows on an in-memory ledger and print what they wrote, then
-    bill a month of metered usage."""
+    bill a month of metered usage (a story to read: no --json, no --db).
+
+    \b
+    Example:
+      creditcore demo
+    """
     start = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
     now = [start]
     ledger = Ledger.memory(clock=lambda: now[0])

@@ -17,7 +17,17 @@ from datetime import datetime
 import click
 from rich.table import Table
 
-from creditcore.cli.common import ISO, admin, console, jsonable, metadata_pairs, print_json, show_result, sqlite_ledger
+from creditcore.cli.common import (
+    ISO,
+    admin,
+    console,
+    idempotency_key,
+    jsonable,
+    metadata_pairs,
+    print_json,
+    show_result,
+    sqlite_ledger,
+)
 from creditcore.model import Alert, EventPage, LedgerEvent, Schedule, TopUp
 from creditcore.values import DEFAULT_UNIT
 
@@ -55,7 +65,12 @@ def _schedule_table(schedules: Iterable[Schedule]) -> Table:
 
 @click.group()
 def schedule() -> None:
-    """Recurring grants with rollover: add, list, get, cancel."""
+    """Recurring grants with rollover: add, list, get, cancel.
+
+    \b
+    Example:
+      creditcore schedule add ada 1000 --every "1 month" --rollover-max 500 --schedule-id ada-plan
+    """
 
 
 @schedule.command("add")
@@ -81,9 +96,7 @@ def schedule() -> None:
 @click.option("--description")
 @click.option("--metadata", "metadata", multiple=True, help="KEY=VALUE (repeatable), copied onto each block.")
 @click.option("--schedule-id", help="Your id for the schedule (default: sch_...); repeating it replays.")
-@click.option(
-    "--key", "--idempotency-key", "idempotency_key", help="Idempotency key: a retry with the same key replays."
-)
+@idempotency_key
 @click.option("--at", type=ISO, help=_AT)
 @admin
 def add_schedule(
@@ -195,7 +208,12 @@ def _top_up_table(rule: TopUp) -> Table:
 
 @click.group("top-up")
 def top_up() -> None:
-    """Automatic top-ups when a balance runs low: set, get, remove."""
+    """Automatic top-ups when a balance runs low: set, get, remove.
+
+    \b
+    Example:
+      creditcore top-up set ada --unit credits --threshold 10 --amount 50
+    """
 
 
 @top_up.command("set")
@@ -292,7 +310,12 @@ def _alert_table(alerts: Iterable[Alert]) -> Table:
 
 @click.group()
 def alert() -> None:
-    """Balance alerts, written as events to the outbox: add, list, remove."""
+    """Balance alerts, written as events to the outbox: add, list, remove.
+
+    \b
+    Example:
+      creditcore alert add ada --unit credits --kind depleted
+    """
 
 
 @alert.command("add")
