@@ -93,11 +93,17 @@ def read(found: BillingObject) -> Invoice:
     return stored.invoice
 
 
-def load(rows: BillingReader, invoice_id: str) -> tuple[Invoice, Stored]:
+def load(rows: BillingReader, invoice_id: str, *, lines: bool = True) -> tuple[Invoice, Stored]:
+    """The invoice and what is stored with it; ``lines=False``: without its lines, left
+    unread (for an issue, which computes them anew)."""
     found = rows.get_object(KIND, invoice_id)
     if found is None:
         raise NotFound(f"no invoice {invoice_id!r}")
-    stored: Stored = read_body(found.body, *TYPES)
+    if lines:
+        stored: Stored = read_body(found.body, *TYPES)
+    else:  # a line is read as the plain mapping it is written as, then dropped
+        head: Stored = read_body(found.body, *(t for t in TYPES if t is not Line))
+        stored = attrs.evolve(head, invoice=attrs.evolve(head.invoice, lines=()))
     return stored.invoice, stored
 
 
@@ -388,7 +394,7 @@ class Invoices(Part):
         when_given = None if at is None else parse_time(at, "at")
         self._ctx.check_future(when_given)
         with self._ctx.atomic(), self.writing() as (uow, rows):
-            draft_invoice, stored = load(rows, ident)
+            draft_invoice, stored = load(rows, ident, lines=False)
             who = draft_invoice.customer
             when = self.time_of_write(uow, who, when_given)  # the time, then the state
             if draft_invoice.status != "draft":
@@ -518,6 +524,8 @@ class Invoices(Part):
 
     @exact
     def get(self, invoice_id: str) -> Invoice:
+        """The invoice ``invoice_id`` as it stands, lines included, of any kind and status;
+        ``NotFound`` if there is none."""
         ident = parse_id(invoice_id, "invoice_id")
         with self.reading() as (_reader, rows):
             return load(rows, ident)[0]
