@@ -18,7 +18,9 @@ class ValidationError(CreditError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        """The argument at fault (``"amount"``, ``"at"``, ``"scope"``, …)."""
         self.message = message
+        """What is wrong with it."""
 
 
 class InsufficientCredits(CreditError):
@@ -35,8 +37,11 @@ class InsufficientCredits(CreditError):
         text += f" {usable_by}" if usable_by else ""
         super().__init__(text + (f" ({detail})" if detail else ""))
         self.requested = requested
+        """The amount asked for."""
         self.available = available
+        """What the burn or hold could use (eligible credit only)."""
         self.unit = unit
+        """The unit of both amounts."""
 
 
 class NotFound(CreditError, LookupError):
@@ -56,7 +61,10 @@ class IdempotencyConflict(Conflict):
     def __init__(self, key: str, field: str, detail: str) -> None:
         super().__init__(f"key {key!r} was first used with a different {field}: {detail}")
         self.key = key
+        """The key (or hold, schedule, alert or caller id) that was reused."""
         self.field = field
+        """The first argument that differs from the first call's (``"operation"``: the key was first
+        used by another kind of call)."""
 
 
 class InvalidState(Conflict):
@@ -65,7 +73,9 @@ class InvalidState(Conflict):
     def __init__(self, invoice_id: str, status: str, detail: str) -> None:
         super().__init__(f"invoice {invoice_id!r} is {status}: {detail}")
         self.invoice_id = invoice_id
+        """The invoice."""
         self.status = status
+        """Its status now (``draft``, ``issued``, ``paid`` or ``void``)."""
 
 
 class HoldNotActive(Conflict):
@@ -75,7 +85,9 @@ class HoldNotActive(Conflict):
         text = f"hold {hold_id!r} is {status}, not active"
         super().__init__(text + (f"; {detail}" if detail else ""))
         self.hold_id = hold_id
+        """The hold."""
         self.status = status
+        """How it ended: ``captured``, ``released`` or ``expired``."""
 
 
 class StorageError(CreditError):

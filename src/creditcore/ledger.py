@@ -246,10 +246,12 @@ class Ledger:
 
     @property
     def repository(self) -> Repository:
+        """The storage the ledger reads and writes through (memory, SQLite, PostgreSQL or yours)."""
         return self._ctx.repository
 
     @property
     def burn_order(self) -> BurnOrder:
+        """The order burns, holds and captures draw a customer's blocks in."""
         return self._ctx.order
 
     @property
@@ -524,7 +526,7 @@ class Ledger:
         saw them; ``limit`` per page (1 to 10,000), ``after`` the ``next_cursor`` of the last."""
         return profiles.customers(self._ctx, after=after, limit=limit, at=at)
 
-    # -- schedules, top-ups, alerts and the outbox (SPEC §17 to §19) -----------------------
+    # -- schedules, top-ups, alerts and the outbox -----------------------------------------
 
     @_write
     def schedule_grant(

@@ -171,11 +171,18 @@ class Reader(Protocol):
         entries."""
         ...
 
-    def find_block(self, block_id: str) -> BlockState | None: ...
+    def find_block(self, block_id: str) -> BlockState | None:
+        """The block as last stored, whatever its customer; ``None`` if unknown."""
+        ...
 
-    def find_hold(self, hold_id: str) -> HoldState | None: ...
+    def find_hold(self, hold_id: str) -> HoldState | None:
+        """The hold as last stored, whatever its customer; ``None`` if unknown."""
+        ...
 
-    def find_operation(self, namespace: str, key: str) -> OperationRecord | None: ...
+    def find_operation(self, namespace: str, key: str) -> OperationRecord | None:
+        """The record of the keyed write ``(namespace, key)`` (see :class:`OperationRecord`);
+        ``None`` if the key is unknown."""
+        ...
 
     def list_entries(self, query: EntryQuery) -> list[EntryState]:
         """Entries matching ``query`` after the position ``query.after_seq`` (and
@@ -219,7 +226,9 @@ class Reader(Protocol):
         order."""
         ...
 
-    def find_schedule(self, schedule_id: str) -> ScheduleState | None: ...
+    def find_schedule(self, schedule_id: str) -> ScheduleState | None:
+        """The schedule as last stored, whatever its customer; ``None`` if unknown."""
+        ...
 
     def top_ups(self, customer: str) -> list[tuple[datetime, str, TopUpState | None]]:
         """Every version of the customer's top-up rules: ``(at, unit, rule)``, ``None`` for a
@@ -231,7 +240,9 @@ class Reader(Protocol):
         order."""
         ...
 
-    def find_alert(self, alert_id: str) -> AlertState | None: ...
+    def find_alert(self, alert_id: str) -> AlertState | None:
+        """The alert as last stored (removed ones too); ``None`` if unknown."""
+        ...
 
     def list_events(self, query: EventQuery) -> list[EventState]:
         """Events after the position in ``query``, oldest first, at most ``query.limit``, with
@@ -240,7 +251,7 @@ class Reader(Protocol):
         ...
 
     def billing(self) -> BillingReader:
-        """Billing's rows as this reader sees them (SPEC_BILLING B1)."""
+        """Billing's rows as this reader sees them, in the same transaction as the ledger's."""
         ...
 
 
@@ -278,7 +289,10 @@ class UnitOfWork(Reader, Protocol):
         ignore it)."""
         ...
 
-    def add_unit(self, name: str, scale: int) -> None: ...
+    def add_unit(self, name: str, scale: int) -> None:
+        """Declare the unit ``name`` with ``scale`` decimal places, committed with the unit of
+        work (the ledger has checked that it is new)."""
+        ...
 
     def save(self, changes: ChangeSet) -> list[EntryState]:
         """Store what a write changed; returns its entries with their ``seq`` assigned. A
@@ -288,7 +302,10 @@ class UnitOfWork(Reader, Protocol):
         gives back the account's schedules, top-up rules and alerts in force."""
         ...
 
-    def record_operation(self, record: OperationRecord) -> None: ...
+    def record_operation(self, record: OperationRecord) -> None:
+        """Keep the record of a keyed write, committed with its entries and kept forever (one
+        record per ``(namespace, key)``)."""
+        ...
 
     def save_profile(self, profile: ProfileState, released: str | None) -> None:
         """Store a new version of a customer's profile (the customer is first seen then, if
@@ -320,7 +337,9 @@ class Repository(Protocol):
         (SQLite's WAL readers, the memory adapter's overlay); a reader refuses writes."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the repository holds open (connections, a pool)."""
+        ...
 
 
 #: Entries of a customer between two snapshots of its account state (see :class:`PastReader`).

@@ -1,9 +1,20 @@
 """The griffe extension that renders creditcore's reST-flavoured docstrings as Markdown for the
-API reference (tests/docs/sphinx_markdown.py, loaded by mkdocs.yml)."""
+API reference (docs/_ext/sphinx_markdown.py, loaded by mkdocs.yml)."""
 
 from __future__ import annotations
 
-from sphinx_markdown import candidates, markdown, reference
+import importlib.util
+import sys
+from pathlib import Path
+
+# the extension belongs to the site, not to the package or the tests: load it from its file
+EXTENSION = Path(__file__).resolve().parents[2] / "docs" / "_ext" / "sphinx_markdown.py"
+_spec = importlib.util.spec_from_file_location("sphinx_markdown", EXTENSION)
+assert _spec is not None and _spec.loader is not None
+sphinx_markdown = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = sphinx_markdown
+_spec.loader.exec_module(sphinx_markdown)
+candidates, markdown, reference = sphinx_markdown.candidates, sphinx_markdown.markdown, sphinx_markdown.reference
 
 KNOWN = {"creditcore.errors.NotFound", "creditcore.ledger.Ledger.memory"}
 

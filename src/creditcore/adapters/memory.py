@@ -94,8 +94,8 @@ class MemoryRepository:
         self._external: dict[str, str] = {}
         # customer -> (position, first seen), in the order first seen
         self._seen: dict[str, tuple[int, datetime]] = {}
-        # settings (SPEC §17 to §19): every form's latest, by id; ids per customer in creation
-        # order; every top-up version per customer; the outbox (position = seq - 1)
+        # settings (schedules, top-up rules, alerts): every form's latest, by id; ids per customer
+        # in creation order; every top-up version per customer; the outbox (position = seq - 1)
         self._schedules: dict[str, ScheduleState] = {}
         self._alerts: dict[str, AlertState] = {}
         self._customer_schedules: dict[str, list[str]] = {}

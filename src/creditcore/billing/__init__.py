@@ -1,4 +1,5 @@
-"""creditcore.billing: usage turned into money on top of a Ledger (SPEC_BILLING.md).
+"""creditcore.billing: usage turned into money on top of a Ledger (the guide: the Billing page
+of the docs).
 
 :class:`Billing` over a ``Ledger`` shares its store, its transactions and its ``atomic()``
 batches (the rows: :mod:`~creditcore.billing.repository`, on the memory, SQLite and

@@ -1,5 +1,5 @@
-"""One-off charges and credit purchases (SPEC_BILLING B7), each an invoice of its own issued
-at once, in one transaction with the ledger writes it makes.
+"""One-off charges and credit purchases, each an invoice of its own issued at once, in one
+transaction with the ledger writes it makes.
 
 - ``charge`` (Aima's trips): a ``charge`` line with the charge's scopes; the best voucher off
   it; one credit burn of at most the rest; then, by ``overdraft``, the rest due on the
@@ -86,6 +86,26 @@ class Charges(Part):
         idempotency_key: str | None = None,
         at: datetime | None = None,
     ) -> ChargeResult:
+        """Charge ``amount`` of ``unit`` once (a trip, a product): an invoice of kind
+        ``charge`` with one ``charge`` line, issued at once with the next number, and what
+        pays it, all in one transaction.
+
+        The line's scope set is ``scope``, plus ``product:<product_id>`` when given. In that
+        order: the best voucher eligible for it takes its percentage off (a single-use one is
+        used up); one burn of the customer's credit with the line's scopes pays at most the
+        rest; and what credit leaves unpaid goes by ``overdraft``:
+
+        - ``"invoice"`` (default): it is due on the invoice (paid at once if nothing is due);
+        - ``"debt"``: it is recorded as ledger debt by that same burn (within the ledger's
+          ``debt_limit``, else ``InsufficientCredits``), and the invoice is paid with
+          ``payment_reference="debt"`` (``ChargeResult.amount_due`` is 0);
+        - ``"reject"``: ``InsufficientCredits`` if credit cannot pay it all; nothing is written.
+
+        No tax. ``amount > 0`` in ``unit``'s precision; ``at`` may not precede the customer's
+        last write; else ``ValidationError`` naming the argument. ``idempotency_key``: the same
+        key with the same arguments returns the first result (``replayed=True``); with others,
+        ``IdempotencyConflict``.
+        """
         ctx = self._ctx
         who = parse_id(customer, "customer")
         name, scale = ctx.unit(unit)
@@ -181,6 +201,26 @@ class Charges(Part):
         idempotency_key: str | None = None,
         at: datetime | None = None,
     ) -> PurchaseResult:
+        """Sell the customer ``amount`` of credit in ``unit`` at ``cost_basis`` a credit, in
+        ``invoice_unit``, in one transaction: an invoice of kind ``purchase`` with one
+        ``purchase`` line of ``amount * cost_basis`` (rounded half up to ``invoice_unit``'s
+        scale), and the block bought.
+
+        The invoice is issued at once with the next number, without voucher or credit, due
+        ``invoice_settings.net_terms`` days later, with its ``memo``; with ``mark_as_paid``, or
+        a total of 0, it is paid at once. The block (``category="paid"``, that ``cost_basis``,
+        ``priority``, ``scope``, ``expires_at``, the ``memo`` as description, metadata
+        ``{"invoice_id": <the invoice>}``) is granted at once; with ``require_payment`` and an
+        invoice not paid at once, only when :meth:`Invoices.pay` pays it, dated the payment
+        (``PurchaseResult.block`` is ``None`` until then). Voiding the invoice voids what is
+        left of the block unheld.
+
+        ``amount > 0`` in ``unit``'s precision; ``cost_basis`` is required, exact, ``>= 0``,
+        with at most 12 decimal places; ``expires_at`` is ``None`` or later than the
+        purchase's time, which may not precede the customer's last write;
+        ``invoice_settings`` an :class:`InvoiceSettings`; else ``ValidationError`` naming the
+        argument. ``idempotency_key`` as for :meth:`charge`.
+        """
         ctx = self._ctx
         who = parse_id(customer, "customer")
         name, scale = ctx.unit(unit)

@@ -23,7 +23,7 @@ from creditcore.errors import IdempotencyConflict, ValidationError
 from creditcore.service.context import Context
 from creditcore.values import canonical, parse_time
 
-#: How far after ``at`` an event's timestamp may be (SPEC_BILLING B2): clocks differ a little.
+#: How far after ``at`` an event's timestamp may be (5 minutes): clocks differ a little.
 EVENT_CLOCK_SKEW_SECONDS = 300
 
 
@@ -49,7 +49,8 @@ class Part:
 
     def write_time(self, at: object) -> datetime:
         """The time of a write that writes no ledger entry (a meter, a price, meter events):
-        ``at`` or now, checked against ``future_tolerance`` only (SPEC_BILLING B11)."""
+        ``at`` or now, checked against ``future_tolerance`` only, never against the customer's
+        last write (which only writes of ledger entries move)."""
         when = None if at is None else parse_time(at, "at")
         self._ctx.check_future(when)
         return when if when is not None else self._ctx.now()

@@ -1,5 +1,5 @@
-"""The :class:`Billing` facade (SPEC_BILLING B1): billing's namespaces over one ``Ledger``,
-sharing its store, its transactions and its ``atomic()`` batches."""
+"""The :class:`Billing` facade: billing's namespaces over one ``Ledger``, sharing its store, its
+transactions and its ``atomic()`` batches."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_INVOICE_PREFIX", "MAX_NUMBER_WIDTH", "Billing"]
 
 MAX_INVOICE_PREFIX = 20
+"""The longest ``invoice_prefix``, in characters."""
 MAX_NUMBER_WIDTH = 12
+"""The widest ``invoice_number_width``, in digits."""
 
 
 class Billing:
@@ -60,19 +62,34 @@ class Billing:
                 "invoice_number_width", f"expected a whole number 1 to {MAX_NUMBER_WIDTH}, got {invoice_number_width!r}"
             )
         self.ledger = ledger
+        """The ledger underneath: its store, transactions and ``atomic()`` batches are billing's."""
         self.timezone = zone
+        """The IANA zone of customers without one of their own (billing periods, dates)."""
         self.invoice_prefix = invoice_prefix
+        """What invoice numbers start with (``INV-``)."""
         self.invoice_number_width = invoice_number_width
+        """The digits of an invoice number, zero-padded (``INV-0001``)."""
         ctx = ledger._ctx
         self.meters = Meters(ctx, zone)
+        """Meters, their events and summaries (:class:`~creditcore.billing.meters.Meters`)."""
         self.prices = Prices(ctx, zone)
+        """What a meter's quantity costs (:class:`~creditcore.billing.prices.Prices`)."""
         self.usage = Usage(ctx, zone)
+        """Usage charged as it happens (:class:`~creditcore.billing.usage.Usage`)."""
         self.invoices = Invoices(ctx, zone, invoice_prefix, invoice_number_width)
+        """Invoices: previews, drafts, issues, payments and voids
+        (:class:`~creditcore.billing.invoices.Invoices`)."""
         charges = Charges(self.invoices)
         self.charge = charges.charge
+        """A one-off charge, invoiced at once
+        (:meth:`~creditcore.billing.charges.Charges.charge`)."""
         self.charge_product = charges.charge_product
+        """A charge of a product (:meth:`~creditcore.billing.charges.Charges.charge_product`)."""
         self.purchase_credits = charges.purchase_credits
+        """Credit sold with an invoice
+        (:meth:`~creditcore.billing.charges.Charges.purchase_credits`)."""
         self.vouchers = Vouchers(ctx, zone)
+        """Percentages off a customer's charges (:class:`~creditcore.billing.vouchers.Vouchers`)."""
 
     def grant_starter_credit(
         self,

@@ -1,5 +1,5 @@
-"""``billing.invoices`` (SPEC_BILLING B6): period invoices from metered usage, their figures,
-credits applied line by line, numbers, and the states ``draft → issued → paid`` and ``void``.
+"""``billing.invoices``: period invoices from metered usage, their figures, credits applied line
+by line, numbers, and the states ``draft → issued → paid`` and ``void``.
 
 One computation serves the preview and the issue: the lines (one per priced meter with
 usage not charged in advance), the voucher, the tax, and each line's credit burn. A preview
@@ -62,8 +62,8 @@ _MAX_TAX_PLACES = 4
 
 @attrs.frozen(kw_only=True)
 class Purchase:
-    """What a credit purchase buys (SPEC_BILLING B7): the block it grants, at once or when
-    its invoice is paid (``block_id`` once granted)."""
+    """What a credit purchase buys: the block it grants, at once or when its invoice is paid
+    (``block_id`` once granted)."""
 
     amount: Decimal
     unit: str
@@ -234,7 +234,8 @@ class Invoices(Part):
         tax_rate: Decimal | None,
         at: datetime,
     ) -> _Draft:
-        """The lines with the best voucher's discount and the tax (B5, B6)."""
+        """The lines with the best voucher's discount and the tax (each line's, on its amount less
+        its discount)."""
         usage = builtins.list(priced)
         reach = frozenset(f"meter:{p.meter.id}" for p in usage)
         voucher = vouchers.eligible(vouchers.live(rows, customer, at), at, reach)
@@ -433,7 +434,7 @@ class Invoices(Part):
 
     def time_of_write(self, uow: Reader, customer: str, at: datetime | None) -> datetime:
         """A write's time that writes ledger entries: ``at`` (not before the customer's last
-        write: SPEC §13), or now."""
+        write: a customer's history only moves forward), or now."""
         state = uow.load_account(customer)
         when = self._ctx.write_time(at, state)
         if state.last_at is not None and when < state.last_at:

@@ -1,4 +1,4 @@
-"""Aggregating meter readings over a span of time: pure and exact (SPEC_BILLING B2).
+"""Aggregating meter readings over a span of time: pure and exact.
 
 :func:`aggregate` takes the readings with ``start <= timestamp < end`` (half-open: a reading
 at ``end`` belongs to the next span) whose dimensions include the given pairs, and returns
@@ -44,7 +44,9 @@ class Aggregate(NamedTuple):
     (``event_count``, as in a meter's summary); it unpacks as ``value, count``."""
 
     value: Decimal
+    """The aggregate of the readings taken (0 without any)."""
     event_count: int
+    """How many readings it took in."""
 
 
 def _aggregation(value: object) -> str:

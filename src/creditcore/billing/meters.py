@@ -1,4 +1,4 @@
-"""``billing.meters`` (SPEC_BILLING B2): meters, their events in batches, and summaries.
+"""``billing.meters``: meters, their events in batches, and summaries.
 
 Event ids are kept forever, in a namespace of their own: the same id with the same fields is
 a ``"duplicate"`` (nothing written), with another field an ``IdempotencyConflict`` naming it.
@@ -115,6 +115,7 @@ class Meters(Part):
 
     @exact
     def get(self, meter_id: str) -> Meter:
+        """The meter ``meter_id``; ``NotFound`` if there is none."""
         ident = parse_id(meter_id, "meter_id")
         with self.reading() as (_reader, rows):
             return load(rows, ident)
@@ -246,7 +247,7 @@ class Meters(Part):
 
 def _refuse_late(rows: BillingReader, records: Sequence[MeterEventRecord]) -> None:
     """An event dated in the period of an issued or paid invoice of its customer refuses the
-    batch (SPEC_BILLING B2): nothing is re-billed silently."""
+    batch: nothing is re-billed silently."""
     from creditcore.billing.invoices import billed  # invoices price meters: imported when used
 
     periods: dict[str, list[Invoice]] = {}

@@ -1,5 +1,5 @@
-"""``billing.prices`` (SPEC_BILLING B3): what a meter's quantity costs, one live price per
-(meter, plan); quotes priced exactly and rounded once, as an invoice line is."""
+"""``billing.prices``: what a meter's quantity costs, one live price per (meter, plan); quotes
+priced exactly and rounded once, as an invoice line is."""
 
 from __future__ import annotations
 
@@ -128,6 +128,8 @@ class Prices(Part):
 
     @exact
     def get(self, price_id: str) -> Price:
+        """The live price ``price_id``; ``NotFound`` if there is none or it was deleted (the
+        invoices it priced keep their lines)."""
         ident = parse_id(price_id, "price_id")
         with self.reading() as (_reader, rows):
             return load(rows, ident)

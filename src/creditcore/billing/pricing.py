@@ -1,4 +1,4 @@
-"""Pricing, rounding and percentages off: pure and exact (SPEC_BILLING B3, B5, B11).
+"""Pricing, rounding and percentages off: pure and exact.
 
 Every figure is an exact ``Decimal``, computed in the library's own ``decimal`` context,
 whatever context the caller has set (a precision of 6, ``Inexact`` trapped, another rounding):
@@ -89,8 +89,8 @@ def round_half_up(x: Decimal | int | str, scale: int) -> Decimal:
 
 
 def percent_off(amount: Decimal | int | str, percent: Decimal | int | str, scale: int) -> Decimal:
-    """The discount ``percent`` takes off ``amount`` in a unit of ``scale`` places (SPEC_BILLING
-    B5, B11): ``min(amount, round_half_up(amount * percent / 100, scale))``.
+    """The discount ``percent`` takes off ``amount`` in a unit of ``scale`` places:
+    ``min(amount, round_half_up(amount * percent / 100, scale))``.
 
     ``amount >= 0`` in the unit's precision (at most ``scale`` places). Any ``percent`` is
     clamped: ``<= 0`` takes nothing off (never a surcharge), ``>= 100`` the whole amount (a
@@ -158,7 +158,7 @@ def _package(size: Decimal, package_price: Decimal, free_units: Decimal, q: Deci
 
 
 def price(price: PriceModel, quantity: Decimal | int | str) -> Decimal:
-    """The exact price of ``quantity`` (``>= 0``) under ``price`` (SPEC_BILLING B3), not rounded.
+    """The exact price of ``quantity`` (``>= 0``) under ``price``, not rounded.
 
     >>> from creditcore.billing.values import PriceModel
     >>> price(PriceModel("package", package_size=10, package_price=100, free_units=10), 121)

@@ -1,6 +1,6 @@
-"""Billing's part of the repository protocol (SPEC_BILLING B1): what the memory, SQLite and
-PostgreSQL adapters store for billing, inside the ledger's unit of work, so that a billing
-write and its ledger entries commit together or not at all.
+"""Billing's part of the repository protocol: what the memory, SQLite and PostgreSQL adapters
+store for billing, inside the ledger's unit of work, so that a billing write and its ledger
+entries commit together or not at all.
 
 Two kinds of rows:
 

@@ -1,19 +1,19 @@
-"""The starter credit (SPEC_BILLING B7, Hanzo's ``GrantStarterCredit``): a promotional grant
-that expires ``lifetime`` after it is made, at most once per customer.
+"""The starter credit (Hanzo's ``GrantStarterCredit``): a promotional grant that expires
+``lifetime`` after it is made, at most once per customer.
 
-It is one ``ledger.grant`` under the implicit idempotency key ``starter-credit:<customer>``.
-The grant's fingerprint compares ``amount``, ``unit`` and the metadata (which holds
-``lifetime``), and also ``expires_at`` — which is computed from ``at``. So that a retry
-replays whenever it comes (SPEC §6: ``at`` is not compared; a default computed from ``at``
-is not either), a call whose key is known reuses the expiry of the grant it made, in the
-same transaction, with the customer locked: the same ``amount``, ``unit`` and ``lifetime``
-replay the first grant (``replayed=True``) at any ``at``; another ``amount`` or ``unit``
-raises ``IdempotencyConflict`` naming it, another ``lifetime`` naming ``"lifetime"``.
+It is one ``ledger.grant`` under the implicit idempotency key ``starter-credit:<customer>``. The
+grant's fingerprint compares ``amount``, ``unit`` and the metadata (which holds ``lifetime``),
+and also ``expires_at`` — which is computed from ``at``. So that a retry replays whenever it
+comes (a fingerprint never compares ``at``, nor a default computed from ``at``), a call whose
+key is known reuses the expiry of the grant it made, in the same transaction, with the customer
+locked: the same ``amount``, ``unit`` and ``lifetime`` replay the first grant
+(``replayed=True``) at any ``at``; another ``amount`` or ``unit`` raises ``IdempotencyConflict``
+naming it, another ``lifetime`` naming ``"lifetime"``.
 
-``lifetime`` is a duration as a schedule's ``every`` (SPEC §17): ``"N minutes|hours|days|
-weeks|months|years"``, counted from ``at`` in the customer's zone (its profile's
-``timezone``, else ``timezone``, the Billing's): days keep the local time, months the
-local day (clamped to the month).
+``lifetime`` is a duration as a schedule's ``every``: ``"N minutes|hours|days|
+weeks|months|years"``, counted from ``at`` in the customer's zone (its profile's ``timezone``,
+else ``timezone``, the Billing's): days keep the local time, months the local day (clamped to
+the month).
 """
 
 from __future__ import annotations
@@ -143,11 +143,11 @@ def grant_starter_credit(
     at: datetime | None = None,
     timezone: str = "UTC",
 ) -> GrantResult:
-    """Grant the customer's starter credit (SPEC_BILLING B7): ``amount`` of ``unit`` (a
-    declared unit), ``category="promotional"``, expiring ``lifetime`` after ``at`` (counted
-    in the customer's zone, else ``timezone``), description ``"starter credit"``, metadata
-    ``{"tag": "starter-credit", "credit_type": "starter", "lifetime": lifetime}``, under the
-    key ``starter-credit:<customer>``: at most once per customer. Called again with the same
+    """Grant the customer's starter credit: ``amount`` of ``unit`` (a declared unit),
+    ``category="promotional"``, expiring ``lifetime`` after ``at`` (counted in the customer's
+    zone, else ``timezone``), description ``"starter credit"``, metadata ``{"tag":
+    "starter-credit", "credit_type": "starter", "lifetime": lifetime}``, under the key
+    ``starter-credit:<customer>``: at most once per customer. Called again with the same
     ``amount``, ``unit`` and ``lifetime`` it replays the first grant (at any ``at``); with
     others it raises ``IdempotencyConflict`` naming the first that differs."""
     return _Starter(ledger._ctx, parse_timezone(timezone)).grant(

@@ -1,4 +1,4 @@
-"""``billing.usage`` (SPEC_BILLING B4): usage charged as it happens, one ledger burn a call.
+"""``billing.usage``: usage charged as it happens, one ledger burn a call.
 
 - **Priced**: the app names the ``amount``; it is burned with ``scope``.
 - **Metered**: the app names a ``sum`` or ``count`` meter and a quantity; the call records one
@@ -75,6 +75,34 @@ class Usage(Part):
         metadata: Mapping[str, str] | None = None,
         at: datetime | None = None,
     ) -> UsageResult:
+        """Charge the customer's usage now: at most one burn of its credit in ``unit``.
+
+        Give exactly one of ``amount`` and ``meter_id``:
+
+        - **priced**: ``amount >= 0`` in ``unit``'s precision is burned with ``scope``;
+        - **metered**: a ``sum`` meter with ``quantity > 0`` in the meter's scale, or a ``count``
+          meter with ``quantity`` left out (or 1). The call records one event of that quantity,
+          dated ``at`` and marked *charged in advance* (so invoices leave it out), and burns what
+          it adds to the price of the customer's quantity of that meter charged in advance this
+          billing period (the calendar month in the customer's zone):
+          ``round(price(Q + q)) - round(price(Q))``, under the price of (``meter_id``, ``plan``),
+          else the meter's plan-less price, else 0. The burn's scope set is ``scope`` plus
+          ``meter:<meter_id>``; ``unit`` must be the price's.
+
+        ``overdraft`` is the burn's: ``"debt"`` (the default: the usage already happened),
+        ``"partial"``, or ``"reject"`` (``InsufficientCredits``, and nothing is written, not
+        even the event). A charge of 0 is ``status="skipped"`` and burns nothing: ``amount=0``
+        writes nothing at all and keeps no key; a metered call still records its event.
+        Credit is eligible as at ``at``, which may not precede the customer's last write.
+
+        ``request_id`` is the call's idempotency key (and a metered call's event id): the same
+        id with the same arguments returns the first result (``replayed=True``); with others,
+        or an id a ledger write or another event already took, ``IdempotencyConflict``.
+        ``ValidationError`` names a bad argument: ``"amount"`` for both or neither of ``amount``
+        and ``meter_id``, ``"quantity"`` without a ``meter_id``, ``"meter_id"`` for a meter of
+        another aggregation, ``"unit"`` for another unit than the price's. An unknown meter is
+        ``NotFound``.
+        """
         ctx = self._ctx
         who = parse_id(customer, "customer")
         name, scale = ctx.unit(unit)

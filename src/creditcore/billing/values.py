@@ -46,21 +46,22 @@ __all__ = [
     "Tier",
 ]
 
-#: How a price turns a quantity into money (SPEC_BILLING B3).
 MODELS = ("per_unit", "graduated", "volume", "package")
-#: How a meter turns its events into a quantity (SPEC_BILLING B2).
+"""How a price turns a quantity into money."""
 AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest")
-#: Decimal places a rate may have.
+"""How a meter turns its events into a quantity."""
 MAX_RATE_PLACES = 12
-#: Decimal places a quantity (a bound, a package, free units, an event's value) may have: the
-#: finest scale of a meter.
+"""Decimal places a rate may have."""
 MAX_QUANTITY_PLACES = 12
-#: Significant digits of a rate or a quantity bound.
+"""Decimal places a quantity (a bound, a package, free units, an event's value) may have: the
+finest scale of a meter."""
 MAX_SIGNIFICANT_DIGITS = 38
-#: Dimensions a reading may carry: as many as a meter declares at most.
+"""Significant digits of a rate or a quantity bound."""
 MAX_DIMENSIONS = 20
+"""Dimensions a reading may carry: as many as a meter declares at most."""
 
 ZERO = Decimal(0)
+"""``Decimal(0)``."""
 _SHOWN_LENGTH = 40
 #: What other names mean in the anchors, for a message that says what to write instead.
 _MODEL_HINTS = {"tiered": "graduated", "bulk": "volume", "unit": "per_unit", "standard": "per_unit"}
@@ -250,7 +251,7 @@ _OWNER = {
 
 @attrs.frozen
 class PriceModel:
-    """What a price charges for a quantity, without its meter, plan or unit (SPEC_BILLING B3):
+    """What a price charges for a quantity, without its meter, plan or unit:
     :func:`creditcore.billing.pricing.price` computes it.
 
     - ``per_unit`` needs ``unit_price``;
@@ -267,8 +268,12 @@ class PriceModel:
     """
 
     model: str = attrs.field(default="per_unit", converter=_model)
+    """``per_unit``, ``graduated``, ``volume`` or ``package`` (:data:`MODELS`)."""
     unit_price: Decimal | None = attrs.field(default=None, converter=_price_unit_price, kw_only=True)
+    """``per_unit``: the price of one unit of quantity."""
     tiers: tuple[Tier, ...] | None = attrs.field(default=None, converter=_tiers, kw_only=True)
+    """``graduated`` and ``volume``: the tiers, ``up_to`` strictly increasing, only the last
+    ``None``."""
     package_size: Decimal | None = attrs.field(default=None, converter=_package_size, kw_only=True)
     """The units a package holds, in the meter's units."""
     package_price: Decimal | None = attrs.field(default=None, converter=_package_price, kw_only=True)

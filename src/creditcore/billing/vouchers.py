@@ -1,4 +1,4 @@
-"""``billing.vouchers`` (SPEC_BILLING B5): percentages off a customer's charges and invoices.
+"""``billing.vouchers``: percentages off a customer's charges and invoices.
 
 A voucher is never credit (no block, nothing in ``balance()``): it takes ``percent`` off each
 line it is eligible for, before tax and credits. It is stored as a billing object of kind
@@ -6,11 +6,11 @@ line it is eligible for, before tax and credits. It is stored as a billing objec
 what the caller sees as ``status`` adds time: ``upcoming`` before ``valid_from``, ``expired``
 from ``valid_until``, each as at the read's ``at``.
 
-A voucher's history is its own, as a customer's profile's is (SPEC §15): writing one writes
-no ledger entry and never moves the customer's last write (SPEC_BILLING B11). A void dated
-before the voucher was made is refused (``ValidationError("at")``); without ``at`` a void or
-a read is dated ``max(clock, the voucher's last change)``; a read at a time before the
-voucher was made does not see it (``get`` → ``NotFound``; ``list`` leaves it out).
+A voucher's history is its own, as a customer's profile's is: writing one writes no ledger entry
+and never moves the customer's last write (only writes of ledger entries do). A void dated
+before the voucher was made is refused (``ValidationError("at")``); without ``at`` a void or a
+read is dated ``max(clock, the voucher's last change)``; a read at a time before the voucher was
+made does not see it (``get`` → ``NotFound``; ``list`` leaves it out).
 
 For the invoices and charges (in their transaction): :func:`live` (a customer's vouchers
 not used or voided), :func:`eligible` (the one voucher a charge or an invoice takes),
@@ -183,7 +183,7 @@ class Vouchers(Part):
                 "description": text,
                 "metadata": meta,
             }
-            if start is not None:  # a default computed from `at` is not compared (SPEC §6)
+            if start is not None:  # a default computed from `at` is not compared: a retry replays
                 given["valid_from"] = start
             if ident is not None:
                 stored = rows.get_object(KIND, ident)
@@ -293,12 +293,12 @@ def _rank(voucher: Voucher) -> tuple[Decimal, bool, datetime | None]:
 
 
 def eligible(vouchers: Iterable[Voucher], at: datetime, scopes: Iterable[str] | None) -> Voucher | None:
-    """The one voucher a charge or an invoice at ``at`` takes (SPEC_BILLING B5): among those
-    with ``valid_from <= at < valid_until``, neither used nor voided, and unscoped or whose
-    scope intersects ``scopes`` (a charge's scope set; for an invoice, its lines' scopes
-    together; ``None``: unscoped vouchers only), the highest percent, then the earliest
-    ``valid_until`` (``None`` last), then the first created — ``vouchers`` are given in
-    creation order, as :func:`live` and ``Vouchers.list`` give them."""
+    """The one voucher a charge or an invoice at ``at`` takes: among those with
+    ``valid_from <= at < valid_until``, neither used nor voided, and unscoped or whose scope
+    intersects ``scopes`` (a charge's scope set; for an invoice, its lines' scopes together;
+    ``None``: unscoped vouchers only), the highest percent, then the earliest ``valid_until``
+    (``None`` last), then the first created — ``vouchers`` are given in creation order, as
+    :func:`live` and ``Vouchers.list`` give them."""
     wanted = frozenset(()) if scopes is None else frozenset(scopes)
     best: Voucher | None = None
     for voucher in vouchers:

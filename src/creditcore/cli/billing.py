@@ -1,4 +1,4 @@
-"""The billing commands (SPEC_BILLING.md) on the ledger of ``--db`` (or ``CREDITCORE_DB``): a
+"""The billing commands on the ledger of ``--db`` (or ``CREDITCORE_DB``): a
 :class:`~creditcore.billing.Billing` over the same SQLite file or PostgreSQL URL the other
 commands open, in the same transactions.
 

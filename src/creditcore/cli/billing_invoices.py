@@ -1,5 +1,5 @@
 """``voucher`` (create, get, list, void) and ``invoice`` (preview, create, issue, pay, void, get,
-list): SPEC_BILLING B5-B6 on the ledger of ``--db``.
+list): vouchers and invoices on the ledger of ``--db``.
 
 A period's ``--start`` and ``--end`` take a date alone (its midnight in the customer's zone,
 else ``--timezone``) or an ISO 8601 time; ``invoice issue`` numbers the invoice with

@@ -1,5 +1,5 @@
 """``meter`` (create, get, list, record, summary), ``price`` (create, get, list, delete, quote)
-and ``usage`` (record, list): SPEC_BILLING B2-B4 on the ledger of ``--db``.
+and ``usage`` (record, list): meters, prices and usage on the ledger of ``--db``.
 
 ``meter record`` takes its events from repeatable ``--event`` options (a JSON object, or
 ``KEY=VALUE,...`` with the fields of a ``MeterEvent``) and from ``--file`` (a JSON array, a
@@ -397,7 +397,7 @@ def create_price(
 @click.argument("price_id")
 @admin
 def get_price(price_id: str, db: str, as_json: bool) -> None:
-    """One price, deleted ones too (exit 1 if unknown).
+    """One live price (exit 1 if unknown or deleted).
 
     \b
     Example:

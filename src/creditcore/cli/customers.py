@@ -1,4 +1,4 @@
-"""``customer set``, ``customer get`` and ``customer list``: customer profiles (SPEC §15).
+"""``customer set``, ``customer get`` and ``customer list``: customer profiles.
 
 ``set`` changes only the fields given (``--clear FIELD`` empties one); each prints the
 profile as a table, or JSON with ``--json``.

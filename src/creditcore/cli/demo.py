@@ -108,7 +108,7 @@ def demo() -> None:
 
 
 def _billing_story(start: datetime) -> None:
-    """A month of API calls billed: meter, events, price, preview, issue, pay (SPEC_BILLING)."""
+    """A month of API calls billed: meter, events, price, preview, issue, pay."""
     now = [start]
     billing = Billing(Ledger.memory(clock=lambda: now[0], units={"usd": 2}), invoice_prefix="DEMO-")
     echo = click.echo

@@ -1,5 +1,5 @@
 """The settings and the outbox: ``schedule`` (add, list, get, cancel), ``top-up`` (set, get,
-remove), ``alert`` (add, list, remove) and ``events`` (SPEC §17-§19), on a ledger (``--db`` or
+remove), ``alert`` (add, list, remove) and ``events``, on a ledger (``--db`` or
 ``CREDITCORE_DB``).
 
 Each prints a table, or JSON with ``--json``; a refused call exits 1 with one line on stderr.

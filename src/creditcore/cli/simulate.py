@@ -73,7 +73,7 @@ def simulate(
     scenario: str, db: str | None, plot: str | None, chart: str | None, csv_path: str | None, as_json: bool,
     workers: int, progress: bool | None,
 ) -> None:  # fmt: skip
-    """Simulate the burn-down of SCENARIO.toml (the format is in the README).
+    """Simulate the burn-down of SCENARIO.toml (its format: the "Scenario format" page of the docs).
 
     \b
     Example:

@@ -313,7 +313,8 @@ def _check_target(command: Reverse | Refund) -> None:
 
 @attrs.frozen(kw_only=True)
 class Refund:
-    """Fresh credit for an earlier burn or capture (SPEC §16)."""
+    """Fresh credit for an earlier burn or capture: a new block, nothing given back to the
+    blocks the op drew."""
 
     op_id: str
     block_id: str
@@ -365,12 +366,12 @@ class Reverse:
         _check_target(self)
 
 
-# -- settings (SPEC §17 to §19) ---------------------------------------------------------------
+# -- settings ---------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
 class ScheduleGrant:
-    """A recurring grant (SPEC §17). Times are aware; amounts minor units; ``every`` an
+    """A recurring grant with rollover. Times are aware; amounts minor units; ``every`` an
     :class:`~creditcore.periods.Every` or what :func:`~creditcore.periods.parse_every` takes;
     ``anchor`` and ``start`` ``None`` for their defaults (``start``: ``anchor``, or the
     schedule's time if later; ``anchor``: ``start``, else the schedule's time)."""
@@ -424,7 +425,7 @@ class ScheduleGrant:
 
 @attrs.frozen(kw_only=True)
 class SetTopUp:
-    """An auto top-up rule for one unit (SPEC §18): exactly one of ``amount`` and ``target``."""
+    """An auto top-up rule for one unit: exactly one of ``amount`` and ``target``."""
 
     unit: str
     threshold: int
@@ -458,7 +459,7 @@ class SetTopUp:
 
 @attrs.frozen(kw_only=True)
 class AddAlert:
-    """A balance alert (SPEC §19): ``dropped`` takes 1 to 20 distinct thresholds, the other
+    """A balance alert: ``dropped`` takes 1 to 20 distinct thresholds, the other
     kinds none."""
 
     alert_id: str

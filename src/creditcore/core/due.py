@@ -5,7 +5,7 @@ Before any write, the rules record every event due up to the write's time, in ti
 :func:`next_due` says when the next one falls. Each kind is a :class:`DueKind` in
 :data:`REGISTRY`, whose order is the order of events that fall due at the same instant:
 
-1. schedule carries, by schedule creation (SPEC §17);
+1. schedule carries, by schedule creation (what a period leaves, up to ``rollover_max``);
 2. expiries, by block creation (credit a hold still pins stays until the hold ends);
 3. hold timeouts, by hold id (credit that goes back to a block expired meanwhile expires at once);
 4. settlements: an upcoming block that settles debt pays it off when it becomes active, by
@@ -160,7 +160,7 @@ def _restore_settlements(work: Work, horizon: datetime | None) -> None:
             work.blocks[block.id] = attrs.evolve(block, settle_pending=pending)
 
 
-# -- schedules: a period's carry and its grant (SPEC §17) --------------------------------------------
+# -- schedules: a period's carry and its grant -------------------------------------------------------
 
 
 def _find_carries(work: Work, at: datetime) -> list[Pending]:
@@ -187,7 +187,7 @@ def _next_period(state: AccountState) -> datetime | None:
     return min((s.next_at for s in state.schedules.values() if s.next_at is not None), default=None)
 
 
-#: Every kind of due event, in their same-instant order (SPEC §20): the top-ups and events of
+#: Every kind of due event, in their same-instant order: the top-ups and events of
 #: an instant come after all of them (see :func:`advance`).
 REGISTRY: tuple[DueKind, ...] = (
     DueKind(name="schedule carry", find=_find_carries, record=recurring.record_carry, earliest=_next_period),

@@ -76,6 +76,8 @@ class BurnOrder:
     """
 
     keys: tuple[str, ...] = attrs.field(converter=_as_keys)
+    """The keys, most significant first (``"created"``, the creation order, is added last when
+    missing)."""
 
     @keys.validator
     def _check(self, _attribute: object, value: tuple[str, ...]) -> None:

@@ -8,7 +8,7 @@ rules have always returned, and adds:
   entries to find them again;
 - ``change``: per unit, the balance the operation's step moved, before and after (available
   and debt, hence ``net``), the auto top-up it triggered included (a step and its top-up
-  count as one, SPEC §19);
+  count as one for the alerts);
 - ``due``: the instants of due events the rule recorded before its operation (expiries, hold
   timeouts, settlements, schedule periods), each a step of its own with its own change.
 

@@ -1,4 +1,4 @@
-"""Customer profiles (SPEC §15): who a customer is, kept apart from its account.
+"""Customer profiles: who a customer is, kept apart from its account.
 
 A profile is a value with its own history: every change is a new version, dated when it was
 made, and a profile is never a write to the customer's account (its entries' time order knows

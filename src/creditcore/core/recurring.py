@@ -1,4 +1,4 @@
-"""What recurs and what reacts (SPEC §17 to §19): a schedule's periods (carry, then grant), and
+"""What recurs and what reacts: a schedule's periods (carry, then grant), and
 at the end of every step the auto top-up and the balance alerts of each unit it moved.
 
 A schedule's periods are due events (:mod:`~creditcore.core.due` holds the registry and the

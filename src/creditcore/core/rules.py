@@ -736,7 +736,7 @@ def refund(state: AccountState, command: Refund, at: datetime, scale: int = 0) -
     goes back to the blocks it drew; an active block pays debt off first, as a grant's."""
     at = _checked(state, at, command, Refund, scale=scale)
     _same_customer(state, command)
-    work = _begin(state, at)  # the time order, then the expiry against it, before state (SPEC §3)
+    work = _begin(state, at)  # the time order, then the expiry against it, before any state check
     if command.expires_at is not None and command.expires_at <= at:
         raise ValidationError("expires_at", f"{command.expires_at.isoformat()} must be later than {at.isoformat()}")
     taken, amount = _to_give_back(command, "refund", scale)
@@ -783,12 +783,12 @@ def refund(state: AccountState, command: Refund, at: datetime, scale: int = 0) -
     )
 
 
-# -- settings (SPEC §17 to §19): none writes an entry of its own, but each change is a write to the
-# customer (SPEC §13), so its history moves to it (Work.pass_time) -----------------------------------
+# -- settings (schedules, top-up rules, alerts): none writes an entry of its own, but each change is
+# a write to the customer, so its history moves to it (Work.pass_time) -----------------------------
 
 
 def schedule_grant(state: AccountState, command: ScheduleGrant, at: datetime) -> Transition[Configured]:
-    """A recurring grant from ``start`` (SPEC §17); with ``start`` at ``at`` its period 0 is
+    """A recurring grant from ``start``; with ``start`` at ``at`` its period 0 is
     recorded at once, after it."""
     at = _checked(state, at, command, ScheduleGrant)
     work = _begin(state, at)

@@ -1,7 +1,7 @@
-"""What a customer's account keeps besides its blocks and holds (SPEC §17 to §19): recurring
-grants (schedules), auto top-up rules and balance alerts, and the events the ledger writes
-for the app to read (the outbox). Values only; the rules that use them are in
-:mod:`~creditcore.core.rules`, and what falls due in :mod:`~creditcore.core.due`.
+"""What a customer's account keeps besides its blocks and holds: recurring grants (schedules),
+auto top-up rules and balance alerts, and the events the ledger writes for the app to read (the
+outbox). Values only; the rules that use them are in :mod:`~creditcore.core.rules`, and what
+falls due in :mod:`~creditcore.core.due`.
 
 Amounts are integers of minor units, as everywhere in the core.
 """
@@ -27,8 +27,10 @@ EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 
 @attrs.frozen(kw_only=True)
 class ScheduleState:
-    """A recurring grant: ``amount`` every period from ``start``, with the rollover of
-    SPEC §17. ``period`` and ``next_at`` say how far its periods have been recorded."""
+    """A recurring grant: ``amount`` every period from ``start``; at each period's start what is
+    left of the last one is carried, up to ``rollover_max``, and the fresh grant tops it up to
+    ``rollover_min`` at least. ``period`` and ``next_at`` say how far its periods have been
+    recorded."""
 
     id: str
     customer: str

@@ -28,7 +28,8 @@ from creditcore.values import (
     utc_now,
 )
 
-#: How far past the clock a write's explicit ``at`` may lie by default (SPEC §13).
+#: How far past the clock a write's explicit ``at`` may lie by default (clocks of app servers
+#: differ a little); a write dated later is refused.
 DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -162,8 +163,8 @@ class Context:
         return self.write_time(None, state)
 
     def check_future(self, at: datetime | None) -> None:
-        """Refuse a write dated later than the clock plus ``future_tolerance`` (§13): dated
-        there, it would move the customer's history ahead for good."""
+        """Refuse a write dated later than the clock plus ``future_tolerance``: dated there, it
+        would move the customer's history ahead for good."""
         tolerance = self.future_tolerance
         if at is None or tolerance is None:
             return

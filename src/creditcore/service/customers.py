@@ -1,4 +1,4 @@
-"""Customer profiles (SPEC §15): ``set_customer``, ``get_customer`` and ``customers()``.
+"""Customer profiles: ``set_customer``, ``get_customer`` and ``customers()``.
 
 A profile is not part of a customer's account: setting one locks the customer (so two
 changes of one profile are serialised) but writes no entry, records no due event and does not

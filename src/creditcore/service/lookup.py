@@ -25,8 +25,8 @@ def find_block(reader: Reader, block_id: str) -> BlockState:
 def due_block_customer(reader: Reader, block_id: str) -> str | None:
     """The customer of a block a due event makes (a schedule's period ``<schedule_id>/<n>``,
     its carry ``<schedule_id>/<n>/carry``, a top-up ``<customer>/top_up/<number>``), read
-    from its id: such a block exists for reads and writes before any write records it
-    (SPEC §20). ``None`` if the id is not of that form."""
+    from its id: such a block exists for reads and writes before any write records it (due
+    events count whether recorded or not). ``None`` if the id is not of that form."""
     owner, _, number = block_id.rpartition("/top_up/")
     if owner and number.isdigit():
         return owner

@@ -44,7 +44,8 @@ def state_at(
     A past state is replayed from the nearest snapshot when the repository keeps them; it
     then holds the blocks that had credit left at the snapshot or that entries since then
     touched. ``every_block`` replays the whole history instead, for a read that lists
-    used-up blocks too. Either way it has the settings in force then (SPEC §17 to §19).
+    used-up blocks too. Either way it has the settings in force then (schedules, top-up rules,
+    alerts).
     """
     state = reader.load_account(customer)
     when = ctx.read_time(at, state)
@@ -196,7 +197,7 @@ def get_block(ctx: Context, block_id: str, *, at: datetime | None = None) -> Blo
 
 def _due_block(ctx: Context, reader: Reader, block_id: str, at: datetime | None) -> Block:
     """A block a due event makes (a schedule's period, its carry, a top-up) that no write
-    has recorded yet: reads count it all the same (SPEC §20). Its id names its customer."""
+    has recorded yet: reads count it all the same, as every due event. Its id names its customer."""
     customer = lookup.due_block_customer(reader, block_id)
     if customer is not None:
         state, when = state_at(ctx, reader, customer, at)

@@ -1,5 +1,5 @@
-"""Settings and the event outbox (SPEC §17 to §19): schedules, auto top-up rules, balance
-alerts, and ``events()``.
+"""Settings and the event outbox: schedules, auto top-up rules, balance alerts, and
+``events()``.
 
 Each change of a setting is a write to its customer and goes through the one write path
 (:func:`~creditcore.service.writes.apply`): what fell due up to its time is recorded first,
@@ -48,7 +48,7 @@ from creditcore.values import (
     to_decimal,
 )
 
-# -- schedules (SPEC §17) --------------------------------------------------------------------
+# -- schedules -------------------------------------------------------------------------------
 
 
 def schedule_grant(
@@ -105,7 +105,7 @@ def schedule_grant(
         raise ValidationError("until", f"{until.isoformat()} must be later than start ({start.isoformat()})")
     ident = given_id if given_id is not None else new_id("sch")
     # the arguments as given: defaults computed from `at` (start, anchor, the zone) are not
-    # compared, so a retry always replays (SPEC §17)
+    # compared, so a retry always replays
     fingerprint = idempotency.fingerprint(
         key if key is not None else given_id,
         customer=customer,
@@ -130,7 +130,7 @@ def schedule_grant(
         schedule_id=given_id,
     )
     # the schedule's id is a key of its own, generated or given: using it again with other
-    # arguments is an IdempotencyConflict, found before the time check (SPEC §17, §20)
+    # arguments is an IdempotencyConflict, found before the time check (as every key)
     keys = [("key", key)] if key is not None else []
     keys.append(("schedule", ident))
     memo = (*keys[0], "schedule_grant", fingerprint)
@@ -301,7 +301,7 @@ def schedule_view(reader: Reader, state: AccountState, found: ScheduleState, at:
     )
 
 
-# -- auto top-up (SPEC §18) --------------------------------------------------------------------
+# -- auto top-up -------------------------------------------------------------------------------
 
 
 def set_top_up(
@@ -408,7 +408,7 @@ def top_up_view(rule: TopUpState, scale: int) -> TopUp:
     )
 
 
-# -- balance alerts (SPEC §19) -----------------------------------------------------------------
+# -- balance alerts ----------------------------------------------------------------------------
 
 
 def add_alert(

@@ -452,7 +452,7 @@ def release(ctx: Context, hold_id: str, *, at: datetime | None = None) -> Releas
 def _block_named(ctx: Context, uow: UnitOfWork, block_id: str, at: datetime | None) -> tuple[BlockState, bool]:
     """The block a void or an expiry change names, and whether a write has recorded it: one
     a due event makes (a schedule's period, a top-up) exists from its due time on, recorded
-    or not (SPEC §20), and the write records it first."""
+    or not, and the write records it first."""
     stored = uow.find_block(block_id)
     if stored is not None:
         return stored, True

@@ -1,16 +1,15 @@
 """One customer at a time: each customer's events in time order, applied through the rules.
 
 A part of a run is a scenario's customers (all of them, or a slice that
-:mod:`~creditcore.simulate.parts` cut out). :func:`run_part` runs them one after the other;
-each customer's account is an :class:`~creditcore.state.AccountState`, and every event calls a
-rule (``rules.grant``, ``rules.burn``, ``rules.hold``, ``rules.capture``, ``rules.release``,
+:mod:`~creditcore.simulate.parts` cut out). :func:`run_part` runs them one after the other; each
+customer's account is an :class:`~creditcore.state.AccountState`, and every event calls a rule
+(``rules.grant``, ``rules.burn``, ``rules.hold``, ``rules.capture``, ``rules.release``,
 ``rules.void``, ``rules.schedule_grant``, ``rules.set_top_up``, ``rules.remove_top_up``)
 directly, with no repository in between. A schedule's periods (carry, then grant) and the
-top-ups are the core's own due events and reactions (SPEC §17, §18, §20): the rules record them
-before each write and at each sampled instant, and the run counts what they did from the
-entries they wrote. Customers never touch each other's accounts, and every random draw comes
-from the customer's own streams (:mod:`~creditcore.simulate.streams`), so a customer's run is
-the same whichever part it is in.
+top-ups are the core's own due events and reactions: the rules record them before each write and
+at each sampled instant, and the run counts what they did from the entries they wrote. Customers
+never touch each other's accounts, and every random draw comes from the customer's own streams
+(:mod:`~creditcore.simulate.streams`), so a customer's run is the same whichever part it is in.
 
 Like the memory adapter, an account keeps only the blocks that still hold credit and the
 active holds, and no entry: the timeline is kept as what each sampled interval changed

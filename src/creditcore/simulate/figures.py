@@ -18,7 +18,7 @@ from creditcore.state import Tally
 from creditcore.values import DECIMAL_CONTEXT, to_decimal
 
 FIGURES = ("granted", "used", "expired", "voided", "available", "held", "upcoming", "shortfall", "debt")
-#: What schedules and top-ups did (SPEC §17, §18): reported for scenarios that have them.
+#: What schedules and top-ups did: reported for scenarios that have them.
 RECURRING = ("scheduled", "carried", "topped_up")
 #: Every field of :class:`Figures`, in order.
 ALL_FIGURES = FIGURES + RECURRING

@@ -1,13 +1,13 @@
 """Billing in a simulation: its periods, the amount of an invoice line, and what a run invoiced.
 
-A scenario that names ``[[meters]]`` bills its metered usage (``[[usage]]`` with ``meter =``)
-as :mod:`creditcore.billing` does (SPEC_BILLING B2, B3, B6): each customer with metered usage
-gets a period invoice for each calendar month (in the scenario's ``timezone``, UTC unless it
-says), issued at the month's end, the first one starting at the run's start and the last one
-ending at the run's end. An invoice has a line per priced meter with usage in the period: its
-aggregate, priced once and rounded half-up to the unit (:func:`line_amount`), then paid with
-credit line by line, in meter order, by a burn of at most the line's amount with the scope
-``meter:<id>`` and ``overdraft="partial"``.
+A scenario that names ``[[meters]]`` bills its metered usage (``[[usage]]`` with ``meter =``) as
+:mod:`creditcore.billing` does: each customer with metered usage gets a period invoice for each
+calendar month (in the scenario's ``timezone``, UTC unless it says), issued at the month's end,
+the first one starting at the run's start and the last one ending at the run's end. An invoice
+has a line per priced meter with usage in the period: its aggregate, priced once and rounded
+half-up to the unit (:func:`line_amount`), then paid with credit line by line, in meter order,
+by a burn of at most the line's amount with the scope ``meter:<id>`` and
+``overdraft="partial"``.
 
 Per invoice, and so per period, group, customer and in all:
 
@@ -100,7 +100,7 @@ def billing_periods(start: datetime, end: datetime, timezone: str) -> tuple[Bill
 def line_amount(model: PriceModel, quantity: int, quantity_scale: int, scale: int) -> int:
     """The amount of an invoice line, in minor units of a unit of ``scale`` places: the exact
     price of ``quantity`` (minor units of a meter of ``quantity_scale`` places) rounded once,
-    half-up (SPEC_BILLING B3)."""
+    half-up (never per tier)."""
     if quantity <= 0:
         return 0
     exact = price(model, to_decimal(quantity, quantity_scale))

@@ -1,7 +1,7 @@
 """The billing tables of a scenario: ``[[meters]]`` and ``[[prices]]``.
 
-A meter (SPEC_BILLING B2) is what metered usage (``[[usage]]`` with ``meter = "<id>"``)
-records its quantities to; a price (B3) turns a meter's quantity in a billing period into an
+A meter is what metered usage (``[[usage]]`` with ``meter = "<id>"``) records its
+quantities to; a price turns a meter's quantity in a billing period into an
 invoice line in the scenario's unit. Every mistake is refused as the other tables' are: one
 line naming the table, the key and the line of the file.
 """

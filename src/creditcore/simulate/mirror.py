@@ -40,7 +40,7 @@ from creditcore.state import Burn, Capture, Grant, PlaceHold, Release, ScheduleG
 from creditcore.values import to_decimal
 
 _MIRROR_BATCH = 500
-#: The most meter events one ``billing.meters.record`` call takes (SPEC_BILLING B2).
+#: The most meter events one ``billing.meters.record`` call takes.
 _EVENTS_BATCH = 100
 
 

@@ -53,15 +53,15 @@ class GrantRule:
     cost_basis: Decimal | None
     scope: frozenset[str] | None
     single_use: bool = False
-    """The first use of each of its blocks voids the rest of that block (SPEC §14)."""
+    """The first use of each of its blocks voids the rest of that block."""
     void_share: float
     void_after: Duration
 
 
 @attrs.frozen(kw_only=True)
 class ScheduleRule:
-    """A ``[[schedules]]`` table: a recurring grant with rollover (SPEC §17), set for each of its
-    customers at ``window.begins`` (``from``). Its blocks expire at their period's end."""
+    """A ``[[schedules]]`` table: a recurring grant with rollover, set for each of its customers
+    at ``window.begins`` (``from``). Its blocks expire at their period's end."""
 
     name: str
     line: int | None = None
@@ -94,7 +94,7 @@ class ScheduleRule:
 
 @attrs.frozen(kw_only=True)
 class TopUpRule:
-    """A ``[[top_ups]]`` table: an auto top-up rule (SPEC §18), set for each of its customers at
+    """A ``[[top_ups]]`` table: an auto top-up rule, set for each of its customers at
     ``window.begins`` (``from``) and removed at ``window.ends`` if that comes before the
     scenario's end (``until``). A customer has one rule at most."""
 
@@ -153,7 +153,7 @@ class JobRule:
 
 @attrs.frozen(kw_only=True)
 class MeterRule:
-    """A ``[[meters]]`` table: a billing meter (SPEC_BILLING B2) that metered usage records to."""
+    """A ``[[meters]]`` table: a billing meter that metered usage records to."""
 
     id: str
     line: int | None = None
@@ -168,7 +168,7 @@ class MeterRule:
 @attrs.frozen(kw_only=True)
 class PriceRule:
     """A ``[[prices]]`` table: the price of a meter's quantity in a billing period, in the
-    scenario's unit (SPEC_BILLING B3)."""
+    scenario's unit."""
 
     line: int | None = None
     meter: int

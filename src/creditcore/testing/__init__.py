@@ -2,7 +2,7 @@
 
 - :mod:`creditcore.testing.strategies`: Hypothesis strategies for creditcore's arguments.
 - :mod:`creditcore.testing.reference`: :class:`ReferenceLedger`, a deliberately naive model
-  of SPEC.md that shares no code with the ledger's rules.
+  of the documented rules that shares no code with the ledger's rules.
 - :mod:`creditcore.testing.stateful`: :class:`LedgerStateMachine`, which drives a ledger and
   the model side by side and checks the ledger's invariants after every step.
 - :mod:`creditcore.testing.contract`: :class:`RepositoryContract`, the behaviour tests every

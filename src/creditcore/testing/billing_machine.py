@@ -1,4 +1,4 @@
-"""A Hypothesis state machine for billing (SPEC_BILLING) over a real ``Billing`` and a plain
+"""A Hypothesis state machine for billing over a real ``Billing`` and a plain
 reference model of its own.
 
 It drives meters' events, usage charged as it happens, credit grants, one-off charges and

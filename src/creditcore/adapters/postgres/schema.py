@@ -44,8 +44,9 @@ def _table(name: str, body: str, partitions: int | None) -> tuple[str, ...]:
 
 
 def _the_ledger_grows(partitions: int | None = None) -> tuple[str, ...]:
-    """SPEC §14 to §20: the shared step's columns, and its tables partitioned like the rest
-    (``external_ids`` never: an external id is unique across every customer)."""
+    """Block sources, single use, hold categories and customer profiles: the shared step's
+    columns, and its tables partitioned like the rest (``external_ids`` never: an external id
+    is unique across every customer)."""
     tables = shared.grown_tables(D)
     return (
         *shared.grown_columns(D),
@@ -59,9 +60,9 @@ def _the_ledger_grows(partitions: int | None = None) -> tuple[str, ...]:
 
 
 def _settings_and_events(partitions: int | None = None) -> tuple[str, ...]:
-    """SPEC §17 to §19: the shared step's tables partitioned like the rest, and the outbox,
-    numbered from a sequence with the writing transaction beside each event (the feed across
-    customers goes by it, as the entries')."""
+    """Schedules, top-up rules and alerts: the shared step's tables partitioned like the rest,
+    and the outbox, numbered from a sequence with the writing transaction beside each event (the
+    feed across customers goes by it, as the entries')."""
     return (
         f"ALTER TABLE accounts ADD COLUMN settings {_BIG} NOT NULL DEFAULT 0 CHECK (settings >= 0)",
         *(
@@ -92,7 +93,7 @@ def _settings_and_events(partitions: int | None = None) -> tuple[str, ...]:
 
 
 def _billing(partitions: int | None = None) -> tuple[str, ...]:
-    """SPEC_BILLING: the shared step's tables, not partitioned (meters and prices belong to no
+    """Billing: the shared step's tables, not partitioned (meters and prices belong to no
     customer, an event id is unique across every customer, one invoice counter serves all)."""
     return shared_billing.billing_tables(D)
 

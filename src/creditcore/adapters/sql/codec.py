@@ -542,7 +542,7 @@ def operation(row: Sequence[Any]) -> OperationRecord:
     )
 
 
-# -- settings and events (SPEC §17 to §19) ------------------------------------------------------
+# -- settings and events ------------------------------------------------------------------------
 #
 # A schedule, a top-up rule, an alert or an event is stored as one JSON document of its fields
 # (the columns beside it are what reads find it by). Each value is tagged by its type, so the

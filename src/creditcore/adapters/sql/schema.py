@@ -11,10 +11,10 @@ domain (entry kinds, categories, hold statuses) are checked by :mod:`.codec`, so
 one needs no table rebuild. The first schema had them as ``CHECK``s: ``0003`` rebuilds the
 tables without them.
 
-``0005`` makes a write cost what the storage needs (measured per burn in the README): entries
-refer to blocks and holds by their integer row keys (``pos``), a block carries a ``live`` flag
-that only changes when it empties or fills again, the indexes are those a read needs (each
-says which), and an account's running totals are integer columns, one row per unit.
+``0005`` makes a write cost what the storage needs (measured per burn on the Performance page of
+the docs): entries refer to blocks and holds by their integer row keys (``pos``), a block carries
+a ``live`` flag that only changes when it empties or fills again, the indexes are those a read
+needs (each says which), and an account's running totals are integer columns, one row per unit.
 """
 
 from __future__ import annotations
@@ -435,7 +435,7 @@ def _lean_write_path(d: Dialect) -> tuple[str, ...]:
     )
 
 
-# -- 0006: the ledger grows (SPEC §14 to §20) --------------------------------------------------------
+# -- 0006: the ledger grows (block sources, single use, hold categories, profiles) ------------------
 
 #: What each kind of entry adds to its block's ``used`` (``core.effects.USED_EFFECT``), for
 #: the blocks stored before the column existed.
@@ -446,11 +446,10 @@ _USED_BY_KIND = (
 
 
 def grown_columns(d: Dialect) -> tuple[str, ...]:
-    """Blocks gain what SPEC §14 and §20 add to them (single use, first use, what burns took,
-    where the block came from), computed for the blocks already stored from their entries; a
-    hold's scope becomes a scope set (a JSON list, as a block's), and holds gain their
-    categories. Snapshots are a cache whose rows change form: they are dropped (the next writes
-    take new ones)."""
+    """Blocks gain single use, first use, what burns took and where the block came from,
+    computed for the blocks already stored from their entries; a hold's scope becomes a scope
+    set (a JSON list, as a block's), and holds gain their categories. Snapshots are a cache
+    whose rows change form: they are dropped (the next writes take new ones)."""
     i, t = d.integer, "TEXT"
     return (
         f"ALTER TABLE blocks ADD COLUMN single_use {i} NOT NULL DEFAULT 0 CHECK (single_use IN (0, 1))",
@@ -471,7 +470,7 @@ def grown_columns(d: Dialect) -> tuple[str, ...]:
 
 
 def grown_tables(d: Dialect) -> dict[str, str]:
-    """The tables SPEC §15 adds, by name (their columns; PostgreSQL partitions them by
+    """The tables of customer profiles, by name (their columns; PostgreSQL partitions them by
     customer): the order customers were first seen in, every version of their profiles, and
     which customer holds each external id now (unique per ledger, so never partitioned)."""
     i, t = d.integer, "TEXT"
@@ -520,7 +519,7 @@ def fill_customers(d: Dialect) -> tuple[str, ...]:
     )
 
 
-# -- 0007: settings and the event outbox (SPEC §17 to §19) --------------------------------------
+# -- 0007: settings and the event outbox --------------------------------------------------------
 
 
 def settings_tables(d: Dialect) -> dict[str, str]:

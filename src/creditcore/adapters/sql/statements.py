@@ -145,7 +145,7 @@ class Statements:
         self.unit_witness = f"SELECT 1 FROM units WHERE name = {m} AND scale = {m}"
         self.entry_witness = f"SELECT 1 FROM entries WHERE seq = {m} AND op_id = {m}"
         self.operation_witness = f"SELECT 1 FROM operations WHERE namespace = {m} AND key = {m} AND op_id = {m}"
-        # customers and their profiles (SPEC §15)
+        # customers and their profiles
         self.profiles_of = f"SELECT {', '.join(PROFILE_COLUMNS)} FROM profiles WHERE customer = {m} ORDER BY pos"
         self.insert_profile = (
             f"INSERT INTO profiles (pos, {', '.join(PROFILE_COLUMNS)}) "
@@ -181,7 +181,7 @@ class Statements:
         )
 
     def _settings(self, dialect: Dialect) -> None:
-        """The statements of settings and events (SPEC §17 to §19)."""
+        """The statements of settings (schedules, top-up rules, alerts) and events."""
         m, t = dialect.mark, dialect.time_value(dialect.mark)
         # what a write loads besides blocks and holds: the settings in force (codec.settings_in_force)
         by = dialect.indexed_by

@@ -4,7 +4,7 @@ Storage only: it stores and loads what the rules decide. The only filters it app
 "live" (a block with ``remaining > 0``) and "active" (a hold with ``status = 'active'``), so a
 load reads a customer's current state without scanning their history.
 
-How it talks to SQLite (see SPEC §8 and the reliability notes):
+How it talks to SQLite (see the SQLite and Reliability pages of the docs):
 
 - a file is opened only if it is empty or a creditcore ledger: another application's
   database, a table of creditcore's name with other columns, or a file that is not a SQLite

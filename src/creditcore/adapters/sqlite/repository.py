@@ -1,5 +1,5 @@
 """``SQLiteRepository``: the storage port on a SQLite file that several threads and processes
-share (SPEC §8). See the package's docstring for how it talks to SQLite."""
+share. See the package's docstring for how it talks to SQLite."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The contract's billing rows (SPEC_BILLING B1, :mod:`creditcore.billing.repository`):
+"""The contract's billing rows (:mod:`creditcore.billing.repository`):
 objects and meter events are stored exactly, found by what billing looks them up by, kept
 or dropped with the ledger's transaction, and the counter hands out every number once, in
 order, however many writers take them at once."""

@@ -1,4 +1,4 @@
-"""The contract's settings and outbox (SPEC §17 to §19): schedules, top-up rules and alerts are
+"""The contract's settings and outbox: schedules, top-up rules and alerts are
 stored with every attribute and every version, a sweep records what reads already showed, the
 events of a step are stored in its transaction and page through without a gap."""
 

@@ -1,63 +1,62 @@
-"""A reference ledger: SPEC.md written down as plainly as possible, for the state machine.
+"""A reference ledger: the documented rules written down as plainly as possible, for the state
+machine.
 
 It shares no code with the ledger's rules (``creditcore.rules``, ``state``, ``order``):
 blocks and holds are plain dataclasses in dicts and lists, amounts are ``Decimal``, the
-default burn order is one sort key spelled out from SPEC §5, and expiry is decided by
+default burn order is one sort key spelled out key by key, and expiry is decided by
 comparing times whenever something is read. Nothing is recorded "lazily": every figure at
 time ``t`` is recomputed from the events dated at or before ``t``, which also makes reads of
 the past and of the future free. It is slow and meant to be obviously right: a bug that
 survives the state machine has to be in both.
 
-What the model keeps is what the callers did, dated: each block's :class:`Move` list (credit
-a write took out of it or gave back to it: burns, captures, voids, moves to a new block by
-``change_expiry``, a reversal's returns), the holds, and each customer's
-:class:`DebtChange` list (debt a burn recorded, debt a reversal cancelled or handed back to
-the blocks that settled it). Everything that happens by itself is derived when read, in one
-walk through a block's events in time order (:meth:`ReferenceLedger.figures`): expiry takes
-the unheld credit at ``expires_at``; a hold's credit comes back when it is released or times
-out; credit that comes back into an expired block expires at once, into a voided block
-(one a void left with nothing unheld) is voided at once; a single-use block that a burn or
-capture has used is spent: at the end of that op, and of every later op that gives credit
-back to it, its unheld credit is voided (SPEC §14); an unscoped block granted with
-``settle_debt`` pays off debt the moment it becomes active (at the grant, or at its
-``effective_at``). What a block settles depends on the debt then, so settlements come from a
-walk through the customer's debt changes and settling blocks in time order
-(:meth:`ReferenceLedger.debt_view`). The order of events at one instant is spelled out by
+What the model keeps is what the callers did, dated: each block's :class:`Move` list (credit a
+write took out of it or gave back to it: burns, captures, voids, moves to a new block by
+``change_expiry``, a reversal's returns), the holds, and each customer's :class:`DebtChange`
+list (debt a burn recorded, debt a reversal cancelled or handed back to the blocks that settled
+it). Everything that happens by itself is derived when read, in one walk through a block's
+events in time order (:meth:`ReferenceLedger.figures`): expiry takes the unheld credit at
+``expires_at``; a hold's credit comes back when it is released or times out; credit that comes
+back into an expired block expires at once, into a voided block (one a void left with nothing
+unheld) is voided at once; a single-use block that a burn or capture has used is spent: at the
+end of that op, and of every later op that gives credit back to it, its unheld credit is voided;
+an unscoped block granted with ``settle_debt`` pays off debt the moment it becomes active (at
+the grant, or at its ``effective_at``). What a block settles depends on the debt then, so
+settlements come from a walk through the customer's debt changes and settling blocks in time
+order (:meth:`ReferenceLedger.debt_view`). The order of events at one instant is spelled out by
 :data:`Key`.
 
-A burn, hold or preview may use a block that is unscoped or whose scope set meets the
-call's, and (with ``categories``) is of one of the categories named (SPEC §14); a refund
-(SPEC §16) is a new block, and its op's reversals and refunds together stay within what it
-took.
+A burn, hold or preview may use a block that is unscoped or whose scope set meets the call's,
+and (with ``categories``) is of one of the categories named; a refund is a new block, and its
+op's reversals and refunds together stay within what it took.
 
 The write methods take the ledger's arguments and raise the ledger's error classes
 (:mod:`creditcore.errors`), so the machine can compare outcomes one to one. The machine
 passes the ids the ledger made (``block_id``, ``new_block_id``, ``new_op_id``) so that later
 calls can name blocks and operations the same way on both.
 
-Where SPEC §3 leaves the order of two checks to judgement, the model follows its stated
-order: arguments (types, ranges, precision, ``expires_at`` after an explicit
-``effective_at``, a capture within the hold), then the idempotency key (for a capture or
-release: the hold's ending call, replayed or refused with ``HoldNotActive``), then time
-order, then state. Void, reverse, refund and change_expiry first need their block or
-operation to know the unit, so an unknown one raises ``NotFound`` before precision and key
-are looked at; what the target is (a reversal or refund of an op that is neither a burn nor
-a capture) and what it has left count as state; a refund's ``expires_at`` not after ``at``
-is an argument, as a grant's. Choices the README documents are followed: a reversal undoes the
-debt part first (cancelling what is still owed, then giving settled debt back to the
-settling blocks, latest settlement first), then gives credit back to the drawn blocks in the
-reverse of the draw order; ``change_expiry`` refuses ``expires_at`` not after ``at`` (an
-argument, checked once ``at`` is known), then an empty block (``Conflict``), then an
-``expires_at`` not after the block's ``effective_at``.
+The model runs a call's checks in the order the Operations page of the docs gives: arguments
+(types, ranges, precision, ``expires_at`` after an explicit ``effective_at``, a capture within
+the hold), then the idempotency key (for a capture or release: the hold's ending call, replayed
+or refused with ``HoldNotActive``), then time order, then state. Where that leaves a check's
+place to judgement: void, reverse, refund and change_expiry first need their block or operation
+to know the unit, so an unknown one raises ``NotFound`` before precision and key are looked at;
+what the target is (a reversal or refund of an op that is neither a burn nor a capture) and what
+it has left count as state; a refund's ``expires_at`` not after ``at`` is an argument, as a
+grant's. Choices the docs describe (the Operations page) are followed: a reversal undoes the
+debt part first (cancelling what is still owed, then giving settled debt back to the settling
+blocks, latest settlement first), then gives credit back to the drawn blocks in the reverse of
+the draw order; ``change_expiry`` refuses ``expires_at`` not after ``at`` (an argument, checked
+once ``at`` is known), then an empty block (``Conflict``), then an ``expires_at`` not after the
+block's ``effective_at``.
 
-Schedules, auto top-ups and balance alerts (SPEC §17 to §19) depend on the balance at an
-instant, so the model records them as the ledger does, instant by instant in time order,
-before each write up to its time and at a sweep (:mod:`.due`): a period's carry (moves taken
-before the instant's expiries) and fresh grant, a top-up at the end of each step that lowered
-net to its threshold or below, and the alerts' events over the step. A read past what is
-recorded works on a copy advanced to its time; a write that fails is rolled back
-(``commit``/``rollback``, which the machine calls after each write). Boundaries come from
-:func:`creditcore.periods.add` and ``index_at``; everything else is the model's own.
+Schedules, auto top-ups and balance alerts depend on the balance at an instant, so the model
+records them as the ledger does, instant by instant in time order, before each write up to its
+time and at a sweep (:mod:`.due`): a period's carry (moves taken before the instant's expiries)
+and fresh grant, a top-up at the end of each step that lowered net to its threshold or below,
+and the alerts' events over the step. A read past what is recorded works on a copy advanced to
+its time; a write that fails is rolled back (``commit``/``rollback``, which the machine calls
+after each write). Boundaries come from :func:`creditcore.periods.add` and ``index_at``;
+everything else is the model's own.
 
 The model is one class put together from parts, one module each: :mod:`.arguments` (reading
 a call's arguments), :mod:`.records` (what it keeps, the burn order key, what it returns),

@@ -1,4 +1,4 @@
-"""The reference model's balance alerts and outbox reads (SPEC §19): ``add_alert`` (its id
+"""The reference model's balance alerts and outbox reads: ``add_alert`` (its id
 a key of its own, one active alert of a kind per customer and unit), ``remove_alert``,
 ``alerts``, and the events recorded so far. Firing is worked out at the end of each step
 (:mod:`.due`)."""

@@ -1,4 +1,4 @@
-"""The model's reading of a call's arguments, spelled out from SPEC §1 and §3: amounts by
+"""The model's reading of a call's arguments, spelled out from the documented rules: amounts by
 value with at most the unit's decimal places, aware datetimes, ids and texts. It raises
 the ledger's :class:`~creditcore.errors.ValidationError` but shares none of its parsing."""
 
@@ -35,7 +35,7 @@ def check_sign(value: object, name: str = "amount", *, allow_zero: bool = False)
 def parse_amount(
     value: object, scale: int, name: str = "amount", *, allow_zero: bool = False, signed: bool = False
 ) -> Decimal:
-    """An exact amount with at most ``scale`` decimal places, judged by value (SPEC §1);
+    """An exact amount with at most ``scale`` decimal places, judged by value (``"1.0"`` is 1);
     ``signed``: of any sign (a threshold, a target)."""
     number = _number(value, name)
     minor = number.scaleb(scale)
@@ -87,7 +87,7 @@ def parse_text(value: object, name: str) -> str | None:
 
 
 def parse_scope(value: object) -> frozenset[str] | None:
-    """SPEC §14: ``None``, one scope (a ``str``, never its characters) or an iterable of
+    """A scope set: ``None``, one scope (a ``str``, never its characters) or an iterable of
     them; duplicates collapse; empty is refused."""
     if value is None:
         return None
@@ -102,7 +102,7 @@ def parse_scope(value: object) -> frozenset[str] | None:
 
 
 def parse_categories(value: object) -> frozenset[str] | None:
-    """SPEC §14: ``None`` (every category), or ``promotional``/``paid`` as a ``str`` or an
+    """Categories: ``None`` (every category), or ``promotional``/``paid`` as a ``str`` or an
     iterable of them; empty or unknown is refused."""
     if value is None:
         return None

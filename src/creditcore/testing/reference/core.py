@@ -1,5 +1,5 @@
 """The reference model's state and bookkeeping: what it keeps, the clock and a customer's
-last entry (the time order of writes), lookups, and the idempotency keys (SPEC §6)."""
+last entry (the time order of writes), lookups, and the idempotency keys."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ class ReferenceCore:
         self.keys: dict[tuple[str, str], KeyRecord] = {}
         self.last_entry: dict[str, datetime] = {}
         self.last_write: dict[str, datetime] = {}
-        """SPEC §13: the latest of a customer's entries and changes to its settings."""
+        """A customer's last write: the latest of its entries and changes to its settings (no write
+        may be dated before it)."""
         self._ticks = itertools.count(1)
         self._numbers = itertools.count(1)
         self._n = itertools.count(1)
@@ -61,8 +62,9 @@ class ReferenceCore:
         return last if last is not None and last > now else now
 
     def _write_time(self, customer: str, at: datetime | None) -> datetime:
-        """The time checks of a write (SPEC §13); then what fell due up to its time is
-        recorded (:meth:`_advance`) and the customer's nets before its step noted."""
+        """The time check of a write (``at`` not before the customer's last write); then what
+        fell due up to its time is recorded (:meth:`_advance`) and the customer's nets before
+        its step noted."""
         last = self.last_write.get(customer)
         if at is not None and last is not None and at < last:
             raise ValidationError("at", "earlier than the customer's last write")
@@ -72,7 +74,7 @@ class ReferenceCore:
         return t
 
     def _touch(self, customer: str, t: datetime) -> None:
-        """A change to the customer's settings, or an entry, at ``t``: a write (SPEC §13)."""
+        """A change to the customer's settings, or an entry, at ``t``: a write."""
         last = self.last_write.get(customer)
         self.last_write[customer] = t if last is None or t > last else last
 
@@ -108,9 +110,9 @@ class ReferenceCore:
         return [b for b in self.blocks.values() if b.customer == customer and (unit is None or b.unit == unit)]
 
     def _known_block(self, block_id: str, at: datetime | None = None) -> RefBlock:
-        """The block, recorded or not yet: one a due period start or top-up makes by the
-        write's time is known as a read shows it (SPEC §20: due events count, recorded or
-        not). Look it up again after :meth:`_write_time` has recorded it."""
+        """The block, recorded or not yet: one a due period start or top-up makes by the write's
+        time is known as a read shows it (due events count, recorded or not). Look it up again
+        after :meth:`_write_time` has recorded it."""
         found = self.blocks.get(block_id)
         if found is not None:
             return found

@@ -1,4 +1,4 @@
-"""The reference model's corrections (SPEC §3 and the README's order): voids of a block's
+"""The reference model's corrections, in the order the docs give: voids of a block's
 unheld credit, moves of it into a new block by ``change_expiry``, and reversals of burns
 and captures (debt part first, then credit back to the drawn blocks, last drawn first)."""
 
@@ -43,7 +43,7 @@ class Corrections(ReferenceWalks):
         at: datetime | None = None,
         new_op_id: str | None = None,
     ) -> RefResult:
-        """SPEC §3 void: up to the block's unheld remaining (default all of it); an upcoming
+        """A void: up to the block's unheld remaining (default all of it); an upcoming
         block too."""
         block_id = parse_id(block_id, "block_id")
         if amount is not None:
@@ -84,7 +84,7 @@ class Corrections(ReferenceWalks):
         new_op_id: str | None = None,
         new_block_id: str | None = None,
     ) -> RefResult:
-        """SPEC §3 change_expiry: the unheld credit moved (default all of it) goes into a new
+        """``change_expiry``: the unheld credit moved (default all of it) goes into a new
         block, the same but for its expiry, created now and last in creation order."""
         block_id = parse_id(block_id, "block_id")
         if amount is not None:
@@ -158,11 +158,11 @@ class Corrections(ReferenceWalks):
         at: datetime | None = None,
         new_op_id: str | None = None,
     ) -> RefResult:
-        """SPEC §3 reverse, with the README's order: the debt part first (what is still owed
+        """A reversal, in the order the docs give: the debt part first (what is still owed
         is cancelled; what was settled goes back to the settling blocks, latest settlement
         first), then credit back to the drawn blocks, last drawn first. Credit that comes
         back into an expired block expires at once; into a voided one, or a spent single-use
-        one (SPEC §14), it is voided at once. What is left counts earlier refunds (SPEC §16)."""
+        one, it is voided at once. What is left counts earlier refunds too."""
         target = parse_id(op_id, "op_id")
         if amount is not None:
             check_sign(amount)

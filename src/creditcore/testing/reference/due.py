@@ -1,4 +1,4 @@
-"""The reference model's due schedule periods, top-ups and events (SPEC §17 to §20).
+"""The reference model's due schedule periods, top-ups and events.
 
 Expiries, hold timeouts and settlements stay derived on read (:mod:`.walks`). What depends on
 the balance at an instant — a schedule's carry and fresh grant, a top-up, an alert's event —
@@ -180,8 +180,8 @@ class DueEvents(ReferenceWalks):
         self._after_step(customer, at, before, named, due_instant=True)
 
     def _carry(self, schedule: RefSchedule, at: datetime) -> None:
-        """SPEC §17 step 1: ``min(r, rollover_max)`` of the unheld credit of the last
-        period's blocks moves into a new carry block, taken in burn order."""
+        """A period start's first step, the carry: ``min(r, rollover_max)`` of the unheld credit
+        of the last period's blocks moves into a new carry block, taken in burn order."""
         n = schedule.next_n
         sources = [b for b in self.blocks.values() if b.id in schedule.block_ids(n - 1)]
         just_before = at - _TINY
@@ -199,8 +199,8 @@ class DueEvents(ReferenceWalks):
         self._period_block(schedule, schedule.block_ids(n)[0], carried, at, source="carry")
 
     def _period(self, schedule: RefSchedule, at: datetime) -> str | None:
-        """SPEC §17 step 3: period ``n`` starts with its fresh grant (its op id if it grants
-        anything), or the schedule ends here."""
+        """A period start's last step (after the rest expired): period ``n`` starts with its
+        fresh grant (its op id if it grants anything), or the schedule ends here."""
         self._touch(schedule.customer, at)  # a period start, or the end, changes the schedule: a write
         if not schedule.may_start(at):
             schedule.finished = True
@@ -279,7 +279,7 @@ class DueEvents(ReferenceWalks):
 
     def _after_step(self, customer: str, at: datetime, before: dict[str, Decimal], named: dict[str, str | None],
                     *, due_instant: bool = False, rule_set: str | None = None) -> None:  # fmt: skip
-        """SPEC §18, §19: per unit in name order, the top-up (if the step lowered net to the
+        """The end of a step: per unit in name order, the top-up (if the step lowered net to the
         threshold or below; a rule just set fires whenever net is there), then the alerts'
         events over the step and its top-up as one."""
         for unit in self._units(customer):

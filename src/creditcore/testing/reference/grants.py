@@ -1,8 +1,7 @@
-"""The reference model's grants and burns (SPEC §3, §14): a grant adds a block (which may
-pay debt off as it becomes active, and may be single-use); a burn draws the blocks its
-scope set and categories may use, in burn order, voids what is left unheld in a
-single-use block it is the first to use, and, with ``overdraft="debt"``, records what no
-credit covers as debt."""
+"""The reference model's grants and burns: a grant adds a block (which may pay debt off as it
+becomes active, and may be single-use); a burn draws the blocks its scope set and categories may
+use, in burn order, voids what is left unheld in a single-use block it is the first to use, and,
+with ``overdraft="debt"``, records what no credit covers as debt."""
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ from creditcore.testing.reference.walks import ReferenceWalks
 
 
 class GrantsAndBurns(ReferenceWalks):
-    """``grant`` and ``burn``, validated in SPEC order."""
+    """``grant`` and ``burn``, validated in the documented order (arguments, key, time, state)."""
 
     def grant(
         self,
@@ -194,7 +193,7 @@ class GrantsAndBurns(ReferenceWalks):
         return result
 
     def _first_use_voids(self, plan: list[tuple[str, Decimal]], t: datetime) -> list[tuple[str, Decimal]]:
-        """SPEC §14: what a burn drawing ``plan`` at ``t`` voids, in plan order: the unheld
+        """Single use: what a burn drawing ``plan`` at ``t`` voids, in plan order: the unheld
         credit each single-use block it draws from has left after the draw. (A block in the
         plan is active and unspent: a spent one has nothing available.)"""
         voids = []

@@ -1,8 +1,8 @@
-"""The reference model's holds (SPEC §3, §14): a hold pins credit its scope set and
-categories may use, in burn order; a capture takes some of it (in burn order, whatever the
-filters), a release none; either gives the rest back and ends the hold, and the same call
-again replays it. A capture that is a single-use block's first use, or credit given back
-to a spent one, leaves it with nothing unheld (a void after the releases)."""
+"""The reference model's holds: a hold pins credit its scope set and categories may use, in burn
+order; a capture takes some of it (in burn order, whatever the filters), a release none; either
+gives the rest back and ends the hold, and the same call again replays it. A capture that is a
+single-use block's first use, or credit given back to a spent one, leaves it with nothing unheld
+(a void after the releases)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ class HoldOperations(ReferenceWalks):
 
     def _end_replay(self, found: RefHold, kind: str, amount: Decimal) -> RefResult | None:
         """A capture or release is keyed by its hold: the same call again replays, anything
-        else after it is refused (SPEC §3)."""
+        else after it is refused (``HoldNotActive``)."""
         if found.end_kind is None:
             return None
         if found.end_kind == kind and found.end_amount == amount:
@@ -188,7 +188,7 @@ class HoldOperations(ReferenceWalks):
         captures, worked out before it: in allocation order, the rest of each pin released
         (into an expired block it expires at once, into a voided one it is voided at once);
         then, in allocation order, a void of all the unheld credit of each single-use block
-        that is spent by the end of the op and has not expired (SPEC §14)."""
+        that is spent by the end of the op and has not expired."""
         taken = dict(draws)
         released: list[ExpectedEntry] = []
         spent: list[ExpectedEntry] = []

@@ -1,5 +1,5 @@
 """The reference model's reads and sweep: balances, blocks in burn order and holds at any
-time (SPEC §4), the instants at which something falls due, and ``expire_due``."""
+time, the instants at which something falls due, and ``expire_due``."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ class Reads(ReferenceWalks):
     def balance(
         self, customer: str, *, unit: str = "credits", at: datetime | None = None, scope: object = None
     ) -> dict[str, Decimal]:
-        """SPEC §4's Balance fields at ``at`` (default: now); with ``scope`` (a scope set,
-        SPEC §14), ``available`` and ``held`` count only blocks a burn with it could use."""
+        """The fields of a ``Balance`` at ``at`` (default: now); with ``scope`` (a scope set),
+        ``available`` and ``held`` count only blocks a burn with it could use."""
         scopes = parse_scope(scope)
         t = self.read_time(customer, at)
         spec = self._speculation(customer, t)

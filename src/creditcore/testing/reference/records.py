@@ -1,6 +1,6 @@
 """What the reference model keeps and what it hands back: dated moves of credit and changes
 of debt, blocks, holds and operations as plain dataclasses, the default burn order as one
-sort key (SPEC §5), and the figures, views and results its walks and writes produce."""
+sort key, and the figures, views and results its walks and writes produce."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ BALANCE_FIELDS = ("available", "held", "granted", "used", "expired", "voided", "
 
 Fingerprint = tuple[tuple[str, object], ...]
 Key = tuple[datetime, int, int, int]
-"""Where an event falls in a customer's history: ``(at, tick, rank, n)``. A write's events
-carry its ``tick`` (``>= 1``, the order of the model's writes) and are ordered by ``rank``
-(a capture's captures before its release) and ``n`` (the order they were made in). What
-falls due by itself at an instant has tick 0, so it comes before any write at that instant,
-ranked as SPEC §20 orders them: schedule carries (-1), expiries (0), hold timeouts (1),
-upcoming blocks settling debt (2, in creation order), schedule period grants settling debt
-(3), top-ups (4). A write's own top-up takes a tick of its own, after the write's."""
+"""Where an event falls in a customer's history: ``(at, tick, rank, n)``. A write's events carry
+its ``tick`` (``>= 1``, the order of the model's writes) and are ordered by ``rank`` (a
+capture's captures before its release) and ``n`` (the order they were made in). What falls due
+by itself at an instant has tick 0, so it comes before any write at that instant, ranked in the
+documented same-instant order: schedule carries (-1), expiries (0), hold timeouts (1), upcoming
+blocks settling debt (2, in creation order), schedule period grants settling debt (3), top-ups
+(4). A write's own top-up takes a tick of its own, after the write's."""
 
 ExpectedEntry = tuple[str, str | None, Decimal]
 """``(kind, block_id, amount)`` of one entry a write is expected to make."""
@@ -41,7 +41,7 @@ class Move:
     is not kept: the walk derives it, like an expiry.)"""
     amount: Decimal
     rank: int = 0
-    """-1 for a schedule's carry (SPEC §20: carries come first at their instant)."""
+    """-1 for a schedule's carry (carries come first at their instant)."""
 
     @property
     def key(self) -> Key:
@@ -104,7 +104,8 @@ class RefBlock:
         return self.scope is None or (scope is not None and bool(self.scope & scope))
 
     def eligible_for(self, scope: frozenset[str] | None, categories: frozenset[str] | None) -> bool:
-        """SPEC §14: a block must pass both the scope test and the category test."""
+        """Whether a call with ``scope`` and ``categories`` may use the block: it must pass both the
+        scope test and the category test."""
         return self.usable_by(scope) and (categories is None or self.category in categories)
 
     def expired_at(self, t: datetime) -> bool:
@@ -115,7 +116,7 @@ class RefBlock:
 
 
 def burn_order_key(block: RefBlock) -> tuple[Any, ...]:
-    """SPEC §5, the default order, key by key."""
+    """The default burn order, key by key."""
     return (
         block.priority,  # 1. lower priority number first
         block.expires_at is None,  # 2. sooner expiry first, never-expiring last
@@ -186,8 +187,8 @@ class RefOp:
         return sum((a for _, a in self.taken), ZERO) + self.debt
 
     def left(self) -> Decimal:
-        """What is left to reverse or refund (SPEC §16: reversals and refunds of one op
-        together stay within what it took)."""
+        """What is left to reverse or refund (reversals and refunds of one op together stay
+        within what it took)."""
         return self.took() - sum(self.given_back.values(), ZERO) - self.debt_undone - self.refunded
 
 

@@ -1,4 +1,4 @@
-"""The reference model's refunds (SPEC §16): fresh credit for an earlier burn or capture, in
+"""The reference model's refunds: fresh credit for an earlier burn or capture, in
 one new unscoped block that pays debt off as a grant's would; nothing goes back to the
 blocks the op drew. An op's reversals and refunds together stay within what it took."""
 
@@ -38,7 +38,7 @@ class Refunds(ReferenceWalks):
         block_id: str | None = None,
         new_op_id: str | None = None,
     ) -> RefResult:
-        """SPEC §16 refund, checked in SPEC order: arguments; the op (unknown, or a burn
+        """A refund, checked in the documented order: arguments; the op (unknown, or a burn
         that wrote nothing: ``NotFound``) and the amount's precision in its unit; the key;
         time order; ``expires_at`` after ``at`` (as a grant's); then state: an op that is not
         a burn or capture (``op_id``), and what it has left (``amount``). The model's

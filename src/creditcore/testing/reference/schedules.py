@@ -1,4 +1,4 @@
-"""The reference model's schedules (SPEC §17): ``schedule_grant`` and ``cancel_schedule``
+"""The reference model's schedules: ``schedule_grant`` and ``cancel_schedule``
 (writes with no entry of their own, keyed by the schedule id as a hold by its id), and
 ``get_schedule``/``schedules`` as a schedule stands at any time, worked out from its
 boundaries, its cancel and the blocks its periods made."""
@@ -67,7 +67,7 @@ class Schedules(DueEvents):
         new_op_id: str | None = None,
         new_schedule_id: str | None = None,
     ) -> RefResult:
-        """SPEC §17, checked arguments → key (the idempotency key, else the schedule id) →
+        """A recurring grant, checked arguments → key (the idempotency key, else the schedule id) →
         time order → state (``start`` before ``at``, ``until`` not after the start)."""
         customer = parse_id(customer, "customer")
         unit, scale = self._scale(unit)
@@ -100,7 +100,7 @@ class Schedules(DueEvents):
             raise ValidationError("amount", "amount, first_amount and rollover_min all 0")
         if until is not None and start is not None and until <= start:
             raise ValidationError("until", "must be later than start")
-        # the arguments as given: defaults computed from `at` are not compared (Settled details)
+        # the arguments as given: defaults computed from `at` are not compared, so a retry replays
         fingerprint: Fingerprint = (
             ("customer", customer), ("amount", value), ("unit", unit), ("every", step), ("anchor", anchor),
             ("start", start), ("until", until), ("first_amount", first), ("rollover_max", most),
@@ -148,7 +148,7 @@ class Schedules(DueEvents):
 
     def cancel_schedule(self, schedule_id: str, *, at: datetime | None = None, new_op_id: str | None = None
                         ) -> RefResult:  # fmt: skip
-        """SPEC §17: active → cancelled (periods up to ``at`` have happened); a repeat
+        """Cancel: active → cancelled (periods up to ``at`` have happened); a repeat
         replays, ended or not; a schedule ended by ``until`` → ``Conflict``."""
         ident = parse_id(schedule_id, "schedule_id")
         when = parse_optional_time(at, "at")
@@ -196,15 +196,15 @@ class Schedules(DueEvents):
         return [self.schedule_view(s, t) for s in self._schedules_of(customer) if s.created_at <= t]
 
     def _ended(self, schedule: RefSchedule, t: datetime) -> bool:
-        """Whether the schedule has ended by ``t``: from the end of its last period (SPEC
-        §17, Settled details), or from a cancel before it started."""
+        """Whether the schedule has ended by ``t``: from the end of its last period
+        (``until`` or a cancel), or from a cancel before it started."""
         n = schedule.index_at(t)
         if n is None:
             return schedule.cancelled_at is not None and schedule.cancelled_at <= t
         return not schedule.may_start(schedule.start_of(n), t)
 
     def schedule_view(self, schedule: RefSchedule, t: datetime) -> dict[str, object]:
-        """The schedule as it stands at ``t``: every field of SPEC §17's ``Schedule``."""
+        """The schedule as it stands at ``t``: every field of a ``Schedule``."""
         cancel = schedule.cancelled_at if schedule.cancelled_at is not None and schedule.cancelled_at <= t else None
         view: dict[str, object] = {name: getattr(schedule, name, None) for name in SCHEDULE_FIELDS}
         view.update(metadata=dict(schedule.metadata), cancelled_at=cancel, period=None, period_start=None,

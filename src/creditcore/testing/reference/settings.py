@@ -1,7 +1,7 @@
-"""What the reference model keeps of a customer's settings (SPEC §17 to §19): schedules,
-auto top-up rules, balance alerts, and the events the outbox holds; and ``every`` read as
-SPEC §17 spells it. Boundaries come from :func:`creditcore.periods.add` and ``index_at``
-(pure arithmetic on times); what a period grants is the model's own business (:mod:`.due`)."""
+"""What the reference model keeps of a customer's settings: schedules, auto top-up rules,
+balance alerts, and the events the outbox holds; and ``every`` read as a schedule takes it.
+Boundaries come from :func:`creditcore.periods.add` and ``index_at`` (pure arithmetic on times);
+what a period grants is the model's own business (:mod:`.due`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ _STEPS = {"minute": ("seconds", 60), "hour": ("seconds", 3600), "day": ("days", 
 
 
 def parse_every(value: object, name: str = "every") -> str:
-    """SPEC §17: ``"N minute(s)|hour(s)|day(s)|week(s)|month(s)|year(s)"`` (N >= 1) or a
+    """A schedule's step: ``"N minute(s)|hour(s)|day(s)|week(s)|month(s)|year(s)"`` (N >= 1) or a
     ``timedelta`` of at least a minute; its canonical text, in the largest whole unit."""
     if isinstance(value, timedelta):
         if value < timedelta(minutes=1) or value.microseconds:
@@ -94,7 +94,7 @@ class RefSchedule:
         return periods.add(self.anchor, self.every, self.base() + n, self.timezone)
 
     def may_start(self, at: datetime, seen_at: datetime | None = None) -> bool:
-        """SPEC §17 Ends: no period starts at or after ``until``, nor after a cancel (one
+        """A schedule's end: no period starts at or after ``until``, nor after a cancel (one
         made by ``seen_at``, if given: a read of the past does not see a later cancel)."""
         cancel = self.cancelled_at
         if cancel is not None and seen_at is not None and cancel > seen_at:
@@ -136,7 +136,7 @@ class RefTopUp:
         return mine == theirs
 
     def grant_for(self, net: Decimal) -> Decimal:
-        """SPEC §18: the smallest multiple of ``amount`` that lifts ``net`` above the
+        """A top-up's grant: the smallest multiple of ``amount`` that lifts ``net`` above the
         threshold, or what brings it up to ``target``."""
         if self.amount is not None:
             return ((self.threshold - net) // self.amount + 1) * self.amount

@@ -1,4 +1,4 @@
-"""The reference model's auto top-up rules (SPEC §18): one rule per customer and unit,
+"""The reference model's auto top-up rules: one rule per customer and unit,
 idempotent by value; setting one is a write that fires it at once if net is at or below its
 threshold; removing one is a write if there was one. What a rule grants later is worked out
 at the end of each step (:mod:`.due`)."""

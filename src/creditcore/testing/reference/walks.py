@@ -182,7 +182,7 @@ class ReferenceWalks(ReferenceCore):
                 closed = closed or remaining == held
             last_of_its_op = i + 1 == len(events) or events[i + 1][0][:2] != (when, tick)
             if last_of_its_op and block.single_use and first_used is not None and not block.expired_at(when):
-                # SPEC §14: a used single-use block is spent: the op that used it, and any op
+                # a used single-use block is spent: the op that used it, and any op
                 # that gives credit back to it later, voids its unheld credit
                 spent = remaining - held
                 if spent:

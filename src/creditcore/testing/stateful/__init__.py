@@ -2,20 +2,19 @@
 :class:`~creditcore.testing.reference.ReferenceLedger` side by side.
 
 The rules: grants (some upcoming, some settling debt, some not, some single-use), burns
-(``overdraft`` ``reject``, ``partial`` or ``debt``) and holds (both with scope sets and
-category filters), captures, releases, burns, holds and captures aimed at unused single-use
-blocks, voids (whole or partial, of active or upcoming blocks), reversals of burns and
-captures (full, partial, several of one op, of debt still owed or already settled), refunds
-of them (full, partial, several, too much), expiry changes, replays of keyed calls, bad
-input, clock jumps and sweeps, and reads at other times (previews with scope sets and
-categories); and SPEC §17 to §19: schedules (``schedule_grant``: refill, capped carry, the
-reset clamp, a first amount of their own; every 45 minutes to a day, starting now or later,
-on an anchor of their own, ending or not, scoped or single-use now and then, their id given,
-generated — and reused with other arguments — or keyed) and their cancels
-(``cancel_schedule``), auto top-up rules in amount or target mode at thresholds of either
-sign (``set_top_up``, set again as they are, or removed), balance alerts of each kind
-(``add_alert``, again under their id, removed), and reads of schedules, rules, alerts and the
-event outbox paged with its cursor at other times (``read_settings``).
+(``overdraft`` ``reject``, ``partial`` or ``debt``) and holds (both with scope sets and category
+filters), captures, releases, burns, holds and captures aimed at unused single-use blocks, voids
+(whole or partial, of active or upcoming blocks), reversals of burns and captures (full,
+partial, several of one op, of debt still owed or already settled), refunds of them (full,
+partial, several, too much), expiry changes, replays of keyed calls, bad input, clock jumps and
+sweeps, and reads at other times (previews with scope sets and categories); and schedules
+(``schedule_grant``: refill, capped carry, the reset clamp, a first amount of their own; every
+45 minutes to a day, starting now or later, on an anchor of their own, ending or not, scoped or
+single-use now and then, their id given, generated — and reused with other arguments — or keyed)
+and their cancels (``cancel_schedule``), auto top-up rules in amount or target mode at
+thresholds of either sign (``set_top_up``, set again as they are, or removed), balance alerts of
+each kind (``add_alert``, again under their id, removed), and reads of schedules, rules, alerts
+and the event outbox paged with its cursor at other times (``read_settings``).
 
 Every rule makes the same call on both and requires the same outcome: the same error class
 (and field, requested/available amounts, hold status), or the same result — amounts, the
@@ -46,20 +45,20 @@ Run it against any adapter by overriding :meth:`LedgerStateMachine.make_ledger`:
 or with :func:`run_state_machine`. The ledger gets a clock the machine moves by hand; the
 number of examples and steps comes from the active Hypothesis profile.
 
-Adding an operation takes: a method on the reference model that validates in SPEC order,
-records its events (a :class:`~creditcore.testing.reference.Move` on each block it touches, a
-``DebtChange`` if it changes debt) and returns a
-:class:`~creditcore.testing.reference.RefResult`, with ``entries`` when it can spell them out;
-if the events are of a new kind, a case in the model's walk through a block
-(``ReferenceLedger.figures``); a rule here that builds a :class:`Call` and hands it to
-:meth:`LedgerStateMachine.perform` (which compares outcomes and entries, and passes the ids
-the ledger made to the model); and entries in ``KEYED`` (:mod:`.calls`), ``_CHANGES`` and ``other_kind``
-(:mod:`.variants`) so the replay rule covers its key.
+Adding an operation takes: a method on the reference model that validates in the documented
+order (arguments, key, time order, state), records its events (a
+:class:`~creditcore.testing.reference.Move` on each block it touches, a ``DebtChange`` if it
+changes debt) and returns a :class:`~creditcore.testing.reference.RefResult`, with ``entries``
+when it can spell them out; if the events are of a new kind, a case in the model's walk through
+a block (``ReferenceLedger.figures``); a rule here that builds a :class:`Call` and hands it to
+:meth:`LedgerStateMachine.perform` (which compares outcomes and entries, and passes the ids the
+ledger made to the model); and entries in ``KEYED`` (:mod:`.calls`), ``_CHANGES`` and
+``other_kind`` (:mod:`.variants`) so the replay rule covers its key.
 
 Settings calls that return the object, not a ``Result`` (``set_top_up``, ``remove_top_up``,
 ``add_alert``, ``remove_alert``), go through :meth:`LedgerStateMachine.perform_setting`.
 
-Where the ledger and SPEC.md disagree, the machine says so in one place:
+Where the ledger and its documented rules disagree, the machine says so in one place:
 :attr:`LedgerStateMachine.known_check_order_gaps`, ``known_error_gaps`` and
 ``dodge_dropped_settlements``, each with the discrepancy it stands for.
 

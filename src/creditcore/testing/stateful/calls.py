@@ -33,7 +33,7 @@ _AT_CHOICES = ("clock", "clock", "clock", "now", "last", "between", "stale")
 # a schedule by its ``schedule_id`` when it has no key, its cancel by the schedule id, an
 # alert by its ``alert_id``)
 KEYED = ("grant", "burn", "void", "reverse", "change_expiry", "refund", "schedule_grant")
-#: calls that return the object they set, not a ``Result`` (SPEC §20)
+#: calls that return the object they set, not a ``Result``
 SETTINGS = ("set_top_up", "remove_top_up", "add_alert", "remove_alert")
 # calls whose entries draw blocks in burn order, under their own kind's name
 DRAWING = ("burn", "hold", "capture")
@@ -42,7 +42,7 @@ DRAWING = ("burn", "hold", "capture")
 MAINTENANCE_KINDS = ("expire", "release", "void", "settle")
 # what due events write besides: a schedule's carry (a move) and period grant, a top-up's grant
 DUE_KINDS = (*MAINTENANCE_KINDS, "move_out", "move_in", "grant")
-# the op ids of due events (SPEC §20): ``<prefix>:<subject>``
+# the op ids of due events: ``<prefix>:<subject>``
 DUE_OPS = ("expire", "timeout", "settle", "carry", "schedule", "top_up")
 _DESCRIPTIONS = (None, None, None, "top-up", "plan: pro ✓")
 _METADATA: tuple[dict[str, str] | None, ...] = (None, None, None, {"plan": "pro"}, {"order": "42", "src": "app"})
@@ -55,7 +55,7 @@ zones = cst.time_zones()
 descriptions = st.sampled_from(_DESCRIPTIONS)
 metadatas = st.sampled_from(_METADATA)
 # mostly unscoped credit, which serves every burn; scoped credit serves only the calls whose
-# scope set meets its own ("trip" as a str is one scope, SPEC §14)
+# scope set meets its own ("trip" as a str is one scope, never its characters)
 grant_scopes = st.sampled_from(
     (None, None, None, frozenset({"trip"}), frozenset({"video"}), frozenset({"trip", "video"}), "trip")
 )
@@ -65,7 +65,7 @@ burn_scopes = st.sampled_from(
 )
 # mostly every category; sometimes one, as a str or a set, or both named
 burn_categories = st.sampled_from((None,) * 6 + ("paid", "promotional", frozenset({"paid"}), ("promotional", "paid")))
-# mostly reusable credit; now and then a single-use block (SPEC §14), half of them burning
+# mostly reusable credit; now and then a single-use block, half of them burning
 # first (priority 0) so that burns, holds and captures reach them
 single_uses = st.sampled_from((None,) * 6 + ("as drawn", "burns first"))
 # small blocks as often as large ones, so that burns, holds and captures span several
@@ -94,7 +94,8 @@ class Call:
 
     @property
     def key(self) -> tuple[str, str] | None:
-        """What the call is keyed by: ``(namespace, key)`` as SPEC §6 keeps them apart."""
+        """What the call is keyed by: ``(namespace, key)``, as the ledger keeps idempotency keys,
+        hold ids and schedule ids apart."""
         if self.kind == "schedule_grant" and self.kwargs.get("idempotency_key") is None:
             named = self.kwargs.get("schedule_id")
             return None if named is None else ("schedule", named)

@@ -24,7 +24,7 @@ class CorrectionRules(SideBySide):
     def _pick_block(self, pick: int) -> RefBlock:
         """A block to act on: mostly one with unheld credit now, sometimes any block, and now
         and then one a due period start or top-up makes by now that no write has recorded
-        yet (SPEC §20: it acts as a recorded one)."""
+        yet (due events count whether recorded or not: it acts as a recorded one)."""
         if pick % 5 == 1 and self.model.schedules and not self.dodge_unrecorded_blocks:
             unrecorded = [
                 block for customer in CUSTOMERS for unit in UNITS

@@ -1,7 +1,7 @@
 """The state machine's invariants, checked after every step: balances, blocks and holds
 agree with the model, a rebuild from the stored history gives the stored state, a spent
 single-use block gains no unheld credit, and an op's reversals and refunds stay within
-what it took (SPEC §20)."""
+what it took."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class Invariants(SideBySide):
 
     @invariant()
     def a_spent_single_use_block_gains_no_credit(self) -> None:
-        """SPEC §14: once a burn or capture has used a single-use block, it has nothing unheld
+        """Once a burn or capture has used a single-use block, it has nothing unheld
         (credit given back to it is voided at once); what a hold still pins stays. Read with
         ``get_block`` here; every read of the blocks checks the same (:meth:`_check_blocks`)."""
         for ref in self.model.blocks.values():
@@ -55,7 +55,7 @@ class Invariants(SideBySide):
 
     @invariant()
     def refunds_and_reversals_stay_within_what_was_taken(self) -> None:
-        """SPEC §16: what an op's reversals and refunds gave (their stored entries) never
+        """What an op's reversals and refunds gave (their stored entries) never
         exceeds what it took, and what it has left is what the model has left."""
         for op_id, given in self.given.items():
             took = self.took.get(op_id, Decimal(0))

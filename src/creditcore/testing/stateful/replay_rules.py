@@ -21,7 +21,7 @@ _BAD_INPUT_KINDS = (
     "grant", "burn", "hold", "capture", "void", "reverse", "change_expiry", "refund", "burn-filter", "hold-filter",
     "schedule_grant", "set_top_up", "add_alert",
 )  # fmt: skip
-#: Arguments of a schedule, a top-up rule or an alert that must be refused (SPEC §17 to §19),
+#: Arguments of a schedule, a top-up rule or an alert that must be refused,
 #: as ``(argument, value)``, on a call that is otherwise fine.
 _BAD_SETTINGS: dict[str, tuple[tuple[str, object], ...]] = {
     "schedule_grant": (
@@ -64,7 +64,7 @@ _BAD_SETTINGS: dict[str, tuple[tuple[str, object], ...]] = {
         ("thresholds", ("0.5",)),
     ),
 }
-#: Scope sets and categories a burn or hold must refuse (SPEC §14), as ``(argument, value)``.
+#: Scope sets and categories a burn or hold must refuse, as ``(argument, value)``.
 _BAD_FILTERS: tuple[tuple[str, object], ...] = (
     ("scope", ()),
     ("scope", ("trip", "")),

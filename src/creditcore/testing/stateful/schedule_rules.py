@@ -1,4 +1,4 @@
-"""The state machine's schedules (SPEC §17): recurring grants of every rollover shape —
+"""The state machine's schedules: recurring grants of every rollover shape —
 refill, capped carry, the reset clamp, a first period of its own — every 45 minutes, some hours
 or a day (short beside the clock's jumps, so boundaries pass), starting now or later, with
 an anchor of their own, an end, a scope or single-use credit now and then, named, generated
@@ -82,7 +82,7 @@ class ScheduleRules(SideBySide):
         kwargs.update(extra.get(extras, {}))
         generated = [s for s in self.model.schedules if not s.startswith("sch-")]
         if ident == "reuse" and generated:
-            # a generated id is a key of its own: other arguments are a conflict (SPEC §17)
+            # a generated id is a key of its own: other arguments are a conflict
             kwargs.update(schedule_id=generated[sizes[2] % len(generated)], description="reused")
         elif ident in ("given", "reuse"):
             kwargs["schedule_id"] = f"sch-{next(self._ids)}"

@@ -1,8 +1,8 @@
-"""The state machine's invariants of schedules, top-ups, alerts and the outbox (SPEC §20
-"Tests"), checked after every step: each period (and carry, and top-up) granted once, net
-above the threshold of every top-up rule in force, every event the one the model recomputes
-(seq strictly increasing, ids unique, a top-up's amount the grant its op wrote), and the
-settings reading back as the model has them."""
+"""The state machine's invariants of schedules, top-ups, alerts and the outbox, checked after
+every step: each period (and carry, and top-up) granted once, net above the threshold of every
+top-up rule in force, every event the one the model recomputes (seq strictly increasing, ids
+unique, a top-up's amount the grant its op wrote), and the settings reading back as the model
+has them."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class SettingInvariants(SideBySide):
 
     @invariant()
     def net_stays_above_every_top_up_threshold(self) -> None:
-        """SPEC §18: after every step, ``net > threshold`` under every rule in force."""
+        """After every step, ``net > threshold`` under every top-up rule in force."""
         if not self.with_settings:
             return
         for customer in CUSTOMERS:

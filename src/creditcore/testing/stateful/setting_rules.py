@@ -1,8 +1,7 @@
-"""The state machine's top-up rules and alerts (SPEC §18, §19): rules in amount or target
-mode at thresholds of either sign, set, set again as they are (not a write) or removed;
-alerts of each kind added (named or not, a second of a kind: ``Conflict``), added again
-under their id, removed; and reads of schedules, rules, alerts and the event outbox, paged
-with its cursor, at other times."""
+"""The state machine's top-up rules and alerts: rules in amount or target mode at thresholds of
+either sign, set, set again as they are (not a write) or removed; alerts of each kind added
+(named or not, a second of a kind: ``Conflict``), added again under their id, removed; and reads
+of schedules, rules, alerts and the event outbox, paged with its cursor, at other times."""
 
 from __future__ import annotations
 

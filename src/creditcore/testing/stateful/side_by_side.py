@@ -62,7 +62,7 @@ class SideBySide(MachineState):
 
     def perform_setting(self, call: Call, at: datetime | None, *, remember: bool = True) -> object:
         """Make a settings call (``set_top_up``, ``remove_top_up``, ``add_alert``,
-        ``remove_alert``: they return the object, SPEC §20) on both: the same error, or the
+        ``remove_alert``: they return the object, not a result) on both: the same error, or the
         same object field by field; it writes nothing but the due events up to its time and
         the top-up a new rule fires. Returns the ledger's object (``None`` if it raised)."""
         customer = self._customer_of(call)
@@ -221,7 +221,7 @@ class SideBySide(MachineState):
             if entry.kind == "capture":
                 assert block is not None and block.effective_at <= op_time, f"{call}: captured an upcoming block"
         for entry in new:
-            if entry.kind == "settle":  # SPEC §3: only unscoped blocks, once active, pay debt off
+            if entry.kind == "settle":  # only unscoped blocks, once active, pay debt off
                 block = self.model.blocks.get(entry.block_id or "")
                 assert block is not None and block.scope is None and block.effective_at <= entry.at, (
                     f"{call}: {entry} settles debt from a scoped or upcoming block"
@@ -234,11 +234,11 @@ class SideBySide(MachineState):
                 f"{call}: available_after={last.available_after} minor, the model has {expected} available"
             )
         self._check_due_entries(call, others, op_time)
-        for entry in after:  # the write's own top-up comes after it (SPEC §20)
+        for entry in after:  # the write's own top-up comes after it
             assert entry.op_id.startswith("top_up:") and entry.at == op_time, f"{call}: late due entry {entry}"
 
     def _check_due_entries(self, call: object, entries: list[EntryState], op_time: datetime) -> None:
-        """Entries a call wrote besides its own: due events (SPEC §20), dated up to its time."""
+        """Entries a call wrote besides its own: due events, dated up to its time."""
         for entry in entries:
             prefix = entry.op_id.split(":", 1)[0]
             assert entry.kind in DUE_KINDS and prefix in DUE_OPS, f"{call} wrote an entry of another op: {entry}"
@@ -246,7 +246,7 @@ class SideBySide(MachineState):
 
     def _check_void_reason(self, call: Call, entry: EntryState, op_time: datetime) -> None:
         """A void call's entry carries its reason; any other op's void of a single-use block
-        it spent, or credit given back to one spent before, says ``single_use`` (SPEC §14)."""
+        it spent, or credit given back to one spent before, says ``single_use``."""
         if call.kind == "void":
             expected = call.kwargs.get("reason")
         else:
@@ -288,7 +288,7 @@ class SideBySide(MachineState):
                 f"{block.id} first used at {block.first_used_at}, used {block.used}; "
                 f"the model has {figures.first_used_at}, {figures.used}"
             )
-            if block.single_use and block.first_used_at is not None:  # spent: nothing unheld (SPEC §14)
+            if block.single_use and block.first_used_at is not None:  # spent: nothing unheld
                 assert block.remaining == block.held, f"{block.id} is spent but has unheld credit: {block}"
 
     def _check_holds(self, customer: str, at: datetime | None) -> None:

@@ -1,5 +1,5 @@
 """What the state machine keeps beside the ledger and the model: its clock, the calls made
-so far, the known gaps between the ledger and SPEC.md, and how a rule picks ``at``, an
+so far, the known gaps between the ledger and its documented rules, and how a rule picks ``at``, an
 amount and the customer a call writes to."""
 
 from __future__ import annotations
@@ -23,21 +23,22 @@ class MachineState(RuleBasedStateMachine):
     #: The holds placed and not yet ended, for the capture and release rules.
     holds = HOLDS
 
-    #: Whether the machine also makes schedules, top-up rules and alerts (SPEC §17 to §19) and
+    #: Whether the machine also makes schedules, top-up rules and alerts and
     #: checks their invariants: they multiply the due events every step records, so the long
     #: run leaves them out and a shorter one (:func:`run_state_machine` ``with_settings=True``)
     #: takes them in.
     with_settings: bool = False
 
     #: Calls that both the ledger and the model refuse, but with different errors, because
-    #: the ledger checks in another order than SPEC §3 ("arguments, idempotency key, time
-    #: order, then state"): ``(call, the model's error, the ledger's error)``. Neither side
-    #: changes state, so the run stays meaningful. Each is a reported discrepancy; remove its
-    #: entry once the ledger follows the spec there:
+    #: the ledger checks in another order than the documented one ("arguments, idempotency
+    #: key, time order, then state", the Operations page of the docs): ``(call, the model's
+    #: error, the ledger's error)``. Neither side changes state, so the run stays meaningful.
+    #: Each is a reported discrepancy; remove its entry once the ledger follows that order
+    #: there:
     #:
     #: - a refund whose ``expires_at`` is not later than ``at``, of an op with nothing (or
-    #:   not enough) left, or of an op that is not a burn or capture: SPEC §16 ("the rest as
-    #:   grant") and §3 check ``expires_at`` against ``at`` before state, as the ledger's
+    #:   not enough) left, or of an op that is not a burn or capture: a refund's ``expires_at``
+    #:   is an argument as a grant's, checked against ``at`` before state, as the ledger's
     #:   grant, hold and change_expiry do; the ledger's refund checks the op and what it has
     #:   left first.
     known_check_order_gaps: frozenset[tuple[str, str, str]] = frozenset({
@@ -45,10 +46,10 @@ class MachineState(RuleBasedStateMachine):
         ("refund", "ValidationError:expires_at", "ValidationError:op_id"),
     })  # fmt: skip
 
-    #: Calls both refuse, with another error than SPEC.md names: ``(call, the model's error,
+    #: Calls both refuse, with another error than the docs name: ``(call, the model's error,
     #: the ledger's error)``, as above. Each is a reported discrepancy:
     #:
-    #: - reversing a capture of 0: SPEC §3 has it as a capture with nothing left to reverse
+    #: - reversing a capture of 0: the docs have it as a capture with nothing left to reverse
     #:   (``ValidationError`` on ``amount``); the ledger sees only the release and calls it
     #:   "not a burn or capture" (``ValidationError`` on ``op_id``).
     #:
@@ -60,7 +61,7 @@ class MachineState(RuleBasedStateMachine):
     #: The ledger decides an upcoming block's settlement once, when a write or sweep first
     #: brings the customer past its ``effective_at``; if that wrote no entry, the customer's
     #: history may still take a debt burn dated before ``effective_at``, which the block then
-    #: never settles (SPEC §3: it pays off the debt owed the moment it becomes active). While
+    #: never settles (it should pay off the debt owed the moment it becomes active). While
     #: this is so, the machine does not date a write between the ``effective_at`` of a pending
     #: settlement and the last time the ledger brought the customer up to date. A reported
     #: discrepancy: set it to False once the ledger settles such debt.
@@ -68,7 +69,7 @@ class MachineState(RuleBasedStateMachine):
 
     #: A void or ``change_expiry`` of a block that a due period start (or top-up) makes by
     #: the write's time, but that no write has recorded yet, must act as on a recorded block
-    #: (SPEC §20: due events count whether recorded or not; ``get_block`` already finds it).
+    #: (due events count whether recorded or not; ``get_block`` already finds it).
     #: True while the ledger answers ``NotFound`` there: the machine then aims voids and
     #: expiry changes only at recorded blocks. A reported discrepancy.
     dodge_unrecorded_blocks: bool = False
@@ -157,8 +158,8 @@ class MachineState(RuleBasedStateMachine):
     def _sized(self, size: str, amount: object, customer: str, unit: str, scope: Names, at: datetime | None,
                categories: Names = None) -> object:  # fmt: skip
         """``amount``, or exactly what a burn with ``scope`` and ``categories`` could draw at
-        ``at`` (``all``), or one minor unit more (``all+1``): the boundaries of SPEC §3's
-        overdraft rules."""
+        ``at`` (``all``), or one minor unit more (``all+1``): the boundaries of the
+        overdraft rules (``reject`` refuses ``all+1``)."""
         if size == "drawn":
             return amount
         t = at if at is not None else self.model.read_time(customer)

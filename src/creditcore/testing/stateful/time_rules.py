@@ -63,7 +63,8 @@ class TimeRules(SideBySide):
     @rule(index=st.integers(min_value=0, max_value=100), nudge=st.sampled_from((timedelta(0), TINY)))
     def jump_past_a_pinned_expiry(self, index: int, nudge: timedelta) -> None:
         """Move the clock to the expiry of a block an active hold pins: its held credit must
-        stay reserved, and a capture or release after it must follow SPEC §3."""
+        stay reserved: a capture after it still takes that credit, a release gives it back to
+        the block, where it expires at once."""
         found = self._pinned_expiries()
         self.now = max(self.now, found[index % len(found)] + nudge)
         self.instants.append(self.now)

@@ -30,7 +30,7 @@ def same_error_details(call: Call, real: CreditError | None, expected: CreditErr
     elif (
         isinstance(real, IdempotencyConflict)
         and isinstance(expected, IdempotencyConflict)
-        # SPEC §6 names no field for another kind of call, SPEC §17 none for a generated
+        # no field is named for a key used by another kind of call, nor for a generated
         # schedule id used again
         and expected.field not in ("operation", "arguments")
     ):
@@ -39,7 +39,7 @@ def same_error_details(call: Call, real: CreditError | None, expected: CreditErr
 
 def reformatted(call: Call) -> Call:
     """The same values written differently: amounts in another form, times in another zone,
-    a set of names as another collection (one name as a ``str`` and back: SPEC §14)."""
+    a set of names as another collection (one name as a ``str`` and back)."""
     changes: dict[str, Any] = {}
     for name, value in call.kwargs.items():
         if isinstance(value, datetime):
@@ -125,7 +125,7 @@ _CHANGES: dict[str, Callable[[Any, Call], object]] = {
     "description": lambda value, call: (value or "") + "!",
     "metadata": lambda value, call: {**(value or {}), "changed": "yes"},
     "reason": lambda value, call: (value or "") + "!",
-    # schedules (SPEC §17): every argument is compared as given
+    # schedules: every argument is compared as given
     "every": lambda value, call: "2 hours" if value != "2 hours" else "1 hour",
     "first_amount": lambda value, call: Decimal(1) if value is None else Decimal(str(value)) + 1,
     "rollover_max": lambda value, call: Decimal(str(value)) + 1,
@@ -134,7 +134,7 @@ _CHANGES: dict[str, Callable[[Any, Call], object]] = {
     "start": lambda value, call: _FAR if value is None else value + HOUR,
     "until": lambda value, call: _FAR if value is None else value + HOUR,
     "timezone": lambda value, call: "UTC" if value is None else None,
-    # alerts (SPEC §19), keyed by their id
+    # alerts, keyed by their id
     "kind": lambda value, call: "recovered" if value != "recovered" else "depleted",
     "thresholds": lambda value, call: (*value, -99) if call.kwargs.get("kind") == "dropped" else (),
 }

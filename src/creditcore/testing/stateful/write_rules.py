@@ -47,13 +47,13 @@ class WriteRules(SideBySide):
         debt=st.sampled_from((0, 0, 0, 4, 15, 40, 400)),
     )
     def open_account(self, credits: int, cents: int, expires_in: int | None, first: int, debt: int) -> None:
-        """Units are declared again as they are (a no-op, SPEC §1), and the first customer
-        may start with credit (0: none, which the shrinker prefers) so that burns and holds
-        have something to draw on early: ``credits`` that may expire under a hold, ``cents``
-        of usd, and a small block of ``first`` credits at priority 10 that burns first, so
-        that burns, holds and captures often span two blocks. Before them, it may run up
-        ``debt`` credits, which those grants then settle (one after the other when the first
-        is smaller), so that reversals find settled debt to give back."""
+        """Units are declared again as they are (a no-op: the same scale again changes nothing),
+        and the first customer may start with credit (0: none, which the shrinker prefers) so
+        that burns and holds have something to draw on early: ``credits`` that may expire under
+        a hold, ``cents`` of usd, and a small block of ``first`` credits at priority 10 that
+        burns first, so that burns, holds and captures often span two blocks. Before them, it
+        may run up ``debt`` credits, which those grants then settle (one after the other when
+        the first is smaller), so that reversals find settled debt to give back."""
         self.ledger.define_unit("usd", 2)
         if debt:
             self.perform(Call("burn", {"customer": CUSTOMERS[0], "amount": debt, "overdraft": "debt"}), None)

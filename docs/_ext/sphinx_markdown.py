@@ -1,7 +1,8 @@
 """A griffe extension that lets mkdocstrings render creditcore's docstrings, which are written
 for Sphinx readers (reST roles, ``::`` literal blocks, ``>>>`` sessions), as Markdown.
 
-mkdocs.yml loads it (``extensions:`` of the Python handler); ``test_sphinx_markdown.py`` pins it.
+mkdocs.yml loads it (``extensions:`` of the Python handler) and keeps it out of the published site
+(``exclude_docs``); ``tests/docs/test_sphinx_markdown.py`` pins it.
 
 - ``:class:`Tier``` (any role, ``~`` for the last name only, ``title <target>`` for a title)
   becomes an *optional* cross-reference: a link where the target is in the API reference, plain
