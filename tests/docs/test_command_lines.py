@@ -83,3 +83,14 @@ def test_commands_are_found_in_bash_blocks_and_inline_code() -> None:
         "creditcore db upgrade --print-sql",
         "creditcore grant ada 5",
     ]
+
+
+def test_the_command_line_page_names_every_api_call_without_a_command() -> None:
+    """What ``cli.NOT_ON_THE_COMMAND_LINE`` exempts is on the page, with the plumbing named."""
+    from creditcore.cli import NOT_ON_THE_COMMAND_LINE
+
+    page = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    section = page.split("## What has no command", 1)[1].split("\n## ", 1)[0]
+    for name in NOT_ON_THE_COMMAND_LINE:
+        shown = f"`{name}`" if name.startswith("Ledger.") else f"`{name.rsplit('.', 1)[1]}`"
+        assert shown in section, f"{name} has no command and docs/cli.md does not say why"
