@@ -71,7 +71,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "summary_days": 100,
         "summary_calls": 20,
         "invoice_lines": 20,
-        "invoice_calls": 10,
+        "invoice_calls": 25,
         # billing's rounds are short and its flat bar tight (1.25x): more rounds, as for the grown ledger
         "billing_repeats": 7,
     },
