@@ -38,6 +38,18 @@ settings.register_profile("dev", settings.get_profile("ci"), max_examples=20, st
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# --- order: the long runs first ---------------------------------------------------------------
+# The state machines and the process and crash tests take from 10 s to 100 s each; started
+# last, they leave one worker running alone at the end. Started first, the short tests fill in
+# around them.
+
+_LONG_FIRST = ("tests/properties/", "tests/reliability/", "tests/billing/test_billing_state_machine.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONG_FIRST))  # stable: the rest keep their order
+
+
 # --- PostgreSQL (tests/pgserver.py) -------------------------------------------------------------
 # A server is started only when a test asks for one; under pytest-xdist every worker starts its
 # own. ``CREDITCORE_PG_DSN`` points the suite at an external server instead (per-test databases
