@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
+from cli_output import one_line
 from creditcore.cli import main
 
 T0 = "2026-01-01T09:00:00Z"
@@ -39,14 +40,6 @@ def given(*args: str) -> Result:
 
 def as_json(*args: str) -> Any:
     return json.loads(given(*args, "--json").stdout)
-
-
-def one_line(done: Result, code: int, starts: str) -> str:
-    assert done.exit_code == code, (done.stdout, done.stderr, done.exception)
-    assert isinstance(done.exception, SystemExit), done.exception  # nothing escaped: no traceback
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(starts), done.stderr
-    return lines[0]
 
 
 @attrs.frozen

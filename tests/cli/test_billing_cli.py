@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
+from cli_output import one_line
 from creditcore.cli import main
 
 CLI = Callable[..., Any]
@@ -40,14 +41,6 @@ def given(*args: str, **options: Any) -> Result:
 
 def as_json(*args: str, **options: Any) -> Any:
     return json.loads(given(*args, "--json", **options).stdout)
-
-
-def one_line(done: Result, code: int, starts: str) -> str:
-    assert done.exit_code == code, (done.stdout, done.stderr, done.exception)
-    assert isinstance(done.exception, SystemExit), done.exception  # nothing escaped: no traceback
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(starts), done.stderr
-    return lines[0]
 
 
 @pytest.fixture

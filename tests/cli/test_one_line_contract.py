@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from cli_output import one_line
 from creditcore.cli import main
 
 CLI = Callable[..., Any]
@@ -19,14 +20,6 @@ CLI = Callable[..., Any]
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(main, list(args), env={"CREDITCORE_DB": None, **(env or {})})  # type: ignore[dict-item]
-
-
-def one_line(done: Result, code: int, starts: str) -> str:
-    assert done.exit_code == code, (done.stdout, done.stderr, done.exception)
-    assert isinstance(done.exception, SystemExit), done.exception  # nothing escaped: no traceback
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(starts), done.stderr
-    return lines[0]
 
 
 READS = {

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
+from cli_output import one_line
 from creditcore.cli import main
 
 CLI = Callable[..., Any]
@@ -36,14 +37,6 @@ def given(*args: str) -> Result:
     done = invoke(*args)
     assert done.exit_code == 0, (args, done.stderr)
     return done
-
-
-def one_line(done: Result, code: int, starts: str) -> str:
-    assert done.exit_code == code, (done.stdout, done.stderr, done.exception)
-    assert isinstance(done.exception, SystemExit), done.exception  # nothing escaped: no traceback
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(starts), done.stderr
-    return lines[0]
 
 
 # -- happy paths, through the console script -----------------------------------------------------

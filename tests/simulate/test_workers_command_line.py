@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from simstorage import Storage
 
+from cli_output import one_line
 from creditcore.cli import main
 from creditcore.cli.simulate import ProgressBar
 
@@ -28,14 +29,6 @@ def simulate(*args: str) -> subprocess.CompletedProcess[str]:
 
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(main, ["simulate", *args])
-
-
-def one_line(done: Result, code: int, starts: str) -> str:
-    assert done.exit_code == code, (done.stdout, done.stderr, done.exception)
-    assert isinstance(done.exception, SystemExit), done.exception  # nothing escaped: no traceback
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(starts), done.stderr
-    return lines[0]
 
 
 def test_the_command_line_prints_the_same_on_any_number_of_workers(tmp_path: Path) -> None:
