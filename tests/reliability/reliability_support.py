@@ -3,9 +3,11 @@ read it, and the checks every test ends with."""
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,3 +78,62 @@ def known(found: Any, expected: Any) -> Any:
     if isinstance(expected, list) and isinstance(found, list) and len(expected) == len(found):
         return [known(item, want) for item, want in zip(found, expected, strict=True)]
     return found
+
+
+# -- worker processes that start together ---------------------------------------------------
+
+#: A worker's body: its number and a function that waits for the start signal; what it
+#: returns (JSON) is its report.
+Child = Callable[[int, Callable[[], None]], Any]
+
+
+def run_forked(workers: int, child: Child) -> list[Any]:
+    """Fork ``workers`` children (no connection may be open in this process when it forks:
+    each child opens its store itself), start them together once all are forked, and return
+    what each reported, in order. A child that raised fails the caller with its error."""
+    go_read, go_write = os.pipe()
+    children: list[tuple[int, int]] = []
+    gc.freeze()  # the children never finalise objects of this process
+    try:
+        for number in range(workers):
+            result_read, result_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker
+                status = 1
+                try:
+                    os.close(go_write)
+                    os.close(result_read)
+
+                    def ready() -> None:
+                        os.read(go_read, 1)
+
+                    payload = json.dumps({"report": child(number, ready)}).encode()
+                    status = 0
+                except BaseException as error:  # report it rather than die silently
+                    payload = json.dumps({"crashed": f"{type(error).__name__}: {error}"}).encode()
+                finally:
+                    try:
+                        view = memoryview(payload)
+                        while view:
+                            view = view[os.write(result_write, view) :]
+                    finally:
+                        os._exit(status)
+            os.close(result_write)
+            children.append((pid, result_read))
+    finally:
+        gc.unfreeze()
+        os.close(go_read)
+    os.write(go_write, b"x" * workers)  # go
+    os.close(go_write)
+    reports = []
+    for pid, result_read in children:
+        chunks = []
+        while chunk := os.read(result_read, 65536):
+            chunks.append(chunk)
+        os.close(result_read)
+        _, status = os.waitpid(pid, 0)
+        report = json.loads(b"".join(chunks))
+        assert "crashed" not in report, report["crashed"]
+        assert os.waitstatus_to_exitcode(status) == 0
+        reports.append(report["report"])
+    return reports

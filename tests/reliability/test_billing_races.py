@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 import os
 import random
 import select
@@ -42,7 +41,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from reliability_support import integrity
+from reliability_support import integrity, run_forked
 
 from creditcore import Ledger
 from creditcore.billing import Billing, MeterEvent
@@ -111,54 +110,7 @@ def issue_share(opener: Opener, number: int, drafts: list[str], ready: Callable[
 
 def run_workers(opener: Opener, drafts: list[str]) -> list[list[dict[str, Any]]]:
     """Fork the workers, start them together, and collect what each reports (or raises)."""
-    go_read, go_write = os.pipe()
-    children: list[tuple[int, int]] = []
-    gc.freeze()  # the children never finalise objects of this process
-    try:
-        for number in range(WORKERS):
-            result_read, result_write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the worker
-                status = 1
-                try:
-                    os.close(go_write)
-                    os.close(result_read)
-                    share = drafts[number::WORKERS]
-
-                    def ready() -> None:
-                        os.read(go_read, 1)
-
-                    records = issue_share(opener, number, share, ready)
-                    payload = json.dumps({"records": records}).encode()
-                    status = 0
-                except BaseException as error:  # report it rather than die silently
-                    payload = json.dumps({"crashed": f"{type(error).__name__}: {error}"}).encode()
-                finally:
-                    try:
-                        view = memoryview(payload)
-                        while view:
-                            view = view[os.write(result_write, view) :]
-                    finally:
-                        os._exit(status)
-            os.close(result_write)
-            children.append((pid, result_read))
-    finally:
-        gc.unfreeze()
-        os.close(go_read)
-    os.write(go_write, b"x" * WORKERS)  # go
-    os.close(go_write)
-    reports = []
-    for pid, result_read in children:
-        chunks = []
-        while chunk := os.read(result_read, 65536):
-            chunks.append(chunk)
-        os.close(result_read)
-        _, status = os.waitpid(pid, 0)
-        report = json.loads(b"".join(chunks))
-        assert "crashed" not in report, report["crashed"]
-        assert os.waitstatus_to_exitcode(status) == 0
-        reports.append(report["records"])
-    return reports
+    return run_forked(WORKERS, lambda number, ready: issue_share(opener, number, drafts[number::WORKERS], ready))
 
 
 def check_races(opener: Opener, drafts: list[str], reports: list[list[dict[str, Any]]], serial: bool) -> None:

@@ -16,9 +16,6 @@ than granted, the balance identity, ``verify()`` clean, ``PRAGMA integrity_check
 
 from __future__ import annotations
 
-import gc
-import json
-import os
 import random
 import threading
 import time
@@ -28,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import HEAVY, integrity
+from reliability_support import HEAVY, integrity, run_forked
 
 from creditcore import InsufficientCredits, Ledger
 
@@ -139,58 +136,17 @@ def run_processes(path: Path, operations: int) -> list[dict[str, Any]]:
 
 
 def run_processes_on(opener: Opener, operations: int) -> list[dict[str, Any]]:
-    """Fork the workers (no connection is open in this process when it forks); each opens
-    the store itself, waits for the start signal so that all begin together, and sends its
-    tally back through a pipe."""
-    go_read, go_write = os.pipe()
-    children: list[tuple[int, int]] = []
-    gc.freeze()  # the children never finalise objects of this process
-    try:
-        for number in range(WORKERS):
-            result_read, result_write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the worker
-                status = 1
-                try:
-                    os.close(go_write)
-                    os.close(result_read)
-                    ledger = opener()
+    """Fork the workers; each opens the store itself, waits for the start signal so that all
+    begin together, and reports its tally."""
 
-                    def ready() -> None:
-                        os.read(go_read, 1)
+    def child(number: int, ready: Callable[[], None]) -> dict[str, Any]:
+        ledger = opener()
+        try:
+            return work(ledger, f"p{number}", 1000 + number, operations, ready)
+        finally:
+            ledger.close()
 
-                    tally = work(ledger, f"p{number}", 1000 + number, operations, ready)
-                    ledger.close()
-                    payload = json.dumps(tally).encode()
-                    status = 0
-                except BaseException as error:  # report it rather than die silently
-                    payload = json.dumps({"crashed": f"{type(error).__name__}: {error}"}).encode()
-                finally:
-                    try:
-                        view = memoryview(payload)
-                        while view:
-                            view = view[os.write(result_write, view) :]
-                    finally:
-                        os._exit(status)
-            os.close(result_write)
-            children.append((pid, result_read))
-    finally:
-        gc.unfreeze()
-        os.close(go_read)
-    os.write(go_write, b"x" * WORKERS)  # go
-    os.close(go_write)
-    tallies = []
-    for pid, result_read in children:
-        chunks = []
-        while chunk := os.read(result_read, 65536):
-            chunks.append(chunk)
-        os.close(result_read)
-        _, status = os.waitpid(pid, 0)
-        tally = json.loads(b"".join(chunks))
-        assert "crashed" not in tally, tally["crashed"]
-        assert os.waitstatus_to_exitcode(status) == 0
-        tallies.append(tally)
-    return tallies
+    return run_forked(WORKERS, child)
 
 
 def test_8_processes_x_500_operations_on_one_file_never_overspend(tmp_path: Path) -> None:
