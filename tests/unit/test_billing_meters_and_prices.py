@@ -14,6 +14,7 @@ from creditcore.billing import Billing, MeterEvent, Tier
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -73,6 +74,7 @@ def test_a_meter_reads_back_and_its_id_replays(billing: Billing) -> None:
         ({"scale": True}, "scale"),
         ({"metadata": {"a": 1}}, "metadata"),
         ({"meter_id": ""}, "meter_id"),
+        ({"meter_id": "m" * 195}, "meter_id"),  # its scope meter:<id> would be 201 characters
     ],
 )
 def test_a_bad_meter_is_refused_and_nothing_is_written(
@@ -84,6 +86,17 @@ def test_a_bad_meter_is_refused_and_nothing_is_written(
         billing.meters.create(**given)  # type: ignore[arg-type]
     assert refused.value.field == field
     assert _stored(billing) == before
+
+
+def test_the_longest_meter_id_bills_usage_with_its_scope(billing: Billing) -> None:
+    ident = "m" * 194
+    billing.meters.create("Calls", "api_call", meter_id=ident, at=T0)
+    billing.prices.create(ident, unit="usd", unit_price="0.10", at=T0)
+    billing.ledger.grant("ada", "5.00", unit="usd", scope=f"meter:{ident}", at=T0)
+    billing.meters.record([MeterEvent(ident, "ada", 3, timestamp=T0)], at=T0 + HOUR)
+    draft = billing.invoices.create("ada", start=T0, end=T0 + DAY, at=T0 + DAY)
+    issued = billing.invoices.issue(draft.id, at=T0 + DAY).invoice
+    assert (issued.lines[0].scopes, issued.credit_applied) == (frozenset({f"meter:{ident}"}), Decimal("0.30"))
 
 
 def test_events_are_recorded_deduplicated_and_summed(billing: Billing) -> None:

@@ -32,7 +32,7 @@ from creditcore.billing.model import (
     Price,
 )
 from creditcore.billing.repository import BillingObject, BillingReader, BillingWriter
-from creditcore.billing.values import ZERO, MeterReading, parse_decimal
+from creditcore.billing.values import ZERO, MeterReading, meter_scope, parse_decimal
 from creditcore.errors import Conflict, InvalidState, NotFound, ValidationError
 from creditcore.ids import new_id
 from creditcore.model import Block, Entry
@@ -237,12 +237,12 @@ class Invoices(Part):
         """The lines with the best voucher's discount and the tax (each line's, on its amount less
         its discount)."""
         usage = builtins.list(priced)
-        reach = frozenset(f"meter:{p.meter.id}" for p in usage)
+        reach = frozenset(meter_scope(p.meter.id) for p in usage)
         voucher = vouchers.eligible(vouchers.live(rows, customer, at), at, reach)
         zero = to_decimal(0, scale)  # figures at the unit's scale: 0.00, not 0
         lines: list[Line] = []
         for p in usage:
-            scopes = frozenset({f"meter:{p.meter.id}"})
+            scopes = frozenset({meter_scope(p.meter.id)})
             discount = zero
             if voucher is not None and (voucher.scope is None or voucher.scope & scopes):
                 discount = pricing.percent_off(p.amount, voucher.percent, scale)

@@ -21,6 +21,7 @@ from creditcore.billing.values import (
     MAX_QUANTITY_PLACES,
     ZERO,
     MeterReading,
+    parse_meter_id,
     parse_number,
 )
 from creditcore.errors import Conflict, IdempotencyConflict, NotFound, ValidationError
@@ -98,7 +99,7 @@ class Meters(Part):
             "description": parse_text(description),
             "metadata": parse_metadata(metadata),
         }
-        ident = parse_optional_id(meter_id, "meter_id")
+        ident = parse_meter_id(meter_id)
         when = self.write_time(at)
         with self.writing() as (_uow, rows):
             if ident is not None:

@@ -26,7 +26,7 @@ from creditcore.billing.common import Part, body, check_replay, read_body
 from creditcore.billing.model import UsagePage, UsageRecord, UsageResult
 from creditcore.billing.periods import window
 from creditcore.billing.repository import BillingObject, BillingWriter, MeterEventRecord
-from creditcore.billing.values import parse_decimal, parse_number
+from creditcore.billing.values import meter_scope, parse_decimal, parse_number
 from creditcore.errors import IdempotencyConflict, ValidationError
 from creditcore.ids import new_id
 from creditcore.model import Entry
@@ -140,7 +140,7 @@ class Usage(Part):
             event: MeterEventRecord | None = None
             if meter_ident is not None:
                 event, charge = self._metered(rows, uow, who, meter_ident, quantity, name, scale, group, key, moment)
-                scopes = (scopes or frozenset()) | {f"meter:{meter_ident}"}
+                scopes = (scopes or frozenset()) | {meter_scope(meter_ident)}
             else:
                 assert priced is not None
                 charge = priced

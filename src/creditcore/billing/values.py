@@ -32,10 +32,11 @@ from types import MappingProxyType
 import attrs
 
 from creditcore.errors import ValidationError
-from creditcore.values import parse_id, parse_optional_id, parse_time
+from creditcore.values import MAX_ID_LENGTH, parse_id, parse_optional_id, parse_time
 
 __all__ = [
     "AGGREGATIONS",
+    "MAX_METER_ID_LENGTH",
     "MAX_DIMENSIONS",
     "MAX_QUANTITY_PLACES",
     "MAX_RATE_PLACES",
@@ -47,6 +48,31 @@ __all__ = [
 ]
 
 MODELS = ("per_unit", "graduated", "volume", "package")
+
+_METER_SCOPE = "meter:"
+MAX_METER_ID_LENGTH = MAX_ID_LENGTH - len(_METER_SCOPE)
+"""The longest meter id: a meter's usage burns credit with the scope ``meter:<id>``, itself an
+id of at most 200 characters."""
+
+
+def meter_scope(meter_id: str) -> str:
+    """The scope a meter's usage burns credit with: a usage charge and an invoice line of the
+    meter draw only blocks whose scope set includes it (or unscoped blocks)."""
+    return _METER_SCOPE + meter_id
+
+
+def parse_meter_id(value: object) -> str | None:
+    """A meter's id as given (``None``: one is made), short enough for its scope."""
+    ident = parse_optional_id(value, "meter_id")
+    if ident is not None and len(ident) > MAX_METER_ID_LENGTH:
+        raise ValidationError(
+            "meter_id",
+            f"is {len(ident)} characters long; a meter's id may have {MAX_METER_ID_LENGTH} (its usage burns "
+            f"credit with the scope {meter_scope('<id>')})",
+        )
+    return ident
+
+
 """How a price turns a quantity into money."""
 AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest")
 """How a meter turns its events into a quantity."""

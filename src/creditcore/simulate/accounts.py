@@ -43,6 +43,7 @@ from typing import Any
 import attrs
 
 from creditcore import rules
+from creditcore.billing.values import meter_scope
 from creditcore.errors import Conflict, CreditError, InsufficientCredits, NotFound, ValidationError
 from creditcore.ledger import Ledger
 from creditcore.periods import parse_every
@@ -634,7 +635,7 @@ class _Part:
         self.aggregations = [meter.aggregation for meter in s.meters]
         price_of = {rule.meter: (place, rule) for place, rule in enumerate(s.prices)}
         self.lines = [
-            (m, price_of[m][0], price_of[m][1].model, frozenset((f"meter:{meter.id}",)))
+            (m, price_of[m][0], price_of[m][1].model, frozenset((meter_scope(meter.id),)))
             for m, meter in enumerate(s.meters)
             if m in price_of
         ]

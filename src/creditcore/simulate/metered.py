@@ -13,19 +13,17 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from creditcore.billing.values import MAX_QUANTITY_PLACES, MODELS, PriceModel, Tier
+from creditcore.billing.values import MAX_METER_ID_LENGTH, MAX_QUANTITY_PLACES, MODELS, PriceModel, Tier, meter_scope
 from creditcore.errors import ValidationError
 from creditcore.simulate.fields import _exact, _identifier, _integer, _name
 from creditcore.simulate.model import MeterRule, PriceRule
 from creditcore.simulate.reading import ScenarioError, _array, _kind, _Loader, _Problem, _Table, locate
-from creditcore.values import MAX_ID_LENGTH
 
 __all__ = ["AGGREGATIONS", "read_meters", "read_prices"]
 
 #: The aggregations a simulated meter may have: each event has a value, and no unique key.
 AGGREGATIONS = ("sum", "count", "max", "latest")
 #: What a price's scope for its meter's invoice lines looks like: ``meter:<id>``.
-_SCOPE = "meter:"
 
 
 def _aggregation(value: object) -> str:
@@ -39,10 +37,10 @@ def _aggregation(value: object) -> str:
 
 def _meter_id(value: object) -> str:
     ident = _identifier(value)
-    if len(_SCOPE) + len(ident) > MAX_ID_LENGTH:
+    if len(ident) > MAX_METER_ID_LENGTH:
         raise _Problem(
-            f"is {len(ident)} characters long; a meter's id may have {MAX_ID_LENGTH - len(_SCOPE)} (its invoice lines "
-            f"burn with the scope {_SCOPE}<id>)"
+            f"is {len(ident)} characters long; a meter's id may have {MAX_METER_ID_LENGTH} (its invoice lines "
+            f"burn with the scope {meter_scope('<id>')})"
         )
     return ident
 
