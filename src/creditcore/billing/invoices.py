@@ -93,9 +93,9 @@ def read(found: BillingObject) -> Invoice:
     return stored.invoice
 
 
-def load(rows: BillingReader, invoice_id: str, *, lines: bool = True) -> tuple[Invoice, Stored]:
-    """The invoice and what is stored with it; ``lines=False``: without its lines, left
-    unread (for an issue, which computes them anew)."""
+def load(rows: BillingReader, invoice_id: str, *, lines: bool = True) -> tuple[Invoice, Stored, str | None]:
+    """The invoice, what is stored with it and its idempotency key (a save keeps it);
+    ``lines=False``: without its lines, left unread (for an issue, which computes them anew)."""
     found = rows.get_object(KIND, invoice_id)
     if found is None:
         raise NotFound(f"no invoice {invoice_id!r}")
@@ -104,7 +104,7 @@ def load(rows: BillingReader, invoice_id: str, *, lines: bool = True) -> tuple[I
     else:  # a line is read as the plain mapping it is written as, then dropped
         head: Stored = read_body(found.body, *(t for t in TYPES if t is not Line))
         stored = attrs.evolve(head, invoice=attrs.evolve(head.invoice, lines=()))
-    return stored.invoice, stored
+    return stored.invoice, stored, found.key
 
 
 def save(rows: BillingWriter, stored: Stored, key: str | None = None) -> None:
@@ -395,7 +395,7 @@ class Invoices(Part):
         when_given = None if at is None else parse_time(at, "at")
         self._ctx.check_future(when_given)
         with self._ctx.atomic(), self.writing() as (uow, rows):
-            draft_invoice, stored = load(rows, ident, lines=False)
+            draft_invoice, stored, key = load(rows, ident, lines=False)
             who = draft_invoice.customer
             when = self.time_of_write(uow, who, when_given)  # the time, then the state
             if draft_invoice.status != "draft":
@@ -421,7 +421,7 @@ class Invoices(Part):
                 rows,
                 when,
             )
-            save(rows, attrs.evolve(stored, invoice=issued), _key_of(rows, ident))
+            save(rows, attrs.evolve(stored, invoice=issued), key)
             return IssueResult(invoice=issued, entries=credited.entries)
 
     def issued(self, invoice: Invoice, rows: BillingWriter, at: datetime, due_at: datetime | None = None) -> Invoice:
@@ -467,7 +467,7 @@ class Invoices(Part):
         ident = parse_id(invoice_id, "invoice_id")
         ref = parse_optional_id(reference, "reference")
         with self._ctx.atomic(), self.writing() as (_uow, rows):
-            invoice, stored = load(rows, ident)
+            invoice, stored, key = load(rows, ident)
             if invoice.status != "issued":
                 raise InvalidState(ident, invoice.status, "only an issued invoice is paid")
             when = self.write_time(at)
@@ -480,7 +480,7 @@ class Invoices(Part):
                         "granted now; void the invoice instead"
                     )
                 terms = self.grant_purchase(terms, paid, when)[0]
-            save(rows, attrs.evolve(stored, invoice=paid, purchase=terms), _key_of(rows, ident))
+            save(rows, attrs.evolve(stored, invoice=paid, purchase=terms), key)
             return paid
 
     def grant_purchase(
@@ -503,7 +503,7 @@ class Invoices(Part):
         when_given = None if at is None else parse_time(at, "at")
         self._ctx.check_future(when_given)
         with self._ctx.atomic(), self.writing() as (uow, rows):
-            invoice, stored = load(rows, ident)
+            invoice, stored, key = load(rows, ident)
             if invoice.status == "issued":  # reversals write entries: the time, then the state
                 when = self.time_of_write(uow, invoice.customer, when_given)
             else:
@@ -520,7 +520,7 @@ class Invoices(Part):
                 if bought is not None and reads.get_block(self._ctx, bought, at=when).available > 0:
                     writes.void(self._ctx, bought, reason="invoice_void", at=when)
             voided = attrs.evolve(invoice, status="void", voided_at=when)
-            save(rows, attrs.evolve(stored, invoice=voided), _key_of(rows, ident))
+            save(rows, attrs.evolve(stored, invoice=voided), key)
             return voided
 
     @exact
@@ -574,11 +574,6 @@ def _with_credit(line: Line, credit: Decimal, burn_op_id: str | None) -> Line:
         description=line.description, quantity=line.quantity, amount=line.amount, discount=line.discount,
         tax=line.tax, credit_applied=credit, scopes=line.scopes, burn_op_id=burn_op_id,
     )  # fmt: skip
-
-
-def _key_of(rows: BillingReader, invoice_id: str) -> str | None:
-    found = rows.get_object(KIND, invoice_id)
-    return None if found is None else found.key
 
 
 class _Totals(TypedDict):
