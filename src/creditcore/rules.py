@@ -45,6 +45,7 @@ from creditcore.core.rules import (
     cancel_schedule,
     capture,
     change_expiry,
+    check_time,
     decimal_allocations,
     grant,
     hold,
@@ -80,6 +81,7 @@ from creditcore.core.state import (
 Transition: TypeAlias = _outcomes.Transition[Outcome]
 
 __all__ = [
+    "check_time",
     "DEFAULT_ORDER",
     "ENTRY_KINDS",
     "AccountState",

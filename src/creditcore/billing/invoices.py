@@ -437,12 +437,7 @@ class Invoices(Part):
         write: a customer's history only moves forward), or now."""
         state = uow.load_account(customer)
         when = self._ctx.write_time(at, state)
-        if state.last_at is not None and when < state.last_at:
-            raise ValidationError(
-                "at",
-                f"{when.isoformat()} is before the customer's last write ({state.last_at.isoformat()}): "
-                "a customer's history only moves forward",
-            )
+        rules.check_time(state, when)
         return when
 
     def _overlapping(self, rows: BillingReader, invoice: Invoice) -> Invoice | None:

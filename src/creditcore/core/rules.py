@@ -126,7 +126,8 @@ def _read_arguments(unit: object, scope: object) -> frozenset[str] | None:
     return parse_scope(scope)
 
 
-def _check_time(state: AccountState, at: datetime) -> None:
+def check_time(state: AccountState, at: datetime) -> None:
+    """Refuse a write dated before the customer's last write (``ValidationError("at")``)."""
     if state.last_at is not None and at < state.last_at:
         raise ValidationError(
             "at",
@@ -159,7 +160,7 @@ def advance(state: AccountState, at: datetime) -> Transition[Advanced]:
     """Record the events that fell due up to ``at`` (expiries, hold timeouts, debt
     settlements: see :mod:`creditcore.core.due`), one step per instant."""
     at = _checked(state, at)
-    _check_time(state, at)
+    check_time(state, at)
     work = Work(state)
     due.advance(work, at)
     return _done(work, Advanced(steps=len(work.steps)))
@@ -185,7 +186,7 @@ def view(state: AccountState, at: datetime) -> AccountState:
 
 
 def _begin(state: AccountState, at: datetime) -> Work:
-    _check_time(state, at)
+    check_time(state, at)
     work = Work(state)
     due.advance(work, at)
     return work
